@@ -1,0 +1,192 @@
+//! Request extractors that document exactly like Dropshot's own (`Path`,
+//! `TypedBody`) but answer every failure with a stable `error_code`, and that let
+//! the handler decide *when* the body is decoded: a request is authenticated and
+//! authorized before its body is looked at, so strangers learn nothing from
+//! validation messages.
+
+use std::marker::PhantomData;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use dropshot::{
+    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, HttpError, Path,
+    RequestContext, ServerContext, SharedExtractor, TypedBody,
+};
+use http_body_util::BodyExt;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use super::errors::ErrorCode;
+
+/// Path parameters of type `T`; a value that does not parse (say, an
+/// `account_id` that is not a UUID) is a 400 `invalid_request`.
+#[derive(Debug)]
+pub struct PathParams<T: JsonSchema + Send + Sync>(T);
+
+impl<T: JsonSchema + Send + Sync> PathParams<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+#[async_trait]
+impl<T> SharedExtractor for PathParams<T>
+where
+    T: DeserializeOwned + JsonSchema + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, HttpError> {
+        match <Path<T> as SharedExtractor>::from_request(rqctx).await {
+            Ok(path) => Ok(Self(path.into_inner())),
+            Err(error) => Err(ErrorCode::InvalidRequest.with_message(format!(
+                "invalid path parameter {}: {}",
+                parameter_names::<T>(),
+                error.external_message
+            ))),
+        }
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <Path<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+/// The names of `T`'s fields, for messages (Dropshot's own message does not say
+/// which parameter failed to parse).
+fn parameter_names<T: JsonSchema>() -> String {
+    let schema = schemars::r#gen::SchemaGenerator::default().into_root_schema_for::<T>();
+    let names: Vec<String> = schema
+        .schema
+        .object
+        .map(|object| {
+            object
+                .properties
+                .into_keys()
+                .map(|name| format!("`{name}`"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.join(" or ")
+}
+
+/// A JSON request body of type `T`, read (and size-checked) up front but decoded
+/// only when the handler calls [`JsonBody::decode`].
+///
+/// Bodies over the endpoint's limit are a 413 `payload_too_large`; a body that
+/// is not JSON, or not a `T` (wrong types, missing or unknown fields), is a 400
+/// `invalid_request` whose message names the field.
+#[derive(Debug)]
+pub struct JsonBody<T> {
+    bytes: Bytes,
+    content_type: Option<String>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> JsonBody<T> {
+    pub fn decode(&self) -> Result<T, HttpError> {
+        if let Some(content_type) = &self.content_type {
+            let media_type = content_type.split(';').next().unwrap_or("").trim();
+            if !media_type.eq_ignore_ascii_case("application/json") {
+                return Err(ErrorCode::InvalidRequest.with_message(format!(
+                    "the request body must be JSON: send Content-Type: application/json \
+                     (got {media_type:?})"
+                )));
+            }
+        }
+        let mut deserializer = serde_json::Deserializer::from_slice(&self.bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|error| invalid_body(error.path().to_string(), error.inner()))?;
+        deserializer
+            .end()
+            .map_err(|error| invalid_body(String::new(), &error))?;
+        Ok(value)
+    }
+}
+
+fn invalid_body(path: String, error: &serde_json::Error) -> HttpError {
+    let message = if path.is_empty() || path == "." {
+        format!("invalid request body: {error}")
+    } else {
+        format!("invalid request body: field `{path}`: {error}")
+    };
+    ErrorCode::InvalidRequest.with_message(message)
+}
+
+/// Most of an oversized body that is read and thrown away before answering, so
+/// that the client, still sending, receives the 413 instead of a reset
+/// connection; past this the connection is simply closed.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+async fn drain(body: &mut dropshot::Body) {
+    let mut drained = 0;
+    while drained < DRAIN_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => drained += frame.data_ref().map_or(0, |data| data.len()),
+            _ => break,
+        }
+    }
+}
+
+#[async_trait]
+impl<T> ExclusiveExtractor for JsonBody<T>
+where
+    T: JsonSchema + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+        request: http::Request<dropshot::Body>,
+    ) -> Result<Self, HttpError> {
+        let limit = rqctx.request_body_max_bytes();
+        let too_large = || {
+            ErrorCode::PayloadTooLarge.with_message(format!(
+                "the request body is larger than this operation accepts ({limit} bytes)"
+            ))
+        };
+        let (parts, mut body) = request.into_parts();
+        let declared_length = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared_length.is_some_and(|length| length > limit as u64) {
+            drain(&mut body).await;
+            return Err(too_large());
+        }
+        let mut bytes = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| {
+                ErrorCode::InvalidRequest
+                    .with_message(format!("the request body could not be read: {error}"))
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > limit {
+                    drain(&mut body).await;
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        let content_type = match parts.headers.get(http::header::CONTENT_TYPE) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .map_err(|_| {
+                        ErrorCode::InvalidRequest
+                            .with_message("the Content-Type header is not valid ASCII")
+                    })?
+                    .to_owned(),
+            ),
+        };
+        Ok(Self {
+            bytes: bytes.freeze(),
+            content_type,
+            _type: PhantomData,
+        })
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <TypedBody<T> as ExclusiveExtractor>::metadata(content_type)
+    }
+}

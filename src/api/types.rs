@@ -1,0 +1,87 @@
+//! Request and response bodies, headers and parameters of the API, exactly as
+//! Hybridbox publishes them: field names, types, required and nullable. Their
+//! doc comments become the document's descriptions.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Path parameters that name an account.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+pub struct AccountPath {
+    /// The account that owns the service accounts.
+    pub account_id: Uuid,
+}
+
+/// Request body for creating a service account.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceAccountRequest {
+    /// Human-readable name of the service account: 1 to 120 characters, not only
+    /// white space, without control characters. Unique among the account's
+    /// non-revoked service accounts.
+    #[schemars(length(min = 1, max = 120))]
+    pub name: String,
+    /// Optional UTC timestamp at which the token expires. Any RFC 3339 offset is
+    /// accepted and normalized to UTC; it must be in the future. Omitted or null:
+    /// the token does not expire.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A service account: a non-human identity in one account that holds exactly one
+/// bearer token at a time.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+pub struct ServiceAccount {
+    /// The account that owns the service account.
+    pub account_id: Uuid,
+    /// When the service account was created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Identifier of the service account; stable across token rotation.
+    pub id: Uuid,
+    /// Human-readable name of the service account.
+    pub name: String,
+    /// The last 4 characters of the current token, to recognize it without
+    /// revealing it.
+    pub token_last4: String,
+    /// The fixed type prefix of the token (for example `hbxsa`).
+    pub token_prefix: String,
+    /// The non-secret identifier embedded in the current token.
+    pub token_public_id: String,
+    /// When the service account last changed: creation, rotation or revocation (UTC).
+    pub updated_at: DateTime<Utc>,
+    /// The user who created the service account; null when a service account did.
+    pub created_by_user_id: Option<Uuid>,
+    /// When the token expires (UTC); null when it does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The last successful authentication with the current token (UTC); null
+    /// before the first use.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When the service account was revoked (UTC); null while it is active.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The user who revoked the service account; null when a service account
+    /// did, or while it is active.
+    pub revoked_by_user_id: Option<Uuid>,
+}
+
+/// A service account together with its plaintext bearer token, returned only
+/// when the token is issued (create and rotate).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+pub struct ServiceAccountWithToken {
+    #[serde(flatten)]
+    pub service_account: ServiceAccount,
+    /// Plaintext bearer token. Store it now; it will never be returned again.
+    pub token: String,
+}
+
+/// Headers of a response that creates a service account.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CreatedHeaders {
+    /// Path of the new service account.
+    #[serde(rename = "Location")]
+    pub location: String,
+    /// Always `no-store`: the response carries a secret that no cache may keep.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: String,
+}

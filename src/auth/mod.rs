@@ -1,0 +1,97 @@
+//! Who is calling: the bearer credential turned into a [`Principal`], or a
+//! reason why not. One scheme per credential kind, chosen by the token's form
+//! (service-account tokens carry this server's prefix).
+
+pub mod bearer;
+pub mod service_account;
+
+use uuid::Uuid;
+
+pub use bearer::{BearerError, bearer_credential};
+pub use service_account::ServiceAccountAuthenticator;
+
+/// An authenticated caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    /// A person, identified by the `sub` of their OAuth access token.
+    User { user_id: Uuid },
+    /// A service account, authenticated by its current token.
+    ServiceAccount {
+        service_account_id: Uuid,
+        account_id: Uuid,
+    },
+}
+
+impl Principal {
+    /// The user behind the call, if a person made it (recorded as
+    /// `created_by_user_id` and `revoked_by_user_id`).
+    pub fn user_id(&self) -> Option<Uuid> {
+        match self {
+            Principal::User { user_id } => Some(*user_id),
+            Principal::ServiceAccount { .. } => None,
+        }
+    }
+
+    /// The grant subject this caller's capabilities are looked up under.
+    pub fn subject(&self) -> crate::domain::Subject {
+        match self {
+            Principal::User { user_id } => crate::domain::Subject::User(*user_id),
+            Principal::ServiceAccount {
+                service_account_id, ..
+            } => crate::domain::Subject::ServiceAccount(*service_account_id),
+        }
+    }
+
+    /// A short description for logs: kind and id, never a credential.
+    pub fn log_id(&self) -> String {
+        match self {
+            Principal::User { user_id } => format!("user:{user_id}"),
+            Principal::ServiceAccount {
+                service_account_id, ..
+            } => format!("service_account:{service_account_id}"),
+        }
+    }
+}
+
+/// Why a request is not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization` header (RFC 6750 §3.1: no error code in the challenge).
+    #[error("no credential: send Authorization: Bearer <token>")]
+    MissingCredential,
+    /// A credential was sent but it is not valid: malformed, bad checksum,
+    /// unknown, wrong secret, expired or revoked. The reason is for logs only;
+    /// every case gets the same answer.
+    #[error("invalid token ({0})")]
+    InvalidToken(&'static str),
+    /// The credential could not be checked because the store is unavailable.
+    #[error("cannot check the credential: {0}")]
+    Unavailable(String),
+    #[error("cannot check the credential: {0}")]
+    Internal(String),
+}
+
+/// Turns a request's headers into a [`Principal`], trying each credential scheme
+/// that claims the credential's form.
+pub struct Authenticator {
+    service_accounts: ServiceAccountAuthenticator,
+}
+
+impl Authenticator {
+    pub fn new(service_accounts: ServiceAccountAuthenticator) -> Self {
+        Self { service_accounts }
+    }
+
+    pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Principal, AuthError> {
+        let credential = bearer_credential(headers).map_err(|e| match e {
+            BearerError::Missing => AuthError::MissingCredential,
+            BearerError::Malformed => AuthError::InvalidToken("malformed authorization header"),
+        })?;
+        if self.service_accounts.claims(credential) {
+            return self.service_accounts.authenticate(credential).await;
+        }
+        Err(AuthError::InvalidToken(
+            "not a credential this server issues or trusts",
+        ))
+    }
+}

@@ -1,0 +1,324 @@
+//! `hbx-sa`: the command line. Runs the server, and the operator commands that
+//! work on the same storage (also while a server runs). Every flag has an
+//! `HBX_SA_*` environment variable; flags win. Results go to stdout as one JSON
+//! object; messages go to stderr.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dropshot::{ConfigLogging, ConfigLoggingLevel};
+use serde_json::json;
+use slog::{info, warn};
+use uuid::Uuid;
+
+use hbx_service_accounts::app::App;
+use hbx_service_accounts::clock::SystemClock;
+use hbx_service_accounts::config::{
+    DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT, StorageSettings,
+};
+use hbx_service_accounts::domain::{Capability, Subject};
+use hbx_service_accounts::service::admin::DEFAULT_BOOTSTRAP_NAME;
+use hbx_service_accounts::token::{DEFAULT_PREFIX, TokenPrefix};
+use hbx_service_accounts::{api, server};
+
+#[derive(Parser)]
+#[command(
+    name = "hbx-sa",
+    version,
+    about = "Hybridbox's service-accounts API: server and operator commands"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server (with no flags: SQLite in ./hbx-sa-data, on 127.0.0.1:8080)
+    Serve {
+        /// Address to listen on
+        #[arg(long, env = "HBX_SA_BIND", default_value = DEFAULT_BIND)]
+        bind: SocketAddr,
+        /// Least severe log level written to stderr
+        #[arg(long, env = "HBX_SA_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
+        log_level: LogLevel,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Create an account and a service account that owns it; print its token
+    Bootstrap {
+        /// Name of the new account
+        #[arg(long, env = "HBX_SA_ACCOUNT_NAME")]
+        account_name: String,
+        /// Name of the owner service account
+        #[arg(long, env = "HBX_SA_SERVICE_ACCOUNT_NAME", default_value = DEFAULT_BOOTSTRAP_NAME)]
+        service_account_name: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Manage accounts
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+    /// Manage grants of capabilities on accounts
+    Grants {
+        #[command(subcommand)]
+        command: GrantsCommand,
+    },
+    /// Print the OpenAPI document (identical to openapi/hbx-service-accounts.json)
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Create an account
+    Create {
+        /// Name of the account
+        #[arg(long, env = "HBX_SA_NAME")]
+        name: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum GrantsCommand {
+    /// Grant a capability (or ownership) on an account to a user or a service account
+    Add {
+        /// The account the grant is on
+        #[arg(long, env = "HBX_SA_ACCOUNT")]
+        account: Uuid,
+        #[command(flatten)]
+        subject: SubjectArgs,
+        #[command(flatten)]
+        capability: CapabilityArgs,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct SubjectArgs {
+    /// A user, by the `sub` of their OAuth access tokens
+    #[arg(long, env = "HBX_SA_USER")]
+    user: Option<Uuid>,
+    /// A service account (it must belong to the account)
+    #[arg(long, env = "HBX_SA_SERVICE_ACCOUNT")]
+    service_account: Option<Uuid>,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct CapabilityArgs {
+    /// Capability key to grant (auth.manage)
+    #[arg(long, env = "HBX_SA_CAPABILITY")]
+    capability: Option<String>,
+    /// Grant ownership, which implies every capability
+    #[arg(long, env = "HBX_SA_OWNER")]
+    owner: bool,
+}
+
+#[derive(Args)]
+struct StorageArgs {
+    /// Directory holding the SQLite database and the token key file
+    #[arg(long, env = "HBX_SA_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// Token key file to use instead of <data-dir>/token-keys (must exist)
+    #[arg(long, env = "HBX_SA_TOKEN_KEY_FILE")]
+    token_key_file: Option<PathBuf>,
+    /// Prefix of issued tokens (1-16 lowercase letters)
+    #[arg(long, env = "HBX_SA_TOKEN_PREFIX", default_value = DEFAULT_PREFIX)]
+    token_prefix: String,
+    /// Milliseconds an operation waits for the database before failing with 503
+    #[arg(long, env = "HBX_SA_DATABASE_TIMEOUT_MS", default_value_t = DEFAULT_DATABASE_TIMEOUT.as_millis() as u64)]
+    database_timeout_ms: u64,
+}
+
+impl StorageArgs {
+    fn settings(self) -> Result<StorageSettings, String> {
+        Ok(StorageSettings {
+            data_dir: self.data_dir,
+            token_key_file: self.token_key_file,
+            token_prefix: TokenPrefix::parse(&self.token_prefix)?,
+            database_timeout: Duration::from_millis(self.database_timeout_ms),
+        })
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl From<LogLevel> for ConfigLoggingLevel {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Trace => ConfigLoggingLevel::Trace,
+            LogLevel::Debug => ConfigLoggingLevel::Debug,
+            LogLevel::Info => ConfigLoggingLevel::Info,
+            LogLevel::Warn => ConfigLoggingLevel::Warn,
+            LogLevel::Error => ConfigLoggingLevel::Error,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("hbx-sa: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve {
+            bind,
+            log_level,
+            storage,
+        } => serve(bind, log_level, storage.settings()?).await,
+        Command::Bootstrap {
+            account_name,
+            service_account_name,
+            storage,
+        } => {
+            let app = open(storage).await?;
+            let made = app
+                .admin()
+                .bootstrap(app.issuer(), account_name, service_account_name)
+                .await
+                .map_err(|e| e.to_string())?;
+            let owner = &made.owner.service_account;
+            print_json(&json!({
+                "account_id": made.account.id,
+                "account_name": made.account.name,
+                "service_account_id": owner.id,
+                "service_account_name": owner.name,
+                "token": made.owner.token.expose(),
+                "token_prefix": owner.token.prefix,
+                "token_public_id": owner.token.public_id,
+                "token_last4": owner.token.last4,
+            }));
+            eprintln!(
+                "Created account {} with owner service account {}. Store the token now: \
+                 it is not shown again.",
+                made.account.id, owner.id
+            );
+            Ok(())
+        }
+        Command::Accounts {
+            command: AccountsCommand::Create { name, storage },
+        } => {
+            let app = open(storage).await?;
+            let account = app
+                .admin()
+                .create_account(name)
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(&json!({
+                "id": account.id,
+                "name": account.name,
+                "created_at": account.created_at,
+            }));
+            Ok(())
+        }
+        Command::Grants {
+            command:
+                GrantsCommand::Add {
+                    account,
+                    subject,
+                    capability,
+                    storage,
+                },
+        } => {
+            let subject = match (subject.user, subject.service_account) {
+                (Some(user), _) => Subject::User(user),
+                (_, Some(service_account)) => Subject::ServiceAccount(service_account),
+                (None, None) => unreachable!("clap requires one of --user and --service-account"),
+            };
+            let capability = match capability.capability {
+                _ if capability.owner => Capability::AccountOwner,
+                Some(key) => Capability::parse(&key).map_err(|e| e.message)?,
+                None => unreachable!("clap requires one of --capability and --owner"),
+            };
+            let app = open(storage).await?;
+            let grant = app
+                .admin()
+                .add_grant(account, subject, capability)
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(&json!({
+                "account_id": grant.account_id,
+                "subject_type": grant.subject.kind(),
+                "subject_id": grant.subject.id(),
+                "capability": grant.capability.as_str(),
+            }));
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", api::openapi_document());
+            Ok(())
+        }
+    }
+}
+
+async fn open(storage: StorageArgs) -> Result<App, String> {
+    let app = App::open(&storage.settings()?, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
+    for warning in app.warnings() {
+        eprintln!("hbx-sa: warning: {warning}");
+    }
+    Ok(app)
+}
+
+async fn serve(bind: SocketAddr, level: LogLevel, storage: StorageSettings) -> Result<(), String> {
+    let log = ConfigLogging::StderrTerminal {
+        level: level.into(),
+    }
+    .to_logger("hbx-sa")
+    .map_err(|e| format!("cannot set up logging: {e}"))?;
+    let app = App::open(&storage, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
+    for warning in app.warnings() {
+        warn!(log, "{warning}");
+    }
+    let server = server::start(&app, bind, log.clone())?;
+    info!(log, "serving the service-accounts API";
+        "address" => %server.local_addr(),
+        "data_dir" => %storage.data_dir.display());
+    tokio::select! {
+        result = server.wait_for_shutdown() => return result,
+        _ = shutdown_signal() => info!(log, "shutting down"),
+    }
+    server.close().await
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}

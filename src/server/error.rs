@@ -1,0 +1,81 @@
+//! The one place where failures become HTTP responses: authentication and
+//! service errors are mapped to a status, a stable `error_code` and a message
+//! that says what to do, never one that carries a secret or an internal detail.
+
+use dropshot::HttpError;
+use http::HeaderValue;
+
+use crate::api::errors::ErrorCode;
+use crate::auth::AuthError;
+use crate::service::ServiceError;
+
+/// The protection space named in `WWW-Authenticate` challenges.
+pub const REALM: &str = "hybridbox";
+
+pub fn auth_error(error: AuthError) -> HttpError {
+    match error {
+        AuthError::MissingCredential => with_challenge(
+            ErrorCode::Unauthenticated.with_message(
+                "this operation needs a credential: send `Authorization: Bearer <token>`",
+            ),
+            format!("Bearer realm=\"{REALM}\""),
+        ),
+        AuthError::InvalidToken(reason) => {
+            // One answer for every reason, so that probing learns nothing; the
+            // reason goes to the log only.
+            let mut error = with_challenge(
+                ErrorCode::InvalidToken.with_message(
+                    "the bearer token is not valid: it may be mistyped, expired or revoked",
+                ),
+                format!("Bearer realm=\"{REALM}\", error=\"invalid_token\""),
+            );
+            error.internal_message = format!("invalid token: {reason}");
+            error
+        }
+        AuthError::Unavailable(detail) => unavailable(detail),
+        AuthError::Internal(detail) => internal(detail),
+    }
+}
+
+pub fn service_error(error: ServiceError) -> HttpError {
+    match error {
+        ServiceError::Invalid(invalid) => ErrorCode::InvalidRequest.with_message(format!(
+            "invalid request body: field `{}` {}",
+            invalid.field, invalid.message
+        )),
+        ServiceError::NotFound => {
+            ErrorCode::NotFound.with_message("not found, or not visible to this caller")
+        }
+        ServiceError::Forbidden { needed } => ErrorCode::Forbidden.with_message(format!(
+            "the caller lacks the `{needed}` capability on this account; an owner of the \
+             account can grant it"
+        )),
+        ServiceError::NameConflict { name } => ErrorCode::NameConflict.with_message(format!(
+            "a service account named {name:?} already exists in this account: choose another \
+             name, or revoke the existing one first"
+        )),
+        ServiceError::Unavailable(detail) => unavailable(detail),
+        ServiceError::Internal(detail) => internal(detail),
+    }
+}
+
+fn unavailable(detail: String) -> HttpError {
+    let mut error =
+        ErrorCode::Unavailable.with_message("the service's database is unavailable; retry later");
+    error.internal_message = detail;
+    error
+}
+
+fn internal(detail: String) -> HttpError {
+    let mut error = ErrorCode::Internal.with_message("internal error");
+    error.internal_message = detail;
+    error
+}
+
+fn with_challenge(mut error: HttpError, challenge: String) -> HttpError {
+    error.headers_mut().insert(
+        http::header::WWW_AUTHENTICATE,
+        HeaderValue::from_str(&challenge).expect("challenges are ASCII"),
+    );
+    error
+}

@@ -1,0 +1,114 @@
+//! Durable state behind one trait, [`Store`], with one implementation per
+//! database. The service layer talks only to the trait; the same behaviour suite
+//! (tests/store_behaviour.rs) runs against every implementation.
+//!
+//! Every method that returns `Ok` has made its change durable: a caller may
+//! acknowledge it to a client.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{Account, Capability, ServiceAccount, Subject};
+use crate::token::keyring::TokenMac;
+
+pub use sqlite::SqliteStore;
+
+/// A service account together with the MAC of its current token: what the store
+/// keeps, and what authentication needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredServiceAccount {
+    pub service_account: ServiceAccount,
+    pub mac: TokenMac,
+}
+
+/// A grant of one capability on one account to one subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub account_id: Uuid,
+    pub subject: Subject,
+    pub capability: Capability,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One page of an account's service accounts, in `(created_at, id)` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Include revoked service accounts.
+    pub include_revoked: bool,
+    /// At most this many.
+    pub limit: u32,
+    /// Start after this service account (the last of the previous page).
+    pub after: Option<Uuid>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another non-revoked service account of the account has this name.
+    #[error("a non-revoked service account with this name exists in the account")]
+    NameConflict,
+    #[error("the account does not exist")]
+    AccountNotFound,
+    /// A grant named a service account that is not in the grant's account.
+    #[error("the service account does not exist in this account")]
+    ServiceAccountNotInAccount,
+    /// A page's `after` does not name a service account of the account.
+    #[error("the paging cursor does not name a service account of this account")]
+    CursorNotFound,
+    /// The database cannot be reached or is too busy; retrying later may work.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a corrupt database.
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError>;
+
+    async fn get_account(&self, id: Uuid) -> Result<Option<Account>, StoreError>;
+
+    /// Adds a grant; adding one that exists already changes nothing. A service
+    /// account can only be granted capabilities in its own account.
+    async fn add_grant(&self, grant: &Grant) -> Result<(), StoreError>;
+
+    /// The capabilities `subject` holds on `account_id` (empty: no standing
+    /// through grants).
+    async fn capabilities(
+        &self,
+        account_id: Uuid,
+        subject: Subject,
+    ) -> Result<Vec<Capability>, StoreError>;
+
+    /// Inserts a new service account. Fails with [`StoreError::NameConflict`]
+    /// if a non-revoked one in the same account has the same name.
+    async fn insert_service_account(&self, new: &StoredServiceAccount) -> Result<(), StoreError>;
+
+    /// Creates an account, its first service account and that service account's
+    /// ownership grant, all or nothing.
+    async fn bootstrap(
+        &self,
+        account: &Account,
+        owner: &StoredServiceAccount,
+    ) -> Result<(), StoreError>;
+
+    /// A page of the account's service accounts. `page.after` must name a
+    /// service account of this account ([`StoreError::CursorNotFound`] if not).
+    async fn list_service_accounts(
+        &self,
+        account_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Vec<ServiceAccount>, StoreError>;
+
+    /// The service account whose current token has `public_id`, if any.
+    async fn find_by_public_id(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<StoredServiceAccount>, StoreError>;
+
+    /// Closes every connection, after which every call fails. For shutdown.
+    async fn close(&self);
+}

@@ -1,0 +1,374 @@
+//! The `hbx-sa` binary as an operator uses it: `serve` with no configuration,
+//! `bootstrap`, `accounts create` and `grants add` (also while a server runs on
+//! the same data directory), JSON on stdout, errors that say what to do, and a
+//! 201 that survives the process being killed right after.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hbx_service_accounts::app::App;
+use hbx_service_accounts::client::Client;
+use hbx_service_accounts::client::types::CreateServiceAccountRequest;
+use hbx_service_accounts::clock::SystemClock;
+use hbx_service_accounts::config::StorageSettings;
+use hbx_service_accounts::store::PageRequest;
+use serde_json::Value;
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hbx-sa");
+
+fn hbx_sa(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .output()
+        .expect("run hbx-sa")
+}
+
+fn json_stdout(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "hbx-sa failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
+}
+
+/// A `hbx-sa serve` child process, killed when dropped.
+struct ServeProcess {
+    child: Child,
+    address: String,
+}
+
+impl ServeProcess {
+    fn start(dir: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hbx-sa serve");
+        let stderr = child.stderr.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("address: ").nth(1) {
+                    let address = rest.split([',', ' ']).next().unwrap().to_owned();
+                    let _ = sender.send(address);
+                }
+            }
+        });
+        let address = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs its address within 30 s");
+        Self { child, address }
+    }
+
+    fn client(&self, token: &str) -> Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        Client::new_with_client(&format!("http://{}", self.address), http)
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hbx-sa did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn create_request(name: &str) -> CreateServiceAccountRequest {
+    CreateServiceAccountRequest {
+        name: name.parse().unwrap(),
+        expires_at: None,
+    }
+}
+
+#[tokio::test]
+async fn serve_with_no_configuration_creates_its_data_directory() {
+    // Exactly the README's run command: no flags, no environment.
+    if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
+        panic!(
+            "127.0.0.1:8080 is in use; this test runs `hbx-sa serve` with no flags, which \
+             binds there. Stop whatever listens on it and run the tests again."
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServeProcess::start(dir.path(), &[]);
+    assert_eq!(server.address, "127.0.0.1:8080");
+
+    let data_dir = dir.path().join("hbx-sa-data");
+    assert!(data_dir.join("hbx-sa.sqlite3").exists());
+    let key_mode = std::fs::metadata(data_dir.join("token-keys"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(key_mode & 0o777, 0o600, "the token key file is private");
+    let dir_mode = std::fs::metadata(&data_dir).unwrap().permissions().mode();
+    assert_eq!(dir_mode & 0o777, 0o700, "the data directory is private");
+
+    // Bootstrap against the running server's data directory, then use the token.
+    let made = json_stdout(&hbx_sa(
+        dir.path(),
+        &["bootstrap", "--account-name", "acme"],
+    ));
+    let account_id: Uuid = made["account_id"].as_str().unwrap().parse().unwrap();
+    let token = made["token"].as_str().unwrap();
+    let created = server
+        .client(token)
+        .create_service_account(&account_id, &create_request("from the README"))
+        .await
+        .expect("the bootstrap token creates a service account");
+    assert_eq!(created.status().as_u16(), 201);
+
+    // SIGTERM shuts it down cleanly.
+    server.signal("TERM");
+    assert!(server.wait(Duration::from_secs(10)).success());
+}
+
+#[tokio::test]
+async fn a_201_survives_the_process_being_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir_arg = data_dir.to_str().unwrap();
+    let made = json_stdout(&hbx_sa(
+        dir.path(),
+        &[
+            "bootstrap",
+            "--account-name",
+            "acme",
+            "--data-dir",
+            data_dir_arg,
+        ],
+    ));
+    let account_id: Uuid = made["account_id"].as_str().unwrap().parse().unwrap();
+    let mut server = ServeProcess::start(
+        dir.path(),
+        &["--bind", "127.0.0.1:0", "--data-dir", data_dir_arg],
+    );
+    let created = server
+        .client(made["token"].as_str().unwrap())
+        .create_service_account(&account_id, &create_request("durable"))
+        .await
+        .unwrap()
+        .into_inner();
+    // No shutdown, no checkpoint: SIGKILL straight after the 201.
+    server.signal("KILL");
+    assert!(!server.wait(Duration::from_secs(10)).success());
+
+    let app = App::open(&StorageSettings::in_dir(&data_dir), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let stored = app
+        .store()
+        .list_service_accounts(
+            account_id,
+            PageRequest {
+                include_revoked: true,
+                limit: 10,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        stored
+            .iter()
+            .any(|sa| sa.id == created.id && sa.name == "durable")
+    );
+}
+
+#[test]
+fn operator_commands_print_json_and_honour_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("elsewhere");
+    let with_env = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("HBX_SA_DATA_DIR", &data_dir)
+            .output()
+            .unwrap()
+    };
+
+    let account = json_stdout(&with_env(&["accounts", "create", "--name", "acme"]));
+    assert_eq!(account["name"], "acme");
+    let account_id = account["id"].as_str().unwrap();
+    assert!(account["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        data_dir.join("hbx-sa.sqlite3").exists(),
+        "HBX_SA_DATA_DIR was used"
+    );
+
+    let user = Uuid::new_v4().to_string();
+    let grant = json_stdout(&with_env(&[
+        "grants",
+        "add",
+        "--account",
+        account_id,
+        "--user",
+        &user,
+        "--capability",
+        "auth.manage",
+    ]));
+    assert_eq!(grant["capability"], "auth.manage");
+    assert_eq!(grant["subject_type"], "user");
+    assert_eq!(grant["subject_id"], user.as_str());
+    let owner = json_stdout(&with_env(&[
+        "grants",
+        "add",
+        "--account",
+        account_id,
+        "--user",
+        &user,
+        "--owner",
+    ]));
+    assert_eq!(owner["capability"], "account_owner");
+
+    let made = json_stdout(&with_env(&["bootstrap", "--account-name", "second"]));
+    for field in [
+        "account_id",
+        "service_account_id",
+        "token",
+        "token_prefix",
+        "token_public_id",
+        "token_last4",
+    ] {
+        assert!(made[field].is_string(), "bootstrap prints {field}");
+    }
+    let token = made["token"].as_str().unwrap();
+    assert_eq!(made["token_public_id"], &token[6..22]);
+}
+
+#[test]
+fn operator_errors_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir_arg = data_dir.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data_dir_arg]);
+        hbx_sa(dir.path(), &all)
+    };
+    let fails_with = |output: Output, expected: &str| {
+        assert!(!output.status.success());
+        assert!(output.stdout.is_empty(), "nothing on stdout when failing");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(expected),
+            "{stderr:?} should contain {expected:?}"
+        );
+    };
+
+    let unknown = Uuid::new_v4().to_string();
+    let user = Uuid::new_v4().to_string();
+    fails_with(
+        run(&[
+            "grants",
+            "add",
+            "--account",
+            &unknown,
+            "--user",
+            &user,
+            "--owner",
+        ]),
+        "does not exist (create one with `hbx-sa accounts create`)",
+    );
+    let account = json_stdout(&run(&["accounts", "create", "--name", "acme"]));
+    let account_id = account["id"].as_str().unwrap();
+    fails_with(
+        run(&[
+            "grants",
+            "add",
+            "--account",
+            account_id,
+            "--user",
+            &user,
+            "--capability",
+            "auth.mange",
+        ]),
+        "known: auth.manage",
+    );
+    let stranger_sa = Uuid::new_v4().to_string();
+    fails_with(
+        run(&[
+            "grants",
+            "add",
+            "--account",
+            account_id,
+            "--service-account",
+            &stranger_sa,
+            "--owner",
+        ]),
+        "can only hold grants in its own account",
+    );
+    fails_with(
+        run(&["accounts", "create", "--name", ""]),
+        "must not be empty",
+    );
+    fails_with(
+        run(&["grants", "add", "--account", account_id, "--owner"]),
+        "--user",
+    );
+    fails_with(
+        run(&[
+            "bootstrap",
+            "--account-name",
+            "x",
+            "--token-prefix",
+            "Bad_Prefix",
+        ]),
+        "lowercase ASCII letters",
+    );
+    fails_with(
+        hbx_sa(
+            dir.path(),
+            &[
+                "serve",
+                "--data-dir",
+                data_dir_arg,
+                "--token-key-file",
+                "/nonexistent/keys",
+            ],
+        ),
+        "cannot read the token key file /nonexistent/keys",
+    );
+}

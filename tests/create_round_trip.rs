@@ -1,0 +1,483 @@
+//! `POST /v1/public/accounts/{account_id}/auth/service-accounts` end to end,
+//! through the client generated from the checked-in document: success and every
+//! error status the operation has (400, 401, 403, 404, 409). Request shapes the
+//! generated client refuses to build are in `create_validation.rs`.
+
+mod common;
+
+use chrono::{TimeDelta, Utc};
+use common::TestServer;
+use hbx_service_accounts::client::types::{
+    CreateServiceAccountRequest, CreateServiceAccountRequestName, Error as ApiError,
+};
+use hbx_service_accounts::client::{Error, ResponseValue};
+use hbx_service_accounts::domain::{Capability, Subject};
+use hbx_service_accounts::token;
+use uuid::Uuid;
+
+fn request(name: &str) -> CreateServiceAccountRequest {
+    CreateServiceAccountRequest {
+        name: name.parse().expect("a name the client accepts"),
+        expires_at: None,
+    }
+}
+
+/// The error response of a failed call, checked for status and `error_code`.
+fn expect_error<T: std::fmt::Debug>(
+    result: Result<ResponseValue<T>, Error<ApiError>>,
+    status: u16,
+    error_code: &str,
+) -> ResponseValue<ApiError> {
+    match result {
+        Err(Error::ErrorResponse(response)) => {
+            assert_eq!(response.status().as_u16(), status, "{response:?}");
+            assert_eq!(
+                response.error_code.as_deref(),
+                Some(error_code),
+                "{response:?}"
+            );
+            assert!(!response.message.is_empty());
+            assert!(!response.request_id.is_empty());
+            response
+        }
+        other => panic!("expected a {status} {error_code}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn create_returns_every_seed_field_and_a_working_token() {
+    let server = TestServer::start().await;
+    let expires_at = server.now() + TimeDelta::days(30);
+    let response = server
+        .owner()
+        .create_service_account(
+            &server.account_id,
+            &CreateServiceAccountRequest {
+                name: "ci deploy".parse().unwrap(),
+                expires_at: Some(expires_at),
+            },
+        )
+        .await
+        .expect("create succeeds");
+    assert_eq!(response.status().as_u16(), 201);
+    let headers = response.headers().clone();
+    let created = response.into_inner();
+
+    assert_eq!(
+        headers["location"],
+        format!(
+            "/v1/public/accounts/{}/auth/service-accounts/{}",
+            server.account_id, created.id
+        )
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+
+    assert_eq!(created.account_id, server.account_id);
+    assert_eq!(created.name, "ci deploy");
+    assert_eq!(created.created_at, server.now());
+    assert_eq!(created.updated_at, created.created_at);
+    assert_eq!(created.expires_at, Some(expires_at));
+    assert_eq!(
+        created.created_by_user_id, None,
+        "a service account created it"
+    );
+    assert_eq!(created.last_used_at, None);
+    assert_eq!(created.revoked_at, None);
+    assert_eq!(created.revoked_by_user_id, None);
+
+    // The token has the documented form, and the non-secret facts agree with it.
+    let token = &created.token;
+    assert_eq!(token.len(), 61);
+    assert!(token.starts_with("hbxsa_"));
+    let parsed = token::parse(&token::TokenPrefix::default(), token).expect("documented format");
+    assert_eq!(created.token_prefix, "hbxsa");
+    assert_eq!(created.token_public_id, parsed.public_id());
+    assert_eq!(created.token_public_id, &token[6..22]);
+    assert_eq!(created.token_last4, &token[token.len() - 4..]);
+
+    // It is stored, and the new token authenticates: with no grants it gets 403
+    // in its own account (it has standing there) rather than 401.
+    assert_eq!(server.service_account_count().await, 2);
+    let own = server
+        .client(token)
+        .create_service_account(&server.account_id, &request("child"))
+        .await;
+    expect_error(own, 403, "forbidden");
+}
+
+#[tokio::test]
+async fn response_carries_nulls_explicitly() {
+    // Optional fields are present as null, as in the seed's example.
+    let server = TestServer::start().await;
+    let response = server
+        .raw()
+        .post(server.create_url(server.account_id))
+        .bearer_auth(&server.owner_token)
+        .json(&serde_json::json!({ "name": "explicit nulls", "expires_at": null }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Map<String, serde_json::Value> = response.json().await.unwrap();
+    assert_eq!(body.len(), 14);
+    for field in [
+        "created_by_user_id",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by_user_id",
+    ] {
+        assert_eq!(body[field], serde_json::Value::Null, "{field}");
+    }
+    assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn grants_decide_403_and_standing_decides_404() {
+    let server = TestServer::start().await;
+    let admin = server.app.admin();
+    let other = admin.create_account("other".into()).await.unwrap();
+
+    let created = server
+        .owner()
+        .create_service_account(&server.account_id, &request("worker"))
+        .await
+        .unwrap()
+        .into_inner();
+    let worker = server.client(&created.token);
+
+    // No grants: 403 at home, 404 anywhere else (existing or not).
+    expect_error(
+        worker
+            .create_service_account(&server.account_id, &request("a"))
+            .await,
+        403,
+        "forbidden",
+    );
+    let elsewhere = expect_error(
+        worker
+            .create_service_account(&other.id, &request("a"))
+            .await,
+        404,
+        "not_found",
+    );
+    let nowhere = expect_error(
+        worker
+            .create_service_account(&Uuid::new_v4(), &request("a"))
+            .await,
+        404,
+        "not_found",
+    );
+    assert_eq!(
+        elsewhere.message, nowhere.message,
+        "404s must not reveal which accounts exist"
+    );
+
+    // The owner cannot reach into another account either.
+    expect_error(
+        server
+            .owner()
+            .create_service_account(&other.id, &request("a"))
+            .await,
+        404,
+        "not_found",
+    );
+
+    // A grant of auth.manage is enough at home; a grant cannot extend a service
+    // account's reach into another account.
+    admin
+        .add_grant(
+            server.account_id,
+            Subject::ServiceAccount(created.id),
+            Capability::AuthManage,
+        )
+        .await
+        .unwrap();
+    let made = worker
+        .create_service_account(&server.account_id, &request("made by worker"))
+        .await
+        .expect("auth.manage allows create");
+    assert_eq!(made.status().as_u16(), 201);
+    assert!(
+        admin
+            .add_grant(
+                other.id,
+                Subject::ServiceAccount(created.id),
+                Capability::AuthManage
+            )
+            .await
+            .is_err()
+    );
+    expect_error(
+        worker
+            .create_service_account(&other.id, &request("b"))
+            .await,
+        404,
+        "not_found",
+    );
+}
+
+#[tokio::test]
+async fn duplicate_active_names_conflict() {
+    let server = TestServer::start().await;
+    let owner = server.owner();
+    owner
+        .create_service_account(&server.account_id, &request("deploy"))
+        .await
+        .unwrap();
+    let conflict = expect_error(
+        owner
+            .create_service_account(&server.account_id, &request("deploy"))
+            .await,
+        409,
+        "name_conflict",
+    );
+    assert!(conflict.message.contains("deploy"));
+    // Names are compared exactly: case and surrounding space make a different name.
+    for distinct in ["Deploy", "deploy ", "deploy2"] {
+        owner
+            .create_service_account(&server.account_id, &request(distinct))
+            .await
+            .unwrap_or_else(|e| panic!("{distinct:?}: {e:?}"));
+    }
+    // The same name in another account is fine.
+    let other = server
+        .app
+        .admin()
+        .bootstrap(server.app.issuer(), "other".into(), "owner".into())
+        .await
+        .unwrap();
+    server
+        .client(other.owner.token.expose())
+        .create_service_account(&other.account.id, &request("deploy"))
+        .await
+        .expect("names are per account");
+    assert_eq!(server.service_account_count().await, 5);
+}
+
+#[tokio::test]
+async fn expiry_must_be_in_the_future() {
+    let server = TestServer::start().await;
+    let owner = server.owner();
+    let now = server.now();
+    for (label, expires_at) in [
+        ("now", now),
+        ("one microsecond ago", now - TimeDelta::microseconds(1)),
+        ("a year ago", now - TimeDelta::days(365)),
+    ] {
+        let error = expect_error(
+            owner
+                .create_service_account(
+                    &server.account_id,
+                    &CreateServiceAccountRequest {
+                        name: format!("expires {label}").parse().unwrap(),
+                        expires_at: Some(expires_at),
+                    },
+                )
+                .await,
+            400,
+            "invalid_request",
+        );
+        assert!(
+            error.message.contains("expires_at"),
+            "{label}: {}",
+            error.message
+        );
+    }
+    let soonest = now + TimeDelta::microseconds(1);
+    let created = owner
+        .create_service_account(
+            &server.account_id,
+            &CreateServiceAccountRequest {
+                name: "expires in a microsecond".parse().unwrap(),
+                expires_at: Some(soonest),
+            },
+        )
+        .await
+        .expect("one microsecond ahead is the future")
+        .into_inner();
+    assert_eq!(created.expires_at, Some(soonest));
+    assert_eq!(server.service_account_count().await, 2);
+}
+
+#[tokio::test]
+async fn invalid_names_that_the_client_can_send_are_400() {
+    let server = TestServer::start().await;
+    for name in ["   ", "tab\tinside", "nul\u{0}", "bidi\u{202E}override"] {
+        let error = expect_error(
+            server
+                .owner()
+                .create_service_account(&server.account_id, &request(name))
+                .await,
+            400,
+            "invalid_request",
+        );
+        assert!(
+            error.message.contains("`name`"),
+            "{name:?}: {}",
+            error.message
+        );
+    }
+    assert_eq!(server.service_account_count().await, 1);
+}
+
+#[tokio::test]
+async fn the_generated_client_knows_the_length_bounds() {
+    // minLength/maxLength travelled from the Rust types through the document
+    // into the generated client.
+    assert!(CreateServiceAccountRequestName::try_from("").is_err());
+    assert!(CreateServiceAccountRequestName::try_from("x".repeat(121)).is_err());
+    assert!(CreateServiceAccountRequestName::try_from("🦀".repeat(120)).is_ok());
+}
+
+#[tokio::test]
+async fn bad_credentials_are_401_as_rfc_6750_says() {
+    let server = TestServer::start().await;
+    let owner_token = server.owner_token.clone();
+    let prefix = token::TokenPrefix::default();
+
+    // No credential (or another scheme): 401 unauthenticated, a bare challenge.
+    for authorization in [None, Some("Basic dXNlcjpwYXNz")] {
+        let error = expect_error(
+            server
+                .client_with_authorization(authorization)
+                .create_service_account(&server.account_id, &request("x"))
+                .await,
+            401,
+            "unauthenticated",
+        );
+        assert_eq!(
+            error.headers()["www-authenticate"],
+            "Bearer realm=\"hybridbox\""
+        );
+    }
+
+    // A token with the right public id, a different secret and a valid checksum.
+    let wrong_secret = {
+        let other = token::generate(&prefix).plaintext.into_exposed();
+        let body = format!("{}{}", &owner_token[..23], &other[23..55]);
+        recompute_checksum(&body)
+    };
+    // A well-formed token that was never issued.
+    let unknown = token::generate(&prefix).plaintext.into_exposed();
+    // The owner's token with its last character changed.
+    let bad_checksum = {
+        let mut t = owner_token.clone();
+        let last = t.pop().unwrap();
+        t.push(if last == 'A' { 'B' } else { 'A' });
+        t
+    };
+    assert!(token::parse(&prefix, &wrong_secret).is_ok());
+
+    let mut bodies = Vec::new();
+    for (label, authorization) in [
+        ("empty bearer", "Bearer ".to_owned()),
+        ("not a token", "Bearer abc".to_owned()),
+        ("truncated", format!("Bearer {}", &owner_token[..40])),
+        ("bad checksum", format!("Bearer {bad_checksum}")),
+        ("other prefix", format!("Bearer ghp_{}", &owner_token[6..])),
+        ("unknown", format!("Bearer {unknown}")),
+        ("wrong secret", format!("Bearer {wrong_secret}")),
+        ("two tokens", format!("Bearer {owner_token} {owner_token}")),
+    ] {
+        let error = expect_error(
+            server
+                .client_with_authorization(Some(&authorization))
+                .create_service_account(&server.account_id, &request("x"))
+                .await,
+            401,
+            "invalid_token",
+        );
+        assert_eq!(
+            error.headers()["www-authenticate"],
+            "Bearer realm=\"hybridbox\", error=\"invalid_token\"",
+            "{label}"
+        );
+        assert!(!error.message.contains(&owner_token[23..55]), "{label}");
+        bodies.push((label, error.message.clone()));
+    }
+    // Unknown and wrong-secret (and every other reason) read the same.
+    assert!(
+        bodies.iter().all(|(_, message)| *message == bodies[0].1),
+        "{bodies:?}"
+    );
+    assert_eq!(server.service_account_count().await, 1);
+
+    // And the real token still works.
+    server
+        .owner()
+        .create_service_account(&server.account_id, &request("still works"))
+        .await
+        .expect("the owner's token is valid");
+}
+
+fn recompute_checksum(body_without_checksum: &str) -> String {
+    // Mirror of the token format: CRC-32, six base62 digits.
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut value = crc32fast::hash(body_without_checksum.as_bytes());
+    let mut digits = [b'0'; 6];
+    for digit in digits.iter_mut().rev() {
+        *digit = BASE62[(value % 62) as usize];
+        value /= 62;
+    }
+    format!(
+        "{body_without_checksum}{}",
+        std::str::from_utf8(&digits).unwrap()
+    )
+}
+
+#[tokio::test]
+async fn created_at_is_the_servers_time_in_utc() {
+    let server = TestServer::start().await;
+    let fixed = "2031-05-06T07:08:09.123456Z"
+        .parse::<chrono::DateTime<Utc>>()
+        .unwrap();
+    server.clock.set(fixed);
+    let created = server
+        .owner()
+        .create_service_account(&server.account_id, &request("clocked"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.created_at, fixed);
+    assert_eq!(created.updated_at, fixed);
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_be_written_is_503_then_recovers() {
+    use sqlx::Connection;
+    let server = TestServer::start_with(|settings| {
+        settings.database_timeout = std::time::Duration::from_millis(200);
+    })
+    .await;
+    // Another process holds SQLite's write lock for longer than the timeout.
+    let mut blocker =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", server.database_path().display()))
+            .await
+            .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let error = expect_error(
+        server
+            .owner()
+            .create_service_account(&server.account_id, &request("blocked"))
+            .await,
+        503,
+        "unavailable",
+    );
+    assert!(error.message.contains("retry"));
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+
+    // Nothing was half-written, and the same server works again.
+    assert_eq!(server.service_account_count().await, 1);
+    server
+        .owner()
+        .create_service_account(&server.account_id, &request("blocked"))
+        .await
+        .expect("the lock is gone");
+}
