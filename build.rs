@@ -16,7 +16,9 @@ fn main() {
         .unwrap_or_else(|e| panic!("{DOCUMENT} is not a valid OpenAPI document: {e}"));
 
     let mut settings = progenitor::GenerationSettings::default();
-    settings.with_interface(progenitor::InterfaceStyle::Positional);
+    settings
+        .with_interface(progenitor::InterfaceStyle::Positional)
+        .with_derive("PartialEq");
     let mut generator = progenitor::Generator::new(&settings);
     let tokens = generator
         .generate_tokens(&document)

@@ -5,9 +5,12 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 
+use slog::Logger;
+
+use crate::auth::last_use::LastUseRecorder;
 use crate::auth::{Authenticator, ServiceAccountAuthenticator};
 use crate::clock::Clock;
-use crate::config::{StorageSettings, TOKEN_KEY_FILE};
+use crate::config::{Settings, TOKEN_KEY_FILE};
 use crate::service::admin::Admin;
 use crate::service::{ServiceAccounts, TokenIssuer};
 use crate::store::sqlite::DATABASE_FILE;
@@ -33,16 +36,14 @@ pub struct App {
     store: Arc<dyn Store>,
     issuer: TokenIssuer,
     clock: Arc<dyn Clock>,
+    settings: Settings,
     warnings: Vec<String>,
 }
 
 impl App {
     /// Opens the data directory (creating it, its database and its token key
     /// file on first use) and brings the schema up to date.
-    pub async fn open(
-        settings: &StorageSettings,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, OpenError> {
+    pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
         let data_dir = &settings.data_dir;
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -69,6 +70,7 @@ impl App {
                 keyring: Arc::new(keyring),
             },
             clock,
+            settings: settings.clone(),
             warnings,
         })
     }
@@ -86,17 +88,39 @@ impl App {
         &self.issuer
     }
 
-    pub fn authenticator(&self) -> Authenticator {
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Starts recording `last_used_at` in the background (on the current Tokio
+    /// runtime), logging write failures to `log`.
+    pub fn start_last_use_recorder(&self, log: Logger) -> Arc<LastUseRecorder> {
+        LastUseRecorder::start(
+            self.store.clone(),
+            self.clock.clone(),
+            self.settings.last_use_interval,
+            log,
+        )
+    }
+
+    /// An authenticator for API requests, recording uses with `last_use`.
+    pub fn authenticator(&self, last_use: Option<Arc<LastUseRecorder>>) -> Authenticator {
         Authenticator::new(ServiceAccountAuthenticator::new(
             self.store.clone(),
             self.issuer.keyring.clone(),
             self.issuer.prefix.clone(),
             self.clock.clone(),
+            last_use,
         ))
     }
 
     pub fn service_accounts(&self) -> ServiceAccounts {
-        ServiceAccounts::new(self.store.clone(), self.issuer.clone(), self.clock.clone())
+        ServiceAccounts::new(
+            self.store.clone(),
+            self.issuer.clone(),
+            self.clock.clone(),
+            self.settings.token_policy,
+        )
     }
 
     pub fn admin(&self) -> Admin {

@@ -4,6 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::TimeDelta;
+
+use crate::auth::last_use;
+use crate::service::TokenPolicy;
 use crate::token::TokenPrefix;
 
 /// Where the server listens when not told otherwise.
@@ -15,10 +19,9 @@ pub const TOKEN_KEY_FILE: &str = "token-keys";
 /// How long an operation waits for the database when not told otherwise.
 pub const DEFAULT_DATABASE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where state lives and how tokens are minted: what every command that touches
-/// storage needs.
+/// Where state lives, how tokens are minted and what rules they follow.
 #[derive(Debug, Clone)]
-pub struct StorageSettings {
+pub struct Settings {
     /// Holds the SQLite database and, unless `token_key_file` says otherwise,
     /// the token key file. Created (mode 0700) if missing.
     pub data_dir: PathBuf,
@@ -28,9 +31,13 @@ pub struct StorageSettings {
     /// How long an operation waits for a database connection (or SQLite's
     /// write lock) before it fails with 503 `unavailable`.
     pub database_timeout: Duration,
+    /// Rules for new tokens (maximum lifetime).
+    pub token_policy: TokenPolicy,
+    /// `last_used_at` is written at most once per token per this interval.
+    pub last_use_interval: TimeDelta,
 }
 
-impl StorageSettings {
+impl Settings {
     /// The defaults, with state in `data_dir`.
     pub fn in_dir(data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -38,6 +45,59 @@ impl StorageSettings {
             token_key_file: None,
             token_prefix: TokenPrefix::default(),
             database_timeout: DEFAULT_DATABASE_TIMEOUT,
+            token_policy: TokenPolicy::default(),
+            last_use_interval: last_use::DEFAULT_INTERVAL,
+        }
+    }
+}
+
+/// Parses a duration written as a whole number and a unit: `90d`, `12h`, `30m`,
+/// `45s`. Zero and negative durations are refused.
+pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
+    let invalid = || {
+        format!("{text:?} is not a duration: write a number and a unit (s, m, h or d), as in 90d")
+    };
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(invalid)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| invalid())?;
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(invalid()),
+    };
+    let seconds = number.checked_mul(seconds_per_unit).ok_or_else(invalid)?;
+    if seconds == 0 {
+        return Err(format!("{text:?} is zero: a duration must be positive"));
+    }
+    TimeDelta::try_seconds(seconds).ok_or_else(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90d"), Ok(TimeDelta::days(90)));
+        assert_eq!(parse_duration("12h"), Ok(TimeDelta::hours(12)));
+        assert_eq!(parse_duration("30m"), Ok(TimeDelta::minutes(30)));
+        assert_eq!(parse_duration("45s"), Ok(TimeDelta::seconds(45)));
+        for bad in [
+            "",
+            "d",
+            "90",
+            "1.5h",
+            "-1d",
+            "0s",
+            "90 d",
+            "1w",
+            "99999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -212,6 +212,81 @@ impl ServiceAccount {
     }
 }
 
+/// What happened to a service account, as recorded in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Create,
+    Rotate,
+    Revoke,
+}
+
+impl AuditAction {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AuditAction::Create => "create",
+            AuditAction::Rotate => "rotate",
+            AuditAction::Revoke => "revoke",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            AuditAction::Create,
+            AuditAction::Rotate,
+            AuditAction::Revoke,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == value)
+    }
+}
+
+/// Who did it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User(Uuid),
+    ServiceAccount(Uuid),
+    /// Someone at the command line (`hbx-sa bootstrap`), with no API identity.
+    Operator,
+}
+
+impl Actor {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::User(_) => "user",
+            Actor::ServiceAccount(_) => "service_account",
+            Actor::Operator => "operator",
+        }
+    }
+
+    pub fn id(&self) -> Option<Uuid> {
+        match self {
+            Actor::User(id) | Actor::ServiceAccount(id) => Some(*id),
+            Actor::Operator => None,
+        }
+    }
+
+    pub fn from_parts(kind: &str, id: Option<Uuid>) -> Option<Self> {
+        match (kind, id) {
+            ("user", Some(id)) => Some(Actor::User(id)),
+            ("service_account", Some(id)) => Some(Actor::ServiceAccount(id)),
+            ("operator", None) => Some(Actor::Operator),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the audit log: written in the same transaction as the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub occurred_at: DateTime<Utc>,
+    pub account_id: Uuid,
+    pub service_account_id: Uuid,
+    pub action: AuditAction,
+    pub actor: Actor,
+    /// The API request that made the change (none for command-line actions).
+    pub request_id: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

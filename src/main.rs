@@ -9,21 +9,23 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::TimeDelta;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dropshot::{ConfigLogging, ConfigLoggingLevel};
 use serde_json::json;
 use slog::{info, warn};
 use uuid::Uuid;
 
+use hbx_service_accounts::api;
 use hbx_service_accounts::app::App;
 use hbx_service_accounts::clock::SystemClock;
 use hbx_service_accounts::config::{
-    DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT, StorageSettings,
+    DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT, Settings, parse_duration,
 };
 use hbx_service_accounts::domain::{Capability, Subject};
+use hbx_service_accounts::server::Server;
 use hbx_service_accounts::service::admin::DEFAULT_BOOTSTRAP_NAME;
 use hbx_service_accounts::token::{DEFAULT_PREFIX, TokenPrefix};
-use hbx_service_accounts::{api, server};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +48,13 @@ enum Command {
         /// Least severe log level written to stderr
         #[arg(long, env = "HBX_SA_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
         log_level: LogLevel,
+        /// Longest token lifetime a create may ask for (e.g. 90d); when set,
+        /// expires_at is required
+        #[arg(long, env = "HBX_SA_MAX_TOKEN_LIFETIME", value_parser = parse_duration)]
+        max_token_lifetime: Option<TimeDelta>,
+        /// Write last_used_at at most once per token per this interval
+        #[arg(long, env = "HBX_SA_LAST_USED_INTERVAL", value_parser = parse_duration, default_value = "60s")]
+        last_used_interval: TimeDelta,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -69,6 +78,14 @@ enum Command {
     Grants {
         #[command(subcommand)]
         command: GrantsCommand,
+    },
+    /// Print an account's audit log as JSON lines, oldest first
+    Audit {
+        /// The account whose log to print
+        #[arg(long, env = "HBX_SA_ACCOUNT")]
+        account: Uuid,
+        #[command(flatten)]
+        storage: StorageArgs,
     },
     /// Print the OpenAPI document (identical to openapi/hbx-service-accounts.json)
     Openapi,
@@ -141,12 +158,12 @@ struct StorageArgs {
 }
 
 impl StorageArgs {
-    fn settings(self) -> Result<StorageSettings, String> {
-        Ok(StorageSettings {
-            data_dir: self.data_dir,
+    fn settings(self) -> Result<Settings, String> {
+        Ok(Settings {
             token_key_file: self.token_key_file,
             token_prefix: TokenPrefix::parse(&self.token_prefix)?,
             database_timeout: Duration::from_millis(self.database_timeout_ms),
+            ..Settings::in_dir(self.data_dir)
         })
     }
 }
@@ -189,8 +206,15 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Serve {
             bind,
             log_level,
+            max_token_lifetime,
+            last_used_interval,
             storage,
-        } => serve(bind, log_level, storage.settings()?).await,
+        } => {
+            let mut settings = storage.settings()?;
+            settings.token_policy.max_lifetime = max_token_lifetime;
+            settings.last_use_interval = last_used_interval;
+            serve(bind, log_level, settings).await
+        }
         Command::Bootstrap {
             account_name,
             service_account_name,
@@ -269,6 +293,26 @@ async fn run(command: Command) -> Result<(), String> {
             }));
             Ok(())
         }
+        Command::Audit { account, storage } => {
+            let app = open(storage).await?;
+            let events = app
+                .admin()
+                .audit_events(account)
+                .await
+                .map_err(|e| e.to_string())?;
+            for event in events {
+                print_json(&json!({
+                    "occurred_at": event.occurred_at,
+                    "account_id": event.account_id,
+                    "service_account_id": event.service_account_id,
+                    "action": event.action.as_str(),
+                    "actor_type": event.actor.kind(),
+                    "actor_id": event.actor.id(),
+                    "request_id": event.request_id,
+                }));
+            }
+            Ok(())
+        }
         Command::Openapi => {
             print!("{}", api::openapi_document());
             Ok(())
@@ -286,27 +330,29 @@ async fn open(storage: StorageArgs) -> Result<App, String> {
     Ok(app)
 }
 
-async fn serve(bind: SocketAddr, level: LogLevel, storage: StorageSettings) -> Result<(), String> {
+async fn serve(bind: SocketAddr, level: LogLevel, settings: Settings) -> Result<(), String> {
     let log = ConfigLogging::StderrTerminal {
         level: level.into(),
     }
     .to_logger("hbx-sa")
     .map_err(|e| format!("cannot set up logging: {e}"))?;
-    let app = App::open(&storage, Arc::new(SystemClock))
+    let app = App::open(&settings, Arc::new(SystemClock))
         .await
         .map_err(|e| e.to_string())?;
     for warning in app.warnings() {
         warn!(log, "{warning}");
     }
-    let server = server::start(&app, bind, log.clone())?;
+    let server = Server::start(&app, bind, log.clone())?;
     info!(log, "serving the service-accounts API";
         "address" => %server.local_addr(),
-        "data_dir" => %storage.data_dir.display());
+        "data_dir" => %settings.data_dir.display());
     tokio::select! {
         result = server.wait_for_shutdown() => return result,
         _ = shutdown_signal() => info!(log, "shutting down"),
     }
-    server.close().await
+    let closed = server.close().await;
+    app.store().close().await;
+    closed
 }
 
 /// Ctrl-C or SIGTERM.

@@ -11,11 +11,12 @@ use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
 use hbx_service_accounts::auth::{AuthError, Principal, ServiceAccountAuthenticator};
 use hbx_service_accounts::clock::{Clock, ManualClock};
-use hbx_service_accounts::domain::{Account, Capability, ServiceAccount, Subject};
+use hbx_service_accounts::domain::{Account, AuditEvent, Capability, ServiceAccount, Subject};
 use hbx_service_accounts::service::admin::Admin;
-use hbx_service_accounts::service::{CreateServiceAccount, ServiceAccounts, TokenIssuer};
+use hbx_service_accounts::service::{Caller, CreateServiceAccount, ServiceAccounts, TokenIssuer};
 use hbx_service_accounts::store::{
-    Grant, PageRequest, SqliteStore, Store, StoreError, StoredServiceAccount,
+    Grant, LastUse, PageRequest, Revocation, SqliteStore, Store, StoreError, StoredServiceAccount,
+    TokenReplacement,
 };
 use hbx_service_accounts::token::TokenPrefix;
 use hbx_service_accounts::token::keyring::TokenKeyring;
@@ -29,6 +30,15 @@ struct CountingStore {
 
 #[async_trait]
 impl Store for CountingStore {
+    async fn find_by_public_id(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<StoredServiceAccount>, StoreError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.inner.find_by_public_id(public_id).await
+    }
+
+    // Everything else passes straight through.
     async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
         self.inner.create_account(account).await
     }
@@ -40,34 +50,65 @@ impl Store for CountingStore {
     }
     async fn capabilities(
         &self,
-        account_id: Uuid,
+        account: Uuid,
         subject: Subject,
     ) -> Result<Vec<Capability>, StoreError> {
-        self.inner.capabilities(account_id, subject).await
+        self.inner.capabilities(account, subject).await
     }
-    async fn insert_service_account(&self, new: &StoredServiceAccount) -> Result<(), StoreError> {
-        self.inner.insert_service_account(new).await
+    async fn insert_service_account(
+        &self,
+        new: &StoredServiceAccount,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner.insert_service_account(new, event).await
     }
     async fn bootstrap(
         &self,
         account: &Account,
         owner: &StoredServiceAccount,
+        event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        self.inner.bootstrap(account, owner).await
+        self.inner.bootstrap(account, owner, event).await
+    }
+    async fn get_service_account(
+        &self,
+        account: Uuid,
+        id: Uuid,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        self.inner.get_service_account(account, id).await
+    }
+    async fn rotate_token(
+        &self,
+        account: Uuid,
+        id: Uuid,
+        replacement: &TokenReplacement,
+        event: &AuditEvent,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        self.inner
+            .rotate_token(account, id, replacement, event)
+            .await
+    }
+    async fn revoke(
+        &self,
+        account: Uuid,
+        id: Uuid,
+        revocation: Revocation,
+        event: &AuditEvent,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        self.inner.revoke(account, id, revocation, event).await
+    }
+    async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError> {
+        self.inner.record_last_use(uses).await
+    }
+    async fn audit_events(&self, account: Uuid) -> Result<Vec<AuditEvent>, StoreError> {
+        self.inner.audit_events(account).await
     }
     async fn list_service_accounts(
         &self,
-        account_id: Uuid,
+        account: Uuid,
         page: PageRequest,
     ) -> Result<Vec<ServiceAccount>, StoreError> {
-        self.inner.list_service_accounts(account_id, page).await
-    }
-    async fn find_by_public_id(
-        &self,
-        public_id: &str,
-    ) -> Result<Option<StoredServiceAccount>, StoreError> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        self.inner.find_by_public_id(public_id).await
+        self.inner.list_service_accounts(account, page).await
     }
     async fn close(&self) {
         self.inner.close().await
@@ -104,6 +145,7 @@ async fn fixture() -> Fixture {
         keyring,
         TokenPrefix::default(),
         clock.clone(),
+        None,
     );
     Fixture {
         store,
@@ -168,13 +210,22 @@ async fn unknown_wrong_secret_and_expired_tokens_are_refused() {
         .bootstrap(&f.issuer, "acme".into(), "owner".into())
         .await
         .unwrap();
-    let service = ServiceAccounts::new(f.store.clone(), f.issuer.clone(), f.clock.clone());
+    let service = ServiceAccounts::new(
+        f.store.clone(),
+        f.issuer.clone(),
+        f.clock.clone(),
+        Default::default(),
+    );
     let owner = Principal::ServiceAccount {
         service_account_id: made.owner.service_account.id,
         account_id: made.account.id,
     };
+    let owner = Caller {
+        principal: owner,
+        request_id: None,
+    };
     let access = service
-        .authorize(&owner, made.account.id, Capability::AuthManage)
+        .authorize(owner, made.account.id, Capability::AuthManage)
         .await
         .unwrap();
     let expiring = service

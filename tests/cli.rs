@@ -14,7 +14,7 @@ use hbx_service_accounts::app::App;
 use hbx_service_accounts::client::Client;
 use hbx_service_accounts::client::types::CreateServiceAccountRequest;
 use hbx_service_accounts::clock::SystemClock;
-use hbx_service_accounts::config::StorageSettings;
+use hbx_service_accounts::config::Settings;
 use hbx_service_accounts::store::PageRequest;
 use serde_json::Value;
 use uuid::Uuid;
@@ -114,6 +114,22 @@ impl Drop for ServeProcess {
     }
 }
 
+/// `hbx-sa bootstrap` into `data_dir`: its output and the new account's id.
+fn bootstrap(dir: &Path, data_dir: &str) -> (Value, Uuid) {
+    let made = json_stdout(&hbx_sa(
+        dir,
+        &[
+            "bootstrap",
+            "--account-name",
+            "acme",
+            "--data-dir",
+            data_dir,
+        ],
+    ));
+    let account_id = made["account_id"].as_str().unwrap().parse().unwrap();
+    (made, account_id)
+}
+
 fn create_request(name: &str) -> CreateServiceAccountRequest {
     CreateServiceAccountRequest {
         name: name.parse().unwrap(),
@@ -168,17 +184,7 @@ async fn a_201_survives_the_process_being_killed() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let data_dir_arg = data_dir.to_str().unwrap();
-    let made = json_stdout(&hbx_sa(
-        dir.path(),
-        &[
-            "bootstrap",
-            "--account-name",
-            "acme",
-            "--data-dir",
-            data_dir_arg,
-        ],
-    ));
-    let account_id: Uuid = made["account_id"].as_str().unwrap().parse().unwrap();
+    let (made, account_id) = bootstrap(dir.path(), data_dir_arg);
     let mut server = ServeProcess::start(
         dir.path(),
         &["--bind", "127.0.0.1:0", "--data-dir", data_dir_arg],
@@ -193,7 +199,7 @@ async fn a_201_survives_the_process_being_killed() {
     server.signal("KILL");
     assert!(!server.wait(Duration::from_secs(10)).success());
 
-    let app = App::open(&StorageSettings::in_dir(&data_dir), Arc::new(SystemClock))
+    let app = App::open(&Settings::in_dir(&data_dir), Arc::new(SystemClock))
         .await
         .unwrap();
     let stored = app
@@ -371,4 +377,98 @@ fn operator_errors_say_what_to_do() {
         ),
         "cannot read the token key file /nonexistent/keys",
     );
+}
+
+#[tokio::test]
+async fn audit_prints_create_rotate_and_revoke_with_their_actors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir_arg = data_dir.to_str().unwrap();
+    let (made, account_id) = bootstrap(dir.path(), data_dir_arg);
+    let owner_id = made["service_account_id"].as_str().unwrap();
+    let server = ServeProcess::start(
+        dir.path(),
+        &["--bind", "127.0.0.1:0", "--data-dir", data_dir_arg],
+    );
+    let owner = server.client(made["token"].as_str().unwrap());
+    let created = owner
+        .create_service_account(&account_id, &create_request("audited"))
+        .await
+        .unwrap();
+    let create_request_id = created.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let created = created.into_inner();
+    owner
+        .rotate_service_account(&account_id, &created.id)
+        .await
+        .unwrap();
+    owner
+        .revoke_service_account(&account_id, &created.id)
+        .await
+        .unwrap();
+    // A second revocation changes nothing and records nothing.
+    owner
+        .revoke_service_account(&account_id, &created.id)
+        .await
+        .unwrap();
+
+    let output = hbx_sa(
+        dir.path(),
+        &[
+            "audit",
+            "--account",
+            &account_id.to_string(),
+            "--data-dir",
+            data_dir_arg,
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let summary: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["service_account_id"].as_str().unwrap(),
+                e["actor_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let id = created.id.to_string();
+    assert_eq!(
+        summary,
+        vec![
+            ("create", owner_id, "operator"),
+            ("create", id.as_str(), "service_account"),
+            ("rotate", id.as_str(), "service_account"),
+            ("revoke", id.as_str(), "service_account"),
+        ],
+        "newest last"
+    );
+    assert_eq!(events[0]["actor_id"], Value::Null);
+    assert_eq!(events[0]["request_id"], Value::Null);
+    for event in &events[1..] {
+        assert_eq!(event["actor_id"], owner_id);
+        assert_eq!(event["account_id"], account_id.to_string());
+        assert!(event["occurred_at"].as_str().unwrap().ends_with('Z'));
+    }
+    assert_eq!(events[1]["request_id"], create_request_id.as_str());
+
+    let unknown = Uuid::new_v4().to_string();
+    let output = hbx_sa(
+        dir.path(),
+        &["audit", "--account", &unknown, "--data-dir", data_dir_arg],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
 }

@@ -6,43 +6,13 @@
 mod common;
 
 use chrono::{TimeDelta, Utc};
-use common::TestServer;
+use common::{TestServer, create_request, expect_error, with_checksum};
 use hbx_service_accounts::client::types::{
-    CreateServiceAccountRequest, CreateServiceAccountRequestName, Error as ApiError,
+    CreateServiceAccountRequest, CreateServiceAccountRequestName,
 };
-use hbx_service_accounts::client::{Error, ResponseValue};
 use hbx_service_accounts::domain::{Capability, Subject};
 use hbx_service_accounts::token;
 use uuid::Uuid;
-
-fn request(name: &str) -> CreateServiceAccountRequest {
-    CreateServiceAccountRequest {
-        name: name.parse().expect("a name the client accepts"),
-        expires_at: None,
-    }
-}
-
-/// The error response of a failed call, checked for status and `error_code`.
-fn expect_error<T: std::fmt::Debug>(
-    result: Result<ResponseValue<T>, Error<ApiError>>,
-    status: u16,
-    error_code: &str,
-) -> ResponseValue<ApiError> {
-    match result {
-        Err(Error::ErrorResponse(response)) => {
-            assert_eq!(response.status().as_u16(), status, "{response:?}");
-            assert_eq!(
-                response.error_code.as_deref(),
-                Some(error_code),
-                "{response:?}"
-            );
-            assert!(!response.message.is_empty());
-            assert!(!response.request_id.is_empty());
-            response
-        }
-        other => panic!("expected a {status} {error_code}, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn create_returns_every_seed_field_and_a_working_token() {
@@ -100,7 +70,7 @@ async fn create_returns_every_seed_field_and_a_working_token() {
     assert_eq!(server.service_account_count().await, 2);
     let own = server
         .client(token)
-        .create_service_account(&server.account_id, &request("child"))
+        .create_service_account(&server.account_id, &create_request("child"))
         .await;
     expect_error(own, 403, "forbidden");
 }
@@ -140,7 +110,7 @@ async fn grants_decide_403_and_standing_decides_404() {
 
     let created = server
         .owner()
-        .create_service_account(&server.account_id, &request("worker"))
+        .create_service_account(&server.account_id, &create_request("worker"))
         .await
         .unwrap()
         .into_inner();
@@ -149,21 +119,21 @@ async fn grants_decide_403_and_standing_decides_404() {
     // No grants: 403 at home, 404 anywhere else (existing or not).
     expect_error(
         worker
-            .create_service_account(&server.account_id, &request("a"))
+            .create_service_account(&server.account_id, &create_request("a"))
             .await,
         403,
         "forbidden",
     );
     let elsewhere = expect_error(
         worker
-            .create_service_account(&other.id, &request("a"))
+            .create_service_account(&other.id, &create_request("a"))
             .await,
         404,
         "not_found",
     );
     let nowhere = expect_error(
         worker
-            .create_service_account(&Uuid::new_v4(), &request("a"))
+            .create_service_account(&Uuid::new_v4(), &create_request("a"))
             .await,
         404,
         "not_found",
@@ -177,7 +147,7 @@ async fn grants_decide_403_and_standing_decides_404() {
     expect_error(
         server
             .owner()
-            .create_service_account(&other.id, &request("a"))
+            .create_service_account(&other.id, &create_request("a"))
             .await,
         404,
         "not_found",
@@ -194,7 +164,7 @@ async fn grants_decide_403_and_standing_decides_404() {
         .await
         .unwrap();
     let made = worker
-        .create_service_account(&server.account_id, &request("made by worker"))
+        .create_service_account(&server.account_id, &create_request("made by worker"))
         .await
         .expect("auth.manage allows create");
     assert_eq!(made.status().as_u16(), 201);
@@ -210,7 +180,7 @@ async fn grants_decide_403_and_standing_decides_404() {
     );
     expect_error(
         worker
-            .create_service_account(&other.id, &request("b"))
+            .create_service_account(&other.id, &create_request("b"))
             .await,
         404,
         "not_found",
@@ -222,12 +192,12 @@ async fn duplicate_active_names_conflict() {
     let server = TestServer::start().await;
     let owner = server.owner();
     owner
-        .create_service_account(&server.account_id, &request("deploy"))
+        .create_service_account(&server.account_id, &create_request("deploy"))
         .await
         .unwrap();
     let conflict = expect_error(
         owner
-            .create_service_account(&server.account_id, &request("deploy"))
+            .create_service_account(&server.account_id, &create_request("deploy"))
             .await,
         409,
         "name_conflict",
@@ -236,7 +206,7 @@ async fn duplicate_active_names_conflict() {
     // Names are compared exactly: case and surrounding space make a different name.
     for distinct in ["Deploy", "deploy ", "deploy2"] {
         owner
-            .create_service_account(&server.account_id, &request(distinct))
+            .create_service_account(&server.account_id, &create_request(distinct))
             .await
             .unwrap_or_else(|e| panic!("{distinct:?}: {e:?}"));
     }
@@ -249,7 +219,7 @@ async fn duplicate_active_names_conflict() {
         .unwrap();
     server
         .client(other.owner.token.expose())
-        .create_service_account(&other.account.id, &request("deploy"))
+        .create_service_account(&other.account.id, &create_request("deploy"))
         .await
         .expect("names are per account");
     assert_eq!(server.service_account_count().await, 5);
@@ -307,7 +277,7 @@ async fn invalid_names_that_the_client_can_send_are_400() {
         let error = expect_error(
             server
                 .owner()
-                .create_service_account(&server.account_id, &request(name))
+                .create_service_account(&server.account_id, &create_request(name))
                 .await,
             400,
             "invalid_request",
@@ -341,7 +311,7 @@ async fn bad_credentials_are_401_as_rfc_6750_says() {
         let error = expect_error(
             server
                 .client_with_authorization(authorization)
-                .create_service_account(&server.account_id, &request("x"))
+                .create_service_account(&server.account_id, &create_request("x"))
                 .await,
             401,
             "unauthenticated",
@@ -356,7 +326,7 @@ async fn bad_credentials_are_401_as_rfc_6750_says() {
     let wrong_secret = {
         let other = token::generate(&prefix).plaintext.into_exposed();
         let body = format!("{}{}", &owner_token[..23], &other[23..55]);
-        recompute_checksum(&body)
+        with_checksum(&body)
     };
     // A well-formed token that was never issued.
     let unknown = token::generate(&prefix).plaintext.into_exposed();
@@ -383,7 +353,7 @@ async fn bad_credentials_are_401_as_rfc_6750_says() {
         let error = expect_error(
             server
                 .client_with_authorization(Some(&authorization))
-                .create_service_account(&server.account_id, &request("x"))
+                .create_service_account(&server.account_id, &create_request("x"))
                 .await,
             401,
             "invalid_token",
@@ -406,24 +376,9 @@ async fn bad_credentials_are_401_as_rfc_6750_says() {
     // And the real token still works.
     server
         .owner()
-        .create_service_account(&server.account_id, &request("still works"))
+        .create_service_account(&server.account_id, &create_request("still works"))
         .await
         .expect("the owner's token is valid");
-}
-
-fn recompute_checksum(body_without_checksum: &str) -> String {
-    // Mirror of the token format: CRC-32, six base62 digits.
-    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut value = crc32fast::hash(body_without_checksum.as_bytes());
-    let mut digits = [b'0'; 6];
-    for digit in digits.iter_mut().rev() {
-        *digit = BASE62[(value % 62) as usize];
-        value /= 62;
-    }
-    format!(
-        "{body_without_checksum}{}",
-        std::str::from_utf8(&digits).unwrap()
-    )
 }
 
 #[tokio::test]
@@ -435,7 +390,7 @@ async fn created_at_is_the_servers_time_in_utc() {
     server.clock.set(fixed);
     let created = server
         .owner()
-        .create_service_account(&server.account_id, &request("clocked"))
+        .create_service_account(&server.account_id, &create_request("clocked"))
         .await
         .unwrap()
         .into_inner();
@@ -462,7 +417,7 @@ async fn a_database_that_cannot_be_written_is_503_then_recovers() {
     let error = expect_error(
         server
             .owner()
-            .create_service_account(&server.account_id, &request("blocked"))
+            .create_service_account(&server.account_id, &create_request("blocked"))
             .await,
         503,
         "unavailable",
@@ -477,7 +432,7 @@ async fn a_database_that_cannot_be_written_is_503_then_recovers() {
     assert_eq!(server.service_account_count().await, 1);
     server
         .owner()
-        .create_service_account(&server.account_id, &request("blocked"))
+        .create_service_account(&server.account_id, &create_request("blocked"))
         .await
         .expect("the lock is gone");
 }

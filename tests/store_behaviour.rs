@@ -3,10 +3,16 @@
 //! `store_suite!` instantiates all of them for one store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use hbx_service_accounts::domain::{Account, Capability, ServiceAccount, Subject, TokenFacts};
-use hbx_service_accounts::store::{Grant, PageRequest, Store, StoreError, StoredServiceAccount};
+use hbx_service_accounts::domain::{
+    Account, Actor, AuditAction, AuditEvent, Capability, ServiceAccount, Subject, TokenFacts,
+};
+use hbx_service_accounts::store::{
+    Grant, LastUse, PageRequest, Revocation, Store, StoreError, StoredServiceAccount,
+    TokenReplacement,
+};
 use hbx_service_accounts::token::keyring::TokenMac;
 use uuid::Uuid;
 
@@ -20,7 +26,7 @@ async fn sqlite() -> StoreUnderTest {
     let dir = tempfile::tempdir().unwrap();
     let store = hbx_service_accounts::store::SqliteStore::open(
         &dir.path().join("store.sqlite3"),
-        std::time::Duration::from_secs(5),
+        Duration::from_secs(5),
     )
     .await
     .unwrap();
@@ -42,12 +48,19 @@ fn account(name: &str) -> Account {
     }
 }
 
+fn token_facts() -> TokenFacts {
+    TokenFacts {
+        prefix: "hbxsa".into(),
+        public_id: Uuid::new_v4().simple().to_string()[..16].to_owned(),
+        last4: "abcd".into(),
+    }
+}
+
 fn service_account(
     account_id: Uuid,
     name: &str,
     created_at: DateTime<Utc>,
 ) -> StoredServiceAccount {
-    let public_id: String = Uuid::new_v4().simple().to_string()[..16].to_owned();
     StoredServiceAccount {
         service_account: ServiceAccount {
             id: Uuid::new_v4(),
@@ -60,16 +73,53 @@ fn service_account(
             last_used_at: None,
             revoked_at: None,
             revoked_by_user_id: None,
-            token: TokenFacts {
-                prefix: "hbxsa".into(),
-                public_id,
-                last4: "abcd".into(),
-            },
+            token: token_facts(),
         },
         mac: TokenMac {
             key_version: 3,
             digest: (0u8..32).collect(),
         },
+    }
+}
+
+fn event(sa: &ServiceAccount, action: AuditAction, at: DateTime<Utc>) -> AuditEvent {
+    AuditEvent {
+        occurred_at: at,
+        account_id: sa.account_id,
+        service_account_id: sa.id,
+        action,
+        actor: Actor::User(Uuid::from_u128(7)),
+        request_id: Some(format!("request-{}", action.as_str())),
+    }
+}
+
+/// Inserts `new` with its creation event.
+async fn insert(store: &Arc<dyn Store>, new: &StoredServiceAccount) -> Result<(), StoreError> {
+    let created = event(
+        &new.service_account,
+        AuditAction::Create,
+        new.service_account.created_at,
+    );
+    store.insert_service_account(new, &created).await
+}
+
+/// An account with one service account in it.
+async fn account_with_one(store: &Arc<dyn Store>) -> (Account, StoredServiceAccount) {
+    let acme = account("acme");
+    store.create_account(&acme).await.unwrap();
+    let sa = service_account(acme.id, "worker", at("2030-01-01T00:00:00Z"));
+    insert(store, &sa).await.unwrap();
+    (acme, sa)
+}
+
+fn replacement(at: DateTime<Utc>) -> TokenReplacement {
+    TokenReplacement {
+        token: token_facts(),
+        mac: TokenMac {
+            key_version: 4,
+            digest: vec![9; 32],
+        },
+        at,
     }
 }
 
@@ -89,7 +139,7 @@ pub async fn service_accounts_round_trip_every_field(store: Arc<dyn Store>) {
     sa.expires_at = Some(at("2031-12-31T23:59:59.999999Z"));
     sa.last_used_at = Some(at("2030-06-01T00:00:00Z"));
     sa.updated_at = at("2030-06-01T00:00:00.5Z");
-    store.insert_service_account(&new).await.unwrap();
+    insert(&store, &new).await.unwrap();
     let found = store
         .find_by_public_id(&new.service_account.token.public_id)
         .await
@@ -100,6 +150,55 @@ pub async fn service_accounts_round_trip_every_field(store: Arc<dyn Store>) {
         store.find_by_public_id("0000000000000000").await.unwrap(),
         None
     );
+    let got = store
+        .get_service_account(acme.id, new.service_account.id)
+        .await
+        .unwrap();
+    assert_eq!(got, Some(new.service_account.clone()));
+}
+
+pub async fn service_accounts_are_only_visible_in_their_account(store: Arc<dyn Store>) {
+    let (_, sa) = account_with_one(&store).await;
+    let other = account("other");
+    store.create_account(&other).await.unwrap();
+    let id = sa.service_account.id;
+    let now = at("2030-02-01T00:00:00Z");
+    assert_eq!(store.get_service_account(other.id, id).await.unwrap(), None);
+    let rotate = event(&sa.service_account, AuditAction::Rotate, now);
+    assert_eq!(
+        store
+            .rotate_token(other.id, id, &replacement(now), &rotate)
+            .await
+            .unwrap(),
+        None
+    );
+    let revocation = Revocation {
+        at: now,
+        by_user_id: None,
+    };
+    let revoke = event(&sa.service_account, AuditAction::Revoke, now);
+    assert_eq!(
+        store
+            .revoke(other.id, id, revocation, &revoke)
+            .await
+            .unwrap(),
+        None
+    );
+    // Nothing happened to it, and nothing was recorded in either account.
+    let unchanged = store
+        .get_service_account(sa.service_account.account_id, id)
+        .await
+        .unwrap();
+    assert_eq!(unchanged, Some(sa.service_account.clone()));
+    assert_eq!(store.audit_events(other.id).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .audit_events(sa.service_account.account_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub async fn names_are_unique_among_active_service_accounts(store: Arc<dyn Store>) {
@@ -108,50 +207,55 @@ pub async fn names_are_unique_among_active_service_accounts(store: Arc<dyn Store
     store.create_account(&acme).await.unwrap();
     store.create_account(&other).await.unwrap();
     let now = at("2030-01-01T00:00:00Z");
-    store
-        .insert_service_account(&service_account(acme.id, "deploy", now))
+    insert(&store, &service_account(acme.id, "deploy", now))
         .await
         .unwrap();
     assert!(matches!(
-        store
-            .insert_service_account(&service_account(acme.id, "deploy", now))
-            .await,
+        insert(&store, &service_account(acme.id, "deploy", now)).await,
         Err(StoreError::NameConflict)
     ));
-    store
-        .insert_service_account(&service_account(acme.id, "Deploy", now))
+    insert(&store, &service_account(acme.id, "Deploy", now))
         .await
         .unwrap();
-    store
-        .insert_service_account(&service_account(other.id, "deploy", now))
+    insert(&store, &service_account(other.id, "deploy", now))
         .await
         .unwrap();
-    // A revoked one frees its name.
-    let mut revoked = service_account(acme.id, "retired", now);
-    revoked.service_account.revoked_at = Some(now);
-    store.insert_service_account(&revoked).await.unwrap();
+    // Revoking one frees its name.
+    let retired = service_account(acme.id, "retired", now);
+    insert(&store, &retired).await.unwrap();
+    let revoke = event(&retired.service_account, AuditAction::Revoke, now);
     store
-        .insert_service_account(&service_account(acme.id, "retired", now))
+        .revoke(
+            acme.id,
+            retired.service_account.id,
+            Revocation {
+                at: now,
+                by_user_id: None,
+            },
+            &revoke,
+        )
         .await
         .unwrap();
+    insert(&store, &service_account(acme.id, "retired", now))
+        .await
+        .unwrap();
+    // Only the successful inserts and the revocation were recorded.
+    assert_eq!(store.audit_events(acme.id).await.unwrap().len(), 5);
 }
 
 pub async fn service_accounts_need_an_existing_account(store: Arc<dyn Store>) {
     let orphan = service_account(Uuid::new_v4(), "orphan", at("2030-01-01T00:00:00Z"));
     assert!(matches!(
-        store.insert_service_account(&orphan).await,
+        insert(&store, &orphan).await,
         Err(StoreError::AccountNotFound)
     ));
 }
 
 pub async fn grants_are_per_account_and_idempotent(store: Arc<dyn Store>) {
-    let acme = account("acme");
+    let (acme, sa) = account_with_one(&store).await;
     let other = account("other");
-    store.create_account(&acme).await.unwrap();
     store.create_account(&other).await.unwrap();
     let now = at("2030-01-01T00:00:00Z");
-    let sa = service_account(acme.id, "worker", now);
-    store.insert_service_account(&sa).await.unwrap();
     let worker = Subject::ServiceAccount(sa.service_account.id);
     let user = Subject::User(Uuid::new_v4());
 
@@ -209,7 +313,12 @@ pub async fn grants_are_per_account_and_idempotent(store: Arc<dyn Store>) {
 pub async fn bootstrap_is_all_or_nothing(store: Arc<dyn Store>) {
     let acme = account("acme");
     let owner = service_account(acme.id, "owner", acme.created_at);
-    store.bootstrap(&acme, &owner).await.unwrap();
+    let created = AuditEvent {
+        actor: Actor::Operator,
+        request_id: None,
+        ..event(&owner.service_account, AuditAction::Create, acme.created_at)
+    };
+    store.bootstrap(&acme, &owner, &created).await.unwrap();
     assert_eq!(
         store.get_account(acme.id).await.unwrap(),
         Some(acme.clone())
@@ -221,14 +330,253 @@ pub async fn bootstrap_is_all_or_nothing(store: Arc<dyn Store>) {
             .unwrap(),
         vec![Capability::AccountOwner]
     );
+    assert_eq!(store.audit_events(acme.id).await.unwrap(), vec![created]);
 
     // The second bootstrap's service account collides on public id, so its
     // account must not be left behind.
     let second = account("second");
     let mut clash = service_account(second.id, "owner", second.created_at);
     clash.service_account.token.public_id = owner.service_account.token.public_id.clone();
-    assert!(store.bootstrap(&second, &clash).await.is_err());
+    let clash_event = event(
+        &clash.service_account,
+        AuditAction::Create,
+        second.created_at,
+    );
+    assert!(
+        store
+            .bootstrap(&second, &clash, &clash_event)
+            .await
+            .is_err()
+    );
     assert_eq!(store.get_account(second.id).await.unwrap(), None);
+    assert_eq!(store.audit_events(second.id).await.unwrap(), vec![]);
+}
+
+pub async fn rotation_replaces_the_token_and_keeps_the_rest(store: Arc<dyn Store>) {
+    let (acme, mut sa) = account_with_one(&store).await;
+    sa.service_account.last_used_at = Some(at("2030-01-05T00:00:00Z"));
+    let used = LastUse {
+        service_account_id: sa.service_account.id,
+        public_id: sa.service_account.token.public_id.clone(),
+        at: at("2030-01-05T00:00:00Z"),
+        unless_recorded_after: at("2030-01-04T23:59:00Z"),
+    };
+    store.record_last_use(&[used]).await.unwrap();
+
+    let now = at("2030-02-01T00:00:00.123456Z");
+    let new_token = replacement(now);
+    let rotate = event(&sa.service_account, AuditAction::Rotate, now);
+    let rotated = store
+        .rotate_token(acme.id, sa.service_account.id, &new_token, &rotate)
+        .await
+        .unwrap()
+        .expect("rotated");
+    let expected = ServiceAccount {
+        token: new_token.token.clone(),
+        updated_at: now,
+        last_used_at: None,
+        ..sa.service_account.clone()
+    };
+    assert_eq!(rotated, expected);
+    // The old public id is gone; the new one finds the new MAC.
+    assert_eq!(
+        store
+            .find_by_public_id(&sa.service_account.token.public_id)
+            .await
+            .unwrap(),
+        None
+    );
+    let found = store
+        .find_by_public_id(&new_token.token.public_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.mac, new_token.mac);
+    assert_eq!(
+        store.audit_events(acme.id).await.unwrap().last(),
+        Some(&rotate)
+    );
+}
+
+pub async fn revoked_and_expired_service_accounts_are_not_rotated(store: Arc<dyn Store>) {
+    let (acme, sa) = account_with_one(&store).await;
+    let id = sa.service_account.id;
+    let now = at("2030-02-01T00:00:00Z");
+
+    // Expires exactly now: no longer rotatable.
+    let mut expiring = service_account(acme.id, "expiring", at("2030-01-01T00:00:00Z"));
+    expiring.service_account.expires_at = Some(now);
+    insert(&store, &expiring).await.unwrap();
+    let rotate = event(&expiring.service_account, AuditAction::Rotate, now);
+    let refused = store
+        .rotate_token(
+            acme.id,
+            expiring.service_account.id,
+            &replacement(now),
+            &rotate,
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused, None);
+    let just_before = now - TimeDelta::microseconds(1);
+    let rotated = store
+        .rotate_token(
+            acme.id,
+            expiring.service_account.id,
+            &replacement(just_before),
+            &rotate,
+        )
+        .await
+        .unwrap();
+    assert!(rotated.is_some(), "rotatable until the last microsecond");
+
+    let revocation = Revocation {
+        at: now,
+        by_user_id: Some(Uuid::from_u128(9)),
+    };
+    let revoke = event(&sa.service_account, AuditAction::Revoke, now);
+    store
+        .revoke(acme.id, id, revocation, &revoke)
+        .await
+        .unwrap();
+    let rotate = event(&sa.service_account, AuditAction::Rotate, now);
+    assert_eq!(
+        store
+            .rotate_token(acme.id, id, &replacement(now), &rotate)
+            .await
+            .unwrap(),
+        None
+    );
+    let actions: Vec<AuditAction> = store
+        .audit_events(acme.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.action)
+        .collect();
+    use AuditAction::*;
+    assert_eq!(
+        actions,
+        vec![Create, Create, Rotate, Revoke],
+        "refusals record nothing"
+    );
+}
+
+pub async fn revocation_happens_once(store: Arc<dyn Store>) {
+    let (acme, sa) = account_with_one(&store).await;
+    let id = sa.service_account.id;
+    let first = Revocation {
+        at: at("2030-03-01T00:00:00Z"),
+        by_user_id: Some(Uuid::from_u128(1)),
+    };
+    let revoke = event(&sa.service_account, AuditAction::Revoke, first.at);
+    let revoked = store
+        .revoke(acme.id, id, first, &revoke)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(first.at));
+    assert_eq!(revoked.revoked_by_user_id, first.by_user_id);
+    assert_eq!(revoked.updated_at, first.at);
+
+    let second = Revocation {
+        at: at("2030-04-01T00:00:00Z"),
+        by_user_id: None,
+    };
+    let again = store
+        .revoke(
+            acme.id,
+            id,
+            second,
+            &event(&sa.service_account, AuditAction::Revoke, second.at),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, revoked, "the first revocation stands");
+    assert_eq!(
+        store.audit_events(acme.id).await.unwrap().len(),
+        2,
+        "create and one revoke"
+    );
+
+    let unknown = store
+        .revoke(
+            acme.id,
+            Uuid::new_v4(),
+            second,
+            &event(&sa.service_account, AuditAction::Revoke, second.at),
+        )
+        .await
+        .unwrap();
+    assert_eq!(unknown, None);
+}
+
+pub async fn last_use_is_throttled_and_follows_the_current_token(store: Arc<dyn Store>) {
+    let (acme, sa) = account_with_one(&store).await;
+    let id = sa.service_account.id;
+    let public_id = sa.service_account.token.public_id.clone();
+    let interval = TimeDelta::seconds(60);
+    let use_at = |t: DateTime<Utc>, public_id: &str| LastUse {
+        service_account_id: id,
+        public_id: public_id.to_owned(),
+        at: t,
+        unless_recorded_after: t - interval,
+    };
+    let last_used = |store: Arc<dyn Store>| async move {
+        store
+            .get_service_account(acme.id, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+    };
+
+    let t0 = at("2030-01-01T00:00:00Z");
+    store
+        .record_last_use(&[use_at(t0, &public_id)])
+        .await
+        .unwrap();
+    assert_eq!(last_used(store.clone()).await, Some(t0));
+    // Within the interval: not rewritten. At the interval: rewritten.
+    store
+        .record_last_use(&[use_at(
+            t0 + interval - TimeDelta::microseconds(1),
+            &public_id,
+        )])
+        .await
+        .unwrap();
+    assert_eq!(last_used(store.clone()).await, Some(t0));
+    store
+        .record_last_use(&[use_at(t0 + interval, &public_id)])
+        .await
+        .unwrap();
+    assert_eq!(last_used(store.clone()).await, Some(t0 + interval));
+
+    // A use of a token that has been rotated away is not recorded.
+    let rotated_at = t0 + interval * 2;
+    let new_token = replacement(rotated_at);
+    store
+        .rotate_token(
+            acme.id,
+            id,
+            &new_token,
+            &event(&sa.service_account, AuditAction::Rotate, rotated_at),
+        )
+        .await
+        .unwrap();
+    store
+        .record_last_use(&[use_at(rotated_at, &public_id)])
+        .await
+        .unwrap();
+    assert_eq!(last_used(store.clone()).await, None);
+    store
+        .record_last_use(&[use_at(rotated_at, &new_token.token.public_id)])
+        .await
+        .unwrap();
+    assert_eq!(last_used(store.clone()).await, Some(rotated_at));
+    // Nothing to record is fine.
+    store.record_last_use(&[]).await.unwrap();
 }
 
 pub async fn pages_follow_creation_order(store: Arc<dyn Store>) {
@@ -238,24 +586,38 @@ pub async fn pages_follow_creation_order(store: Arc<dyn Store>) {
     let mut expected = Vec::new();
     for i in 0..25 {
         // Pairs share a created_at, so ties are broken by id.
-        let mut sa = service_account(
+        let sa = service_account(
             acme.id,
             &format!("sa {i}"),
             start + TimeDelta::seconds(i / 2),
         );
+        insert(&store, &sa).await.unwrap();
+        let mut sa = sa.service_account;
         if i % 5 == 0 {
-            sa.service_account.revoked_at = Some(start);
+            let revocation = Revocation {
+                at: start,
+                by_user_id: None,
+            };
+            sa = store
+                .revoke(
+                    acme.id,
+                    sa.id,
+                    revocation,
+                    &event(&sa, AuditAction::Revoke, start),
+                )
+                .await
+                .unwrap()
+                .unwrap();
         }
-        store.insert_service_account(&sa).await.unwrap();
-        expected.push(sa.service_account);
+        expected.push(sa);
     }
     expected.sort_by_key(|sa| (sa.created_at, sa.id));
 
     for include_revoked in [false, true] {
-        let wanted: Vec<Uuid> = expected
+        let wanted: Vec<ServiceAccount> = expected
             .iter()
             .filter(|sa| include_revoked || sa.revoked_at.is_none())
-            .map(|sa| sa.id)
+            .cloned()
             .collect();
         let mut seen = Vec::new();
         let mut after = None;
@@ -274,25 +636,46 @@ pub async fn pages_follow_creation_order(store: Arc<dyn Store>) {
             assert!(page.len() <= 4);
             let Some(last) = page.last() else { break };
             after = Some(last.id);
-            seen.extend(page.iter().map(|sa| sa.id));
+            seen.extend(page);
         }
         assert_eq!(seen, wanted, "include_revoked = {include_revoked}");
     }
 
+    // A revoked service account still works as a cursor for the active list.
+    let revoked_cursor = expected.iter().find(|sa| sa.revoked_at.is_some()).unwrap();
+    let page = store
+        .list_service_accounts(
+            acme.id,
+            PageRequest {
+                include_revoked: false,
+                limit: 1000,
+                after: Some(revoked_cursor.id),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        page.iter()
+            .all(|sa| (sa.created_at, sa.id) > (revoked_cursor.created_at, revoked_cursor.id))
+    );
+
     // A cursor from another account (or nowhere) is refused.
-    assert!(matches!(
-        store
-            .list_service_accounts(
-                acme.id,
-                PageRequest {
-                    include_revoked: true,
-                    limit: 10,
-                    after: Some(Uuid::new_v4())
-                }
-            )
-            .await,
-        Err(StoreError::CursorNotFound)
-    ));
+    let (_, elsewhere) = account_with_one(&store).await;
+    for cursor in [Uuid::new_v4(), elsewhere.service_account.id] {
+        assert!(matches!(
+            store
+                .list_service_accounts(
+                    acme.id,
+                    PageRequest {
+                        include_revoked: true,
+                        limit: 10,
+                        after: Some(cursor)
+                    }
+                )
+                .await,
+            Err(StoreError::CursorNotFound)
+        ));
+    }
 }
 
 macro_rules! store_suite {
@@ -312,9 +695,14 @@ macro_rules! store_suite {
 store_suite!(sqlite:
     accounts_round_trip,
     service_accounts_round_trip_every_field,
+    service_accounts_are_only_visible_in_their_account,
     names_are_unique_among_active_service_accounts,
     service_accounts_need_an_existing_account,
     grants_are_per_account_and_idempotent,
     bootstrap_is_all_or_nothing,
+    rotation_replaces_the_token_and_keeps_the_rest,
+    revoked_and_expired_service_accounts_are_not_rotated,
+    revocation_happens_once,
+    last_use_is_throttled_and_follows_the_current_token,
     pages_follow_creation_order,
 );

@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use dropshot::{
-    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, HttpError, Path,
+    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, HttpError, Path, Query,
     RequestContext, ServerContext, SharedExtractor, TypedBody,
 };
 use http_body_util::BodyExt;
@@ -49,6 +49,48 @@ where
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
         <Path<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+/// Query parameters of type `T`, decoded with the failing parameter named: a
+/// value of the wrong type, or a parameter the operation does not know (a typo
+/// such as `include_revoke` must not silently change the answer), is a 400
+/// `invalid_request`.
+#[derive(Debug)]
+pub struct QueryParams<T: JsonSchema + Send + Sync>(T);
+
+impl<T: JsonSchema + Send + Sync> QueryParams<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+#[async_trait]
+impl<T> SharedExtractor for QueryParams<T>
+where
+    T: DeserializeOwned + JsonSchema + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, HttpError> {
+        let query = rqctx.request.uri().query().unwrap_or("");
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Self)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let message = if path.is_empty() || path == "." {
+                    format!("invalid query: {}", error.inner())
+                } else {
+                    format!("invalid query parameter `{path}`: {}", error.inner())
+                };
+                ErrorCode::InvalidRequest.with_message(message)
+            })
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <Query<T> as SharedExtractor>::metadata(content_type)
     }
 }
 

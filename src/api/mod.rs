@@ -7,11 +7,14 @@ pub mod errors;
 pub mod extract;
 pub mod types;
 
-use dropshot::{HttpError, HttpResponseCreated, HttpResponseHeaders, RequestContext};
+use dropshot::{
+    HttpError, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext,
+};
 
-use self::extract::{JsonBody, PathParams};
+use self::extract::{JsonBody, PathParams, QueryParams};
 use self::types::{
-    AccountPath, CreateServiceAccountRequest, CreatedHeaders, ServiceAccountWithToken,
+    AccountPath, CreateServiceAccountRequest, CreatedHeaders, ListServiceAccountsQuery,
+    NoStoreHeaders, ServiceAccount, ServiceAccountPath, ServiceAccountWithToken,
 };
 
 /// Version of the API contract (the document's `info.version`). The major
@@ -51,6 +54,79 @@ pub trait ServiceAccountsApi {
         HttpResponseHeaders<HttpResponseCreated<ServiceAccountWithToken>, CreatedHeaders>,
         HttpError,
     >;
+
+    /// List service accounts
+    ///
+    /// Lists the account's service accounts as a bare JSON array, oldest first (by
+    /// `created_at`, then `id`). Revoked service accounts are left out unless
+    /// `include_revoked=true`; expired ones are listed. To read a large account in
+    /// pages, pass `limit` and then, for each next page, `after` set to the `id` of
+    /// the last service account received; a page shorter than `limit` is the last.
+    /// Tokens are never included. Requires the `auth.manage` capability on the
+    /// account.
+    #[endpoint {
+        method = GET,
+        path = "/v1/public/accounts/{account_id}/auth/service-accounts",
+        tags = ["service-accounts"],
+    }]
+    async fn list_service_accounts(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<AccountPath>,
+        query: QueryParams<ListServiceAccountsQuery>,
+    ) -> Result<HttpResponseOk<Vec<ServiceAccount>>, HttpError>;
+
+    /// Get a service account
+    ///
+    /// Returns one service account of the account, revoked or not. Its token is
+    /// never included. Requires the `auth.manage` capability on the account.
+    #[endpoint {
+        method = GET,
+        path = "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}",
+        tags = ["service-accounts"],
+    }]
+    async fn get_service_account(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError>;
+
+    /// Rotate a service account's token
+    ///
+    /// Issues a new token for the service account and returns it, in this response
+    /// only. The previous token stops working at once. The service account keeps
+    /// its `id`, `name`, `created_*` and `expires_at`; `last_used_at` starts over
+    /// and `updated_at` moves. A revoked service account cannot be rotated (409
+    /// `service_account_revoked`), nor can an expired one (409
+    /// `service_account_expired`): create a new one instead. Takes no request
+    /// body. Requires the `auth.manage` capability on the account.
+    #[endpoint {
+        method = POST,
+        path = "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}/rotate",
+        tags = ["service-accounts"],
+    }]
+    async fn rotate_service_account(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, NoStoreHeaders>,
+        HttpError,
+    >;
+
+    /// Revoke a service account
+    ///
+    /// Revokes the service account: its token stops working at once, and it is
+    /// listed only with `include_revoked=true`. The record stays, with
+    /// `revoked_at` and `revoked_by_user_id`. Revoking it again changes nothing and
+    /// returns the first revocation. Takes no request body. Requires the
+    /// `auth.manage` capability on the account.
+    #[endpoint {
+        method = POST,
+        path = "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}/revoke",
+        tags = ["service-accounts"],
+    }]
+    async fn revoke_service_account(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError>;
 }
 
 /// The OpenAPI document of the API, byte for byte as checked in. Built from the

@@ -14,6 +14,30 @@ pub struct AccountPath {
     pub account_id: Uuid,
 }
 
+/// Path parameters that name a service account.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+pub struct ServiceAccountPath {
+    /// The account that owns the service account.
+    pub account_id: Uuid,
+    /// The service account.
+    pub service_account_id: Uuid,
+}
+
+/// Query parameters of the list operation.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListServiceAccountsQuery {
+    /// Include revoked service accounts. Default: false.
+    #[serde(default)]
+    pub include_revoked: bool,
+    /// Most service accounts to return, from 1 to 1000. Default: 1000.
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// Return the service accounts that come after this one: the `id` of the last
+    /// service account of the previous page.
+    pub after: Option<Uuid>,
+}
+
 /// Request body for creating a service account.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +97,14 @@ pub struct ServiceAccountWithToken {
     pub service_account: ServiceAccount,
     /// Plaintext bearer token. Store it now; it will never be returned again.
     pub token: String,
+}
+
+/// Headers of a response that carries a new token.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NoStoreHeaders {
+    /// Always `no-store`: the response carries a secret that no cache may keep.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: String,
 }
 
 /// Headers of a response that creates a service account.

@@ -3,6 +3,7 @@
 //! (service-account tokens carry this server's prefix).
 
 pub mod bearer;
+pub mod last_use;
 pub mod service_account;
 
 use uuid::Uuid;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::last_use::LastUseRecorder;
 use super::{AuthError, Principal};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
@@ -14,20 +15,25 @@ pub struct ServiceAccountAuthenticator {
     keyring: Arc<TokenKeyring>,
     prefix: TokenPrefix,
     clock: Arc<dyn Clock>,
+    last_use: Option<Arc<LastUseRecorder>>,
 }
 
 impl ServiceAccountAuthenticator {
+    /// An authenticator that records each successful use with `last_use`
+    /// (none: uses are not recorded).
     pub fn new(
         store: Arc<dyn Store>,
         keyring: Arc<TokenKeyring>,
         prefix: TokenPrefix,
         clock: Arc<dyn Clock>,
+        last_use: Option<Arc<LastUseRecorder>>,
     ) -> Self {
         Self {
             store,
             keyring,
             prefix,
             clock,
+            last_use,
         }
     }
 
@@ -70,6 +76,9 @@ impl ServiceAccountAuthenticator {
         }
         if service_account.is_expired_at(self.clock.now()) {
             return Err(AuthError::InvalidToken("expired"));
+        }
+        if let Some(last_use) = &self.last_use {
+            last_use.note(&service_account);
         }
         Ok(Principal::ServiceAccount {
             service_account_id: service_account.id,

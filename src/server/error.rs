@@ -39,10 +39,8 @@ pub fn auth_error(error: AuthError) -> HttpError {
 
 pub fn service_error(error: ServiceError) -> HttpError {
     match error {
-        ServiceError::Invalid(invalid) => ErrorCode::InvalidRequest.with_message(format!(
-            "invalid request body: field `{}` {}",
-            invalid.field, invalid.message
-        )),
+        ServiceError::Invalid(invalid) => ErrorCode::InvalidRequest
+            .with_message(format!("`{}` {}", invalid.field, invalid.message)),
         ServiceError::NotFound => {
             ErrorCode::NotFound.with_message("not found, or not visible to this caller")
         }
@@ -54,6 +52,16 @@ pub fn service_error(error: ServiceError) -> HttpError {
             "a service account named {name:?} already exists in this account: choose another \
              name, or revoke the existing one first"
         )),
+        ServiceError::Revoked => ErrorCode::ServiceAccountRevoked.with_message(
+            "the service account is revoked and its token cannot be rotated: create a new one",
+        ),
+        ServiceError::Expired { expired_at } => {
+            ErrorCode::ServiceAccountExpired.with_message(format!(
+                "the service account's token expired at {} and cannot be rotated: create a new \
+                 service account",
+                expired_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ))
+        }
         ServiceError::Unavailable(detail) => unavailable(detail),
         ServiceError::Internal(detail) => internal(detail),
     }

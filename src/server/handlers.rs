@@ -2,22 +2,57 @@
 //! decodes its input, calls the service layer and shapes the response. Nothing
 //! here decides what the API means.
 
-use dropshot::{HttpError, HttpResponseCreated, HttpResponseHeaders, RequestContext};
+use dropshot::{
+    HttpError, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext,
+};
 use slog::info;
+use uuid::Uuid;
 
 use super::ApiContext;
 use super::error::{auth_error, service_error};
 use crate::api::ServiceAccountsApi;
-use crate::api::extract::{JsonBody, PathParams};
+use crate::api::extract::{JsonBody, PathParams, QueryParams};
 use crate::api::types::{
-    AccountPath, CreateServiceAccountRequest, CreatedHeaders, ServiceAccount,
-    ServiceAccountWithToken,
+    AccountPath, CreateServiceAccountRequest, CreatedHeaders, ListServiceAccountsQuery,
+    NoStoreHeaders, ServiceAccount, ServiceAccountPath, ServiceAccountWithToken,
 };
 use crate::domain::{self, Capability};
-use crate::service::{CreateServiceAccount, IssuedServiceAccount};
+use crate::service::{
+    AccountAccess, Caller, CreateServiceAccount, IssuedServiceAccount, ListServiceAccounts,
+};
 
 /// The type the API trait is implemented on; never constructed.
 pub enum ServiceAccountsImpl {}
+
+/// Every operation of this API needs `auth.manage` on the account in its path.
+const NEEDED: Capability = Capability::AuthManage;
+
+/// Authenticates the request and checks the caller's standing and capability on
+/// `account_id`: 401, then 404 or 403.
+async fn authorize(
+    rqctx: &RequestContext<ApiContext>,
+    account_id: Uuid,
+) -> Result<AccountAccess, HttpError> {
+    let context = rqctx.context();
+    let principal = context
+        .authenticator
+        .authenticate(rqctx.request.headers())
+        .await
+        .map_err(auth_error)?;
+    let caller = Caller {
+        principal,
+        request_id: Some(rqctx.request_id.clone()),
+    };
+    context
+        .service_accounts
+        .authorize(caller, account_id, NEEDED)
+        .await
+        .map_err(service_error)
+}
+
+fn no_store() -> String {
+    "no-store".to_owned()
+}
 
 impl ServiceAccountsApi for ServiceAccountsImpl {
     type Context = ApiContext;
@@ -30,20 +65,11 @@ impl ServiceAccountsApi for ServiceAccountsImpl {
         HttpResponseHeaders<HttpResponseCreated<ServiceAccountWithToken>, CreatedHeaders>,
         HttpError,
     > {
-        let context = rqctx.context();
-        let principal = context
-            .authenticator
-            .authenticate(rqctx.request.headers())
-            .await
-            .map_err(auth_error)?;
         let account_id = path.into_inner().account_id;
-        let access = context
-            .service_accounts
-            .authorize(&principal, account_id, Capability::AuthManage)
-            .await
-            .map_err(service_error)?;
+        let access = authorize(&rqctx, account_id).await?;
         let request = body.decode()?;
-        let issued = context
+        let issued = rqctx
+            .context()
             .service_accounts
             .create(
                 &access,
@@ -58,17 +84,103 @@ impl ServiceAccountsApi for ServiceAccountsImpl {
         info!(rqctx.log, "service account created";
             "account_id" => %account_id,
             "service_account_id" => %service_account_id,
-            "principal" => principal.log_id());
+            "principal" => access.principal().log_id());
         let headers = CreatedHeaders {
             location: format!(
                 "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}"
             ),
-            cache_control: "no-store".to_owned(),
+            cache_control: no_store(),
         };
         Ok(HttpResponseHeaders::new(
             HttpResponseCreated(with_token(issued)),
             headers,
         ))
+    }
+
+    async fn list_service_accounts(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+        query: QueryParams<ListServiceAccountsQuery>,
+    ) -> Result<HttpResponseOk<Vec<ServiceAccount>>, HttpError> {
+        let access = authorize(&rqctx, path.into_inner().account_id).await?;
+        let query = query.into_inner();
+        let page = rqctx
+            .context()
+            .service_accounts
+            .list(
+                &access,
+                ListServiceAccounts {
+                    include_revoked: query.include_revoked,
+                    limit: query.limit,
+                    after: query.after,
+                },
+            )
+            .await
+            .map_err(service_error)?;
+        Ok(HttpResponseOk(
+            page.into_iter().map(ServiceAccount::from).collect(),
+        ))
+    }
+
+    async fn get_service_account(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
+        let path = path.into_inner();
+        let access = authorize(&rqctx, path.account_id).await?;
+        let service_account = rqctx
+            .context()
+            .service_accounts
+            .get(&access, path.service_account_id)
+            .await
+            .map_err(service_error)?;
+        Ok(HttpResponseOk(service_account.into()))
+    }
+
+    async fn rotate_service_account(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, NoStoreHeaders>,
+        HttpError,
+    > {
+        let path = path.into_inner();
+        let access = authorize(&rqctx, path.account_id).await?;
+        let issued = rqctx
+            .context()
+            .service_accounts
+            .rotate(&access, path.service_account_id)
+            .await
+            .map_err(service_error)?;
+        info!(rqctx.log, "service account token rotated";
+            "account_id" => %path.account_id,
+            "service_account_id" => %path.service_account_id,
+            "principal" => access.principal().log_id());
+        Ok(HttpResponseHeaders::new(
+            HttpResponseOk(with_token(issued)),
+            NoStoreHeaders {
+                cache_control: no_store(),
+            },
+        ))
+    }
+
+    async fn revoke_service_account(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
+        let path = path.into_inner();
+        let access = authorize(&rqctx, path.account_id).await?;
+        let revoked = rqctx
+            .context()
+            .service_accounts
+            .revoke(&access, path.service_account_id)
+            .await
+            .map_err(service_error)?;
+        info!(rqctx.log, "service account revoked";
+            "account_id" => %path.account_id,
+            "service_account_id" => %path.service_account_id,
+            "principal" => access.principal().log_id());
+        Ok(HttpResponseOk(revoked.into()))
     }
 }
 

@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::{IssuedServiceAccount, ServiceError, TokenIssuer};
 use crate::clock::Clock;
-use crate::domain::{Account, AccountName, Capability, ServiceAccountName, Subject};
+use crate::domain::{
+    Account, AccountName, Actor, AuditAction, AuditEvent, Capability, ServiceAccountName, Subject,
+};
 use crate::store::{Grant, Store, StoreError};
 
 /// The name given to the service account `bootstrap` creates, unless told otherwise.
@@ -67,6 +69,24 @@ impl Admin {
         Ok(grant)
     }
 
+    /// The account's audit log, oldest first.
+    pub async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, AdminError> {
+        if self
+            .store
+            .get_account(account_id)
+            .await
+            .map_err(ServiceError::from)?
+            .is_none()
+        {
+            return Err(AdminError::AccountNotFound(account_id));
+        }
+        Ok(self
+            .store
+            .audit_events(account_id)
+            .await
+            .map_err(ServiceError::from)?)
+    }
+
     /// Creates an account and a service account that owns it, and returns that
     /// service account's token: the way to a first credential without an OAuth
     /// issuer. All or nothing.
@@ -84,7 +104,15 @@ impl Admin {
         };
         let name = ServiceAccountName::parse(service_account_name)?;
         let (owner, token) = issuer.new_service_account(account.id, &name, None, None, now);
-        self.store.bootstrap(&account, &owner).await?;
+        let event = AuditEvent {
+            occurred_at: now,
+            account_id: account.id,
+            service_account_id: owner.service_account.id,
+            action: AuditAction::Create,
+            actor: Actor::Operator,
+            request_id: None,
+        };
+        self.store.bootstrap(&account, &owner, &event).await?;
         Ok(Bootstrapped {
             account,
             owner: IssuedServiceAccount {

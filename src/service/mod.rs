@@ -1,21 +1,30 @@
 //! What the API does, independent of HTTP: authorization against an account,
-//! then the service-account operations. Input arrives as plain values and is
-//! parsed into domain types here, once; errors are typed ([`ServiceError`]) and
-//! mapped to HTTP elsewhere (`server::error`).
+//! then the service-account operations (create, list, get, rotate, revoke).
+//! Input arrives as plain values and is parsed into domain types here, once;
+//! errors are typed ([`ServiceError`]) and mapped to HTTP elsewhere
+//! (`server::error`).
 
 pub mod admin;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::clock::{Clock, truncate_to_micros};
-use crate::domain::{Capability, ServiceAccount, ServiceAccountName, TokenFacts, ValidationError};
-use crate::store::{Store, StoreError, StoredServiceAccount};
+use crate::domain::{
+    Actor, AuditAction, AuditEvent, Capability, ServiceAccount, ServiceAccountName, TokenFacts,
+    ValidationError,
+};
+use crate::store::{
+    PageRequest, Revocation, Store, StoreError, StoredServiceAccount, TokenReplacement,
+};
 use crate::token::keyring::{TokenKeyring, TokenMac};
 use crate::token::{self, PlaintextToken, TokenPrefix};
+
+/// Largest page `list` returns, and its default size.
+pub const LIST_LIMIT_MAX: u32 = 1000;
 
 /// A failed operation, in the service's terms.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +40,10 @@ pub enum ServiceError {
     Forbidden { needed: Capability },
     #[error("a service account named {name:?} already exists in this account")]
     NameConflict { name: String },
+    #[error("the service account is revoked")]
+    Revoked,
+    #[error("the service account's token expired at {expired_at}")]
+    Expired { expired_at: DateTime<Utc> },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -49,11 +62,38 @@ impl From<StoreError> for ServiceError {
     }
 }
 
-/// Proof that a principal may exercise a capability on an account: only
+/// Server-wide rules for tokens, set by the operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenPolicy {
+    /// If set, every new service account must have an `expires_at`, at most
+    /// this far in the future.
+    pub max_lifetime: Option<TimeDelta>,
+}
+
+/// An authenticated principal making one request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The API request, recorded in the audit log.
+    pub request_id: Option<String>,
+}
+
+impl Caller {
+    fn actor(&self) -> Actor {
+        match self.principal {
+            Principal::User { user_id } => Actor::User(user_id),
+            Principal::ServiceAccount {
+                service_account_id, ..
+            } => Actor::ServiceAccount(service_account_id),
+        }
+    }
+}
+
+/// Proof that a caller may exercise a capability on an account: only
 /// [`ServiceAccounts::authorize`] makes one, and every operation needs one.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AccountAccess {
-    principal: Principal,
+    caller: Caller,
     account_id: Uuid,
 }
 
@@ -63,7 +103,23 @@ impl AccountAccess {
     }
 
     pub fn principal(&self) -> &Principal {
-        &self.principal
+        &self.caller.principal
+    }
+
+    fn audit(
+        &self,
+        service_account_id: Uuid,
+        action: AuditAction,
+        at: DateTime<Utc>,
+    ) -> AuditEvent {
+        AuditEvent {
+            occurred_at: at,
+            account_id: self.account_id,
+            service_account_id,
+            action,
+            actor: self.caller.actor(),
+            request_id: self.caller.request_id.clone(),
+        }
     }
 }
 
@@ -72,6 +128,15 @@ impl AccountAccess {
 pub struct CreateServiceAccount {
     pub name: String,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A list request as it arrived.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListServiceAccounts {
+    pub include_revoked: bool,
+    /// 1 to [`LIST_LIMIT_MAX`]; none means the maximum.
+    pub limit: Option<u32>,
+    pub after: Option<Uuid>,
 }
 
 /// A service account together with its new plaintext token: the only moment
@@ -140,18 +205,25 @@ pub struct ServiceAccounts {
     store: Arc<dyn Store>,
     issuer: TokenIssuer,
     clock: Arc<dyn Clock>,
+    policy: TokenPolicy,
 }
 
 impl ServiceAccounts {
-    pub fn new(store: Arc<dyn Store>, issuer: TokenIssuer, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        issuer: TokenIssuer,
+        clock: Arc<dyn Clock>,
+        policy: TokenPolicy,
+    ) -> Self {
         Self {
             store,
             issuer,
             clock,
+            policy,
         }
     }
 
-    /// Checks that `principal` may exercise `needed` on `account_id`.
+    /// Checks that the caller may exercise `needed` on `account_id`.
     ///
     /// No standing in the account (including an account that does not exist)
     /// is [`ServiceError::NotFound`]; standing without the capability is
@@ -159,31 +231,28 @@ impl ServiceAccounts {
     /// account only; a user wherever they hold a grant.
     pub async fn authorize(
         &self,
-        principal: &Principal,
+        caller: Caller,
         account_id: Uuid,
         needed: Capability,
     ) -> Result<AccountAccess, ServiceError> {
         if let Principal::ServiceAccount {
             account_id: home, ..
-        } = principal
-            && *home != account_id
+        } = caller.principal
+            && home != account_id
         {
             return Err(ServiceError::NotFound);
         }
         let held = self
             .store
-            .capabilities(account_id, principal.subject())
+            .capabilities(account_id, caller.principal.subject())
             .await?;
-        if held.is_empty() && matches!(principal, Principal::User { .. }) {
+        if held.is_empty() && matches!(caller.principal, Principal::User { .. }) {
             return Err(ServiceError::NotFound);
         }
         if !held.iter().any(|c| c.satisfies(needed)) {
             return Err(ServiceError::Forbidden { needed });
         }
-        Ok(AccountAccess {
-            principal: *principal,
-            account_id,
-        })
+        Ok(AccountAccess { caller, account_id })
     }
 
     /// Creates a service account in the authorized account and issues its token.
@@ -194,16 +263,17 @@ impl ServiceAccounts {
     ) -> Result<IssuedServiceAccount, ServiceError> {
         let now = self.clock.now();
         let name = ServiceAccountName::parse(request.name)?;
-        let expires_at = parse_expiry(request.expires_at, now)?;
+        let expires_at = self.parse_expiry(request.expires_at, now)?;
         let (stored, token) = self.issuer.new_service_account(
             access.account_id,
             &name,
-            access.principal.user_id(),
+            access.principal().user_id(),
             expires_at,
             now,
         );
+        let event = access.audit(stored.service_account.id, AuditAction::Create, now);
         self.store
-            .insert_service_account(&stored)
+            .insert_service_account(&stored, &event)
             .await
             .map_err(|e| match e {
                 StoreError::NameConflict => ServiceError::NameConflict {
@@ -216,25 +286,175 @@ impl ServiceAccounts {
             token,
         })
     }
+
+    /// A page of the account's service accounts, oldest first.
+    pub async fn list(
+        &self,
+        access: &AccountAccess,
+        request: ListServiceAccounts,
+    ) -> Result<Vec<ServiceAccount>, ServiceError> {
+        let limit = match request.limit {
+            None => LIST_LIMIT_MAX,
+            Some(limit @ 1..=LIST_LIMIT_MAX) => limit,
+            Some(other) => {
+                return Err(ValidationError::new(
+                    "limit",
+                    format!("must be between 1 and {LIST_LIMIT_MAX} (got {other})"),
+                )
+                .into());
+            }
+        };
+        let page = PageRequest {
+            include_revoked: request.include_revoked,
+            limit,
+            after: request.after,
+        };
+        self.store
+            .list_service_accounts(access.account_id, page)
+            .await
+            .map_err(|e| match e {
+                StoreError::CursorNotFound => ValidationError::new(
+                    "after",
+                    "names no service account of this account: pass the `id` of the last \
+                     service account of the previous page",
+                )
+                .into(),
+                other => other.into(),
+            })
+    }
+
+    pub async fn get(
+        &self,
+        access: &AccountAccess,
+        id: Uuid,
+    ) -> Result<ServiceAccount, ServiceError> {
+        self.store
+            .get_service_account(access.account_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// Issues a new token; the old one stops working at once. A revoked or
+    /// expired service account cannot be rotated.
+    pub async fn rotate(
+        &self,
+        access: &AccountAccess,
+        id: Uuid,
+    ) -> Result<IssuedServiceAccount, ServiceError> {
+        let now = self.clock.now();
+        let (token, facts, mac) = self.issuer.issue();
+        let replacement = TokenReplacement {
+            token: facts,
+            mac,
+            at: now,
+        };
+        let event = access.audit(id, AuditAction::Rotate, now);
+        match self
+            .store
+            .rotate_token(access.account_id, id, &replacement, &event)
+            .await?
+        {
+            Some(service_account) => Ok(IssuedServiceAccount {
+                service_account,
+                token,
+            }),
+            // Nothing changed: say why.
+            None => match self
+                .store
+                .get_service_account(access.account_id, id)
+                .await?
+            {
+                None => Err(ServiceError::NotFound),
+                Some(current) if current.revoked_at.is_some() => Err(ServiceError::Revoked),
+                Some(current) => match current.expires_at {
+                    Some(expired_at) if current.is_expired_at(now) => {
+                        Err(ServiceError::Expired { expired_at })
+                    }
+                    _ => Err(ServiceError::Internal(format!(
+                        "rotation of {id} changed nothing, yet it is neither revoked nor expired"
+                    ))),
+                },
+            },
+        }
+    }
+
+    /// Revokes the service account; its token stops working at once. Revoking
+    /// again changes nothing and returns the first revocation.
+    pub async fn revoke(
+        &self,
+        access: &AccountAccess,
+        id: Uuid,
+    ) -> Result<ServiceAccount, ServiceError> {
+        let now = self.clock.now();
+        let revocation = Revocation {
+            at: now,
+            by_user_id: access.principal().user_id(),
+        };
+        let event = access.audit(id, AuditAction::Revoke, now);
+        self.store
+            .revoke(access.account_id, id, revocation, &event)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// `expires_at` must lie in the future, and within the maximum lifetime if
+    /// the server has one (which also makes it required).
+    fn parse_expiry(
+        &self,
+        requested: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, ValidationError> {
+        let requested = requested.map(truncate_to_micros);
+        let Some(expires_at) = requested else {
+            return match self.policy.max_lifetime {
+                None => Ok(None),
+                Some(max) => Err(ValidationError::new(
+                    "expires_at",
+                    format!(
+                        "is required by this server: tokens may live at most {}",
+                        describe(max)
+                    ),
+                )),
+            };
+        };
+        if expires_at <= now {
+            return Err(ValidationError::new(
+                "expires_at",
+                format!(
+                    "must be in the future (got {}, the server's time is {})",
+                    rfc3339(expires_at),
+                    rfc3339(now)
+                ),
+            ));
+        }
+        if let Some(max) = self.policy.max_lifetime
+            && expires_at > now + max
+        {
+            return Err(ValidationError::new(
+                "expires_at",
+                format!(
+                    "must be at most {} from now, that is no later than {}",
+                    describe(max),
+                    rfc3339(now + max)
+                ),
+            ));
+        }
+        Ok(Some(expires_at))
+    }
 }
 
-/// `expires_at` must lie in the future; it is kept to the microsecond.
-fn parse_expiry(
-    requested: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, ValidationError> {
-    let Some(expires_at) = requested.map(truncate_to_micros) else {
-        return Ok(None);
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// A lifetime in the largest whole unit that expresses it.
+fn describe(lifetime: TimeDelta) -> String {
+    let seconds = lifetime.num_seconds();
+    let (value, unit) = match seconds {
+        s if s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
     };
-    if expires_at <= now {
-        return Err(ValidationError::new(
-            "expires_at",
-            format!(
-                "must be in the future (got {}, the server's time is {})",
-                expires_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-            ),
-        ));
-    }
-    Ok(Some(expires_at))
+    format!("{value} {unit}{}", if value == 1 { "" } else { "s" })
 }

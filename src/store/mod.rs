@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{Account, Capability, ServiceAccount, Subject};
+use crate::domain::{Account, AuditEvent, Capability, ServiceAccount, Subject, TokenFacts};
 use crate::token::keyring::TokenMac;
 
 pub use sqlite::SqliteStore;
@@ -31,6 +31,38 @@ pub struct Grant {
     pub subject: Subject,
     pub capability: Capability,
     pub created_at: DateTime<Utc>,
+}
+
+/// A new token for an existing service account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenReplacement {
+    pub token: TokenFacts,
+    pub mac: TokenMac,
+    /// When the rotation happens: the new `updated_at`, and the instant at
+    /// which the service account must not yet have expired.
+    pub at: DateTime<Utc>,
+}
+
+/// A revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revocation {
+    pub at: DateTime<Utc>,
+    /// The user who revoked it; none when a service account did.
+    pub by_user_id: Option<Uuid>,
+}
+
+/// A successful authentication to record as `last_used_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUse {
+    pub service_account_id: Uuid,
+    /// The token that was used: a use of a token that has since been rotated
+    /// away is not recorded.
+    pub public_id: String,
+    pub at: DateTime<Utc>,
+    /// Only record if the stored `last_used_at` is null or not after this
+    /// (the throttle: at most one write per token per interval, across every
+    /// instance sharing the database).
+    pub unless_recorded_after: DateTime<Utc>,
 }
 
 /// One page of an account's service accounts, in `(created_at, id)` order.
@@ -83,17 +115,60 @@ pub trait Store: Send + Sync + 'static {
         subject: Subject,
     ) -> Result<Vec<Capability>, StoreError>;
 
-    /// Inserts a new service account. Fails with [`StoreError::NameConflict`]
-    /// if a non-revoked one in the same account has the same name.
-    async fn insert_service_account(&self, new: &StoredServiceAccount) -> Result<(), StoreError>;
+    /// Inserts a new service account and its audit event. Fails with
+    /// [`StoreError::NameConflict`] if a non-revoked one in the same account has
+    /// the same name.
+    async fn insert_service_account(
+        &self,
+        new: &StoredServiceAccount,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError>;
 
     /// Creates an account, its first service account and that service account's
-    /// ownership grant, all or nothing.
+    /// ownership grant, with the audit event, all or nothing.
     async fn bootstrap(
         &self,
         account: &Account,
         owner: &StoredServiceAccount,
+        event: &AuditEvent,
     ) -> Result<(), StoreError>;
+
+    /// The service account `id` of `account_id` (none if it is in another account).
+    async fn get_service_account(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<ServiceAccount>, StoreError>;
+
+    /// Replaces the token of service account `id` of `account_id` (resetting
+    /// `last_used_at`) and records `event`, provided it is neither revoked nor
+    /// expired at `replacement.at`. Returns the updated service account, or
+    /// `None` when nothing was changed (not found, revoked or expired): the
+    /// caller reads it again to say which.
+    async fn rotate_token(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        replacement: &TokenReplacement,
+        event: &AuditEvent,
+    ) -> Result<Option<ServiceAccount>, StoreError>;
+
+    /// Revokes service account `id` of `account_id` and records `event`, unless
+    /// it is revoked already (then nothing changes and nothing is recorded).
+    /// Returns the service account as it now stands; `None` if not found.
+    async fn revoke(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        revocation: Revocation,
+        event: &AuditEvent,
+    ) -> Result<Option<ServiceAccount>, StoreError>;
+
+    /// Records successful authentications (see [`LastUse`] for the conditions).
+    async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError>;
+
+    /// The account's audit log, oldest first.
+    async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// A page of the account's service accounts. `page.after` must name a
     /// service account of this account ([`StoreError::CursorNotFound`] if not).

@@ -19,8 +19,13 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
-use super::{Grant, PageRequest, Store, StoreError, StoredServiceAccount};
-use crate::domain::{Account, Capability, ServiceAccount, Subject, TokenFacts};
+use super::{
+    Grant, LastUse, PageRequest, Revocation, Store, StoreError, StoredServiceAccount,
+    TokenReplacement,
+};
+use crate::domain::{
+    Account, Actor, AuditAction, AuditEvent, Capability, ServiceAccount, Subject, TokenFacts,
+};
 use crate::token::keyring::TokenMac;
 
 /// The database file's name inside the data directory.
@@ -29,6 +34,15 @@ pub const DATABASE_FILE: &str = "hbx-sa.sqlite3";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 const READ_CONNECTIONS: u32 = 4;
+
+/// A page of an account's service accounts after a `(created_at, id)` position.
+const LIST_ALL: &str = "SELECT * FROM service_accounts \
+    WHERE account_id = $1 AND (created_at, id) > ($2, $3) \
+    ORDER BY created_at, id LIMIT $4";
+/// The same, non-revoked only (served by the partial index of active ones).
+const LIST_ACTIVE: &str = "SELECT * FROM service_accounts \
+    WHERE account_id = $1 AND (created_at, id) > ($2, $3) AND revoked_at IS NULL \
+    ORDER BY created_at, id LIMIT $4";
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -140,9 +154,14 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn insert_service_account(&self, new: &StoredServiceAccount) -> Result<(), StoreError> {
+    async fn insert_service_account(
+        &self,
+        new: &StoredServiceAccount,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_service_account(&mut tx, new).await?;
+        insert_audit_event(&mut tx, event).await?;
         tx.commit().await.map_err(map_error)
     }
 
@@ -150,6 +169,7 @@ impl Store for SqliteStore {
         &self,
         account: &Account,
         owner: &StoredServiceAccount,
+        event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_account(&mut tx, account).await?;
@@ -161,7 +181,142 @@ impl Store for SqliteStore {
             created_at: account.created_at,
         };
         insert_grant(&mut tx, &grant).await?;
+        insert_audit_event(&mut tx, event).await?;
         tx.commit().await.map_err(map_error)
+    }
+
+    async fn get_service_account(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        let row = sqlx::query("SELECT * FROM service_accounts WHERE id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(account_id)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(map_error)?;
+        row.as_ref()
+            .map(|row| stored_service_account(row).map(|stored| stored.service_account))
+            .transpose()
+    }
+
+    async fn rotate_token(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        replacement: &TokenReplacement,
+        event: &AuditEvent,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "UPDATE service_accounts SET \
+               token_prefix = $3, token_public_id = $4, token_last4 = $5, \
+               token_mac = $6, token_key_version = $7, \
+               last_used_at = NULL, updated_at = $8 \
+             WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL \
+               AND (expires_at IS NULL OR expires_at > $8) \
+             RETURNING *",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(&replacement.token.prefix)
+        .bind(&replacement.token.public_id)
+        .bind(&replacement.token.last4)
+        .bind(&replacement.mac.digest)
+        .bind(i64::from(replacement.mac.key_version))
+        .bind(micros(replacement.at))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let rotated = stored_service_account(&row)?.service_account;
+        insert_audit_event(&mut tx, event).await?;
+        tx.commit().await.map_err(map_error)?;
+        Ok(Some(rotated))
+    }
+
+    async fn revoke(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        revocation: Revocation,
+        event: &AuditEvent,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let revoked = sqlx::query(
+            "UPDATE service_accounts SET \
+               revoked_at = $3, revoked_by_user_id = $4, updated_at = $3 \
+             WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(micros(revocation.at))
+        .bind(revocation.by_user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_error)?
+        .rows_affected()
+            == 1;
+        if revoked {
+            insert_audit_event(&mut tx, event).await?;
+        }
+        let row = sqlx::query("SELECT * FROM service_accounts WHERE id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_error)?;
+        tx.commit().await.map_err(map_error)?;
+        row.as_ref()
+            .map(|row| stored_service_account(row).map(|stored| stored.service_account))
+            .transpose()
+    }
+
+    async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for last_use in uses {
+            sqlx::query(
+                "UPDATE service_accounts SET last_used_at = $3 \
+                 WHERE id = $1 AND token_public_id = $2 \
+                   AND (last_used_at IS NULL OR last_used_at <= $4)",
+            )
+            .bind(last_use.service_account_id)
+            .bind(&last_use.public_id)
+            .bind(micros(last_use.at))
+            .bind(micros(last_use.unless_recorded_after))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_error)?;
+        }
+        tx.commit().await.map_err(map_error)
+    }
+
+    async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_events WHERE account_id = $1 ORDER BY seq")
+            .bind(account_id)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(map_error)?;
+        rows.iter()
+            .map(|row| {
+                let action: String = row.try_get("action").map_err(internal)?;
+                let actor_type: String = row.try_get("actor_type").map_err(internal)?;
+                let actor_id: Option<Uuid> = row.try_get("actor_id").map_err(internal)?;
+                Ok(AuditEvent {
+                    occurred_at: from_micros(row.try_get("occurred_at").map_err(internal)?)?,
+                    account_id: row.try_get("account_id").map_err(internal)?,
+                    service_account_id: row.try_get("service_account_id").map_err(internal)?,
+                    action: AuditAction::parse(&action)
+                        .ok_or_else(|| internal(format!("unknown audit action {action:?}")))?,
+                    actor: Actor::from_parts(&actor_type, actor_id)
+                        .ok_or_else(|| internal(format!("invalid audit actor {actor_type:?}")))?,
+                    request_id: row.try_get("request_id").map_err(internal)?,
+                })
+            })
+            .collect()
     }
 
     async fn list_service_accounts(
@@ -187,20 +342,21 @@ impl Store for SqliteStore {
                 (row.try_get("created_at").map_err(internal)?, after)
             }
         };
-        let rows = sqlx::query(
-            "SELECT * FROM service_accounts \
-             WHERE account_id = $1 AND (created_at, id) > ($2, $3) \
-               AND ($4 OR revoked_at IS NULL) \
-             ORDER BY created_at, id LIMIT $5",
-        )
-        .bind(account_id)
-        .bind(after_created_at)
-        .bind(after_id)
-        .bind(page.include_revoked)
-        .bind(i64::from(page.limit))
-        .fetch_all(&self.readers)
-        .await
-        .map_err(map_error)?;
+        // Two statements rather than one with a flag, so that the active-only
+        // page can use the partial index of non-revoked service accounts.
+        let sql = if page.include_revoked {
+            LIST_ALL
+        } else {
+            LIST_ACTIVE
+        };
+        let rows = sqlx::query(sql)
+            .bind(account_id)
+            .bind(after_created_at)
+            .bind(after_id)
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(map_error)?;
         rows.iter()
             .map(|row| stored_service_account(row).map(|stored| stored.service_account))
             .collect()
@@ -272,6 +428,27 @@ async fn insert_service_account(
         _ if is_foreign_key_violation(&error) => StoreError::AccountNotFound,
         _ => map_error(error),
     })?;
+    Ok(())
+}
+
+async fn insert_audit_event(
+    tx: &mut Transaction<'static, Sqlite>,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events (occurred_at, account_id, service_account_id, action, \
+         actor_type, actor_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(micros(event.occurred_at))
+    .bind(event.account_id)
+    .bind(event.service_account_id)
+    .bind(event.action.as_str())
+    .bind(event.actor.kind())
+    .bind(event.actor.id())
+    .bind(&event.request_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_error)?;
     Ok(())
 }
 
@@ -388,5 +565,43 @@ fn map_error(error: sqlx::Error) -> StoreError {
             StoreError::Unavailable(error.to_string())
         }
         _ => StoreError::Internal(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both list statements seek into an index and read it in order: no table
+    /// scan and no sort, so a page costs the same however large the account.
+    #[tokio::test]
+    async fn list_pages_are_index_range_scans() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("plan.sqlite3"), Duration::from_secs(5))
+            .await
+            .unwrap();
+        for (sql, index) in [
+            (LIST_ALL, "service_accounts_by_account"),
+            (LIST_ACTIVE, "service_accounts_active_by_account"),
+        ] {
+            let plan: Vec<String> =
+                sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .bind(Uuid::nil())
+                    .bind(0_i64)
+                    .bind(Uuid::nil())
+                    .bind(100_i64)
+                    .fetch_all(&store.readers)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| row.get::<String, _>("detail"))
+                    .collect();
+            let plan = plan.join("; ");
+            assert!(
+                plan.contains(&format!("SEARCH service_accounts USING INDEX {index} (account_id=? AND (created_at,id)>(?,?))")),
+                "{sql}: {plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
+        }
     }
 }

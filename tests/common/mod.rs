@@ -8,13 +8,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use dropshot::{ConfigLogging, ConfigLoggingIfExists, ConfigLoggingLevel, HttpServer};
+use dropshot::{ConfigLogging, ConfigLoggingIfExists, ConfigLoggingLevel};
 use hbx_service_accounts::app::App;
-use hbx_service_accounts::client::Client;
+use hbx_service_accounts::client::types::{
+    CreateServiceAccountRequest, Error as ApiError, ServiceAccountWithToken,
+};
+use hbx_service_accounts::client::{Client, Error, ResponseValue};
 use hbx_service_accounts::clock::ManualClock;
-use hbx_service_accounts::config::StorageSettings;
+use hbx_service_accounts::config::Settings;
 use hbx_service_accounts::domain::ServiceAccount;
-use hbx_service_accounts::server::{self, ApiContext};
+use hbx_service_accounts::server::Server;
 use hbx_service_accounts::store::PageRequest;
 use uuid::Uuid;
 
@@ -28,7 +31,7 @@ pub struct TestServer {
     pub account_id: Uuid,
     pub owner_id: Uuid,
     pub owner_token: String,
-    server: Option<HttpServer<ApiContext>>,
+    server: Option<Server>,
     // Last, so the directory outlives everything that writes into it.
     data_dir: tempfile::TempDir,
 }
@@ -38,11 +41,19 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
-    /// Starts with storage settings adjusted by `adjust`.
-    pub async fn start_with(adjust: impl FnOnce(&mut StorageSettings)) -> Self {
-        let data_dir = tempfile::tempdir().expect("temporary data directory");
+    /// Starts with settings adjusted by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_in(
+            tempfile::tempdir().expect("temporary data directory"),
+            adjust,
+        )
+        .await
+    }
+
+    /// Starts with its data directory in `data_dir`.
+    pub async fn start_in(data_dir: tempfile::TempDir, adjust: impl FnOnce(&mut Settings)) -> Self {
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let mut settings = StorageSettings::in_dir(data_dir.path());
+        let mut settings = Settings::in_dir(data_dir.path());
         adjust(&mut settings);
         let app = App::open(&settings, clock.clone())
             .await
@@ -54,7 +65,7 @@ impl TestServer {
         }
         .to_logger("hbx-sa-test")
         .expect("file logger");
-        let server = server::start(&app, "127.0.0.1:0".parse().unwrap(), log).expect("server");
+        let server = Server::start(&app, "127.0.0.1:0".parse().unwrap(), log).expect("server");
         let base_url = format!("http://{}", server.local_addr());
         let made = app
             .admin()
@@ -122,6 +133,43 @@ impl TestServer {
         )
     }
 
+    /// Creates a service account in the bootstrapped account, as its owner.
+    pub async fn create(&self, name: &str) -> ServiceAccountWithToken {
+        self.owner()
+            .create_service_account(&self.account_id, &create_request(name))
+            .await
+            .expect("create")
+            .into_inner()
+    }
+
+    /// Gives service account `id` the auth.manage capability on the bootstrapped account.
+    pub async fn grant_auth_manage(&self, id: Uuid) {
+        self.app
+            .admin()
+            .add_grant(
+                self.account_id,
+                hbx_service_accounts::domain::Subject::ServiceAccount(id),
+                hbx_service_accounts::domain::Capability::AuthManage,
+            )
+            .await
+            .expect("grant");
+    }
+
+    /// Whether `token` authenticates (getting the bootstrapped account's owner
+    /// needs standing only: 200 for a capable token, 403 for one without
+    /// grants, 401 for an invalid one).
+    pub async fn token_works(&self, token: &str) -> bool {
+        match self
+            .client(token)
+            .get_service_account(&self.account_id, &self.owner_id)
+            .await
+        {
+            Ok(_) => true,
+            Err(Error::ErrorResponse(response)) => response.status().as_u16() != 401,
+            Err(other) => panic!("the server did not answer: {other:?}"),
+        }
+    }
+
     /// Every service account of the account, revoked ones included, read from the store.
     pub async fn stored_service_accounts(&self, account_id: Uuid) -> Vec<ServiceAccount> {
         self.app
@@ -141,6 +189,17 @@ impl TestServer {
     /// How many service accounts the bootstrapped account has (owner included).
     pub async fn service_account_count(&self) -> usize {
         self.stored_service_accounts(self.account_id).await.len()
+    }
+
+    /// Writes the `last_used_at` updates noted so far, now.
+    pub async fn flush_last_use(&self) {
+        self.server
+            .as_ref()
+            .expect("the server is running")
+            .last_use()
+            .flush()
+            .await
+            .expect("record last uses");
     }
 
     /// Stops the HTTP server (the store stays open).
@@ -163,6 +222,50 @@ fn http_client(authorization: Option<&str>) -> reqwest::Client {
         .default_headers(headers)
         .build()
         .expect("reqwest client")
+}
+
+/// A create request the generated client accepts.
+pub fn create_request(name: &str) -> CreateServiceAccountRequest {
+    CreateServiceAccountRequest {
+        name: name.parse().expect("a name the client accepts"),
+        expires_at: None,
+    }
+}
+
+/// The error response of a failed call, checked for status and `error_code`.
+pub fn expect_error<T: std::fmt::Debug>(
+    result: Result<ResponseValue<T>, Error<ApiError>>,
+    status: u16,
+    error_code: &str,
+) -> ResponseValue<ApiError> {
+    match result {
+        Err(Error::ErrorResponse(response)) => {
+            assert_eq!(response.status().as_u16(), status, "{response:?}");
+            assert_eq!(
+                response.error_code.as_deref(),
+                Some(error_code),
+                "{response:?}"
+            );
+            assert!(!response.message.is_empty());
+            assert!(!response.request_id.is_empty());
+            response
+        }
+        other => panic!("expected a {status} {error_code}, got {other:?}"),
+    }
+}
+
+/// Appends the checksum to a token body (prefix, public id and secret), as the
+/// token format defines it: CRC-32, six base62 digits. Lets a test forge a
+/// well-formed token that the server must refuse on its merits.
+pub fn with_checksum(body: &str) -> String {
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut value = crc32fast::hash(body.as_bytes());
+    let mut digits = [b'0'; 6];
+    for digit in digits.iter_mut().rev() {
+        *digit = BASE62[(value % 62) as usize];
+        value /= 62;
+    }
+    format!("{body}{}", std::str::from_utf8(&digits).unwrap())
 }
 
 /// Every file under `dir`, recursively.

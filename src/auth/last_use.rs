@@ -1,0 +1,152 @@
+//! Recording `last_used_at` without touching the request path.
+//!
+//! A successful authentication only notes the use in memory (a map insert under
+//! a short lock: it cannot fail and does not wait for I/O). A background task
+//! writes the noted uses in one transaction shortly after ([`FLUSH_DELAY`]), so
+//! a use lands well within a second, whether or not the client is still
+//! connected. Writes are throttled to one per token per interval (default 60 s):
+//! a use is skipped when the token's stored `last_used_at`, or the last use this
+//! process noted, is younger than the interval, and the store re-checks the
+//! stored value, so instances sharing a database throttle together.
+//!
+//! Granularity: `last_used_at` is the first use after a quiet interval, so it
+//! may lag the latest use by up to the interval.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use slog::{Logger, warn};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::domain::ServiceAccount;
+use crate::store::{LastUse, Store, StoreError};
+
+/// How long noted uses gather before they are written together.
+pub const FLUSH_DELAY: Duration = Duration::from_millis(200);
+/// How long to wait before writing again after the store failed.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// The throttle interval when not told otherwise.
+pub const DEFAULT_INTERVAL: TimeDelta = TimeDelta::seconds(60);
+
+pub struct LastUseRecorder {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    interval: TimeDelta,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    /// Uses waiting to be written, by service account.
+    pending: HashMap<Uuid, LastUse>,
+    /// When this process last noted a use of each token (by public id); pruned
+    /// of entries older than the interval at every flush.
+    noted: HashMap<String, DateTime<Utc>>,
+    closed: bool,
+}
+
+impl LastUseRecorder {
+    /// A recorder, with its background writer running on the current Tokio
+    /// runtime until [`LastUseRecorder::close`].
+    pub fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        interval: TimeDelta,
+        log: Logger,
+    ) -> Arc<Self> {
+        let recorder = Arc::new(Self {
+            store,
+            clock,
+            interval,
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+        });
+        tokio::spawn(recorder.clone().write_in_background(log));
+        recorder
+    }
+
+    /// Notes a successful authentication of `service_account` with its current
+    /// token.
+    pub fn note(&self, service_account: &ServiceAccount) {
+        let now = self.clock.now();
+        let quiet = |since: DateTime<Utc>| now - since >= self.interval;
+        if !service_account.last_used_at.is_none_or(quiet) {
+            return;
+        }
+        let public_id = &service_account.token.public_id;
+        let mut state = self.state.lock().expect("last-use lock");
+        if state.closed || !state.noted.get(public_id).copied().is_none_or(quiet) {
+            return;
+        }
+        state.noted.insert(public_id.clone(), now);
+        state.pending.insert(
+            service_account.id,
+            LastUse {
+                service_account_id: service_account.id,
+                public_id: public_id.clone(),
+                at: now,
+                unless_recorded_after: now - self.interval,
+            },
+        );
+        drop(state);
+        self.wake.notify_one();
+    }
+
+    /// Writes every noted use now. On failure the uses stay noted, to be
+    /// written by a later flush.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let batch: Vec<LastUse> = {
+            let mut state = self.state.lock().expect("last-use lock");
+            let now = self.clock.now();
+            let interval = self.interval;
+            state.noted.retain(|_, at| now - *at < interval);
+            state
+                .pending
+                .drain()
+                .map(|(_, last_use)| last_use)
+                .collect()
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if let Err(error) = self.store.record_last_use(&batch).await {
+            let mut state = self.state.lock().expect("last-use lock");
+            for last_use in batch {
+                // A use noted meanwhile is newer: keep it.
+                state
+                    .pending
+                    .entry(last_use.service_account_id)
+                    .or_insert(last_use);
+            }
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Stops noting uses and writes what is pending. For shutdown.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.state.lock().expect("last-use lock").closed = true;
+        self.wake.notify_one();
+        self.flush().await
+    }
+
+    async fn write_in_background(self: Arc<Self>, log: Logger) {
+        loop {
+            self.wake.notified().await;
+            if self.state.lock().expect("last-use lock").closed {
+                return;
+            }
+            tokio::time::sleep(FLUSH_DELAY).await;
+            if let Err(error) = self.flush().await {
+                warn!(log, "cannot record last use yet; will retry"; "error" => %error);
+                tokio::time::sleep(RETRY_DELAY).await;
+                self.wake.notify_one();
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Races that must resolve cleanly: parallel rotations leave exactly one valid
+//! token, parallel creates with one name make exactly one service account, and a
+//! rotation racing a revocation never leaves a usable token behind.
+
+mod common;
+
+use common::{TestServer, create_request};
+use futures::future::join_all;
+
+#[tokio::test]
+async fn parallel_rotations_leave_exactly_one_valid_token() {
+    let server = TestServer::start().await;
+    let sa = server.create("rotated in parallel").await;
+    let owner = server.owner();
+    let results =
+        join_all((0..16).map(|_| owner.rotate_service_account(&server.account_id, &sa.id))).await;
+    let mut tokens = vec![sa.token.clone()];
+    for result in results {
+        tokens.push(
+            result
+                .expect("every rotation succeeds in turn")
+                .into_inner()
+                .token,
+        );
+    }
+    let mut valid = 0;
+    for token in &tokens {
+        if server.token_works(token).await {
+            valid += 1;
+        }
+    }
+    assert_eq!(valid, 1, "exactly one of {} tokens works", tokens.len());
+}
+
+#[tokio::test]
+async fn parallel_creates_with_one_name_make_one_service_account() {
+    let server = TestServer::start().await;
+    let owner = server.owner();
+    let request = create_request("contested");
+    let results =
+        join_all((0..16).map(|_| owner.create_service_account(&server.account_id, &request))).await;
+    let mut created = 0;
+    for result in results {
+        match result {
+            Ok(response) => {
+                assert_eq!(response.status().as_u16(), 201);
+                created += 1;
+            }
+            Err(error) => {
+                let status = error.status().map(|s| s.as_u16());
+                assert_eq!(status, Some(409), "{error:?}");
+            }
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(server.service_account_count().await, 2);
+}
+
+#[tokio::test]
+async fn rotation_racing_revocation_never_leaves_a_usable_token() {
+    let server = TestServer::start().await;
+    let owner = server.owner();
+    for round in 0..10 {
+        let sa = server.create(&format!("raced {round}")).await;
+        let (rotated, revoked) = tokio::join!(
+            owner.rotate_service_account(&server.account_id, &sa.id),
+            owner.revoke_service_account(&server.account_id, &sa.id),
+        );
+        revoked.expect("revocation always succeeds");
+        let mut tokens = vec![sa.token.clone()];
+        match rotated {
+            Ok(response) => tokens.push(response.into_inner().token),
+            Err(error) => assert_eq!(error.status().map(|s| s.as_u16()), Some(409), "{error:?}"),
+        }
+        for token in &tokens {
+            assert!(
+                !server.token_works(token).await,
+                "round {round}: a token survived"
+            );
+        }
+        let stored = owner
+            .get_service_account(&server.account_id, &sa.id)
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(stored.revoked_at.is_some());
+    }
+}

@@ -1,0 +1,134 @@
+//! `last_used_at`: set after the first successful use, throttled per token
+//! (tested at the interval's boundary with the injected clock), written off the
+//! request path even when the client hangs up, and never touched by a failed
+//! authentication.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use common::{TestServer, with_checksum};
+use uuid::Uuid;
+
+async fn last_used(server: &TestServer, id: Uuid) -> Option<DateTime<Utc>> {
+    server
+        .app
+        .store()
+        .get_service_account(server.account_id, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .last_used_at
+}
+
+/// Waits (up to a generous bound: this is not a timing test) for the
+/// background writer to record a use.
+async fn eventually_last_used(server: &TestServer, id: Uuid) -> Option<DateTime<Utc>> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = last_used(server, id).await;
+        if value.is_some() || Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn first_use_is_recorded_by_the_background_writer() {
+    let server = TestServer::start().await;
+    let sa = server.create("used").await;
+    assert_eq!(sa.last_used_at, None);
+    let used_at = server.now();
+    assert!(server.token_works(&sa.token).await);
+    // No explicit flush: the background writer does it.
+    assert_eq!(eventually_last_used(&server, sa.id).await, Some(used_at));
+    let seen = server
+        .owner()
+        .get_service_account(&server.account_id, &sa.id)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(seen.last_used_at, Some(used_at));
+}
+
+#[tokio::test]
+async fn uses_within_the_interval_are_not_rewritten() {
+    let server = TestServer::start_with(|settings| {
+        settings.last_use_interval = TimeDelta::seconds(60);
+    })
+    .await;
+    let sa = server.create("busy").await;
+    let first = server.now();
+    assert!(server.token_works(&sa.token).await);
+    server.flush_last_use().await;
+    assert_eq!(last_used(&server, sa.id).await, Some(first));
+
+    // Just inside the interval: not rewritten.
+    server
+        .clock
+        .set(first + TimeDelta::seconds(60) - TimeDelta::microseconds(1));
+    assert!(server.token_works(&sa.token).await);
+    server.flush_last_use().await;
+    assert_eq!(last_used(&server, sa.id).await, Some(first));
+
+    // At the interval: rewritten.
+    let later = first + TimeDelta::seconds(60);
+    server.clock.set(later);
+    assert!(server.token_works(&sa.token).await);
+    server.flush_last_use().await;
+    assert_eq!(last_used(&server, sa.id).await, Some(later));
+}
+
+#[tokio::test]
+async fn failed_authentication_never_touches_it() {
+    let server = TestServer::start().await;
+    let sa = server.create("target").await;
+    // Same public id, wrong secret (and a valid checksum would be needed to get
+    // that far: flip a secret character and fix the checksum).
+    let forged = {
+        let mut body: Vec<char> = sa.token.chars().take(55).collect();
+        body[30] = if body[30] == 'a' { 'b' } else { 'a' };
+        with_checksum(&body.into_iter().collect::<String>())
+    };
+    assert!(!server.token_works(&forged).await);
+    // Revoke another one and use its token: also a failure.
+    let revoked = server.create("revoked").await;
+    server
+        .owner()
+        .revoke_service_account(&server.account_id, &revoked.id)
+        .await
+        .unwrap();
+    assert!(!server.token_works(&revoked.token).await);
+    server.flush_last_use().await;
+    assert_eq!(last_used(&server, sa.id).await, None);
+    assert_eq!(last_used(&server, revoked.id).await, None);
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_request_is_still_recorded() {
+    let server = TestServer::start().await;
+    let sa = server.create("impatient").await;
+    let address = server.base_url.trim_start_matches("http://").to_owned();
+    let path = format!(
+        "/v1/public/accounts/{}/auth/service-accounts/{}",
+        server.account_id, server.owner_id
+    );
+    let token = sa.token.clone();
+    // Send the whole request, then close the connection without reading a byte.
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\r\n"
+        )
+        .unwrap();
+        stream.flush().unwrap();
+        stream.shutdown(std::net::Shutdown::Both).unwrap();
+    })
+    .await
+    .unwrap();
+    assert!(eventually_last_used(&server, sa.id).await.is_some());
+}
