@@ -14,7 +14,7 @@ use crate::config::{Settings, TOKEN_KEY_FILE};
 use crate::service::admin::Admin;
 use crate::service::{ServiceAccounts, TokenIssuer};
 use crate::store::sqlite::DATABASE_FILE;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{PostgresOptions, PostgresStore, SqliteStore, Store, StoreError};
 use crate::token::keyring::{self, KeyringError, TokenKeyring};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,12 @@ pub enum OpenError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "with a PostgreSQL database, pass --token-key-file (HBX_SA_TOKEN_KEY_FILE): every \
+         instance must verify tokens with the same keys. Create one with \
+         `hbx-sa keys create --file PATH` and give every instance a copy"
+    )]
+    SharedKeyFileRequired,
     #[error(transparent)]
     Keyring(#[from] KeyringError),
     #[error("cannot open the database: {0}")]
@@ -41,30 +47,52 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the data directory (creating it, its database and its token key
-    /// file on first use) and brings the schema up to date.
+    /// Opens the store the settings name and the token keys. With SQLite (the
+    /// default) that is the data directory, created with its database and its
+    /// token key file on first use; with PostgreSQL, the database and a key file
+    /// that must already exist (every instance needs the same keys). Either way
+    /// the schema is brought up to date.
     pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
-        let data_dir = &settings.data_dir;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(data_dir)
-            .map_err(|source| OpenError::DataDir {
-                path: data_dir.display().to_string(),
-                source,
-            })?;
-        let (keyring, key_path) = match &settings.token_key_file {
-            Some(path) => (TokenKeyring::load(path)?, path.clone()),
+        let (store, keyring, key_path): (Arc<dyn Store>, _, _) = match &settings.database_url {
+            Some(url) => {
+                let key_path = settings
+                    .token_key_file
+                    .clone()
+                    .ok_or(OpenError::SharedKeyFileRequired)?;
+                let keyring = TokenKeyring::load(&key_path)?;
+                let options = PostgresOptions {
+                    max_connections: settings.database_max_connections,
+                    timeout: settings.database_timeout,
+                };
+                let store = PostgresStore::open(url, &options).await?;
+                (Arc::new(store), keyring, key_path)
+            }
             None => {
-                let path = data_dir.join(TOKEN_KEY_FILE);
-                (TokenKeyring::load_or_create(&path)?, path)
+                let data_dir = &settings.data_dir;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(data_dir)
+                    .map_err(|source| OpenError::DataDir {
+                        path: data_dir.display().to_string(),
+                        source,
+                    })?;
+                let (keyring, key_path) = match &settings.token_key_file {
+                    Some(path) => (TokenKeyring::load(path)?, path.clone()),
+                    None => {
+                        let path = data_dir.join(TOKEN_KEY_FILE);
+                        (TokenKeyring::load_or_create(&path)?, path)
+                    }
+                };
+                let store =
+                    SqliteStore::open(&data_dir.join(DATABASE_FILE), settings.database_timeout)
+                        .await?;
+                (Arc::new(store), keyring, key_path)
             }
         };
         let warnings = keyring::permission_warning(&key_path).into_iter().collect();
-        let store =
-            SqliteStore::open(&data_dir.join(DATABASE_FILE), settings.database_timeout).await?;
         Ok(Self {
-            store: Arc::new(store),
+            store,
             issuer: TokenIssuer {
                 prefix: settings.token_prefix.clone(),
                 keyring: Arc::new(keyring),

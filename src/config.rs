@@ -28,8 +28,14 @@ pub struct Settings {
     /// A key file to use instead of `<data_dir>/token-keys`. It must exist.
     pub token_key_file: Option<PathBuf>,
     pub token_prefix: TokenPrefix,
-    /// How long an operation waits for a database connection (or SQLite's
-    /// write lock) before it fails with 503 `unavailable`.
+    /// A PostgreSQL database to use instead of SQLite in the data directory.
+    /// Every instance sharing it must share the token key file too.
+    pub database_url: Option<String>,
+    /// Connections each process keeps to PostgreSQL at most.
+    pub database_max_connections: u32,
+    /// How long an operation waits for the database (a connection, SQLite's
+    /// write lock, or PostgreSQL's answer) before it fails with 503
+    /// `unavailable`.
     pub database_timeout: Duration,
     /// Rules for new tokens (maximum lifetime).
     pub token_policy: TokenPolicy,
@@ -44,6 +50,8 @@ impl Settings {
             data_dir: data_dir.into(),
             token_key_file: None,
             token_prefix: TokenPrefix::default(),
+            database_url: None,
+            database_max_connections: crate::store::postgres::DEFAULT_MAX_CONNECTIONS,
             database_timeout: DEFAULT_DATABASE_TIMEOUT,
             token_policy: TokenPolicy::default(),
             last_use_interval: last_use::DEFAULT_INTERVAL,

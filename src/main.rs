@@ -25,6 +25,8 @@ use hbx_service_accounts::config::{
 use hbx_service_accounts::domain::{Capability, Subject};
 use hbx_service_accounts::server::Server;
 use hbx_service_accounts::service::admin::DEFAULT_BOOTSTRAP_NAME;
+use hbx_service_accounts::store::postgres::DEFAULT_MAX_CONNECTIONS;
+use hbx_service_accounts::token::keyring;
 use hbx_service_accounts::token::{DEFAULT_PREFIX, TokenPrefix};
 
 #[derive(Parser)]
@@ -79,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         command: GrantsCommand,
     },
+    /// Manage token key files
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print an account's audit log as JSON lines, oldest first
     Audit {
         /// The account whose log to print
@@ -100,6 +107,16 @@ enum AccountsCommand {
         name: String,
         #[command(flatten)]
         storage: StorageArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a token key file with one fresh key (mode 0600); never overwrites
+    Create {
+        /// Where to write it
+        #[arg(long, env = "HBX_SA_TOKEN_KEY_FILE")]
+        file: PathBuf,
     },
 }
 
@@ -146,6 +163,13 @@ struct StorageArgs {
     /// Directory holding the SQLite database and the token key file
     #[arg(long, env = "HBX_SA_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+    /// PostgreSQL database to use instead of SQLite (postgres://user@host/db);
+    /// needs --token-key-file
+    #[arg(long, env = "HBX_SA_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Most connections to PostgreSQL per process
+    #[arg(long, env = "HBX_SA_DATABASE_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    database_max_connections: u32,
     /// Token key file to use instead of <data-dir>/token-keys (must exist)
     #[arg(long, env = "HBX_SA_TOKEN_KEY_FILE")]
     token_key_file: Option<PathBuf>,
@@ -160,6 +184,8 @@ struct StorageArgs {
 impl StorageArgs {
     fn settings(self) -> Result<Settings, String> {
         Ok(Settings {
+            database_url: self.database_url,
+            database_max_connections: self.database_max_connections,
             token_key_file: self.token_key_file,
             token_prefix: TokenPrefix::parse(&self.token_prefix)?,
             database_timeout: Duration::from_millis(self.database_timeout_ms),
@@ -293,6 +319,18 @@ async fn run(command: Command) -> Result<(), String> {
             }));
             Ok(())
         }
+        Command::Keys {
+            command: KeysCommand::Create { file },
+        } => {
+            keyring::create_key_file(&file).map_err(|e| e.to_string())?;
+            print_json(&json!({ "file": file }));
+            eprintln!(
+                "Created {}. Keep it secret and backed up, and give every instance that \
+                 shares a database a copy.",
+                file.display()
+            );
+            Ok(())
+        }
         Command::Audit { account, storage } => {
             let app = open(storage).await?;
             let events = app
@@ -343,9 +381,14 @@ async fn serve(bind: SocketAddr, level: LogLevel, settings: Settings) -> Result<
         warn!(log, "{warning}");
     }
     let server = Server::start(&app, bind, log.clone())?;
+    let storage = match settings.database_url {
+        // The URL may carry a password: never log it.
+        Some(_) => "PostgreSQL".to_owned(),
+        None => format!("SQLite in {}", settings.data_dir.display()),
+    };
     info!(log, "serving the service-accounts API";
         "address" => %server.local_addr(),
-        "data_dir" => %settings.data_dir.display());
+        "storage" => storage);
     tokio::select! {
         result = server.wait_for_shutdown() => return result,
         _ = shutdown_signal() => info!(log, "shutting down"),

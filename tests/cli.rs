@@ -3,116 +3,22 @@
 //! the same data directory), JSON on stdout, errors that say what to do, and a
 //! 201 that survives the process being killed right after.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::create_request;
+use common::process::{BIN, ServeProcess, hbx_sa, json_stdout};
 use hbx_service_accounts::app::App;
-use hbx_service_accounts::client::Client;
-use hbx_service_accounts::client::types::CreateServiceAccountRequest;
 use hbx_service_accounts::clock::SystemClock;
 use hbx_service_accounts::config::Settings;
 use hbx_service_accounts::store::PageRequest;
 use serde_json::Value;
 use uuid::Uuid;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hbx-sa");
-
-fn hbx_sa(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .output()
-        .expect("run hbx-sa")
-}
-
-fn json_stdout(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "hbx-sa failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
-}
-
-/// A `hbx-sa serve` child process, killed when dropped.
-struct ServeProcess {
-    child: Child,
-    address: String,
-}
-
-impl ServeProcess {
-    fn start(dir: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(args)
-            .current_dir(dir)
-            .env_clear()
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn hbx-sa serve");
-        let stderr = child.stderr.take().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("address: ").nth(1) {
-                    let address = rest.split([',', ' ']).next().unwrap().to_owned();
-                    let _ = sender.send(address);
-                }
-            }
-        });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server logs its address within 30 s");
-        Self { child, address }
-    }
-
-    fn client(&self, token: &str) -> Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().unwrap(),
-        );
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap();
-        Client::new_with_client(&format!("http://{}", self.address), http)
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn wait(&mut self, within: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "hbx-sa did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `hbx-sa bootstrap` into `data_dir`: its output and the new account's id.
 fn bootstrap(dir: &Path, data_dir: &str) -> (Value, Uuid) {
@@ -128,13 +34,6 @@ fn bootstrap(dir: &Path, data_dir: &str) -> (Value, Uuid) {
     ));
     let account_id = made["account_id"].as_str().unwrap().parse().unwrap();
     (made, account_id)
-}
-
-fn create_request(name: &str) -> CreateServiceAccountRequest {
-    CreateServiceAccountRequest {
-        name: name.parse().unwrap(),
-        expires_at: None,
-    }
 }
 
 #[tokio::test]

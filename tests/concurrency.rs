@@ -4,12 +4,11 @@
 
 mod common;
 
-use common::{TestServer, create_request};
+use common::{Backend, TestServer, create_request};
 use futures::future::join_all;
 
-#[tokio::test]
-async fn parallel_rotations_leave_exactly_one_valid_token() {
-    let server = TestServer::start().await;
+async fn parallel_rotations_leave_exactly_one_valid_token(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let sa = server.create("rotated in parallel").await;
     let owner = server.owner();
     let results =
@@ -32,9 +31,8 @@ async fn parallel_rotations_leave_exactly_one_valid_token() {
     assert_eq!(valid, 1, "exactly one of {} tokens works", tokens.len());
 }
 
-#[tokio::test]
-async fn parallel_creates_with_one_name_make_one_service_account() {
-    let server = TestServer::start().await;
+async fn parallel_creates_with_one_name_make_one_service_account(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let owner = server.owner();
     let request = create_request("contested");
     let results =
@@ -56,9 +54,8 @@ async fn parallel_creates_with_one_name_make_one_service_account() {
     assert_eq!(server.service_account_count().await, 2);
 }
 
-#[tokio::test]
-async fn rotation_racing_revocation_never_leaves_a_usable_token() {
-    let server = TestServer::start().await;
+async fn rotation_racing_revocation_never_leaves_a_usable_token(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let owner = server.owner();
     for round in 0..10 {
         let sa = server.create(&format!("raced {round}")).await;
@@ -86,3 +83,9 @@ async fn rotation_racing_revocation_never_leaves_a_usable_token() {
         assert!(stored.revoked_at.is_some());
     }
 }
+
+on_every_backend!(
+    parallel_rotations_leave_exactly_one_valid_token,
+    parallel_creates_with_one_name_make_one_service_account,
+    rotation_racing_revocation_never_leaves_a_usable_token,
+);

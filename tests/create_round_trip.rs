@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::{TimeDelta, Utc};
-use common::{TestServer, create_request, expect_error, with_checksum};
+use common::{Backend, TestServer, create_request, expect_error, with_checksum};
 use hbx_service_accounts::client::types::{
     CreateServiceAccountRequest, CreateServiceAccountRequestName,
 };
@@ -14,9 +14,8 @@ use hbx_service_accounts::domain::{Capability, Subject};
 use hbx_service_accounts::token;
 use uuid::Uuid;
 
-#[tokio::test]
-async fn create_returns_every_seed_field_and_a_working_token() {
-    let server = TestServer::start().await;
+async fn create_returns_every_seed_field_and_a_working_token(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let expires_at = server.now() + TimeDelta::days(30);
     let response = server
         .owner()
@@ -75,10 +74,9 @@ async fn create_returns_every_seed_field_and_a_working_token() {
     expect_error(own, 403, "forbidden");
 }
 
-#[tokio::test]
-async fn response_carries_nulls_explicitly() {
+async fn response_carries_nulls_explicitly(backend: Backend) {
     // Optional fields are present as null, as in the seed's example.
-    let server = TestServer::start().await;
+    let server = TestServer::start_on(backend).await;
     let response = server
         .raw()
         .post(server.create_url(server.account_id))
@@ -102,9 +100,8 @@ async fn response_carries_nulls_explicitly() {
     assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
 }
 
-#[tokio::test]
-async fn grants_decide_403_and_standing_decides_404() {
-    let server = TestServer::start().await;
+async fn grants_decide_403_and_standing_decides_404(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let admin = server.app.admin();
     let other = admin.create_account("other".into()).await.unwrap();
 
@@ -187,9 +184,8 @@ async fn grants_decide_403_and_standing_decides_404() {
     );
 }
 
-#[tokio::test]
-async fn duplicate_active_names_conflict() {
-    let server = TestServer::start().await;
+async fn duplicate_active_names_conflict(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let owner = server.owner();
     owner
         .create_service_account(&server.account_id, &create_request("deploy"))
@@ -225,9 +221,8 @@ async fn duplicate_active_names_conflict() {
     assert_eq!(server.service_account_count().await, 5);
 }
 
-#[tokio::test]
-async fn expiry_must_be_in_the_future() {
-    let server = TestServer::start().await;
+async fn expiry_must_be_in_the_future(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let owner = server.owner();
     let now = server.now();
     for (label, expires_at) in [
@@ -270,9 +265,8 @@ async fn expiry_must_be_in_the_future() {
     assert_eq!(server.service_account_count().await, 2);
 }
 
-#[tokio::test]
-async fn invalid_names_that_the_client_can_send_are_400() {
-    let server = TestServer::start().await;
+async fn invalid_names_that_the_client_can_send_are_400(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     for name in ["   ", "tab\tinside", "nul\u{0}", "bidi\u{202E}override"] {
         let error = expect_error(
             server
@@ -300,9 +294,8 @@ async fn the_generated_client_knows_the_length_bounds() {
     assert!(CreateServiceAccountRequestName::try_from("🦀".repeat(120)).is_ok());
 }
 
-#[tokio::test]
-async fn bad_credentials_are_401_as_rfc_6750_says() {
-    let server = TestServer::start().await;
+async fn bad_credentials_are_401_as_rfc_6750_says(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let owner_token = server.owner_token.clone();
     let prefix = token::TokenPrefix::default();
 
@@ -381,9 +374,8 @@ async fn bad_credentials_are_401_as_rfc_6750_says() {
         .expect("the owner's token is valid");
 }
 
-#[tokio::test]
-async fn created_at_is_the_servers_time_in_utc() {
-    let server = TestServer::start().await;
+async fn created_at_is_the_servers_time_in_utc(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let fixed = "2031-05-06T07:08:09.123456Z"
         .parse::<chrono::DateTime<Utc>>()
         .unwrap();
@@ -436,3 +428,14 @@ async fn a_database_that_cannot_be_written_is_503_then_recovers() {
         .await
         .expect("the lock is gone");
 }
+
+on_every_backend!(
+    create_returns_every_seed_field_and_a_working_token,
+    response_carries_nulls_explicitly,
+    grants_decide_403_and_standing_decides_404,
+    duplicate_active_names_conflict,
+    expiry_must_be_in_the_future,
+    invalid_names_that_the_client_can_send_are_400,
+    bad_credentials_are_401_as_rfc_6750_says,
+    created_at_is_the_servers_time_in_utc,
+);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{Backend, TestServer};
 use hbx_service_accounts::api::REQUEST_BODY_MAX_BYTES;
 use serde_json::{Value, json};
 
@@ -47,9 +47,8 @@ fn assert_invalid(outcome: &Outcome, mentions: &str, case: &str) {
     );
 }
 
-#[tokio::test]
-async fn every_bad_body_is_400_naming_the_field_and_creates_nothing() {
-    let server = TestServer::start().await;
+async fn every_bad_body_is_400_naming_the_field_and_creates_nothing(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let long_name = "x".repeat(121);
     let cases: Vec<(&str, String, &str)> = vec![
         ("missing name", r#"{}"#.into(), "name"),
@@ -169,9 +168,8 @@ async fn every_bad_body_is_400_naming_the_field_and_creates_nothing() {
     );
 }
 
-#[tokio::test]
-async fn boundary_values_that_are_valid_are_accepted() {
-    let server = TestServer::start().await;
+async fn boundary_values_that_are_valid_are_accepted(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     for name in [
         "x".repeat(120),
         "🦀".repeat(120),
@@ -204,9 +202,8 @@ async fn boundary_values_that_are_valid_are_accepted() {
     assert_eq!(charset.status, 201);
 }
 
-#[tokio::test]
-async fn expires_at_offsets_are_normalized_to_utc() {
-    let server = TestServer::start().await;
+async fn expires_at_offsets_are_normalized_to_utc(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let outcome = post_json(
         &server,
         r#"{"name": "offset", "expires_at": "2999-07-01T12:30:00.5+02:00"}"#,
@@ -225,9 +222,8 @@ async fn expires_at_offsets_are_normalized_to_utc() {
     assert_eq!(outcome.body["expires_at"], "2999-07-01T16:00:00.123456Z");
 }
 
-#[tokio::test]
-async fn oversized_bodies_are_413() {
-    let server = TestServer::start().await;
+async fn oversized_bodies_are_413(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     // Exactly at the limit (padded with white space) is accepted...
     let valid = r#"{"name": "at the limit"}"#;
     let at_limit = format!(
@@ -262,9 +258,8 @@ async fn oversized_bodies_are_413() {
     assert_eq!(server.service_account_count().await, 2);
 }
 
-#[tokio::test]
-async fn a_malformed_account_id_is_400() {
-    let server = TestServer::start().await;
+async fn a_malformed_account_id_is_400(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let response = server
         .raw()
         .post(server.create_url("not-a-uuid"))
@@ -282,10 +277,9 @@ async fn a_malformed_account_id_is_400() {
     );
 }
 
-#[tokio::test]
-async fn bodies_are_not_looked_at_before_authentication_and_authorization() {
+async fn bodies_are_not_looked_at_before_authentication_and_authorization(backend: Backend) {
     // A stranger learns nothing from validation messages.
-    let server = TestServer::start().await;
+    let server = TestServer::start_on(backend).await;
     let response = server
         .raw()
         .post(server.create_url(server.account_id))
@@ -306,3 +300,12 @@ async fn bodies_are_not_looked_at_before_authentication_and_authorization() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+on_every_backend!(
+    every_bad_body_is_400_naming_the_field_and_creates_nothing,
+    boundary_values_that_are_valid_are_accepted,
+    expires_at_offsets_are_normalized_to_utc,
+    oversized_bodies_are_413,
+    a_malformed_account_id_is_400,
+    bodies_are_not_looked_at_before_authentication_and_authorization,
+);

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{TestServer, with_checksum};
+use common::{Backend, TestServer, with_checksum};
 use uuid::Uuid;
 
 async fn last_used(server: &TestServer, id: Uuid) -> Option<DateTime<Utc>> {
@@ -36,9 +36,8 @@ async fn eventually_last_used(server: &TestServer, id: Uuid) -> Option<DateTime<
     }
 }
 
-#[tokio::test]
-async fn first_use_is_recorded_by_the_background_writer() {
-    let server = TestServer::start().await;
+async fn first_use_is_recorded_by_the_background_writer(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let sa = server.create("used").await;
     assert_eq!(sa.last_used_at, None);
     let used_at = server.now();
@@ -54,9 +53,8 @@ async fn first_use_is_recorded_by_the_background_writer() {
     assert_eq!(seen.last_used_at, Some(used_at));
 }
 
-#[tokio::test]
-async fn uses_within_the_interval_are_not_rewritten() {
-    let server = TestServer::start_with(|settings| {
+async fn uses_within_the_interval_are_not_rewritten(backend: Backend) {
+    let server = TestServer::start_with_on(backend, |settings| {
         settings.last_use_interval = TimeDelta::seconds(60);
     })
     .await;
@@ -82,9 +80,8 @@ async fn uses_within_the_interval_are_not_rewritten() {
     assert_eq!(last_used(&server, sa.id).await, Some(later));
 }
 
-#[tokio::test]
-async fn failed_authentication_never_touches_it() {
-    let server = TestServer::start().await;
+async fn failed_authentication_never_touches_it(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let sa = server.create("target").await;
     // Same public id, wrong secret (and a valid checksum would be needed to get
     // that far: flip a secret character and fix the checksum).
@@ -107,9 +104,8 @@ async fn failed_authentication_never_touches_it() {
     assert_eq!(last_used(&server, revoked.id).await, None);
 }
 
-#[tokio::test]
-async fn a_client_that_hangs_up_mid_request_is_still_recorded() {
-    let server = TestServer::start().await;
+async fn a_client_that_hangs_up_mid_request_is_still_recorded(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let sa = server.create("impatient").await;
     let address = server.base_url.trim_start_matches("http://").to_owned();
     let path = format!(
@@ -132,3 +128,10 @@ async fn a_client_that_hangs_up_mid_request_is_still_recorded() {
     .unwrap();
     assert!(eventually_last_used(&server, sa.id).await.is_some());
 }
+
+on_every_backend!(
+    first_use_is_recorded_by_the_background_writer,
+    uses_within_the_interval_are_not_rewritten,
+    failed_authentication_never_touches_it,
+    a_client_that_hangs_up_mid_request_is_still_recorded,
+);

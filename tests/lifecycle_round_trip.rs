@@ -5,16 +5,15 @@
 mod common;
 
 use chrono::TimeDelta;
-use common::{TestServer, create_request, expect_error};
+use common::{Backend, TestServer, create_request, expect_error};
 use hbx_service_accounts::client::types::CreateServiceAccountRequest;
 use hbx_service_accounts::service::TokenPolicy;
 use hbx_service_accounts::token::{self, TokenPrefix};
 use std::num::NonZeroU32;
 use uuid::Uuid;
 
-#[tokio::test]
-async fn rotation_issues_a_new_token_and_kills_the_old_one() {
-    let server = TestServer::start().await;
+async fn rotation_issues_a_new_token_and_kills_the_old_one(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let expires_at = server.now() + TimeDelta::days(10);
     let created = server
         .owner()
@@ -72,9 +71,8 @@ async fn rotation_issues_a_new_token_and_kills_the_old_one() {
     assert_eq!(got.updated_at, rotated.updated_at);
 }
 
-#[tokio::test]
-async fn revocation_kills_the_token_hides_it_and_happens_once() {
-    let server = TestServer::start().await;
+async fn revocation_kills_the_token_hides_it_and_happens_once(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     // Created a second apart, so creation order is list order.
     server.clock.advance(TimeDelta::seconds(1));
     let kept = server.create("kept").await;
@@ -127,9 +125,8 @@ async fn revocation_kills_the_token_hides_it_and_happens_once() {
     server.create("doomed").await;
 }
 
-#[tokio::test]
-async fn revoked_and_expired_service_accounts_cannot_be_rotated() {
-    let server = TestServer::start().await;
+async fn revoked_and_expired_service_accounts_cannot_be_rotated(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let revoked = server.create("revoked").await;
     server
         .owner()
@@ -183,9 +180,8 @@ async fn revoked_and_expired_service_accounts_cannot_be_rotated() {
     assert!(listed.iter().any(|sa| sa.id == expiring.id));
 }
 
-#[tokio::test]
-async fn another_accounts_service_account_is_404_whatever_the_caller_holds() {
-    let server = TestServer::start().await;
+async fn another_accounts_service_account_is_404_whatever_the_caller_holds(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let other = server
         .app
         .admin()
@@ -244,9 +240,8 @@ async fn another_accounts_service_account_is_404_whatever_the_caller_holds() {
     assert!(server.token_works(other.owner.token.expose()).await);
 }
 
-#[tokio::test]
-async fn every_operation_answers_401_403_and_404() {
-    let server = TestServer::start().await;
+async fn every_operation_answers_401_403_and_404(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let target = server.create("target").await;
     let no_grants = server.create("no grants").await;
     let account = server.account_id;
@@ -295,9 +290,8 @@ async fn every_operation_answers_401_403_and_404() {
     assert!(server.token_works(&target.token).await);
 }
 
-#[tokio::test]
-async fn list_rejects_bad_paging_parameters() {
-    let server = TestServer::start().await;
+async fn list_rejects_bad_paging_parameters(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let owner = server.owner();
     let account = &server.account_id;
     let limit = |n| Some(NonZeroU32::new(n).unwrap());
@@ -360,8 +354,7 @@ async fn list_rejects_bad_paging_parameters() {
     }
 }
 
-#[tokio::test]
-async fn five_thousand_service_accounts_page_exactly_once_in_order() {
+async fn five_thousand_service_accounts_page_exactly_once_in_order(backend: Backend) {
     // Seeded through the service layer into a data directory in memory (on
     // /dev/shm where it exists), so that 5,000 durable commits take seconds.
     let shm = std::path::Path::new("/dev/shm");
@@ -371,7 +364,7 @@ async fn five_thousand_service_accounts_page_exactly_once_in_order() {
         tempfile::tempdir()
     }
     .unwrap();
-    let server = TestServer::start_in(dir, |_| {}).await;
+    let server = TestServer::start_in(backend, dir, |_| {}).await;
     let service = server.app.service_accounts();
     let caller = hbx_service_accounts::service::Caller {
         principal: hbx_service_accounts::auth::Principal::ServiceAccount {
@@ -441,9 +434,8 @@ async fn five_thousand_service_accounts_page_exactly_once_in_order() {
     assert_eq!(ids, expected);
 }
 
-#[tokio::test]
-async fn a_maximum_token_lifetime_makes_expiry_required_and_bounded() {
-    let server = TestServer::start_with(|settings| {
+async fn a_maximum_token_lifetime_makes_expiry_required_and_bounded(backend: Backend) {
+    let server = TestServer::start_with_on(backend, |settings| {
         settings.token_policy = TokenPolicy {
             max_lifetime: Some(TimeDelta::days(30)),
         };
@@ -495,3 +487,14 @@ async fn a_maximum_token_lifetime_makes_expiry_required_and_bounded() {
         .into_inner();
     assert_eq!(rotated.expires_at, Some(longest));
 }
+
+on_every_backend!(
+    rotation_issues_a_new_token_and_kills_the_old_one,
+    revocation_kills_the_token_hides_it_and_happens_once,
+    revoked_and_expired_service_accounts_cannot_be_rotated,
+    another_accounts_service_account_is_404_whatever_the_caller_holds,
+    every_operation_answers_401_403_and_404,
+    list_rejects_bad_paging_parameters,
+    five_thousand_service_accounts_page_exactly_once_in_order,
+    a_maximum_token_lifetime_makes_expiry_required_and_bounded,
+);

@@ -2,6 +2,8 @@
 //! databases: each behaviour is an async function over `Arc<dyn Store>`, and
 //! `store_suite!` instantiates all of them for one store.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +35,21 @@ async fn sqlite() -> StoreUnderTest {
     StoreUnderTest {
         store: Arc::new(store),
         _guard: Box::new(dir),
+    }
+}
+
+async fn postgres() -> StoreUnderTest {
+    let database = common::postgres::TestDatabase::create().await;
+    let options = hbx_service_accounts::store::PostgresOptions {
+        max_connections: 4,
+        timeout: Duration::from_secs(5),
+    };
+    let store = hbx_service_accounts::store::PostgresStore::open(&database.url, &options)
+        .await
+        .unwrap();
+    StoreUnderTest {
+        store: Arc::new(store),
+        _guard: Box::new(database),
     }
 }
 
@@ -679,7 +696,10 @@ pub async fn pages_follow_creation_order(store: Arc<dyn Store>) {
 }
 
 macro_rules! store_suite {
-    ($store:ident: $($behaviour:ident),+ $(,)?) => {
+    ($($store:ident),+ => $behaviours:tt) => {
+        $( store_suite!(@store $store $behaviours); )+
+    };
+    (@store $store:ident [$($behaviour:ident),+ $(,)?]) => {
         mod $store {
             $(
                 #[tokio::test]
@@ -692,7 +712,7 @@ macro_rules! store_suite {
     };
 }
 
-store_suite!(sqlite:
+store_suite!(sqlite, postgres => [
     accounts_round_trip,
     service_accounts_round_trip_every_field,
     service_accounts_are_only_visible_in_their_account,
@@ -705,4 +725,4 @@ store_suite!(sqlite:
     revocation_happens_once,
     last_use_is_throttled_and_follows_the_current_token,
     pages_follow_creation_order,
-);
+]);

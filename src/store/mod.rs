@@ -5,6 +5,8 @@
 //! Every method that returns `Ok` has made its change durable: a caller may
 //! acknowledge it to a client.
 
+pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -14,6 +16,7 @@ use uuid::Uuid;
 use crate::domain::{Account, AuditEvent, Capability, ServiceAccount, Subject, TokenFacts};
 use crate::token::keyring::TokenMac;
 
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// A service account together with the MAC of its current token: what the store

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::{
     Grant, LastUse, PageRequest, Revocation, Store, StoreError, StoredServiceAccount,
-    TokenReplacement,
+    TokenReplacement, sql,
 };
 use crate::domain::{
     Account, Actor, AuditAction, AuditEvent, Capability, ServiceAccount, Subject, TokenFacts,
@@ -34,15 +34,6 @@ pub const DATABASE_FILE: &str = "hbx-sa.sqlite3";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 const READ_CONNECTIONS: u32 = 4;
-
-/// A page of an account's service accounts after a `(created_at, id)` position.
-const LIST_ALL: &str = "SELECT * FROM service_accounts \
-    WHERE account_id = $1 AND (created_at, id) > ($2, $3) \
-    ORDER BY created_at, id LIMIT $4";
-/// The same, non-revoked only (served by the partial index of active ones).
-const LIST_ACTIVE: &str = "SELECT * FROM service_accounts \
-    WHERE account_id = $1 AND (created_at, id) > ($2, $3) AND revoked_at IS NULL \
-    ORDER BY created_at, id LIMIT $4";
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -110,7 +101,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_account(&self, id: Uuid) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query("SELECT id, name, created_at FROM accounts WHERE id = $1")
+        let row = sqlx::query(sql::SELECT_ACCOUNT)
             .bind(id)
             .fetch_optional(&self.readers)
             .await
@@ -136,16 +127,13 @@ impl Store for SqliteStore {
         account_id: Uuid,
         subject: Subject,
     ) -> Result<Vec<Capability>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT capability FROM grants \
-             WHERE account_id = $1 AND subject_kind = $2 AND subject_id = $3",
-        )
-        .bind(account_id)
-        .bind(subject.kind())
-        .bind(subject.id())
-        .fetch_all(&self.readers)
-        .await
-        .map_err(map_error)?;
+        let rows = sqlx::query(sql::SELECT_CAPABILITIES)
+            .bind(account_id)
+            .bind(subject.kind())
+            .bind(subject.id())
+            .fetch_all(&self.readers)
+            .await
+            .map_err(map_error)?;
         // A capability this version does not know (written by a newer one)
         // grants nothing here.
         rows.iter()
@@ -190,7 +178,7 @@ impl Store for SqliteStore {
         account_id: Uuid,
         id: Uuid,
     ) -> Result<Option<ServiceAccount>, StoreError> {
-        let row = sqlx::query("SELECT * FROM service_accounts WHERE id = $1 AND account_id = $2")
+        let row = sqlx::query(sql::SELECT_SERVICE_ACCOUNT)
             .bind(id)
             .bind(account_id)
             .fetch_optional(&self.readers)
@@ -209,26 +197,18 @@ impl Store for SqliteStore {
         event: &AuditEvent,
     ) -> Result<Option<ServiceAccount>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "UPDATE service_accounts SET \
-               token_prefix = $3, token_public_id = $4, token_last4 = $5, \
-               token_mac = $6, token_key_version = $7, \
-               last_used_at = NULL, updated_at = $8 \
-             WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL \
-               AND (expires_at IS NULL OR expires_at > $8) \
-             RETURNING *",
-        )
-        .bind(id)
-        .bind(account_id)
-        .bind(&replacement.token.prefix)
-        .bind(&replacement.token.public_id)
-        .bind(&replacement.token.last4)
-        .bind(&replacement.mac.digest)
-        .bind(i64::from(replacement.mac.key_version))
-        .bind(micros(replacement.at))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_error)?;
+        let row = sqlx::query(sql::ROTATE_TOKEN)
+            .bind(id)
+            .bind(account_id)
+            .bind(&replacement.token.prefix)
+            .bind(&replacement.token.public_id)
+            .bind(&replacement.token.last4)
+            .bind(&replacement.mac.digest)
+            .bind(i64::from(replacement.mac.key_version))
+            .bind(micros(replacement.at))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_error)?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -246,24 +226,20 @@ impl Store for SqliteStore {
         event: &AuditEvent,
     ) -> Result<Option<ServiceAccount>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let revoked = sqlx::query(
-            "UPDATE service_accounts SET \
-               revoked_at = $3, revoked_by_user_id = $4, updated_at = $3 \
-             WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(account_id)
-        .bind(micros(revocation.at))
-        .bind(revocation.by_user_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_error)?
-        .rows_affected()
+        let revoked = sqlx::query(sql::REVOKE)
+            .bind(id)
+            .bind(account_id)
+            .bind(micros(revocation.at))
+            .bind(revocation.by_user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_error)?
+            .rows_affected()
             == 1;
         if revoked {
             insert_audit_event(&mut tx, event).await?;
         }
-        let row = sqlx::query("SELECT * FROM service_accounts WHERE id = $1 AND account_id = $2")
+        let row = sqlx::query(sql::SELECT_SERVICE_ACCOUNT)
             .bind(id)
             .bind(account_id)
             .fetch_optional(&mut *tx)
@@ -278,24 +254,20 @@ impl Store for SqliteStore {
     async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for last_use in uses {
-            sqlx::query(
-                "UPDATE service_accounts SET last_used_at = $3 \
-                 WHERE id = $1 AND token_public_id = $2 \
-                   AND (last_used_at IS NULL OR last_used_at <= $4)",
-            )
-            .bind(last_use.service_account_id)
-            .bind(&last_use.public_id)
-            .bind(micros(last_use.at))
-            .bind(micros(last_use.unless_recorded_after))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_error)?;
+            sqlx::query(sql::RECORD_LAST_USE)
+                .bind(last_use.service_account_id)
+                .bind(&last_use.public_id)
+                .bind(micros(last_use.at))
+                .bind(micros(last_use.unless_recorded_after))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_error)?;
         }
         tx.commit().await.map_err(map_error)
     }
 
     async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM audit_events WHERE account_id = $1 ORDER BY seq")
+        let rows = sqlx::query(sql::SELECT_AUDIT_EVENTS)
             .bind(account_id)
             .fetch_all(&self.readers)
             .await
@@ -330,24 +302,22 @@ impl Store for SqliteStore {
         let (after_created_at, after_id) = match page.after {
             None => (i64::MIN, Uuid::nil()),
             Some(after) => {
-                let row = sqlx::query(
-                    "SELECT created_at FROM service_accounts WHERE id = $1 AND account_id = $2",
-                )
-                .bind(after)
-                .bind(account_id)
-                .fetch_optional(&self.readers)
-                .await
-                .map_err(map_error)?
-                .ok_or(StoreError::CursorNotFound)?;
+                let row = sqlx::query(sql::SELECT_CURSOR)
+                    .bind(after)
+                    .bind(account_id)
+                    .fetch_optional(&self.readers)
+                    .await
+                    .map_err(map_error)?
+                    .ok_or(StoreError::CursorNotFound)?;
                 (row.try_get("created_at").map_err(internal)?, after)
             }
         };
         // Two statements rather than one with a flag, so that the active-only
         // page can use the partial index of non-revoked service accounts.
         let sql = if page.include_revoked {
-            LIST_ALL
+            sql::LIST_ALL
         } else {
-            LIST_ACTIVE
+            sql::LIST_ACTIVE
         };
         let rows = sqlx::query(sql)
             .bind(account_id)
@@ -366,7 +336,7 @@ impl Store for SqliteStore {
         &self,
         public_id: &str,
     ) -> Result<Option<StoredServiceAccount>, StoreError> {
-        let row = sqlx::query("SELECT * FROM service_accounts WHERE token_public_id = $1")
+        let row = sqlx::query(sql::SELECT_BY_PUBLIC_ID)
             .bind(public_id)
             .fetch_optional(&self.readers)
             .await
@@ -385,7 +355,7 @@ async fn insert_account(
     tx: &mut Transaction<'static, Sqlite>,
     account: &Account,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)")
+    sqlx::query(sql::INSERT_ACCOUNT)
         .bind(account.id)
         .bind(&account.name)
         .bind(micros(account.created_at))
@@ -400,34 +370,29 @@ async fn insert_service_account(
     new: &StoredServiceAccount,
 ) -> Result<(), StoreError> {
     let sa = &new.service_account;
-    sqlx::query(
-        "INSERT INTO service_accounts (id, account_id, name, created_at, updated_at, \
-         created_by_user_id, expires_at, last_used_at, revoked_at, revoked_by_user_id, \
-         token_prefix, token_public_id, token_last4, token_mac, token_key_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
-    .bind(sa.id)
-    .bind(sa.account_id)
-    .bind(&sa.name)
-    .bind(micros(sa.created_at))
-    .bind(micros(sa.updated_at))
-    .bind(sa.created_by_user_id)
-    .bind(sa.expires_at.map(micros))
-    .bind(sa.last_used_at.map(micros))
-    .bind(sa.revoked_at.map(micros))
-    .bind(sa.revoked_by_user_id)
-    .bind(&sa.token.prefix)
-    .bind(&sa.token.public_id)
-    .bind(&sa.token.last4)
-    .bind(&new.mac.digest)
-    .bind(i64::from(new.mac.key_version))
-    .execute(&mut **tx)
-    .await
-    .map_err(|error| match unique_violation_on(&error) {
-        Some(message) if message.contains("service_accounts.name") => StoreError::NameConflict,
-        _ if is_foreign_key_violation(&error) => StoreError::AccountNotFound,
-        _ => map_error(error),
-    })?;
+    sqlx::query(sql::INSERT_SERVICE_ACCOUNT)
+        .bind(sa.id)
+        .bind(sa.account_id)
+        .bind(&sa.name)
+        .bind(micros(sa.created_at))
+        .bind(micros(sa.updated_at))
+        .bind(sa.created_by_user_id)
+        .bind(sa.expires_at.map(micros))
+        .bind(sa.last_used_at.map(micros))
+        .bind(sa.revoked_at.map(micros))
+        .bind(sa.revoked_by_user_id)
+        .bind(&sa.token.prefix)
+        .bind(&sa.token.public_id)
+        .bind(&sa.token.last4)
+        .bind(&new.mac.digest)
+        .bind(i64::from(new.mac.key_version))
+        .execute(&mut **tx)
+        .await
+        .map_err(|error| match unique_violation_on(&error) {
+            Some(message) if message.contains("service_accounts.name") => StoreError::NameConflict,
+            _ if is_foreign_key_violation(&error) => StoreError::AccountNotFound,
+            _ => map_error(error),
+        })?;
     Ok(())
 }
 
@@ -435,20 +400,17 @@ async fn insert_audit_event(
     tx: &mut Transaction<'static, Sqlite>,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_events (occurred_at, account_id, service_account_id, action, \
-         actor_type, actor_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(micros(event.occurred_at))
-    .bind(event.account_id)
-    .bind(event.service_account_id)
-    .bind(event.action.as_str())
-    .bind(event.actor.kind())
-    .bind(event.actor.id())
-    .bind(&event.request_id)
-    .execute(&mut **tx)
-    .await
-    .map_err(map_error)?;
+    sqlx::query(sql::INSERT_AUDIT_EVENT)
+        .bind(micros(event.occurred_at))
+        .bind(event.account_id)
+        .bind(event.service_account_id)
+        .bind(event.action.as_str())
+        .bind(event.actor.kind())
+        .bind(event.actor.id())
+        .bind(&event.request_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_error)?;
     Ok(())
 }
 
@@ -456,7 +418,7 @@ async fn insert_grant(
     tx: &mut Transaction<'static, Sqlite>,
     grant: &Grant,
 ) -> Result<(), StoreError> {
-    let account_exists = sqlx::query("SELECT 1 FROM accounts WHERE id = $1")
+    let account_exists = sqlx::query(sql::ACCOUNT_EXISTS)
         .bind(grant.account_id)
         .fetch_optional(&mut **tx)
         .await
@@ -466,30 +428,26 @@ async fn insert_grant(
         return Err(StoreError::AccountNotFound);
     }
     if let Subject::ServiceAccount(id) = grant.subject {
-        let in_account =
-            sqlx::query("SELECT 1 FROM service_accounts WHERE id = $1 AND account_id = $2")
-                .bind(id)
-                .bind(grant.account_id)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(map_error)?
-                .is_some();
+        let in_account = sqlx::query(sql::SERVICE_ACCOUNT_IN_ACCOUNT)
+            .bind(id)
+            .bind(grant.account_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(map_error)?
+            .is_some();
         if !in_account {
             return Err(StoreError::ServiceAccountNotInAccount);
         }
     }
-    sqlx::query(
-        "INSERT INTO grants (account_id, subject_kind, subject_id, capability, created_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-    )
-    .bind(grant.account_id)
-    .bind(grant.subject.kind())
-    .bind(grant.subject.id())
-    .bind(grant.capability.as_str())
-    .bind(micros(grant.created_at))
-    .execute(&mut **tx)
-    .await
-    .map_err(map_error)?;
+    sqlx::query(sql::INSERT_GRANT)
+        .bind(grant.account_id)
+        .bind(grant.subject.kind())
+        .bind(grant.subject.id())
+        .bind(grant.capability.as_str())
+        .bind(micros(grant.created_at))
+        .execute(&mut **tx)
+        .await
+        .map_err(map_error)?;
     Ok(())
 }
 
@@ -581,8 +539,8 @@ mod tests {
             .await
             .unwrap();
         for (sql, index) in [
-            (LIST_ALL, "service_accounts_by_account"),
-            (LIST_ACTIVE, "service_accounts_active_by_account"),
+            (sql::LIST_ALL, "service_accounts_by_account"),
+            (sql::LIST_ACTIVE, "service_accounts_active_by_account"),
         ] {
             let plan: Vec<String> =
                 sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))

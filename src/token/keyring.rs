@@ -178,7 +178,9 @@ pub fn permission_warning(path: &Path) -> Option<String> {
     })
 }
 
-fn create_key_file(path: &Path) -> Result<(), KeyringError> {
+/// Creates a key file at `path` holding one fresh random key (mode 0600). Fails
+/// if the file exists: a key file is never overwritten.
+pub fn create_key_file(path: &Path) -> Result<(), KeyringError> {
     let create_error = |source| KeyringError::Create {
         path: path.display().to_string(),
         source,

@@ -2,7 +2,10 @@
 //! SQLite file in a fresh temporary data directory, logging to a file there, with
 //! a settable clock and a bootstrapped account whose owner token is ready to use.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
+
+pub mod postgres;
+pub mod process;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +26,39 @@ use uuid::Uuid;
 
 pub const LOG_FILE: &str = "test-server.log";
 
+/// Where a test server keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in the data directory (the default deployment).
+    Sqlite,
+    /// A fresh PostgreSQL database of its own (the scale-out deployment).
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend)` as two tests, `sqlite::NAME` and
+/// `postgres::NAME`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::common::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::common::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
 pub struct TestServer {
     pub app: App,
     pub clock: Arc<ManualClock>,
@@ -32,28 +68,55 @@ pub struct TestServer {
     pub owner_id: Uuid,
     pub owner_token: String,
     server: Option<Server>,
+    database: Option<postgres::TestDatabase>,
     // Last, so the directory outlives everything that writes into it.
     data_dir: tempfile::TempDir,
 }
 
 impl TestServer {
+    /// A server on SQLite with the default settings.
     pub async fn start() -> Self {
-        Self::start_with(|_| {}).await
+        Self::start_on(Backend::Sqlite).await
     }
 
-    /// Starts with settings adjusted by `adjust`.
+    pub async fn start_on(backend: Backend) -> Self {
+        Self::start_with_on(backend, |_| {}).await
+    }
+
+    /// A server on SQLite with settings adjusted by `adjust`.
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_with_on(Backend::Sqlite, adjust).await
+    }
+
+    pub async fn start_with_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Self {
         Self::start_in(
+            backend,
             tempfile::tempdir().expect("temporary data directory"),
             adjust,
         )
         .await
     }
 
-    /// Starts with its data directory in `data_dir`.
-    pub async fn start_in(data_dir: tempfile::TempDir, adjust: impl FnOnce(&mut Settings)) -> Self {
+    /// Starts with its data directory in `data_dir` (which, with PostgreSQL,
+    /// holds only the log and the token key file).
+    pub async fn start_in(
+        backend: Backend,
+        data_dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let mut settings = Settings::in_dir(data_dir.path());
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let database = postgres::TestDatabase::create().await;
+                let key_file = data_dir.path().join("shared-token-keys");
+                hbx_service_accounts::token::keyring::create_key_file(&key_file).expect("key file");
+                settings.database_url = Some(database.url.clone());
+                settings.token_key_file = Some(key_file);
+                Some(database)
+            }
+        };
         adjust(&mut settings);
         let app = App::open(&settings, clock.clone())
             .await
@@ -80,8 +143,14 @@ impl TestServer {
             owner_token: made.owner.token.expose().to_owned(),
             app,
             server: Some(server),
+            database,
             data_dir,
         }
+    }
+
+    /// The PostgreSQL database's URL, when on PostgreSQL.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|database| database.url.as_str())
     }
 
     pub fn data_dir(&self) -> &Path {

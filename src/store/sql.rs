@@ -1,0 +1,66 @@
+//! The SQL both stores run. SQLite and PostgreSQL accept the same text here
+//! (`$n` parameters, row values, `RETURNING`, `ON CONFLICT`); only the column
+//! types differ, and each store binds and reads its own.
+
+pub const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)";
+
+pub const SELECT_ACCOUNT: &str = "SELECT id, name, created_at FROM accounts WHERE id = $1";
+
+pub const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = $1";
+
+pub const SERVICE_ACCOUNT_IN_ACCOUNT: &str =
+    "SELECT 1 FROM service_accounts WHERE id = $1 AND account_id = $2";
+
+pub const INSERT_GRANT: &str = "INSERT INTO grants \
+    (account_id, subject_kind, subject_id, capability, created_at) \
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+
+pub const SELECT_CAPABILITIES: &str = "SELECT capability FROM grants \
+    WHERE account_id = $1 AND subject_kind = $2 AND subject_id = $3";
+
+pub const INSERT_SERVICE_ACCOUNT: &str = "INSERT INTO service_accounts (id, account_id, name, \
+    created_at, updated_at, created_by_user_id, expires_at, last_used_at, revoked_at, \
+    revoked_by_user_id, token_prefix, token_public_id, token_last4, token_mac, token_key_version) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+
+pub const SELECT_SERVICE_ACCOUNT: &str =
+    "SELECT * FROM service_accounts WHERE id = $1 AND account_id = $2";
+
+pub const SELECT_BY_PUBLIC_ID: &str = "SELECT * FROM service_accounts WHERE token_public_id = $1";
+
+pub const SELECT_CURSOR: &str =
+    "SELECT created_at FROM service_accounts WHERE id = $1 AND account_id = $2";
+
+/// A page of an account's service accounts after a `(created_at, id)` position.
+pub const LIST_ALL: &str = "SELECT * FROM service_accounts \
+    WHERE account_id = $1 AND (created_at, id) > ($2, $3) \
+    ORDER BY created_at, id LIMIT $4";
+
+/// The same, non-revoked only: a separate statement so that it can use the
+/// partial index of non-revoked service accounts.
+pub const LIST_ACTIVE: &str = "SELECT * FROM service_accounts \
+    WHERE account_id = $1 AND (created_at, id) > ($2, $3) AND revoked_at IS NULL \
+    ORDER BY created_at, id LIMIT $4";
+
+/// Replaces the token unless revoked or expired at `$8` (the rotation's time).
+pub const ROTATE_TOKEN: &str = "UPDATE service_accounts SET \
+    token_prefix = $3, token_public_id = $4, token_last4 = $5, \
+    token_mac = $6, token_key_version = $7, last_used_at = NULL, updated_at = $8 \
+    WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL \
+      AND (expires_at IS NULL OR expires_at > $8) \
+    RETURNING *";
+
+pub const REVOKE: &str = "UPDATE service_accounts SET \
+    revoked_at = $3, revoked_by_user_id = $4, updated_at = $3 \
+    WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL";
+
+/// Records a use of the current token, unless one was recorded after `$4`.
+pub const RECORD_LAST_USE: &str = "UPDATE service_accounts SET last_used_at = $3 \
+    WHERE id = $1 AND token_public_id = $2 AND (last_used_at IS NULL OR last_used_at <= $4)";
+
+pub const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events (occurred_at, account_id, \
+    service_account_id, action, actor_type, actor_id, request_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+pub const SELECT_AUDIT_EVENTS: &str =
+    "SELECT * FROM audit_events WHERE account_id = $1 ORDER BY seq";

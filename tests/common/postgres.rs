@@ -1,0 +1,112 @@
+//! A fresh PostgreSQL database for one test, dropped afterwards.
+//!
+//! The server to use comes from `HBX_SA_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, the server these machines
+//! run); its user must be allowed to create databases. Without a reachable
+//! server the tests that need one fail, saying how to provide one.
+
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use uuid::Uuid;
+
+pub const ADMIN_URL_VARIABLE: &str = "HBX_SA_TEST_DATABASE_URL";
+const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn admin_url() -> String {
+    std::env::var(ADMIN_URL_VARIABLE).unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
+/// `host:port` of the PostgreSQL server the tests use.
+pub fn server_address() -> String {
+    let url = admin_url();
+    let (_, host_port, _) = split_url(&url);
+    if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    }
+}
+
+/// `url` with its `host:port` replaced by `address`.
+pub fn with_server_address(url: &str, address: std::net::SocketAddr) -> String {
+    let (before, _, after) = split_url(url);
+    format!("{before}{address}{after}")
+}
+
+/// `postgres://user@host:port/db?x` → (`postgres://user@`, `host:port`, `/db?x`).
+fn split_url(url: &str) -> (&str, &str, &str) {
+    let start = url
+        .find('@')
+        .map(|at| at + 1)
+        .unwrap_or_else(|| url.find("//").expect("a URL") + 2);
+    let end = url[start..]
+        .find('/')
+        .map(|slash| start + slash)
+        .unwrap_or(url.len());
+    (&url[..start], &url[start..end], &url[end..])
+}
+
+pub struct TestDatabase {
+    /// Connects to the new database.
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let admin_url = admin_url();
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|error| {
+            panic!(
+                "these tests need PostgreSQL and cannot reach it at {admin_url}: {error}.\n\
+                 Start PostgreSQL on 127.0.0.1:5432 with trust authentication for the \
+                 `postgres` user, or set {ADMIN_URL_VARIABLE}=postgres://USER[:PASSWORD]@HOST:PORT/DB \
+                 naming a user that may CREATE DATABASE."
+            )
+        });
+        let name = format!("hbx_sa_test_{}", Uuid::new_v4().simple());
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|error| {
+                panic!("cannot create a test database at {admin_url}: {error}")
+            });
+        let _ = admin.close().await;
+        let (without_query, query) = match admin_url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin_url.as_str(), String::new()),
+        };
+        let (server, _) = without_query
+            .rsplit_once('/')
+            .expect("a database URL ends with /DATABASE");
+        Self {
+            url: format!("{server}/{name}{query}"),
+            name,
+            admin_url,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop may run inside a runtime that is shutting down: use a thread of
+        // its own with a runtime of its own.
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the test database");
+            runtime.block_on(async {
+                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::raw_sql(AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}

@@ -1,0 +1,105 @@
+//! The `hbx-sa` binary as a child process: one-shot commands, and `serve`
+//! processes that are killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hbx_service_accounts::client::Client;
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hbx-sa");
+
+pub fn hbx_sa(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .output()
+        .expect("run hbx-sa")
+}
+
+pub fn json_stdout(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "hbx-sa failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
+}
+
+/// A `hbx-sa serve` child process, killed when dropped.
+pub struct ServeProcess {
+    child: Child,
+    pub address: String,
+}
+
+impl ServeProcess {
+    pub fn start(dir: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hbx-sa serve");
+        let stderr = child.stderr.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("address: ").nth(1) {
+                    let address = rest.split([',', ' ']).next().unwrap().to_owned();
+                    let _ = sender.send(address);
+                }
+            }
+        });
+        let address = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs its address within 30 s");
+        Self { child, address }
+    }
+
+    pub fn client(&self, token: &str) -> Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        Client::new_with_client(&format!("http://{}", self.address), http)
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    pub fn wait(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hbx-sa did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,482 @@
+//! The scale-out shape on a real PostgreSQL server: several `hbx-sa serve`
+//! processes on one database, instances starting together, a database outage
+//! and its end, and what PostgreSQL holds (no token, index-served pages).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::postgres::TestDatabase;
+use common::process::{ServeProcess, hbx_sa, json_stdout};
+use common::{Backend, TestServer, create_request, expect_error};
+use hbx_service_accounts::store::{PostgresOptions, PostgresStore, Store, sql};
+use sqlx::{Connection, PgConnection, Row};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+use uuid::Uuid;
+
+fn with_database(args: &[&str], database: &TestDatabase, key_file: &Path) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend([
+        "--database-url".into(),
+        database.url.clone(),
+        "--token-key-file".into(),
+        key_file.display().to_string(),
+    ]);
+    all
+}
+
+fn run(dir: &Path, args: &[String]) -> serde_json::Value {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    json_stdout(&hbx_sa(dir, &args))
+}
+
+#[tokio::test]
+async fn two_instances_share_tokens_and_revocations() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("shared-keys");
+    run(
+        dir.path(),
+        &[
+            "keys".into(),
+            "create".into(),
+            "--file".into(),
+            key_file.display().to_string(),
+        ],
+    );
+
+    let made = run(
+        dir.path(),
+        &with_database(
+            &["bootstrap", "--account-name", "acme"],
+            &database,
+            &key_file,
+        ),
+    );
+    let account_id: Uuid = made["account_id"].as_str().unwrap().parse().unwrap();
+    let owner_token = made["token"].as_str().unwrap().to_owned();
+
+    let serve_args = with_database(&["--bind", "127.0.0.1:0"], &database, &key_file);
+    let serve_args: Vec<&str> = serve_args.iter().map(String::as_str).collect();
+    let first = ServeProcess::start(dir.path(), &serve_args);
+    let second = ServeProcess::start(dir.path(), &serve_args);
+    assert_ne!(first.address, second.address);
+
+    // Created through the first instance...
+    let created = first
+        .client(&owner_token)
+        .create_service_account(&account_id, &create_request("shared"))
+        .await
+        .unwrap()
+        .into_inner();
+    run(
+        dir.path(),
+        &with_database(
+            &[
+                "grants",
+                "add",
+                "--account",
+                &account_id.to_string(),
+                "--service-account",
+                &created.id.to_string(),
+                "--capability",
+                "auth.manage",
+            ],
+            &database,
+            &key_file,
+        ),
+    );
+    // ...its token works on the second.
+    let listed = second
+        .client(&created.token)
+        .list_service_accounts(&account_id, None, None, None)
+        .await
+        .expect("the token authenticates on the other instance");
+    assert_eq!(listed.len(), 2);
+
+    // Revoked through the second instance...
+    second
+        .client(&owner_token)
+        .revoke_service_account(&account_id, &created.id)
+        .await
+        .unwrap();
+    // ...and refused by the first at once: every authentication reads the
+    // shared database, so the documented bound is the commit itself.
+    expect_error(
+        first
+            .client(&created.token)
+            .list_service_accounts(&account_id, None, None, None)
+            .await,
+        401,
+        "invalid_token",
+    );
+
+    // The same for rotation: the old token dies everywhere, the new one works everywhere.
+    let rotated = first
+        .client(&owner_token)
+        .rotate_service_account(
+            &account_id,
+            &Uuid::parse_str(made["service_account_id"].as_str().unwrap()).unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    for instance in [&first, &second] {
+        expect_error(
+            instance
+                .client(&owner_token)
+                .list_service_accounts(&account_id, None, None, None)
+                .await,
+            401,
+            "invalid_token",
+        );
+        instance
+            .client(&rotated.token)
+            .list_service_accounts(&account_id, None, None, None)
+            .await
+            .expect("the rotated token works on every instance");
+    }
+}
+
+#[tokio::test]
+async fn instances_starting_together_migrate_once() {
+    let database = TestDatabase::create().await;
+    let options = PostgresOptions {
+        max_connections: 2,
+        timeout: Duration::from_secs(10),
+    };
+    let opened =
+        futures::future::join_all((0..4).map(|_| PostgresStore::open(&database.url, &options)))
+            .await;
+    for store in &opened {
+        assert!(store.is_ok(), "{store:?}");
+    }
+    let mut connection = PgConnection::connect(&database.url).await.unwrap();
+    let applied: i64 = sqlx::query("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 1);
+}
+
+#[tokio::test]
+async fn postgres_needs_a_shared_key_file() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = hbx_sa(
+        dir.path(),
+        &[
+            "accounts",
+            "create",
+            "--name",
+            "acme",
+            "--database-url",
+            &database.url,
+        ],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--token-key-file"), "{stderr}");
+    assert!(stderr.contains("hbx-sa keys create"), "{stderr}");
+}
+
+/// A TCP proxy between the server and PostgreSQL that the test can break in
+/// two ways: `cut` drops every connection and closes new ones at once (a
+/// database that went away); `stall` keeps connections open but passes nothing
+/// (a network that silently drops packets).
+struct BreakableProxy {
+    address: SocketAddr,
+    open: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<AbortHandle>>>,
+    accept_loop: AbortHandle,
+}
+
+impl BreakableProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let open = Arc::new(AtomicBool::new(true));
+        let stalled = Arc::new(AtomicBool::new(false));
+        let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let accept_loop = {
+            let (open, stalled, connections) = (open.clone(), stalled.clone(), connections.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Ok((client, _)) = listener.accept().await else {
+                        return;
+                    };
+                    if !open.load(Ordering::SeqCst) {
+                        drop(client);
+                        continue;
+                    }
+                    let upstream = upstream.clone();
+                    let stalled = stalled.clone();
+                    let forward = tokio::spawn(async move {
+                        let Ok(server) = TcpStream::connect(upstream).await else {
+                            return;
+                        };
+                        let (client_read, client_write) = client.into_split();
+                        let (server_read, server_write) = server.into_split();
+                        tokio::join!(
+                            pass(client_read, server_write, stalled.clone()),
+                            pass(server_read, client_write, stalled),
+                        );
+                    });
+                    connections.lock().unwrap().push(forward.abort_handle());
+                }
+            })
+            .abort_handle()
+        };
+        Self {
+            address,
+            open,
+            stalled,
+            connections,
+            accept_loop,
+        }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+
+    fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.stalled.store(false, Ordering::SeqCst);
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to`, holding what it read while `stalled`.
+async fn pass(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    stalled: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let Ok(read) = from.read(&mut buffer).await else {
+            return;
+        };
+        if read == 0 {
+            return;
+        }
+        while stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl Drop for BreakableProxy {
+    fn drop(&mut self) {
+        self.accept_loop.abort();
+        self.cut();
+    }
+}
+
+/// Expects 503 `unavailable` for a create, well within a generous bound.
+async fn expect_fast_503(server: &TestServer, what: &str) {
+    let started = Instant::now();
+    let error = expect_error(
+        server
+            .owner()
+            .create_service_account(&server.account_id, &create_request("during"))
+            .await,
+        503,
+        "unavailable",
+    );
+    assert!(error.message.contains("retry"));
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(10),
+        "{what}: took {waited:?}, not failing fast"
+    );
+}
+
+/// Retries a create until the database answers again (same server process).
+async fn recovered(server: &TestServer, name: &str) -> Uuid {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match server
+            .owner()
+            .create_service_account(&server.account_id, &create_request(name))
+            .await
+        {
+            Ok(created) => return created.into_inner().id,
+            Err(error) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no recovery within 30 s: {error:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_database_outage_is_503_and_the_same_server_recovers() {
+    let proxy = BreakableProxy::start(common::postgres::server_address()).await;
+    let server = TestServer::start_with_on(Backend::Postgres, |settings| {
+        settings.database_timeout = Duration::from_secs(1);
+        let url = settings.database_url.take().unwrap();
+        settings.database_url = Some(common::postgres::with_server_address(&url, proxy.address));
+    })
+    .await;
+    let before = server.create("acknowledged before the outage").await;
+
+    // The database goes away.
+    proxy.cut();
+    for attempt in 0..3 {
+        expect_fast_503(&server, &format!("cut, attempt {attempt}")).await;
+    }
+    // Authentication needs the database too: also 503, not 401.
+    expect_error(
+        server
+            .owner()
+            .list_service_accounts(&server.account_id, None, None, None)
+            .await,
+        503,
+        "unavailable",
+    );
+    proxy.restore();
+    let after_cut = recovered(&server, "after the cut").await;
+
+    // The network silently drops everything: only the client-side timeout notices.
+    proxy.stall();
+    expect_fast_503(&server, "stalled").await;
+    proxy.restore();
+    let after_stall = recovered(&server, "after the stall").await;
+
+    let listed = server
+        .owner()
+        .list_service_accounts(&server.account_id, None, None, None)
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<Uuid> = listed.iter().map(|sa| sa.id).collect();
+    assert!(
+        ids.contains(&before.id),
+        "acknowledged before the outage, still there"
+    );
+    assert!(ids.contains(&after_cut) && ids.contains(&after_stall));
+    // A create that timed out while stalled may have committed after all (the
+    // client was told 503, "retry"): that is the one ambiguity of a timeout.
+    // Nothing else appeared.
+    assert!(listed.iter().all(|sa| {
+        [
+            "owner",
+            "acknowledged before the outage",
+            "after the cut",
+            "after the stall",
+            "during",
+        ]
+        .contains(&sa.name.as_str())
+    }));
+}
+
+#[tokio::test]
+async fn postgres_never_holds_a_token() {
+    let server = TestServer::start_on(Backend::Postgres).await;
+    let mut tokens = vec![server.owner_token.clone()];
+    for i in 0..5 {
+        let created = server.create(&format!("sa {i}")).await;
+        assert!(server.token_works(&created.token).await);
+        let rotated = server
+            .owner()
+            .rotate_service_account(&server.account_id, &created.id)
+            .await
+            .unwrap()
+            .into_inner();
+        tokens.extend([created.token, rotated.token]);
+    }
+    server.flush_last_use().await;
+    let mut connection = PgConnection::connect(server.database_url().unwrap())
+        .await
+        .unwrap();
+    let mut dumped = String::new();
+    for table in ["accounts", "grants", "service_accounts", "audit_events"] {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT t::text FROM {table} t"
+        )))
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+        for row in rows {
+            dumped.push_str(&row.get::<String, _>(0));
+            dumped.push('\n');
+        }
+    }
+    assert!(
+        dumped.contains(&server.owner_id.to_string()),
+        "the dump holds the rows"
+    );
+    for token in &tokens {
+        assert!(!dumped.contains(token.as_str()));
+        assert!(
+            !dumped.contains(&token[23..55]),
+            "a secret is in the database"
+        );
+    }
+}
+
+#[tokio::test]
+async fn postgres_pages_are_index_range_scans() {
+    let database = TestDatabase::create().await;
+    let options = PostgresOptions {
+        max_connections: 1,
+        timeout: Duration::from_secs(5),
+    };
+    PostgresStore::open(&database.url, &options)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let mut connection = PgConnection::connect(&database.url).await.unwrap();
+    // The tables are empty, so tell the planner scans are expensive: the point
+    // is that an ordered index path exists for both statements.
+    sqlx::raw_sql("SET enable_seqscan = off; SET enable_sort = off")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    for (statement, index) in [
+        (sql::LIST_ALL, "service_accounts_by_account"),
+        (sql::LIST_ACTIVE, "service_accounts_active_by_account"),
+    ] {
+        let explained = statement
+            .replace("$1", "'00000000-0000-0000-0000-000000000000'::uuid")
+            .replace("$2", "'2030-01-01T00:00:00Z'::timestamptz")
+            .replace("$3", "'00000000-0000-0000-0000-000000000000'::uuid")
+            .replace("$4", "100");
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {explained}")))
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains(&format!("Index Scan using {index}")),
+            "{plan}"
+        );
+        assert!(!plan.contains("Sort"), "{plan}");
+    }
+}
