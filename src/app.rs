@@ -8,6 +8,8 @@ use std::sync::Arc;
 use slog::Logger;
 
 use crate::auth::last_use::LastUseRecorder;
+use crate::auth::oauth::OAuthAuthenticator;
+use crate::auth::oauth::dev::{DevKey, DevKeyError};
 use crate::auth::{Authenticator, ServiceAccountAuthenticator};
 use crate::clock::Clock;
 use crate::config::{Settings, TOKEN_KEY_FILE};
@@ -32,6 +34,8 @@ pub enum OpenError {
     SharedKeyFileRequired,
     #[error(transparent)]
     Keyring(#[from] KeyringError),
+    #[error(transparent)]
+    DevKey(#[from] DevKeyError),
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
 }
@@ -43,6 +47,7 @@ pub struct App {
     issuer: TokenIssuer,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    oauth: Option<Arc<OAuthAuthenticator>>,
     warnings: Vec<String>,
 }
 
@@ -90,9 +95,23 @@ impl App {
                 (Arc::new(store), keyring, key_path)
             }
         };
-        let warnings = keyring::permission_warning(&key_path).into_iter().collect();
+        let mut warnings: Vec<String> =
+            keyring::permission_warning(&key_path).into_iter().collect();
+        let mut oauth = settings.oauth.clone();
+        if settings.oauth_dev {
+            oauth
+                .issuers
+                .push(DevKey::load_or_create(&settings.data_dir)?.issuer());
+            warnings.push(
+                "development OAuth mode is on: tokens from `hbx-sa dev-token` are trusted. \
+                 Never use --oauth-dev in production."
+                    .to_owned(),
+            );
+        }
+        let oauth = OAuthAuthenticator::new(&oauth, clock.clone()).map(Arc::new);
         Ok(Self {
             store,
+            oauth,
             issuer: TokenIssuer {
                 prefix: settings.token_prefix.clone(),
                 keyring: Arc::new(keyring),
@@ -133,13 +152,16 @@ impl App {
 
     /// An authenticator for API requests, recording uses with `last_use`.
     pub fn authenticator(&self, last_use: Option<Arc<LastUseRecorder>>) -> Authenticator {
-        Authenticator::new(ServiceAccountAuthenticator::new(
-            self.store.clone(),
-            self.issuer.keyring.clone(),
-            self.issuer.prefix.clone(),
-            self.clock.clone(),
-            last_use,
-        ))
+        Authenticator::new(
+            ServiceAccountAuthenticator::new(
+                self.store.clone(),
+                self.issuer.keyring.clone(),
+                self.issuer.prefix.clone(),
+                self.clock.clone(),
+                last_use,
+            ),
+            self.oauth.clone(),
+        )
     }
 
     pub fn service_accounts(&self) -> ServiceAccounts {

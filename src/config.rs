@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use crate::auth::last_use;
+use crate::auth::oauth::OAuthSettings;
 use crate::service::TokenPolicy;
 use crate::token::TokenPrefix;
 
@@ -41,6 +42,11 @@ pub struct Settings {
     pub token_policy: TokenPolicy,
     /// `last_used_at` is written at most once per token per this interval.
     pub last_use_interval: TimeDelta,
+    /// Trusted OAuth issuers (none: only service-account tokens are accepted).
+    pub oauth: OAuthSettings,
+    /// Also trust the local development key (`hbx-sa dev-token`). Not for
+    /// production.
+    pub oauth_dev: bool,
 }
 
 impl Settings {
@@ -55,6 +61,8 @@ impl Settings {
             database_timeout: DEFAULT_DATABASE_TIMEOUT,
             token_policy: TokenPolicy::default(),
             last_use_interval: last_use::DEFAULT_INTERVAL,
+            oauth: OAuthSettings::default(),
+            oauth_dev: false,
         }
     }
 }

@@ -18,11 +18,12 @@ use uuid::Uuid;
 
 use hbx_service_accounts::api;
 use hbx_service_accounts::app::App;
-use hbx_service_accounts::clock::SystemClock;
+use hbx_service_accounts::auth::oauth::{self, IssuerSettings, dev::DevKey, keys::KeySource};
+use hbx_service_accounts::clock::{Clock, SystemClock};
 use hbx_service_accounts::config::{
     DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT, Settings, parse_duration,
 };
-use hbx_service_accounts::domain::{Capability, Subject};
+use hbx_service_accounts::domain::{Capability, CapabilityKey, Subject};
 use hbx_service_accounts::server::Server;
 use hbx_service_accounts::service::admin::DEFAULT_BOOTSTRAP_NAME;
 use hbx_service_accounts::store::postgres::DEFAULT_MAX_CONNECTIONS;
@@ -58,7 +59,22 @@ enum Command {
         #[arg(long, env = "HBX_SA_LAST_USED_INTERVAL", value_parser = parse_duration, default_value = "60s")]
         last_used_interval: TimeDelta,
         #[command(flatten)]
+        oauth: OAuthArgs,
+        #[command(flatten)]
         storage: StorageArgs,
+    },
+    /// Print a short-lived OAuth access token signed by the local development
+    /// key, for `serve --oauth-dev` (NOT FOR PRODUCTION)
+    DevToken {
+        /// The user (the token's sub)
+        #[arg(long, env = "HBX_SA_USER")]
+        user: Uuid,
+        /// How long the token lives (at most 24h)
+        #[arg(long, env = "HBX_SA_TTL", value_parser = parse_duration, default_value = "1h")]
+        ttl: TimeDelta,
+        /// Directory holding the development key (created on first use)
+        #[arg(long, env = "HBX_SA_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
     },
     /// Create an account and a service account that owns it; print its token
     Bootstrap {
@@ -150,12 +166,76 @@ struct SubjectArgs {
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 struct CapabilityArgs {
-    /// Capability key to grant (auth.manage)
+    /// Capability key to grant (auth.manage; other services' keys are kept too)
     #[arg(long, env = "HBX_SA_CAPABILITY")]
     capability: Option<String>,
     /// Grant ownership, which implies every capability
     #[arg(long, env = "HBX_SA_OWNER")]
     owner: bool,
+}
+
+#[derive(Args)]
+struct OAuthArgs {
+    /// Accept OAuth access tokens (JWTs) from this issuer; `iss` must match exactly
+    #[arg(long, env = "HBX_SA_OAUTH_ISSUER", requires = "oauth_audience")]
+    oauth_issuer: Option<String>,
+    /// An accepted audience (repeatable; comma-separated in the variable)
+    #[arg(
+        long,
+        env = "HBX_SA_OAUTH_AUDIENCE",
+        value_delimiter = ',',
+        requires = "oauth_issuer"
+    )]
+    oauth_audience: Vec<String>,
+    /// The issuer's JWKS; without it or --oauth-jwks-file, it is discovered from
+    /// {issuer}/.well-known/openid-configuration
+    #[arg(
+        long,
+        env = "HBX_SA_OAUTH_JWKS_URL",
+        requires = "oauth_issuer",
+        conflicts_with = "oauth_jwks_file"
+    )]
+    oauth_jwks_url: Option<String>,
+    /// The issuer's JWKS as a file (read again when an unknown key shows up)
+    #[arg(long, env = "HBX_SA_OAUTH_JWKS_FILE", requires = "oauth_issuer")]
+    oauth_jwks_file: Option<PathBuf>,
+    /// Clock skew tolerated on a token's exp and nbf
+    #[arg(long, env = "HBX_SA_OAUTH_LEEWAY", value_parser = parse_leeway, default_value = "30s")]
+    oauth_leeway: TimeDelta,
+    /// Least time between two JWKS fetches (a token with an unknown key triggers one)
+    #[arg(long, env = "HBX_SA_OAUTH_JWKS_REFETCH_INTERVAL", value_parser = parse_duration, default_value = "10s")]
+    oauth_jwks_refetch_interval: TimeDelta,
+    /// Trust tokens from `hbx-sa dev-token` (the local development key). NOT FOR PRODUCTION
+    #[arg(long, env = "HBX_SA_OAUTH_DEV")]
+    oauth_dev: bool,
+}
+
+impl OAuthArgs {
+    fn apply(self, settings: &mut Settings) {
+        if let Some(issuer) = self.oauth_issuer {
+            let keys = match (self.oauth_jwks_url, self.oauth_jwks_file) {
+                (Some(url), _) => KeySource::JwksUrl(url),
+                (None, Some(file)) => KeySource::JwksFile(file),
+                (None, None) => KeySource::Discover,
+            };
+            settings.oauth.issuers.push(IssuerSettings {
+                issuer,
+                audiences: self.oauth_audience,
+                keys,
+            });
+        }
+        settings.oauth.leeway = self.oauth_leeway;
+        settings.oauth.key_policy.refetch_interval = self.oauth_jwks_refetch_interval;
+        settings.oauth_dev = self.oauth_dev;
+    }
+}
+
+/// A duration that may be zero.
+fn parse_leeway(text: &str) -> Result<TimeDelta, String> {
+    if text.trim_end_matches(['s', 'm', 'h', 'd']) == "0" {
+        return Ok(TimeDelta::zero());
+    }
+    parse_duration(text)
 }
 
 #[derive(Args)]
@@ -234,12 +314,36 @@ async fn run(command: Command) -> Result<(), String> {
             log_level,
             max_token_lifetime,
             last_used_interval,
+            oauth,
             storage,
         } => {
             let mut settings = storage.settings()?;
             settings.token_policy.max_lifetime = max_token_lifetime;
             settings.last_use_interval = last_used_interval;
+            oauth.apply(&mut settings);
             serve(bind, log_level, settings).await
+        }
+        Command::DevToken {
+            user,
+            ttl,
+            data_dir,
+        } => {
+            let key = DevKey::load_or_create(&data_dir).map_err(|e| e.to_string())?;
+            let now = SystemClock.now();
+            let token = key.token(user, now, ttl)?;
+            print_json(&json!({
+                "access_token": token,
+                "token_type": "Bearer",
+                "user_id": user,
+                "expires_at": now + ttl,
+                "issuer": oauth::dev::ISSUER,
+                "audience": oauth::dev::AUDIENCE,
+            }));
+            eprintln!(
+                "A development token, trusted only by `hbx-sa serve --oauth-dev` on this data \
+                 directory. Not for production."
+            );
+            Ok(())
         }
         Command::Bootstrap {
             account_name,
@@ -301,10 +405,18 @@ async fn run(command: Command) -> Result<(), String> {
                 (None, None) => unreachable!("clap requires one of --user and --service-account"),
             };
             let capability = match capability.capability {
-                _ if capability.owner => Capability::AccountOwner,
-                Some(key) => Capability::parse(&key).map_err(|e| e.message)?,
+                _ if capability.owner => Capability::AccountOwner.into(),
+                Some(key) => CapabilityKey::parse(&key).map_err(|e| e.message)?,
                 None => unreachable!("clap requires one of --capability and --owner"),
             };
+            if capability.known().is_none() {
+                eprintln!(
+                    "hbx-sa: note: this service acts only on auth.manage and ownership; a \
+                     grant of {} gives standing in the account (403 rather than 404) and \
+                     nothing more here",
+                    capability.as_str()
+                );
+            }
             let app = open(storage).await?;
             let grant = app
                 .admin()

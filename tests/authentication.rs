@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
 use hbx_service_accounts::auth::{AuthError, Principal, ServiceAccountAuthenticator};
 use hbx_service_accounts::clock::{Clock, ManualClock};
-use hbx_service_accounts::domain::{Account, AuditEvent, Capability, ServiceAccount, Subject};
+use hbx_service_accounts::domain::{
+    Account, AuditEvent, Capability, CapabilityKey, ServiceAccount, Subject,
+};
 use hbx_service_accounts::service::admin::Admin;
 use hbx_service_accounts::service::{Caller, CreateServiceAccount, ServiceAccounts, TokenIssuer};
 use hbx_service_accounts::store::{
@@ -52,7 +54,7 @@ impl Store for CountingStore {
         &self,
         account: Uuid,
         subject: Subject,
-    ) -> Result<Vec<Capability>, StoreError> {
+    ) -> Result<Vec<CapabilityKey>, StoreError> {
         self.inner.capabilities(account, subject).await
     }
     async fn insert_service_account(

@@ -228,10 +228,24 @@ fn operator_errors_say_what_to_do() {
             "--user",
             &user,
             "--capability",
-            "auth.mange",
+            "Auth Manage",
         ]),
-        "known: auth.manage",
+        "is not a capability key",
     );
+    // Another service's capability (or a typo of ours) is kept, with a note.
+    let noted = run(&[
+        "grants",
+        "add",
+        "--account",
+        account_id,
+        "--user",
+        &user,
+        "--capability",
+        "auth.mange",
+    ]);
+    assert!(noted.status.success());
+    let note = String::from_utf8_lossy(&noted.stderr);
+    assert!(note.contains("acts only on auth.manage"), "{note}");
     let stranger_sa = Uuid::new_v4().to_string();
     fails_with(
         run(&[
@@ -370,4 +384,75 @@ async fn audit_prints_create_rotate_and_revoke_with_their_actors() {
     );
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
+}
+
+#[tokio::test]
+async fn development_mode_lets_a_newcomer_try_the_user_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir_arg = data_dir.to_str().unwrap();
+    let (_, account_id) = bootstrap(dir.path(), data_dir_arg);
+    let user = Uuid::new_v4().to_string();
+    let issued = json_stdout(&hbx_sa(
+        dir.path(),
+        &["dev-token", "--user", &user, "--data-dir", data_dir_arg],
+    ));
+    assert_eq!(issued["token_type"], "Bearer");
+    assert_eq!(issued["user_id"], user.as_str());
+    let token = issued["access_token"].as_str().unwrap();
+    let key_mode = std::fs::metadata(data_dir.join("oauth-dev-key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(key_mode & 0o777, 0o600);
+    json_stdout(&hbx_sa(
+        dir.path(),
+        &[
+            "grants",
+            "add",
+            "--account",
+            &account_id.to_string(),
+            "--user",
+            &user,
+            "--owner",
+            "--data-dir",
+            data_dir_arg,
+        ],
+    ));
+
+    // Without --oauth-dev the token is refused; with it, it works and warns.
+    let plain = ServeProcess::start(
+        dir.path(),
+        &["--bind", "127.0.0.1:0", "--data-dir", data_dir_arg],
+    );
+    let refused = plain
+        .client(token)
+        .list_service_accounts(&account_id, None, None, None)
+        .await;
+    assert_eq!(refused.unwrap_err().status().map(|s| s.as_u16()), Some(401));
+    let dev = ServeProcess::start(
+        dir.path(),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--oauth-dev",
+            "--data-dir",
+            data_dir_arg,
+        ],
+    );
+    assert!(
+        dev.log().contains("Never use --oauth-dev in production"),
+        "{}",
+        dev.log()
+    );
+    let created = dev
+        .client(token)
+        .create_service_account(&account_id, &create_request("made by a user"))
+        .await
+        .expect("the development token is trusted")
+        .into_inner();
+    assert_eq!(
+        created.created_by_user_id.map(|u| u.to_string()),
+        Some(user)
+    );
 }

@@ -156,7 +156,7 @@ async fn grants_decide_403_and_standing_decides_404(backend: Backend) {
         .add_grant(
             server.account_id,
             Subject::ServiceAccount(created.id),
-            Capability::AuthManage,
+            Capability::AuthManage.into(),
         )
         .await
         .unwrap();
@@ -170,7 +170,7 @@ async fn grants_decide_403_and_standing_decides_404(backend: Backend) {
             .add_grant(
                 other.id,
                 Subject::ServiceAccount(created.id),
-                Capability::AuthManage
+                Capability::AuthManage.into()
             )
             .await
             .is_err()

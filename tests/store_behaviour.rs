@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hbx_service_accounts::domain::{
-    Account, Actor, AuditAction, AuditEvent, Capability, ServiceAccount, Subject, TokenFacts,
+    Account, Actor, AuditAction, AuditEvent, Capability, CapabilityKey, ServiceAccount, Subject,
+    TokenFacts,
 };
 use hbx_service_accounts::store::{
     Grant, LastUse, PageRequest, Revocation, Store, StoreError, StoredServiceAccount,
@@ -283,45 +284,54 @@ pub async fn grants_are_per_account_and_idempotent(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
-    let grant = |account_id, subject, capability| Grant {
+    let grant = |account_id, subject, capability: &str| Grant {
         account_id,
         subject,
-        capability,
+        capability: CapabilityKey::parse(capability).unwrap(),
         created_at: now,
     };
+    let keys = |keys: &[&str]| -> Vec<CapabilityKey> {
+        keys.iter()
+            .map(|k| CapabilityKey::parse(k).unwrap())
+            .collect()
+    };
     store
-        .add_grant(&grant(acme.id, worker, Capability::AuthManage))
+        .add_grant(&grant(acme.id, worker, "auth.manage"))
         .await
         .unwrap();
     store
-        .add_grant(&grant(acme.id, worker, Capability::AuthManage))
+        .add_grant(&grant(acme.id, worker, "auth.manage"))
         .await
         .unwrap();
     assert_eq!(
         store.capabilities(acme.id, worker).await.unwrap(),
-        vec![Capability::AuthManage]
+        keys(&["auth.manage"])
     );
 
     store
-        .add_grant(&grant(other.id, user, Capability::AccountOwner))
+        .add_grant(&grant(other.id, user, "account_owner"))
         .await
         .unwrap();
-    assert_eq!(
-        store.capabilities(other.id, user).await.unwrap(),
-        vec![Capability::AccountOwner]
-    );
+    // Capabilities of other services are kept as they are.
+    store
+        .add_grant(&grant(other.id, user, "billing.read"))
+        .await
+        .unwrap();
+    let mut held = store.capabilities(other.id, user).await.unwrap();
+    held.sort();
+    assert_eq!(held, keys(&["account_owner", "billing.read"]));
     assert!(store.capabilities(acme.id, user).await.unwrap().is_empty());
 
     // A service account holds grants only in its own account.
     assert!(matches!(
         store
-            .add_grant(&grant(other.id, worker, Capability::AuthManage))
+            .add_grant(&grant(other.id, worker, "auth.manage"))
             .await,
         Err(StoreError::ServiceAccountNotInAccount)
     ));
     assert!(matches!(
         store
-            .add_grant(&grant(Uuid::new_v4(), user, Capability::AuthManage))
+            .add_grant(&grant(Uuid::new_v4(), user, "auth.manage"))
             .await,
         Err(StoreError::AccountNotFound)
     ));
@@ -345,7 +355,7 @@ pub async fn bootstrap_is_all_or_nothing(store: Arc<dyn Store>) {
             .capabilities(acme.id, Subject::ServiceAccount(owner.service_account.id))
             .await
             .unwrap(),
-        vec![Capability::AccountOwner]
+        vec![CapabilityKey::from(Capability::AccountOwner)]
     );
     assert_eq!(store.audit_events(acme.id).await.unwrap(), vec![created]);
 

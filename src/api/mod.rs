@@ -160,12 +160,19 @@ fn add_bearer_security(document: &mut openapiv3::OpenAPI) {
         SECURITY_SCHEME.to_owned(),
         openapiv3::ReferenceOr::Item(openapiv3::SecurityScheme::HTTP {
             scheme: "bearer".to_owned(),
-            bearer_format: Some(
-                "hbxsa service-account token or OAuth 2.0 access token (JWT)".to_owned(),
-            ),
+            bearer_format: Some("hbxsa service-account token or JWT".to_owned()),
             description: Some(
-                "Public API bearer credential sent as `Authorization: Bearer <token>`: \
-                 either an OAuth access token or a Hybridbox service account token."
+                "Public API bearer credential sent as `Authorization: Bearer <token>`. Use \
+                 either a Hybridbox service account token or an OAuth access token.\n\n\
+                 - **Service account token**: `hbxsa_<public id>_<secret><checksum>` (61 \
+                 characters: a 16-character public id, a 32-character secret and a \
+                 6-character CRC-32 checksum, all base62). Returned once, by create and \
+                 rotate.\n\
+                 - **OAuth access token**: a JWT signed with RS256, ES256 or EdDSA by the \
+                 configured authorization server, with its `iss`, one of the accepted `aud` \
+                 values, an `exp`, and a `sub` that is the user's UUID.\n\n\
+                 A missing credential gets 401 `unauthenticated`; an invalid, expired or \
+                 revoked one gets 401 `invalid_token`."
                     .to_owned(),
             ),
             extensions: Default::default(),

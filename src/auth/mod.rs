@@ -4,9 +4,14 @@
 
 pub mod bearer;
 pub mod last_use;
+pub mod oauth;
 pub mod service_account;
 
+use std::sync::Arc;
+
 use uuid::Uuid;
+
+use self::oauth::OAuthAuthenticator;
 
 pub use bearer::{BearerError, bearer_credential};
 pub use service_account::ServiceAccountAuthenticator;
@@ -72,15 +77,25 @@ pub enum AuthError {
     Internal(String),
 }
 
-/// Turns a request's headers into a [`Principal`], trying each credential scheme
-/// that claims the credential's form.
+/// Turns a request's headers into a [`Principal`], with the credential scheme
+/// that the credential's form calls for: this server's prefix for a
+/// service-account token, three dot-separated parts for an OAuth JWT. The two
+/// share nothing, so an issuer outage cannot touch service-account tokens.
 pub struct Authenticator {
     service_accounts: ServiceAccountAuthenticator,
+    oauth: Option<Arc<OAuthAuthenticator>>,
 }
 
 impl Authenticator {
-    pub fn new(service_accounts: ServiceAccountAuthenticator) -> Self {
-        Self { service_accounts }
+    /// `oauth`: none when no issuer is trusted (JWTs are then refused).
+    pub fn new(
+        service_accounts: ServiceAccountAuthenticator,
+        oauth: Option<Arc<OAuthAuthenticator>>,
+    ) -> Self {
+        Self {
+            service_accounts,
+            oauth,
+        }
     }
 
     pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Principal, AuthError> {
@@ -90,6 +105,11 @@ impl Authenticator {
         })?;
         if self.service_accounts.claims(credential) {
             return self.service_accounts.authenticate(credential).await;
+        }
+        if let Some(oauth) = &self.oauth
+            && OAuthAuthenticator::claims(credential)
+        {
+            return oauth.authenticate(credential).await;
         }
         Err(AuthError::InvalidToken(
             "not a credential this server issues or trusts",

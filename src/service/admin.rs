@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::{IssuedServiceAccount, ServiceError, TokenIssuer};
 use crate::clock::Clock;
 use crate::domain::{
-    Account, AccountName, Actor, AuditAction, AuditEvent, Capability, ServiceAccountName, Subject,
+    Account, AccountName, Actor, AuditAction, AuditEvent, CapabilityKey, ServiceAccountName,
+    Subject,
 };
 use crate::store::{Grant, Store, StoreError};
 
@@ -50,7 +51,7 @@ impl Admin {
         &self,
         account_id: Uuid,
         subject: Subject,
-        capability: Capability,
+        capability: CapabilityKey,
     ) -> Result<Grant, AdminError> {
         let grant = Grant {
             account_id,

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::clock::{Clock, truncate_to_micros};
 use crate::domain::{
-    Actor, AuditAction, AuditEvent, Capability, ServiceAccount, ServiceAccountName, TokenFacts,
-    ValidationError,
+    Actor, AuditAction, AuditEvent, Capability, CapabilityKey, ServiceAccount, ServiceAccountName,
+    TokenFacts, ValidationError,
 };
 use crate::store::{
     PageRequest, Revocation, Store, StoreError, StoredServiceAccount, TokenReplacement,
@@ -249,7 +249,11 @@ impl ServiceAccounts {
         if held.is_empty() && matches!(caller.principal, Principal::User { .. }) {
             return Err(ServiceError::NotFound);
         }
-        if !held.iter().any(|c| c.satisfies(needed)) {
+        if !held
+            .iter()
+            .filter_map(CapabilityKey::known)
+            .any(|c| c.satisfies(needed))
+        {
             return Err(ServiceError::Forbidden { needed });
         }
         Ok(AccountAccess { caller, account_id })

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{Account, AuditEvent, Capability, ServiceAccount, Subject, TokenFacts};
+use crate::domain::{Account, AuditEvent, CapabilityKey, ServiceAccount, Subject, TokenFacts};
 use crate::token::keyring::TokenMac;
 
 pub use postgres::{PostgresOptions, PostgresStore};
@@ -32,7 +32,7 @@ pub struct StoredServiceAccount {
 pub struct Grant {
     pub account_id: Uuid,
     pub subject: Subject,
-    pub capability: Capability,
+    pub capability: CapabilityKey,
     pub created_at: DateTime<Utc>,
 }
 
@@ -110,13 +110,13 @@ pub trait Store: Send + Sync + 'static {
     /// account can only be granted capabilities in its own account.
     async fn add_grant(&self, grant: &Grant) -> Result<(), StoreError>;
 
-    /// The capabilities `subject` holds on `account_id` (empty: no standing
+    /// The capability keys `subject` holds on `account_id` (empty: no standing
     /// through grants).
     async fn capabilities(
         &self,
         account_id: Uuid,
         subject: Subject,
-    ) -> Result<Vec<Capability>, StoreError>;
+    ) -> Result<Vec<CapabilityKey>, StoreError>;
 
     /// Inserts a new service account and its audit event. Fails with
     /// [`StoreError::NameConflict`] if a non-revoked one in the same account has

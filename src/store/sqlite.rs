@@ -24,7 +24,8 @@ use super::{
     TokenReplacement, sql,
 };
 use crate::domain::{
-    Account, Actor, AuditAction, AuditEvent, Capability, ServiceAccount, Subject, TokenFacts,
+    Account, Actor, AuditAction, AuditEvent, Capability, CapabilityKey, ServiceAccount, Subject,
+    TokenFacts,
 };
 use crate::token::keyring::TokenMac;
 
@@ -126,7 +127,7 @@ impl Store for SqliteStore {
         &self,
         account_id: Uuid,
         subject: Subject,
-    ) -> Result<Vec<Capability>, StoreError> {
+    ) -> Result<Vec<CapabilityKey>, StoreError> {
         let rows = sqlx::query(sql::SELECT_CAPABILITIES)
             .bind(account_id)
             .bind(subject.kind())
@@ -134,11 +135,11 @@ impl Store for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(map_error)?;
-        // A capability this version does not know (written by a newer one)
-        // grants nothing here.
         rows.iter()
-            .map(|row| row.try_get::<String, _>("capability").map_err(internal))
-            .filter_map(|key| key.map(|key| Capability::parse(&key).ok()).transpose())
+            .map(|row| {
+                let key: String = row.try_get("capability").map_err(internal)?;
+                CapabilityKey::parse(&key).map_err(|e| internal(e.message))
+            })
             .collect()
     }
 
@@ -165,7 +166,7 @@ impl Store for SqliteStore {
         let grant = Grant {
             account_id: account.id,
             subject: Subject::ServiceAccount(owner.service_account.id),
-            capability: Capability::AccountOwner,
+            capability: Capability::AccountOwner.into(),
             created_at: account.created_at,
         };
         insert_grant(&mut tx, &grant).await?;

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unused_macros)]
 
+pub mod issuer;
 pub mod postgres;
 pub mod process;
 
@@ -218,7 +219,7 @@ impl TestServer {
             .add_grant(
                 self.account_id,
                 hbx_service_accounts::domain::Subject::ServiceAccount(id),
-                hbx_service_accounts::domain::Capability::AuthManage,
+                hbx_service_accounts::domain::Capability::AuthManage.into(),
             )
             .await
             .expect("grant");

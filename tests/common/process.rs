@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hbx_service_accounts::client::Client;
@@ -33,6 +34,7 @@ pub fn json_stdout(output: &Output) -> Value {
 pub struct ServeProcess {
     child: Child,
     pub address: String,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServeProcess {
@@ -47,18 +49,35 @@ impl ServeProcess {
             .expect("spawn hbx-sa serve");
         let stderr = child.stderr.take().unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("address: ").nth(1) {
                     let address = rest.split([',', ' ']).next().unwrap().to_owned();
                     let _ = sender.send(address);
                 }
+                lines.lock().unwrap().push(line);
             }
         });
         let address = receiver
             .recv_timeout(Duration::from_secs(30))
-            .expect("the server logs its address within 30 s");
-        Self { child, address }
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the server logs its address within 30 s: {:?}",
+                    log.lock().unwrap()
+                )
+            });
+        Self {
+            child,
+            address,
+            log,
+        }
+    }
+
+    /// What the server has written to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     pub fn client(&self, token: &str) -> Client {

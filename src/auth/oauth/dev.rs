@@ -1,0 +1,147 @@
+//! Development mode, NOT FOR PRODUCTION: a local Ed25519 key in the data
+//! directory stands in for an identity provider, so the user path can be tried
+//! without one. `hbx-sa dev-token --user UUID` signs short-lived access tokens
+//! with it; `hbx-sa serve --oauth-dev` trusts it as the issuer [`ISSUER`].
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
+    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
+};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::IssuerSettings;
+use super::keys::KeySource;
+
+/// The key file's name inside the data directory.
+pub const KEY_FILE: &str = "oauth-dev-key";
+/// `iss` of development tokens.
+pub const ISSUER: &str = "urn:hbx-sa:dev";
+/// `aud` of development tokens.
+pub const AUDIENCE: &str = "hbx-service-accounts-dev";
+const KEY_ID: &str = "hbx-sa-dev";
+/// Development tokens live at most this long.
+pub const MAX_TTL: TimeDelta = TimeDelta::hours(24);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevKeyError {
+    #[error("cannot read or create the development key {path}: {detail}")]
+    Io { path: String, detail: String },
+}
+
+pub struct DevKey {
+    signing: SigningKey,
+}
+
+impl DevKey {
+    /// Reads the development key from `data_dir`, creating it (mode 0600) the
+    /// first time.
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, DevKeyError> {
+        let path = data_dir.join(KEY_FILE);
+        let error = |detail: String| DevKeyError::Io {
+            path: path.display().to_string(),
+            detail,
+        };
+        if !path.exists() {
+            std::fs::create_dir_all(data_dir).map_err(|e| error(e.to_string()))?;
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| error(e.to_string()))?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| error(e.to_string()))?;
+            file.write_all(format!("{}\n", hex::encode(seed)).as_bytes())
+                .map_err(|e| error(e.to_string()))?;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| error(e.to_string()))?;
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut seed)
+            .map_err(|_| error("it must hold 64 hex digits".into()))?;
+        Ok(Self {
+            signing: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// The issuer a server in development mode trusts.
+    pub fn issuer(&self) -> IssuerSettings {
+        IssuerSettings {
+            issuer: ISSUER.to_owned(),
+            audiences: vec![AUDIENCE.to_owned()],
+            keys: KeySource::Fixed(JwkSet {
+                keys: vec![self.public_jwk()],
+            }),
+        }
+    }
+
+    fn public_jwk(&self) -> Jwk {
+        use base64::Engine as _;
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.signing.verifying_key().to_bytes());
+        Jwk {
+            common: CommonParameters {
+                public_key_use: Some(PublicKeyUse::Signature),
+                key_algorithm: Some(KeyAlgorithm::EdDSA),
+                key_id: Some(KEY_ID.to_owned()),
+                ..Default::default()
+            },
+            algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                key_type: OctetKeyPairType::OctetKeyPair,
+                curve: EllipticCurve::Ed25519,
+                x,
+            }),
+        }
+    }
+
+    /// An access token for `user_id`, valid from `now` for `ttl` (at most
+    /// [`MAX_TTL`]).
+    pub fn token(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        ttl: TimeDelta,
+    ) -> Result<String, String> {
+        if ttl <= TimeDelta::zero() || ttl > MAX_TTL {
+            return Err(format!(
+                "a development token lives between 1 second and {} hours",
+                MAX_TTL.num_hours()
+            ));
+        }
+        #[derive(Serialize)]
+        struct Claims<'a> {
+            iss: &'a str,
+            aud: &'a str,
+            sub: String,
+            iat: i64,
+            nbf: i64,
+            exp: i64,
+        }
+        let claims = Claims {
+            iss: ISSUER,
+            aud: AUDIENCE,
+            sub: user_id.to_string(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(KEY_ID.to_owned());
+        header.typ = Some("at+jwt".to_owned());
+        let der = self
+            .signing
+            .to_pkcs8_der()
+            .map_err(|e| format!("cannot encode the development key: {e}"))?;
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(der.as_bytes()))
+            .map_err(|e| format!("cannot sign a development token: {e}"))
+    }
+}

@@ -1,0 +1,318 @@
+//! An issuer's signing keys: fetched from its JWKS (a URL, a file, or the
+//! `jwks_uri` its OpenID configuration names), cached, and fetched again when a
+//! token names a key the cache does not hold, at most once per interval, so
+//! garbage tokens cannot make the server hammer the issuer. Nothing is fetched
+//! before the first token needs it: the server starts while the issuer is down.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+use crate::clock::Clock;
+
+/// Where an issuer's keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// `{issuer}/.well-known/openid-configuration`, then its `jwks_uri`.
+    Discover,
+    JwksUrl(String),
+    /// A JWKS document on disk, read again whenever keys are refreshed.
+    JwksFile(PathBuf),
+    /// A fixed set (the development key).
+    Fixed(JwkSet),
+}
+
+/// How keys are cached and refreshed.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPolicy {
+    /// Least time between two fetches (an unknown `kid` triggers one).
+    pub refetch_interval: TimeDelta,
+    /// Keys older than this are refreshed on next use (so that keys the issuer
+    /// withdrew stop being trusted); if that fails, the old ones stay in use.
+    pub max_age: TimeDelta,
+    /// Bound on one fetch.
+    pub fetch_timeout: Duration,
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        Self {
+            refetch_interval: TimeDelta::seconds(10),
+            max_age: TimeDelta::minutes(10),
+            fetch_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One key an issuer signs with.
+pub struct TrustedKey {
+    kid: Option<String>,
+    /// The only algorithm this key may verify.
+    algorithm: Algorithm,
+    pub key: DecodingKey,
+}
+
+struct Snapshot {
+    keys: Vec<Arc<TrustedKey>>,
+    fetched_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct FetchState {
+    last_attempt: Option<DateTime<Utc>>,
+    /// Learned from discovery, once.
+    jwks_uri: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the issuer's keys cannot be fetched: {0}")]
+    Unavailable(String),
+}
+
+pub struct IssuerKeys {
+    issuer: String,
+    source: KeySource,
+    policy: KeyPolicy,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    current: RwLock<Option<Arc<Snapshot>>>,
+    fetching: tokio::sync::Mutex<FetchState>,
+}
+
+impl IssuerKeys {
+    pub fn new(
+        issuer: String,
+        source: KeySource,
+        policy: KeyPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(policy.fetch_timeout)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("hbx-sa/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client with no custom TLS settings builds");
+        Self {
+            issuer,
+            source,
+            policy,
+            http,
+            clock,
+            current: RwLock::new(None),
+            fetching: tokio::sync::Mutex::new(FetchState::default()),
+        }
+    }
+
+    /// The keys that may have signed a token whose header names `kid` (if
+    /// any) and `algorithm`. Empty: no such key, even after a refetch.
+    pub async fn candidates(
+        &self,
+        kid: Option<&str>,
+        algorithm: Algorithm,
+    ) -> Result<Vec<Arc<TrustedKey>>, KeyError> {
+        let snapshot = self.current.read().expect("keys lock").clone();
+        if let Some(snapshot) = &snapshot {
+            let fresh = self.clock.now() - snapshot.fetched_at < self.policy.max_age;
+            let found = matching(snapshot, kid, algorithm);
+            if fresh && !found.is_empty() {
+                return Ok(found);
+            }
+        }
+        match self.refresh(snapshot.as_ref().map(|s| s.fetched_at)).await {
+            Ok(Some(refreshed)) => Ok(matching(&refreshed, kid, algorithm)),
+            // Refreshing is not allowed yet: answer from what we have.
+            Ok(None) => match &snapshot {
+                Some(snapshot) => Ok(matching(snapshot, kid, algorithm)),
+                None => Err(KeyError::Unavailable(
+                    "no keys yet, and the last attempt to fetch them failed moments ago".into(),
+                )),
+            },
+            // The issuer is unreachable: stale keys are better than none.
+            Err(error) => match &snapshot {
+                Some(snapshot) if !matching(snapshot, kid, algorithm).is_empty() => {
+                    Ok(matching(snapshot, kid, algorithm))
+                }
+                _ => Err(error),
+            },
+        }
+    }
+
+    /// Fetches the keys unless another caller just did, or the last attempt
+    /// was less than the refetch interval ago (then `Ok(None)`).
+    async fn refresh(
+        &self,
+        seen: Option<DateTime<Utc>>,
+    ) -> Result<Option<Arc<Snapshot>>, KeyError> {
+        let mut state = self.fetching.lock().await;
+        // Someone refreshed while we waited for the lock: use theirs.
+        if let Some(current) = self.current.read().expect("keys lock").clone()
+            && Some(current.fetched_at) != seen
+        {
+            return Ok(Some(current));
+        }
+        let now = self.clock.now();
+        if state
+            .last_attempt
+            .is_some_and(|last| now - last < self.policy.refetch_interval)
+        {
+            return Ok(None);
+        }
+        state.last_attempt = Some(now);
+        let set = self.fetch(&mut state).await?;
+        let snapshot = Arc::new(Snapshot {
+            keys: set
+                .keys
+                .iter()
+                .filter_map(trusted_key)
+                .map(Arc::new)
+                .collect(),
+            fetched_at: now,
+        });
+        *self.current.write().expect("keys lock") = Some(snapshot.clone());
+        Ok(Some(snapshot))
+    }
+
+    async fn fetch(&self, state: &mut FetchState) -> Result<JwkSet, KeyError> {
+        let text = match &self.source {
+            KeySource::Fixed(set) => return Ok(set.clone()),
+            KeySource::JwksFile(path) => std::fs::read_to_string(path).map_err(|e| {
+                KeyError::Unavailable(format!("cannot read {}: {e}", path.display()))
+            })?,
+            KeySource::JwksUrl(url) => self.get(url).await?,
+            KeySource::Discover => {
+                let jwks_uri = match &state.jwks_uri {
+                    Some(uri) => uri.clone(),
+                    None => {
+                        let uri = self.discover().await?;
+                        state.jwks_uri = Some(uri.clone());
+                        uri
+                    }
+                };
+                self.get(&jwks_uri).await?
+            }
+        };
+        parse_jwks(&text)
+    }
+
+    async fn discover(&self) -> Result<String, KeyError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
+        let text = self.get(&url).await?;
+        let configuration: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| KeyError::Unavailable(format!("{url} is not JSON: {e}")))?;
+        configuration["jwks_uri"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| KeyError::Unavailable(format!("{url} names no jwks_uri")))
+    }
+
+    async fn get(&self, url: &str) -> Result<String, KeyError> {
+        let fail = |e: reqwest::Error| KeyError::Unavailable(format!("GET {url}: {e}"));
+        self.http
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(fail)?
+            .text()
+            .await
+            .map_err(fail)
+    }
+}
+
+/// Reads a JWKS, skipping keys it cannot use (encryption keys, unknown types)
+/// rather than failing on them: issuers publish all sorts.
+fn parse_jwks(text: &str) -> Result<JwkSet, KeyError> {
+    let document: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| KeyError::Unavailable(format!("the JWKS is not JSON: {e}")))?;
+    let keys = document["keys"]
+        .as_array()
+        .ok_or_else(|| KeyError::Unavailable("the JWKS has no \"keys\" array".into()))?;
+    Ok(JwkSet {
+        keys: keys
+            .iter()
+            .filter(|key| key["use"].as_str().is_none_or(|u| u == "sig"))
+            .filter_map(|key| serde_json::from_value::<Jwk>(key.clone()).ok())
+            .collect(),
+    })
+}
+
+/// A usable signing key: RSA (RS256), EC P-256 (ES256) or Ed25519 (EdDSA),
+/// whose declared `alg`, if any, agrees with its type. Anything else
+/// (symmetric keys above all) is never trusted.
+fn trusted_key(jwk: &Jwk) -> Option<TrustedKey> {
+    let algorithm = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+            Algorithm::ES256
+        }
+        AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+            Algorithm::EdDSA
+        }
+        _ => return None,
+    };
+    let declared_agrees = match jwk.common.key_algorithm {
+        None => true,
+        Some(KeyAlgorithm::RS256) => algorithm == Algorithm::RS256,
+        Some(KeyAlgorithm::ES256) => algorithm == Algorithm::ES256,
+        Some(KeyAlgorithm::EdDSA) => algorithm == Algorithm::EdDSA,
+        Some(_) => false,
+    };
+    if !declared_agrees {
+        return None;
+    }
+    Some(TrustedKey {
+        kid: jwk.common.key_id.clone(),
+        algorithm,
+        key: DecodingKey::from_jwk(jwk).ok()?,
+    })
+}
+
+fn matching(snapshot: &Snapshot, kid: Option<&str>, algorithm: Algorithm) -> Vec<Arc<TrustedKey>> {
+    snapshot
+        .keys
+        .iter()
+        .filter(|key| key.algorithm == algorithm)
+        .filter(|key| kid.is_none() || key.kid.as_deref() == kid)
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_signing_keys_of_accepted_types_are_trusted() {
+        let jwks = r#"{"keys": [
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac", "alg": "HS256"},
+            {"kty": "RSA", "n": "sXch", "e": "AQAB", "kid": "enc", "use": "enc", "alg": "RSA-OAEP"},
+            {"kty": "RSA", "n": "sXch", "e": "AQAB", "kid": "rsa", "alg": "RS256"},
+            {"kty": "RSA", "n": "sXch", "e": "AQAB", "kid": "pss", "alg": "PS256"},
+            {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "ed"},
+            {"kty": "weird", "kid": "unknown"}
+        ]}"#;
+        let set = parse_jwks(jwks).unwrap();
+        let kids: Vec<String> = set
+            .keys
+            .iter()
+            .filter_map(trusted_key)
+            .filter_map(|key| key.kid)
+            .collect();
+        assert_eq!(kids, vec!["rsa", "ed"]);
+    }
+
+    #[test]
+    fn broken_documents_are_errors() {
+        for text in ["", "[]", "{}", r#"{"keys": 1}"#] {
+            assert!(parse_jwks(text).is_err(), "{text:?}");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The OAuth scheme: signed JWT access tokens (RFC 9068 style) from trusted
+//! issuers, whose `sub` (a UUID) is the user.
+//!
+//! A token is checked in this order: its form; its header's algorithm (RS256,
+//! ES256 or EdDSA only: never `none`, never an HMAC); its `iss`, which must be a
+//! configured issuer exactly; its signature, under a key that issuer publishes
+//! for that algorithm; then `aud` (one of the issuer's audiences), `exp`
+//! (required) and `nbf`, with a small leeway for clock skew; then `sub`.
+
+pub mod dev;
+pub mod keys;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use self::keys::{IssuerKeys, KeyError, KeyPolicy, KeySource};
+use super::{AuthError, Principal};
+use crate::clock::Clock;
+
+/// Algorithms a token may be signed with.
+const ACCEPTED_ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
+
+/// One trusted authorization server.
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    /// Compared exactly with each token's `iss`.
+    pub issuer: String,
+    /// A token's `aud` must contain at least one of these.
+    pub audiences: Vec<String>,
+    pub keys: KeySource,
+}
+
+/// The OAuth configuration of a server; no issuers means OAuth is off.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    pub issuers: Vec<IssuerSettings>,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: TimeDelta,
+    pub key_policy: KeyPolicy,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        Self {
+            issuers: Vec::new(),
+            leeway: TimeDelta::seconds(30),
+            key_policy: KeyPolicy::default(),
+        }
+    }
+}
+
+struct TrustedIssuer {
+    issuer: String,
+    audiences: Vec<String>,
+    keys: IssuerKeys,
+}
+
+pub struct OAuthAuthenticator {
+    issuers: Vec<TrustedIssuer>,
+    leeway: TimeDelta,
+    clock: Arc<dyn Clock>,
+}
+
+/// The claims this service reads. Anything else in the token is ignored.
+#[derive(Deserialize)]
+struct Claims {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<Audience>,
+    exp: Option<serde_json::Number>,
+    nbf: Option<serde_json::Number>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains_any(&self, accepted: &[String]) -> bool {
+        match self {
+            Audience::One(aud) => accepted.contains(aud),
+            Audience::Many(auds) => auds.iter().any(|aud| accepted.contains(aud)),
+        }
+    }
+}
+
+/// The issuer named in a token, read before anything is verified: it only
+/// chooses which issuer's keys to verify with.
+#[derive(Deserialize)]
+struct UnverifiedIssuer {
+    iss: Option<String>,
+}
+
+impl OAuthAuthenticator {
+    /// An authenticator trusting the configured issuers, or none if there are none.
+    pub fn new(settings: &OAuthSettings, clock: Arc<dyn Clock>) -> Option<Self> {
+        if settings.issuers.is_empty() {
+            return None;
+        }
+        let issuers = settings
+            .issuers
+            .iter()
+            .map(|issuer| TrustedIssuer {
+                issuer: issuer.issuer.clone(),
+                audiences: issuer.audiences.clone(),
+                keys: IssuerKeys::new(
+                    issuer.issuer.clone(),
+                    issuer.keys.clone(),
+                    settings.key_policy,
+                    clock.clone(),
+                ),
+            })
+            .collect();
+        Some(Self {
+            issuers,
+            leeway: settings.leeway,
+            clock,
+        })
+    }
+
+    /// Whether `credential` has a JWT's form: three base64url parts.
+    pub fn claims(credential: &str) -> bool {
+        credential.split('.').count() == 3
+    }
+
+    pub async fn authenticate(&self, credential: &str) -> Result<Principal, AuthError> {
+        let invalid = AuthError::InvalidToken;
+        let header = jsonwebtoken::decode_header(credential)
+            .map_err(|_| invalid("malformed JWT or unsupported algorithm"))?;
+        if !ACCEPTED_ALGORITHMS.contains(&header.alg) {
+            return Err(invalid("JWT algorithm not accepted"));
+        }
+        let claimed: UnverifiedIssuer = jsonwebtoken::dangerous::insecure_decode_claims(credential)
+            .map_err(|_| invalid("malformed JWT claims"))?;
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|trusted| claimed.iss.as_deref() == Some(trusted.issuer.as_str()))
+            .ok_or(invalid("JWT from an issuer this server does not trust"))?;
+        let candidates = issuer
+            .keys
+            .candidates(header.kid.as_deref(), header.alg)
+            .await
+            .map_err(|KeyError::Unavailable(detail)| AuthError::Unavailable(detail))?;
+        if candidates.is_empty() {
+            return Err(invalid("JWT signed by a key the issuer does not publish"));
+        }
+        // Signature only: every claim is checked below, against our clock.
+        let mut validation = Validation::new(header.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let claims = candidates
+            .iter()
+            .find_map(|candidate| {
+                jsonwebtoken::decode::<Claims>(credential, &candidate.key, &validation).ok()
+            })
+            .ok_or(invalid("JWT signature does not verify"))?
+            .claims;
+        self.check(issuer, claims)
+    }
+
+    fn check(&self, issuer: &TrustedIssuer, claims: Claims) -> Result<Principal, AuthError> {
+        let invalid = AuthError::InvalidToken;
+        if claims.iss.as_deref() != Some(issuer.issuer.as_str()) {
+            return Err(invalid("JWT issuer mismatch"));
+        }
+        if !claims
+            .aud
+            .is_some_and(|aud| aud.contains_any(&issuer.audiences))
+        {
+            return Err(invalid("JWT audience not accepted"));
+        }
+        let now = self.clock.now();
+        let expires = claims
+            .exp
+            .as_ref()
+            .and_then(numeric_date)
+            .ok_or(invalid("JWT without a valid exp"))?;
+        if now >= expires + self.leeway {
+            return Err(invalid("JWT expired"));
+        }
+        if let Some(not_before) = claims.nbf.as_ref() {
+            let not_before = numeric_date(not_before).ok_or(invalid("JWT with an invalid nbf"))?;
+            if now + self.leeway < not_before {
+                return Err(invalid("JWT not yet valid"));
+            }
+        }
+        let user_id = claims
+            .sub
+            .as_deref()
+            .and_then(|sub| Uuid::parse_str(sub).ok())
+            .ok_or(invalid("JWT sub is not a UUID"))?;
+        Ok(Principal::User { user_id })
+    }
+}
+
+/// RFC 7519 NumericDate: seconds since the epoch, possibly fractional.
+fn numeric_date(value: &serde_json::Number) -> Option<DateTime<Utc>> {
+    let seconds = value.as_f64()?;
+    if !seconds.is_finite() {
+        return None;
+    }
+    DateTime::from_timestamp_micros((seconds * 1e6) as i64)
+}

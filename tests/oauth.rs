@@ -1,0 +1,451 @@
+//! Users as callers: OAuth access tokens from an issuer running on 127.0.0.1
+//! with keys generated here, checked for signature, issuer, audience, expiry,
+//! not-before and subject; key rotation without restart; grants for users; and
+//! development mode.
+
+mod common;
+
+use chrono::{TimeDelta, Utc};
+use common::issuer::{TestIssuer, TestKey};
+use common::{Backend, TestServer, create_request, expect_error};
+use hbx_service_accounts::auth::oauth::IssuerSettings;
+use hbx_service_accounts::auth::oauth::dev::{self, DevKey};
+use hbx_service_accounts::auth::oauth::keys::KeySource;
+use hbx_service_accounts::domain::{Capability, CapabilityKey, Subject};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const AUDIENCE: &str = "hybridbox-api";
+
+/// A server trusting `issuer`, its keys found by discovery.
+async fn server_trusting(backend: Backend, issuer: &TestIssuer, keys: KeySource) -> TestServer {
+    let issuer_settings = IssuerSettings {
+        issuer: issuer.issuer(),
+        audiences: vec!["other-api".into(), AUDIENCE.into()],
+        keys,
+    };
+    TestServer::start_with_on(backend, move |settings| {
+        settings.oauth.issuers.push(issuer_settings);
+        settings.oauth.leeway = TimeDelta::seconds(30);
+        settings.oauth.key_policy.refetch_interval = TimeDelta::seconds(10);
+    })
+    .await
+}
+
+/// Claims of a valid token for `user` at the server's current time.
+fn claims(server: &TestServer, issuer: &TestIssuer, user: Uuid) -> Value {
+    let now = server.now().timestamp();
+    json!({
+        "iss": issuer.issuer(),
+        "aud": [AUDIENCE, "account"],
+        "sub": user.to_string(),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "scope": "openid",
+    })
+}
+
+async fn grant(server: &TestServer, user: Uuid, key: &str) {
+    server
+        .app
+        .admin()
+        .add_grant(
+            server.account_id,
+            Subject::User(user),
+            CapabilityKey::parse(key).unwrap(),
+        )
+        .await
+        .unwrap();
+}
+
+async fn users_with_grants_create_and_revoke(backend: Backend) {
+    let keys = [
+        TestKey::rsa("rsa-1"),
+        TestKey::p256("ec-1"),
+        TestKey::ed25519("ed-1"),
+    ];
+    let issuer = TestIssuer::start(&keys.iter().collect::<Vec<_>>()).await;
+    let server = server_trusting(backend, &issuer, KeySource::Discover).await;
+    let user = Uuid::new_v4();
+    grant(&server, user, Capability::AuthManage.as_str()).await;
+
+    for key in &keys {
+        let token = key.sign(&claims(&server, &issuer, user));
+        let as_user = server.client(&token);
+        let created = as_user
+            .create_service_account(
+                &server.account_id,
+                &create_request(&format!("by {}", key.kid)),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{:?} token: {e:?}", key.algorithm))
+            .into_inner();
+        assert_eq!(created.created_by_user_id, Some(user));
+        let revoked = as_user
+            .revoke_service_account(&server.account_id, &created.id)
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(revoked.revoked_by_user_id, Some(user));
+    }
+    let events = server
+        .app
+        .admin()
+        .audit_events(server.account_id)
+        .await
+        .unwrap();
+    let by_user = events
+        .iter()
+        .filter(|e| e.actor == hbx_service_accounts::domain::Actor::User(user))
+        .count();
+    assert_eq!(
+        by_user, 6,
+        "three creates and three revokes, recorded as the user"
+    );
+    // Discovery fetched the keys once and kept them.
+    assert_eq!(issuer.jwks_fetches(), 1);
+}
+
+async fn every_bad_token_is_401_invalid_token(backend: Backend) {
+    let key = TestKey::rsa("rsa-1");
+    let unpublished = TestKey::rsa("rsa-1");
+    let stranger = TestKey::ed25519("never-published");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let server = server_trusting(backend, &issuer, KeySource::JwksUrl(issuer.jwks_url())).await;
+    let user = Uuid::new_v4();
+    grant(&server, user, "auth.manage").await;
+    // Sanity: a good token works (and the keys are fetched for it).
+    server
+        .client(&key.sign(&claims(&server, &issuer, user)))
+        .list_service_accounts(&server.account_id, None, None, None)
+        .await
+        .expect("a valid user token");
+    // Past the refetch interval, so that the unknown kid below can trigger one.
+    server.clock.advance(TimeDelta::seconds(10));
+    let good = claims(&server, &issuer, user);
+    let now = server.now().timestamp();
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut claims = good.clone();
+        change(&mut claims);
+        claims
+    };
+
+    let tampered = {
+        let token = key.sign(&good);
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let other = key.sign(&with(&|c| c["sub"] = json!(Uuid::new_v4().to_string())));
+        parts[1] = other.split('.').nth(1).unwrap().to_owned();
+        parts[2] = token.split('.').nth(2).unwrap().to_owned();
+        parts.join(".")
+    };
+    let unsigned = {
+        use base64::Engine as _;
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "typ": "JWT"})),
+            b64(&good)
+        )
+    };
+    let hs256_with_public_key = {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(key.kid.clone());
+        let secret = jsonwebtoken::EncodingKey::from_secret(&key.public_der);
+        jsonwebtoken::encode(&header, &good, &secret).unwrap()
+    };
+    let fetches_before = issuer.jwks_fetches();
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "wrong issuer",
+            key.sign(&with(&|c| c["iss"] = json!("https://evil.example"))),
+        ),
+        (
+            "issuer with a trailing slash",
+            key.sign(&with(&|c| {
+                c["iss"] = json!(format!("{}/", issuer.issuer()))
+            })),
+        ),
+        (
+            "wrong audience",
+            key.sign(&with(&|c| c["aud"] = json!("someone-else"))),
+        ),
+        (
+            "no audience",
+            key.sign(&with(&|c| {
+                c.as_object_mut().unwrap().remove("aud");
+            })),
+        ),
+        (
+            "expired beyond the leeway",
+            key.sign(&with(&|c| c["exp"] = json!(now - 31))),
+        ),
+        (
+            "no exp",
+            key.sign(&with(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            })),
+        ),
+        (
+            "not yet valid beyond the leeway",
+            key.sign(&with(&|c| c["nbf"] = json!(now + 31))),
+        ),
+        ("bad signature", tampered),
+        ("alg none", unsigned),
+        ("HS256 keyed with the RSA public key", hs256_with_public_key),
+        (
+            "sub not a UUID",
+            key.sign(&with(&|c| c["sub"] = json!("alice"))),
+        ),
+        (
+            "no sub",
+            key.sign(&with(&|c| {
+                c.as_object_mut().unwrap().remove("sub");
+            })),
+        ),
+        (
+            "same kid, a key the JWKS never published",
+            unpublished.sign(&good),
+        ),
+        (
+            "unknown kid, no such key after refetch",
+            stranger.sign(&good),
+        ),
+        ("not a JWT", "a.b.c".to_owned()),
+    ];
+    for (case, token) in &cases {
+        let error = expect_error(
+            server
+                .client(token)
+                .list_service_accounts(&server.account_id, None, None, None)
+                .await,
+            401,
+            "invalid_token",
+        );
+        assert_eq!(
+            error.headers()["www-authenticate"],
+            "Bearer realm=\"hybridbox\", error=\"invalid_token\"",
+            "{case}"
+        );
+    }
+    // The unknown kid made the server look once more, not once per attempt.
+    assert_eq!(issuer.jwks_fetches(), fetches_before + 1);
+
+    // Inside the leeway both ways: accepted.
+    for case in [
+        with(&|c| c["exp"] = json!(now - 29)),
+        with(&|c| c["nbf"] = json!(now + 29)),
+    ] {
+        server
+            .client(&key.sign(&case))
+            .list_service_accounts(&server.account_id, None, None, None)
+            .await
+            .expect("within the leeway");
+    }
+}
+
+async fn a_new_signing_key_is_picked_up_without_a_restart(backend: Backend) {
+    let first = TestKey::ed25519("2026-11");
+    let issuer = TestIssuer::start(&[&first]).await;
+    let server = server_trusting(backend, &issuer, KeySource::Discover).await;
+    let user = Uuid::new_v4();
+    grant(&server, user, "auth.manage").await;
+    server
+        .client(&first.sign(&claims(&server, &issuer, user)))
+        .list_service_accounts(&server.account_id, None, None, None)
+        .await
+        .expect("the first key");
+    assert_eq!(issuer.jwks_fetches(), 1);
+
+    // The issuer rotates: it publishes a new key and signs with it.
+    let second = TestKey::p256("2026-12");
+    issuer.publish(&second);
+    server.clock.advance(TimeDelta::seconds(10));
+    let rotated = second.sign(&claims(&server, &issuer, user));
+    server
+        .client(&rotated)
+        .list_service_accounts(&server.account_id, None, None, None)
+        .await
+        .expect("the new key, fetched on first sight");
+    assert_eq!(issuer.jwks_fetches(), 2);
+
+    // Garbage kids cannot make it hammer the issuer: within the interval, no
+    // further fetches; after it, one.
+    let garbage = TestKey::ed25519("garbage");
+    for _ in 0..20 {
+        expect_error(
+            server
+                .client(&garbage.sign(&claims(&server, &issuer, user)))
+                .list_service_accounts(&server.account_id, None, None, None)
+                .await,
+            401,
+            "invalid_token",
+        );
+    }
+    assert_eq!(issuer.jwks_fetches(), 2);
+    server.clock.advance(TimeDelta::seconds(10));
+    for _ in 0..20 {
+        let _ = server
+            .client(&garbage.sign(&claims(&server, &issuer, user)))
+            .list_service_accounts(&server.account_id, None, None, None)
+            .await;
+    }
+    assert_eq!(issuer.jwks_fetches(), 3);
+    // The first key still works throughout.
+    server
+        .client(&first.sign(&claims(&server, &issuer, user)))
+        .list_service_accounts(&server.account_id, None, None, None)
+        .await
+        .expect("the first key");
+}
+
+async fn grants_decide_404_and_403_for_users(backend: Backend) {
+    let key = TestKey::ed25519("ed");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let server = server_trusting(backend, &issuer, KeySource::JwksUrl(issuer.jwks_url())).await;
+    let stranger = Uuid::new_v4();
+    expect_error(
+        server
+            .client(&key.sign(&claims(&server, &issuer, stranger)))
+            .create_service_account(&server.account_id, &create_request("x"))
+            .await,
+        404,
+        "not_found",
+    );
+    let reader = Uuid::new_v4();
+    grant(&server, reader, "billing.read").await;
+    expect_error(
+        server
+            .client(&key.sign(&claims(&server, &issuer, reader)))
+            .create_service_account(&server.account_id, &create_request("x"))
+            .await,
+        403,
+        "forbidden",
+    );
+    let owner = Uuid::new_v4();
+    grant(&server, owner, "account_owner").await;
+    server
+        .client(&key.sign(&claims(&server, &issuer, owner)))
+        .create_service_account(&server.account_id, &create_request("x"))
+        .await
+        .expect("ownership implies auth.manage");
+}
+
+on_every_backend!(
+    users_with_grants_create_and_revoke,
+    every_bad_token_is_401_invalid_token,
+    a_new_signing_key_is_picked_up_without_a_restart,
+    grants_decide_404_and_403_for_users,
+);
+
+#[tokio::test]
+async fn an_unreachable_issuer_never_touches_service_account_tokens() {
+    // Nothing listens where the keys are said to be.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let server = TestServer::start_with(|settings| {
+        settings.oauth.issuers.push(IssuerSettings {
+            issuer: format!("http://{closed}"),
+            audiences: vec![AUDIENCE.into()],
+            keys: KeySource::Discover,
+        });
+    })
+    .await;
+    // The server started; service-account tokens work.
+    assert!(server.token_works(&server.owner_token).await);
+    let key = TestKey::ed25519("k");
+    let token = key.sign(&json!({
+        "iss": format!("http://{closed}"), "aud": AUDIENCE, "sub": Uuid::new_v4().to_string(),
+        "exp": Utc::now().timestamp() + 300,
+    }));
+    // A user token cannot be checked: 503, "retry later", not a verdict.
+    expect_error(
+        server
+            .client(&token)
+            .list_service_accounts(&server.account_id, None, None, None)
+            .await,
+        503,
+        "unavailable",
+    );
+    assert!(server.token_works(&server.owner_token).await);
+}
+
+#[tokio::test]
+async fn keys_can_come_from_a_file() {
+    let key = TestKey::p256("file-key");
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, json!({ "keys": [key.jwk] }).to_string()).unwrap();
+    let issuer = "https://idp.example/realms/hybridbox".to_owned();
+    let server = TestServer::start_with(|settings| {
+        settings.oauth.issuers.push(IssuerSettings {
+            issuer: issuer.clone(),
+            audiences: vec![AUDIENCE.into()],
+            keys: KeySource::JwksFile(jwks.clone()),
+        });
+    })
+    .await;
+    let user = Uuid::new_v4();
+    grant(&server, user, "auth.manage").await;
+    let now = server.now().timestamp();
+    let token = key
+        .sign(&json!({"iss": issuer, "aud": AUDIENCE, "sub": user.to_string(), "exp": now + 60}));
+    server
+        .client(&token)
+        .list_service_accounts(&server.account_id, None, None, None)
+        .await
+        .expect("verified with the key from the file");
+}
+
+#[tokio::test]
+async fn development_tokens_work_only_in_development_mode() {
+    let user = Uuid::new_v4();
+    let production = TestServer::start().await;
+    let key = DevKey::load_or_create(production.data_dir()).unwrap();
+    let token = key
+        .token(user, production.now(), TimeDelta::hours(1))
+        .unwrap();
+    grant(&production, user, "auth.manage").await;
+    expect_error(
+        production
+            .client(&token)
+            .list_service_accounts(&production.account_id, None, None, None)
+            .await,
+        401,
+        "invalid_token",
+    );
+
+    let development = TestServer::start_with(|settings| settings.oauth_dev = true).await;
+    let key = DevKey::load_or_create(development.data_dir()).unwrap();
+    grant(&development, user, "auth.manage").await;
+    let token = key
+        .token(user, development.now(), TimeDelta::hours(1))
+        .unwrap();
+    let created = development
+        .client(&token)
+        .create_service_account(&development.account_id, &create_request("made in dev"))
+        .await
+        .expect("the development token is trusted")
+        .into_inner();
+    assert_eq!(created.created_by_user_id, Some(user));
+    // Short-lived: an hour later it is refused.
+    development
+        .clock
+        .advance(TimeDelta::hours(1) + TimeDelta::seconds(31));
+    expect_error(
+        development
+            .client(&token)
+            .list_service_accounts(&development.account_id, None, None, None)
+            .await,
+        401,
+        "invalid_token",
+    );
+    assert!(
+        key.token(user, development.now(), TimeDelta::hours(25))
+            .is_err()
+    );
+    assert!(dev::ISSUER.starts_with("urn:"));
+}
