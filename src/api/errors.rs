@@ -60,6 +60,35 @@ impl ErrorCode {
         }
     }
 
+    /// When this code is returned, for the document.
+    pub fn meaning(&self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => {
+                "malformed JSON, wrong types, unknown fields or query parameters, or a value \
+                 that fails validation; the message names the field"
+            }
+            ErrorCode::Unauthenticated => "no bearer credential was sent",
+            ErrorCode::InvalidToken => {
+                "the credential is malformed, unknown, wrong, expired or revoked"
+            }
+            ErrorCode::Forbidden => {
+                "the caller has standing in the account but lacks the `auth.manage` capability"
+            }
+            ErrorCode::NotFound => {
+                "the account or service account does not exist, or the caller has no standing \
+                 in the account"
+            }
+            ErrorCode::NameConflict => {
+                "a non-revoked service account of the account already has this name"
+            }
+            ErrorCode::ServiceAccountRevoked => "the service account is revoked",
+            ErrorCode::ServiceAccountExpired => "the service account's token has expired",
+            ErrorCode::PayloadTooLarge => "the request body is larger than the operation accepts",
+            ErrorCode::Unavailable => "the database cannot be reached; retry later",
+            ErrorCode::Internal => "a bug; the message reveals nothing internal",
+        }
+    }
+
     pub fn status(&self) -> ErrorStatusCode {
         match self {
             ErrorCode::InvalidRequest => ErrorStatusCode::BAD_REQUEST,

@@ -4,6 +4,7 @@
 //! here; the implementation is in `crate::server`.
 
 pub mod errors;
+pub mod examples;
 pub mod extract;
 pub mod types;
 
@@ -127,19 +128,35 @@ pub trait ServiceAccountsApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ServiceAccountPath>,
     ) -> Result<HttpResponseOk<ServiceAccount>, HttpError>;
+
+    /// This document, byte for byte as checked in. Not part of the published
+    /// API (it is left out of the document itself).
+    #[endpoint {
+        method = GET,
+        path = "/openapi.json",
+        unpublished = true,
+    }]
+    async fn openapi_json(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<dropshot::Body>, HttpError>;
 }
 
+/// The checked-in document, as served by `GET /openapi.json`. The snapshot test
+/// keeps it identical to [`openapi_document`].
+pub const CHECKED_IN_DOCUMENT: &str = include_str!("../../openapi/hbx-service-accounts.json");
+
 /// The OpenAPI document of the API, byte for byte as checked in. Built from the
-/// trait's stub description, then completed with what Dropshot cannot express
-/// (the bearer security scheme).
+/// trait's stub description, then completed with what Dropshot cannot express:
+/// servers, tag descriptions, the bearer security scheme and the error codes.
 pub fn openapi_document() -> String {
     let description = service_accounts_api_mod::stub_api_description()
         .expect("the API trait describes a valid API");
     let mut definition = description.openapi("Hybridbox service accounts API", API_VERSION);
-    definition.description(
-        "Create, list, rotate and revoke the service accounts of a Hybridbox account, \
-         and the bearer tokens they authenticate with.",
-    );
+    definition
+        .description(API_DESCRIPTION)
+        .contact_name("Hybridbox")
+        .contact_url("https://docs.hybridbox.io")
+        .license("MPL-2.0", "https://www.mozilla.org/en-US/MPL/2.0/");
     let mut raw = Vec::new();
     definition
         .write(&mut raw)
@@ -148,10 +165,99 @@ pub fn openapi_document() -> String {
     // cannot say, and write it back in the same order.
     let mut document: openapiv3::OpenAPI =
         serde_json::from_slice(&raw).expect("Dropshot writes a valid OpenAPI document");
+    add_servers(&mut document);
+    add_tags(&mut document);
+    document_errors(&mut document);
     add_bearer_security(&mut document);
     let mut text = serde_json::to_string_pretty(&document).expect("the document serializes");
     text.push('\n');
     text
+}
+
+const API_DESCRIPTION: &str = "Create, list, get, rotate and revoke the service accounts of a \
+Hybridbox account: non-human identities that call the public API with a bearer token.\n\n\
+Every operation needs the `auth.manage` capability on the account, and a bearer credential: a \
+service account token or an OAuth access token (see the `bearerAuth` security scheme). A \
+service account's plaintext token is returned exactly once, by create and by rotate; store it \
+then. Timestamps are UTC (`Z`) with microsecond precision. Errors share one body, \
+`{request_id, error_code, message}`, with the stable `error_code` values listed under the \
+`Error` schema.";
+
+fn add_servers(document: &mut openapiv3::OpenAPI) {
+    document.servers = vec![
+        openapiv3::Server {
+            url: "https://api.hybridbox.io".to_owned(),
+            description: Some("Hybridbox production".to_owned()),
+            ..Default::default()
+        },
+        openapiv3::Server {
+            url: "http://127.0.0.1:8080".to_owned(),
+            description: Some("A local `hbx-sa serve` with its default address".to_owned()),
+            ..Default::default()
+        },
+    ];
+}
+
+fn add_tags(document: &mut openapiv3::OpenAPI) {
+    document.tags = vec![openapiv3::Tag {
+        name: "service-accounts".to_owned(),
+        description: Some(
+            "Service accounts of an account and their bearer tokens: create, list, get, \
+             rotate, revoke."
+                .to_owned(),
+        ),
+        ..Default::default()
+    }];
+}
+
+/// Describes Dropshot's shared error body, and lists every `error_code`.
+fn document_errors(document: &mut openapiv3::OpenAPI) {
+    use openapiv3::{ReferenceOr, SchemaKind, Type};
+    let table: String = errors::ErrorCode::ALL
+        .iter()
+        .map(|code| {
+            format!(
+                "\n| {} | `{}` | {} |",
+                code.status().as_u16(),
+                code.as_str(),
+                code.meaning()
+            )
+        })
+        .collect();
+    let components = document.components.get_or_insert_with(Default::default);
+    if let Some(ReferenceOr::Item(response)) = components.responses.get_mut("Error") {
+        response.description = "An error: the status and `error_code` say which (see the \
+                                `Error` schema)."
+            .to_owned();
+    }
+    let Some(ReferenceOr::Item(schema)) = components.schemas.get_mut("Error") else {
+        panic!("Dropshot always defines the Error schema");
+    };
+    schema.schema_data.description = Some(format!(
+        "The body of every error response.\n\n| status | error_code | when |\n|---|---|---|{table}"
+    ));
+    let SchemaKind::Type(Type::Object(object)) = &mut schema.schema_kind else {
+        panic!("the Error schema is an object");
+    };
+    for (name, description) in [
+        (
+            "error_code",
+            "Stable, machine-readable code: one of those listed above (new codes may be \
+             added).",
+        ),
+        (
+            "message",
+            "What went wrong and what to do about it, for people.",
+        ),
+        (
+            "request_id",
+            "Identifies the request in the server's logs (also sent as `x-request-id`).",
+        ),
+    ] {
+        if let Some(ReferenceOr::Item(property)) = object.properties.get_mut(name) {
+            property.schema_data.description = Some(description.to_owned());
+        }
+    }
 }
 
 fn add_bearer_security(document: &mut openapiv3::OpenAPI) {

@@ -7,10 +7,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::examples;
+
 /// Path parameters that name an account.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct AccountPath {
     /// The account that owns the service accounts.
+    #[schemars(example = "examples::account_id")]
     pub account_id: Uuid,
 }
 
@@ -18,8 +21,10 @@ pub struct AccountPath {
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct ServiceAccountPath {
     /// The account that owns the service account.
+    #[schemars(example = "examples::account_id")]
     pub account_id: Uuid,
     /// The service account.
+    #[schemars(example = "examples::service_account_id")]
     pub service_account_id: Uuid,
 }
 
@@ -41,6 +46,7 @@ pub struct ListServiceAccountsQuery {
 /// Request body for creating a service account.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = "examples::create_request")]
 pub struct CreateServiceAccountRequest {
     /// Human-readable name of the service account: 1 to 120 characters, not only
     /// white space, without control characters. Unique among the account's
@@ -57,7 +63,16 @@ pub struct CreateServiceAccountRequest {
 /// A service account: a non-human identity in one account that holds exactly one
 /// bearer token at a time.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[schemars(example = "examples::service_account")]
 pub struct ServiceAccount {
+    #[serde(flatten)]
+    pub fields: ServiceAccountFields,
+}
+
+/// The fields of a service account, shared by [`ServiceAccount`] and
+/// [`ServiceAccountWithToken`] (each with an example of its own).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+pub struct ServiceAccountFields {
     /// The account that owns the service account.
     pub account_id: Uuid,
     /// When the service account was created (UTC).
@@ -92,9 +107,10 @@ pub struct ServiceAccount {
 /// A service account together with its plaintext bearer token, returned only
 /// when the token is issued (create and rotate).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[schemars(example = "examples::service_account_with_token")]
 pub struct ServiceAccountWithToken {
     #[serde(flatten)]
-    pub service_account: ServiceAccount,
+    pub fields: ServiceAccountFields,
     /// Plaintext bearer token. Store it now; it will never be returned again.
     pub token: String,
 }

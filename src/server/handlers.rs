@@ -10,12 +10,14 @@ use uuid::Uuid;
 
 use super::ApiContext;
 use super::error::{auth_error, service_error};
-use crate::api::ServiceAccountsApi;
+use crate::api::errors::ErrorCode;
 use crate::api::extract::{JsonBody, PathParams, QueryParams};
 use crate::api::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, ListServiceAccountsQuery,
-    NoStoreHeaders, ServiceAccount, ServiceAccountPath, ServiceAccountWithToken,
+    NoStoreHeaders, ServiceAccount, ServiceAccountFields, ServiceAccountPath,
+    ServiceAccountWithToken,
 };
+use crate::api::{CHECKED_IN_DOCUMENT, ServiceAccountsApi};
 use crate::domain::{self, Capability};
 use crate::service::{
     AccountAccess, Caller, CreateServiceAccount, IssuedServiceAccount, ListServiceAccounts,
@@ -182,16 +184,32 @@ impl ServiceAccountsApi for ServiceAccountsImpl {
             "principal" => access.principal().log_id());
         Ok(HttpResponseOk(revoked.into()))
     }
+
+    async fn openapi_json(
+        _rqctx: RequestContext<ApiContext>,
+    ) -> Result<http::Response<dropshot::Body>, HttpError> {
+        http::Response::builder()
+            .status(http::StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(CHECKED_IN_DOCUMENT.into())
+            .map_err(|e| ErrorCode::Internal.with_message(e.to_string()))
+    }
 }
 
 fn with_token(issued: IssuedServiceAccount) -> ServiceAccountWithToken {
     ServiceAccountWithToken {
-        service_account: ServiceAccount::from(issued.service_account),
+        fields: issued.service_account.into(),
         token: issued.token.into_exposed(),
     }
 }
 
 impl From<domain::ServiceAccount> for ServiceAccount {
+    fn from(sa: domain::ServiceAccount) -> Self {
+        Self { fields: sa.into() }
+    }
+}
+
+impl From<domain::ServiceAccount> for ServiceAccountFields {
     fn from(sa: domain::ServiceAccount) -> Self {
         Self {
             account_id: sa.account_id,

@@ -1,0 +1,82 @@
+"""A short scenario against a live server, through the client that
+openapi-python-client generated from the checked-in document.
+
+Reads HBX_SA_URL, HBX_SA_TOKEN and HBX_SA_ACCOUNT_ID; the generated package must
+be importable (PYTHONPATH)."""
+
+import datetime
+import os
+import uuid
+
+from hybridbox_service_accounts_api_client import AuthenticatedClient
+from hybridbox_service_accounts_api_client.api.service_accounts import (
+    create_service_account,
+    get_service_account,
+    list_service_accounts,
+    revoke_service_account,
+    rotate_service_account,
+)
+from hybridbox_service_accounts_api_client.models import (
+    CreateServiceAccountRequest,
+    Error,
+    ServiceAccountWithToken,
+)
+
+
+def check(condition, what):
+    if not condition:
+        raise SystemExit(f"scenario failed: {what}")
+
+
+base_url = os.environ["HBX_SA_URL"]
+account_id = uuid.UUID(os.environ["HBX_SA_ACCOUNT_ID"])
+
+
+def client(token):
+    return AuthenticatedClient(base_url=base_url, token=token, raise_on_unexpected_status=True)
+
+
+owner = client(os.environ["HBX_SA_TOKEN"])
+
+# create
+expires = datetime.datetime(2999, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+created = create_service_account.sync_detailed(
+    account_id, client=owner, body=CreateServiceAccountRequest(name="python-scenario", expires_at=expires)
+)
+check(created.status_code == 201, f"create answered {created.status_code}")
+made = created.parsed
+check(isinstance(made, ServiceAccountWithToken), "create returns a service account with its token")
+check(made.token.startswith(f"{made.token_prefix}_{made.token_public_id}_"), "token format")
+check(made.expires_at == expires, "expires_at is the same instant")
+check(made.expires_at.utcoffset() == datetime.timedelta(0), "expires_at comes back in UTC")
+
+# list
+listed = list_service_accounts.sync(account_id, client=owner, limit=1000)
+check(any(sa.id == made.id for sa in listed), "list shows the new service account")
+
+# get
+got = get_service_account.sync(account_id, made.id, client=owner)
+check(got.name == "python-scenario", "get returns it")
+
+# rotate: the old token stops working
+rotated = rotate_service_account.sync(account_id, made.id, client=owner)
+check(isinstance(rotated, ServiceAccountWithToken) and rotated.token != made.token, "rotate issues a new token")
+with_old = list_service_accounts.sync_detailed(account_id, client=client(made.token))
+check(with_old.status_code == 401, f"the old token is refused ({with_old.status_code})")
+
+# revoke
+revoked = revoke_service_account.sync(account_id, made.id, client=owner)
+check(revoked.revoked_at is not None, "revoke sets revoked_at")
+
+# an error, read through the client's error type
+create_service_account.sync(account_id, client=owner, body=CreateServiceAccountRequest(name="python-dup"))
+conflict = create_service_account.sync_detailed(
+    account_id, client=owner, body=CreateServiceAccountRequest(name="python-dup")
+)
+check(conflict.status_code == 409, f"duplicate name answered {conflict.status_code}")
+error = conflict.parsed
+check(isinstance(error, Error), "the error is parsed as the Error model")
+check(error.error_code == "name_conflict", f"error_code {error.error_code}")
+check(error.request_id and error.message, "error body")
+
+print("python scenario passed")

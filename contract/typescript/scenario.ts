@@ -1,0 +1,75 @@
+// A short scenario against a live server, through a client generated from the
+// checked-in document (openapi-typescript types + openapi-fetch), compiled with
+// `tsc --strict`. Reads HBX_SA_URL, HBX_SA_TOKEN and HBX_SA_ACCOUNT_ID.
+import createClient from "openapi-fetch";
+import type { components, paths } from "./generated/schema.js";
+
+type ServiceAccount = components["schemas"]["ServiceAccount"];
+type ApiError = components["schemas"]["Error"];
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+function check(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`scenario failed: ${what}`);
+}
+
+const baseUrl = env("HBX_SA_URL");
+const accountId = env("HBX_SA_ACCOUNT_ID");
+const client = (token: string) =>
+  createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${token}` } });
+const owner = client(env("HBX_SA_TOKEN"));
+const collection = "/v1/public/accounts/{account_id}/auth/service-accounts" as const;
+const one = "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}" as const;
+
+// create
+const created = await owner.POST(collection, {
+  params: { path: { account_id: accountId } },
+  body: { name: "typescript-scenario", expires_at: "2999-01-01T00:00:00+02:00" },
+});
+check(created.response.status === 201, `create answered ${created.response.status}`);
+const made = created.data!;
+check(made.token.startsWith(`${made.token_prefix}_${made.token_public_id}_`), "token format");
+check(made.expires_at === "2998-12-31T22:00:00Z", `expires_at normalized: ${made.expires_at}`);
+const path = { account_id: accountId, service_account_id: made.id };
+
+// list
+const listed = await owner.GET(collection, {
+  params: { path: { account_id: accountId }, query: { limit: 1000 } },
+});
+const all: ServiceAccount[] = listed.data ?? [];
+check(all.some((sa) => sa.id === made.id), "list shows the new service account");
+
+// get
+const got = await owner.GET(one, { params: { path } });
+check(got.data?.name === "typescript-scenario", "get returns it");
+
+// rotate: the old token stops working, the new one works
+const rotated = await owner.POST(`${one}/rotate`, { params: { path } });
+check(rotated.response.status === 200 && rotated.data!.token !== made.token, "rotate issues a new token");
+const withOld = await client(made.token).GET(collection, { params: { path: { account_id: accountId } } });
+check(withOld.response.status === 401, `the old token is refused (${withOld.response.status})`);
+
+// revoke
+const revoked = await owner.POST(`${one}/revoke`, { params: { path } });
+check(revoked.data?.revoked_at != null, "revoke sets revoked_at");
+
+// an error, read through the client's error type
+const taken = await owner.POST(collection, {
+  params: { path: { account_id: accountId } },
+  body: { name: "typescript-scenario-dup" },
+});
+check(taken.response.status === 201, "second create");
+const conflict = await owner.POST(collection, {
+  params: { path: { account_id: accountId } },
+  body: { name: "typescript-scenario-dup" },
+});
+const error: ApiError | undefined = conflict.error;
+check(conflict.response.status === 409, `duplicate name answered ${conflict.response.status}`);
+check(error?.error_code === "name_conflict", `error_code ${error?.error_code}`);
+check(typeof error?.request_id === "string" && error.message.length > 0, "error body");
+
+console.log("typescript scenario passed");

@@ -1,0 +1,80 @@
+//! Example values shown in the document, one consistent story: account
+//! `3c90c3cc-…`, its service account `ci-deploy`, created by a user. The token
+//! is well formed (its checksum is right) but was never issued by anyone.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::types::{
+    CreateServiceAccountRequest, ServiceAccount, ServiceAccountFields, ServiceAccountWithToken,
+};
+
+const ACCOUNT_ID: Uuid = Uuid::from_u128(0x3c90c3cc_0d44_4b50_8888_8dd25736052a);
+const SERVICE_ACCOUNT_ID: Uuid = Uuid::from_u128(0x7f1d2c3b_4a59_4e68_9d7c_6b5a49382716);
+const USER_ID: Uuid = Uuid::from_u128(0x9b2e4f60_1c3d_4a5b_8e7f_102938475665);
+const TOKEN: &str = "hbxsa_4Qz9LwP1cV7kTt0a_k3JqX8mN2vB6cZ1rT5yW9pL4sD7fG0hJ2zrTzw";
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().expect("example timestamps are valid")
+}
+
+pub fn create_request() -> CreateServiceAccountRequest {
+    CreateServiceAccountRequest {
+        name: "ci-deploy".to_owned(),
+        expires_at: Some(at("2027-06-01T00:00:00Z")),
+    }
+}
+
+pub fn service_account() -> ServiceAccount {
+    ServiceAccount { fields: fields() }
+}
+
+fn fields() -> ServiceAccountFields {
+    ServiceAccountFields {
+        account_id: ACCOUNT_ID,
+        created_at: at("2026-11-28T09:30:00Z"),
+        id: SERVICE_ACCOUNT_ID,
+        name: "ci-deploy".to_owned(),
+        token_last4: TOKEN[TOKEN.len() - 4..].to_owned(),
+        token_prefix: "hbxsa".to_owned(),
+        token_public_id: TOKEN[6..22].to_owned(),
+        updated_at: at("2026-11-28T09:30:00Z"),
+        created_by_user_id: Some(USER_ID),
+        expires_at: Some(at("2027-06-01T00:00:00Z")),
+        last_used_at: Some(at("2026-11-28T10:02:17.250000Z")),
+        revoked_at: None,
+        revoked_by_user_id: None,
+    }
+}
+
+pub fn service_account_with_token() -> ServiceAccountWithToken {
+    ServiceAccountWithToken {
+        fields: ServiceAccountFields {
+            last_used_at: None,
+            ..fields()
+        },
+        token: TOKEN.to_owned(),
+    }
+}
+
+pub fn account_id() -> Uuid {
+    ACCOUNT_ID
+}
+
+pub fn service_account_id() -> Uuid {
+    SERVICE_ACCOUNT_ID
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::{TokenPrefix, parse};
+
+    #[test]
+    fn the_example_token_is_well_formed_and_agrees_with_its_facts() {
+        let parsed = parse(&TokenPrefix::default(), TOKEN).expect("well formed");
+        let example = service_account_with_token();
+        assert_eq!(example.fields.token_public_id, parsed.public_id());
+        assert_eq!(example.fields.token_last4, &TOKEN[57..]);
+    }
+}

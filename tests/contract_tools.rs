@@ -1,0 +1,302 @@
+//! The checked-in document, checked with the tools its readers use: two linters,
+//! clients generated in TypeScript and Python driving a live server, and a
+//! breaking-change diff against the last released document.
+//!
+//! The tools are pinned in contract/ and installed by `contract/setup`, which
+//! the README's test command runs first. Without them these tests fail and say
+//! so; they never skip.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::TestServer;
+use tokio::process::Command;
+
+const DOCUMENT: &str = "openapi/hbx-service-accounts.json";
+const RELEASED: &str = "openapi/released/hbx-service-accounts.json";
+
+fn contract_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("contract")
+}
+
+/// A pinned tool, or a failure that says how to install it.
+fn tool(relative: &str) -> PathBuf {
+    let path = contract_dir().join(relative);
+    assert!(
+        path.exists(),
+        "{} is not installed: run `contract/setup` (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+fn npm_tool(name: &str) -> PathBuf {
+    tool(&format!("node_modules/.bin/{name}"))
+}
+
+fn python_tool(name: &str) -> PathBuf {
+    tool(&format!(".venv/bin/{name}"))
+}
+
+struct Run {
+    success: bool,
+    code: Option<i32>,
+    output: String,
+}
+
+async fn run(command: &mut Command) -> Run {
+    let output = command
+        .env("REDOCLY_TELEMETRY", "off")
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .await
+        .expect("the tool starts");
+    Run {
+        success: output.status.success(),
+        code: output.status.code(),
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+#[tokio::test]
+async fn redocly_lint_passes() {
+    let output = Command::new(npm_tool("redocly"))
+        .args([
+            "lint",
+            "--config",
+            "contract/redocly.yaml",
+            "--format=json",
+            DOCUMENT,
+        ])
+        .env("REDOCLY_TELEMETRY", "off")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .await
+        .expect("redocly starts");
+    // stdout is the report; stderr carries banners (Node.js version notices).
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "redocly lint gave no report:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let totals = &report["totals"];
+    assert!(
+        output.status.success() && totals["errors"] == 0 && totals["warnings"] == 0,
+        "redocly lint (recommended) found problems:\n{:#}",
+        report["problems"]
+    );
+}
+
+#[tokio::test]
+async fn spectral_lint_passes() {
+    let result = run(Command::new(npm_tool("spectral")).args([
+        "lint",
+        "--ruleset",
+        "contract/.spectral.yaml",
+        "--fail-severity=warn",
+        DOCUMENT,
+    ]))
+    .await;
+    assert!(result.success, "spectral lint failed:\n{}", result.output);
+}
+
+fn major_version(document: &Path) -> u64 {
+    let text = std::fs::read_to_string(document).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let version = document["info"]["version"].as_str().expect("info.version");
+    semver::Version::parse(version)
+        .expect("info.version is semver")
+        .major
+}
+
+/// Passes unless `current` breaks clients of `released` without a new major
+/// version; the error names the breaking changes.
+async fn breaking_change_gate(released: &Path, current: &Path) -> Result<(), String> {
+    let diff = run(Command::new(npm_tool("redocly"))
+        .arg("diff")
+        .arg(released)
+        .arg(current))
+    .await;
+    match diff.code {
+        Some(0) => Ok(()),
+        Some(1) if major_version(current) > major_version(released) => Ok(()),
+        Some(1) => Err(format!(
+            "{} breaks clients of the released {} without raising info.version's major \
+             number (released {}, current {}):\n{}",
+            current.display(),
+            released.display(),
+            major_version(released),
+            major_version(current),
+            diff.output
+        )),
+        _ => Err(format!(
+            "redocly diff could not compare the documents:\n{}",
+            diff.output
+        )),
+    }
+}
+
+#[tokio::test]
+async fn no_breaking_change_since_the_released_document() {
+    breaking_change_gate(Path::new(RELEASED), Path::new(DOCUMENT))
+        .await
+        .unwrap_or_else(|message| panic!("{message}"));
+}
+
+/// The gate itself: removing a response field or tightening a length is
+/// caught and named; adding an optional field is not; a new major number lets
+/// a breaking change through.
+#[tokio::test]
+async fn the_breaking_change_gate_catches_what_it_should() {
+    let dir = tempfile::tempdir().unwrap();
+    let base: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(DOCUMENT).unwrap()).unwrap();
+    let write = |name: &str, change: &dyn Fn(&mut serde_json::Value)| {
+        let mut document = base.clone();
+        change(&mut document);
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+        path
+    };
+    let released = write("released.json", &|_| {});
+    let removed = write("removed.json", &|d| {
+        let s = schemas(d);
+        s["ServiceAccount"]["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("token_last4");
+        s["ServiceAccount"]["required"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|name| name != "token_last4");
+    });
+    let tightened = write("tightened.json", &|d| {
+        let s = schemas(d);
+        s["CreateServiceAccountRequest"]["properties"]["name"]["maxLength"] = 100.into();
+    });
+    let added = write("added.json", &|d| {
+        let s = schemas(d);
+        s["ServiceAccount"]["properties"]["description"] =
+            serde_json::json!({"type": "string", "nullable": true, "description": "Free text."});
+    });
+    let removed_in_2 = write("removed-2.0.0.json", &|d| {
+        let s = schemas(d);
+        s["ServiceAccount"]["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("token_last4");
+        d["info"]["version"] = "2.0.0".into();
+    });
+
+    let error = breaking_change_gate(&released, &removed).await.unwrap_err();
+    assert!(error.contains("token_last4"), "{error}");
+    let error = breaking_change_gate(&released, &tightened)
+        .await
+        .unwrap_err();
+    assert!(error.contains("maxLength"), "{error}");
+    breaking_change_gate(&released, &added)
+        .await
+        .expect("an optional field is not breaking");
+    breaking_change_gate(&released, &removed_in_2)
+        .await
+        .expect("a new major may break");
+}
+
+fn schemas(document: &mut serde_json::Value) -> &mut serde_json::Value {
+    &mut document["components"]["schemas"]
+}
+
+/// A server for a client scenario, and the environment the scenario reads.
+async fn scenario_server() -> (TestServer, Vec<(&'static str, String)>) {
+    let server = TestServer::start().await;
+    let env = vec![
+        ("HBX_SA_URL", server.base_url.clone()),
+        ("HBX_SA_TOKEN", server.owner_token.clone()),
+        ("HBX_SA_ACCOUNT_ID", server.account_id.to_string()),
+    ];
+    (server, env)
+}
+
+#[tokio::test]
+async fn a_typescript_client_runs_the_scenario() {
+    let typescript = contract_dir().join("typescript");
+    let generated = typescript.join("generated/schema.d.ts");
+    let result = run(Command::new(npm_tool("openapi-typescript"))
+        .arg(DOCUMENT)
+        .arg("--output")
+        .arg(&generated))
+    .await;
+    assert!(
+        result.success,
+        "openapi-typescript failed:\n{}",
+        result.output
+    );
+    let result = run(Command::new(npm_tool("tsc"))
+        .arg("--project")
+        .arg(typescript.join("tsconfig.json")))
+    .await;
+    assert!(result.success, "tsc --strict failed:\n{}", result.output);
+
+    let (_server, env) = scenario_server().await;
+    let result = run(Command::new("node")
+        .arg(typescript.join("build/scenario.js"))
+        .envs(env))
+    .await;
+    assert!(
+        result.success,
+        "the TypeScript scenario failed:\n{}",
+        result.output
+    );
+    assert!(
+        result.output.contains("typescript scenario passed"),
+        "{}",
+        result.output
+    );
+}
+
+#[tokio::test]
+async fn a_python_client_runs_the_scenario() {
+    let out = tempfile::tempdir().unwrap();
+    let package = out.path().join("client");
+    let venv_bin = contract_dir().join(".venv/bin");
+    let path = format!(
+        "{}:{}",
+        venv_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let result = run(Command::new(python_tool("openapi-python-client"))
+        .args(["generate", "--path", DOCUMENT, "--output-path"])
+        .arg(&package)
+        .env("PATH", &path))
+    .await;
+    assert!(
+        result.success,
+        "openapi-python-client failed:\n{}",
+        result.output
+    );
+
+    let (_server, env) = scenario_server().await;
+    let result = run(Command::new(python_tool("python"))
+        .arg(contract_dir().join("python/scenario.py"))
+        .env("PYTHONPATH", &package)
+        .envs(env))
+    .await;
+    assert!(
+        result.success,
+        "the Python scenario failed:\n{}",
+        result.output
+    );
+    assert!(
+        result.output.contains("python scenario passed"),
+        "{}",
+        result.output
+    );
+}
