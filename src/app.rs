@@ -36,6 +36,11 @@ pub enum OpenError {
     Keyring(#[from] KeyringError),
     #[error(transparent)]
     DevKey(#[from] DevKeyError),
+    #[error(
+        "--oauth-dev cannot be combined with --oauth-issuer: development tokens could then \
+         speak for the issuer's real users"
+    )]
+    DevModeWithIssuer,
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
 }
@@ -98,6 +103,11 @@ impl App {
         let mut warnings: Vec<String> =
             keyring::permission_warning(&key_path).into_iter().collect();
         let mut oauth = settings.oauth.clone();
+        if settings.oauth_dev && !oauth.issuers.is_empty() {
+            // Users are known by `sub` alone: whoever can mint development
+            // tokens could then act as any real user.
+            return Err(OpenError::DevModeWithIssuer);
+        }
         if settings.oauth_dev {
             oauth
                 .issuers

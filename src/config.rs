@@ -67,6 +67,8 @@ impl Settings {
     }
 }
 
+const MAX_DURATION_SECONDS: i64 = 100 * 365 * 86_400;
+
 /// Parses a duration written as a whole number and a unit: `90d`, `12h`, `30m`,
 /// `45s`. Zero and negative durations are refused.
 pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
@@ -88,6 +90,9 @@ pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
     let seconds = number.checked_mul(seconds_per_unit).ok_or_else(invalid)?;
     if seconds == 0 {
         return Err(format!("{text:?} is zero: a duration must be positive"));
+    }
+    if seconds > MAX_DURATION_SECONDS {
+        return Err(format!("{text:?} is more than 100 years"));
     }
     TimeDelta::try_seconds(seconds).ok_or_else(invalid)
 }

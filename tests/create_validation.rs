@@ -301,7 +301,45 @@ async fn bodies_are_not_looked_at_before_authentication_and_authorization(backen
     assert_eq!(response.status(), 404);
 }
 
+async fn a_body_that_never_arrives_is_408(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_on(backend).await;
+    let address = server.base_url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let path = format!(
+        "/v1/public/accounts/{}/auth/service-accounts",
+        server.account_id
+    );
+    // Promise 100 bytes, send 10, then nothing.
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\": \"",
+        server.owner_token
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&response).contains("\r\n\r\n{") {
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(60), stream.read(&mut buffer))
+                .await
+                .expect("the server answers within a minute")
+                .unwrap();
+        if read == 0 {
+            break;
+        }
+        response.extend_from_slice(&buffer[..read]);
+    }
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("request_timeout"), "{response}");
+    assert!(started.elapsed() >= hbx_service_accounts::api::extract::BODY_READ_TIMEOUT / 2);
+    assert_eq!(server.service_account_count().await, 1);
+}
+
 on_every_backend!(
+    a_body_that_never_arrives_is_408,
     every_bad_body_is_400_naming_the_field_and_creates_nothing,
     boundary_values_that_are_valid_are_accepted,
     expires_at_offsets_are_normalized_to_utc,

@@ -490,7 +490,54 @@ async fn a_maximum_token_lifetime_makes_expiry_required_and_bounded(backend: Bac
     assert_eq!(rotated.expires_at, Some(longest));
 }
 
+async fn rotation_never_hands_over_more_than_the_caller_holds(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let manager = server.create("manager").await;
+    let peer = server.create("peer").await;
+    server.grant_auth_manage(manager.id).await;
+    server.grant_auth_manage(peer.id).await;
+    let as_manager = server.client(&manager.token);
+
+    // The owner's token would make the manager an owner: refused, and nothing changes.
+    let error = expect_error(
+        as_manager
+            .rotate_service_account(&server.account_id, &server.owner_id)
+            .await,
+        403,
+        "forbidden",
+    );
+    assert!(error.message.contains("account_owner"), "{}", error.message);
+    assert!(server.token_works(&server.owner_token).await);
+
+    // A peer with the same capabilities, and itself: fine.
+    let peer_rotated = as_manager
+        .rotate_service_account(&server.account_id, &peer.id)
+        .await
+        .expect("a peer holds nothing the manager lacks")
+        .into_inner();
+    assert!(server.token_works(&peer_rotated.token).await);
+    let own = as_manager
+        .rotate_service_account(&server.account_id, &manager.id)
+        .await
+        .expect("a service account may always rotate itself")
+        .into_inner();
+    // The owner may rotate anyone.
+    server
+        .owner()
+        .rotate_service_account(&server.account_id, &manager.id)
+        .await
+        .expect("an owner holds everything");
+    assert!(!server.token_works(&own.token).await);
+    // Revoking is not an escalation: a manager may revoke a peer.
+    server
+        .client(&peer_rotated.token)
+        .revoke_service_account(&server.account_id, &peer.id)
+        .await
+        .expect("revoke a peer (here: itself)");
+}
+
 on_every_backend!(
+    rotation_never_hands_over_more_than_the_caller_holds,
     rotation_issues_a_new_token_and_kills_the_old_one,
     revocation_kills_the_token_hides_it_and_happens_once,
     revoked_and_expired_service_accounts_cannot_be_rotated,

@@ -213,6 +213,16 @@ async fn every_bad_token_is_401_invalid_token(backend: Backend) {
             stranger.sign(&good),
         ),
         ("not a JWT", "a.b.c".to_owned()),
+        (
+            "a Keycloak ID token",
+            key.sign(&with(&|c| c["typ"] = json!("ID"))),
+        ),
+        ("an ID token by header type", {
+            let mut header = jsonwebtoken::Header::new(key.algorithm);
+            header.kid = Some(key.kid.clone());
+            header.typ = Some("id+jwt".into());
+            jsonwebtoken::encode(&header, &good, &key.encoding).unwrap()
+        }),
     ];
     for (case, token) in &cases {
         let error = expect_error(
@@ -448,4 +458,22 @@ async fn development_tokens_work_only_in_development_mode() {
             .is_err()
     );
     assert!(dev::ISSUER.starts_with("urn:"));
+}
+
+#[tokio::test]
+async fn development_mode_cannot_sit_beside_a_real_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = hbx_service_accounts::config::Settings::in_dir(dir.path());
+    settings.oauth_dev = true;
+    settings.oauth.issuers.push(IssuerSettings {
+        issuer: "https://sso.example/realms/hybridbox".into(),
+        audiences: vec![AUDIENCE.into()],
+        keys: KeySource::Discover,
+    });
+    let clock = std::sync::Arc::new(hbx_service_accounts::clock::SystemClock);
+    let error = hbx_service_accounts::app::App::open(&settings, clock)
+        .await
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("cannot be combined"), "{error}");
 }

@@ -21,6 +21,8 @@ pub enum ErrorCode {
     ServiceAccountRevoked,
     /// 409: the service account's token has expired.
     ServiceAccountExpired,
+    /// 408: the request body did not arrive in time.
+    RequestTimeout,
     /// 413: the request body is larger than the operation accepts.
     PayloadTooLarge,
     /// 503: the database cannot be reached; retry later.
@@ -30,7 +32,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::InvalidToken,
@@ -39,6 +41,7 @@ impl ErrorCode {
         ErrorCode::NameConflict,
         ErrorCode::ServiceAccountRevoked,
         ErrorCode::ServiceAccountExpired,
+        ErrorCode::RequestTimeout,
         ErrorCode::PayloadTooLarge,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
@@ -54,6 +57,7 @@ impl ErrorCode {
             ErrorCode::NameConflict => "name_conflict",
             ErrorCode::ServiceAccountRevoked => "service_account_revoked",
             ErrorCode::ServiceAccountExpired => "service_account_expired",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
@@ -83,6 +87,7 @@ impl ErrorCode {
             }
             ErrorCode::ServiceAccountRevoked => "the service account is revoked",
             ErrorCode::ServiceAccountExpired => "the service account's token has expired",
+            ErrorCode::RequestTimeout => "the request body did not arrive within 10 seconds",
             ErrorCode::PayloadTooLarge => "the request body is larger than the operation accepts",
             ErrorCode::Unavailable => "the database cannot be reached; retry later",
             ErrorCode::Internal => "a bug; the message reveals nothing internal",
@@ -98,6 +103,7 @@ impl ErrorCode {
             ErrorCode::NameConflict
             | ErrorCode::ServiceAccountRevoked
             | ErrorCode::ServiceAccountExpired => ErrorStatusCode::CONFLICT,
+            ErrorCode::RequestTimeout => ErrorStatusCode::REQUEST_TIMEOUT,
             ErrorCode::PayloadTooLarge => ErrorStatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unavailable => ErrorStatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => ErrorStatusCode::INTERNAL_SERVER_ERROR,

@@ -121,13 +121,16 @@ fn parameter_names<T: JsonSchema>() -> String {
 #[derive(Debug)]
 pub struct JsonBody<T> {
     bytes: Bytes,
-    content_type: Option<String>,
+    content_type: Option<http::HeaderValue>,
     _type: PhantomData<fn() -> T>,
 }
 
 impl<T: DeserializeOwned> JsonBody<T> {
     pub fn decode(&self) -> Result<T, HttpError> {
         if let Some(content_type) = &self.content_type {
+            let content_type = content_type.to_str().map_err(|_| {
+                ErrorCode::InvalidRequest.with_message("the Content-Type header is not valid ASCII")
+            })?;
             let media_type = content_type.split(';').next().unwrap_or("").trim();
             if !media_type.eq_ignore_ascii_case("application/json") {
                 return Err(ErrorCode::InvalidRequest.with_message(format!(
@@ -154,6 +157,9 @@ fn invalid_body(path: String, error: &serde_json::Error) -> HttpError {
     };
     ErrorCode::InvalidRequest.with_message(message)
 }
+
+/// Longest a request body may take to arrive.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Most of an oversized body that is read and thrown away before answering, so
 /// that the client, still sending, receives the 413 instead of a reset
@@ -195,35 +201,36 @@ where
             drain(&mut body).await;
             return Err(too_large());
         }
-        let mut bytes = BytesMut::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|error| {
-                ErrorCode::InvalidRequest
-                    .with_message(format!("the request body could not be read: {error}"))
-            })?;
-            if let Ok(data) = frame.into_data() {
-                if bytes.len() + data.len() > limit {
-                    drain(&mut body).await;
-                    return Err(too_large());
+        // A body that trickles in (or never comes) must not hold the request
+        // forever: this runs before the caller is authenticated.
+        let read = async {
+            let mut bytes = BytesMut::new();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|error| {
+                    ErrorCode::InvalidRequest
+                        .with_message(format!("the request body could not be read: {error}"))
+                })?;
+                if let Ok(data) = frame.into_data() {
+                    if bytes.len() + data.len() > limit {
+                        drain(&mut body).await;
+                        return Err(too_large());
+                    }
+                    bytes.extend_from_slice(&data);
                 }
-                bytes.extend_from_slice(&data);
             }
-        }
-        let content_type = match parts.headers.get(http::header::CONTENT_TYPE) {
-            None => None,
-            Some(value) => Some(
-                value
-                    .to_str()
-                    .map_err(|_| {
-                        ErrorCode::InvalidRequest
-                            .with_message("the Content-Type header is not valid ASCII")
-                    })?
-                    .to_owned(),
-            ),
+            Ok(bytes)
         };
+        let bytes = tokio::time::timeout(BODY_READ_TIMEOUT, read)
+            .await
+            .map_err(|_| {
+                ErrorCode::RequestTimeout.with_message(format!(
+                    "the request body did not arrive within {} seconds",
+                    BODY_READ_TIMEOUT.as_secs()
+                ))
+            })??;
         Ok(Self {
             bytes: bytes.freeze(),
-            content_type,
+            content_type: parts.headers.get(http::header::CONTENT_TYPE).cloned(),
             _type: PhantomData,
         })
     }

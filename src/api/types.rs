@@ -106,13 +106,24 @@ pub struct ServiceAccountFields {
 
 /// A service account together with its plaintext bearer token, returned only
 /// when the token is issued (create and rotate).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[schemars(example = "examples::service_account_with_token")]
 pub struct ServiceAccountWithToken {
     #[serde(flatten)]
     pub fields: ServiceAccountFields,
     /// Plaintext bearer token. Store it now; it will never be returned again.
     pub token: String,
+}
+
+/// Never prints the token (it would otherwise reach any log line or failed
+/// assertion that formats the response).
+impl std::fmt::Debug for ServiceAccountWithToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountWithToken")
+            .field("fields", &self.fields)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Headers of a response that carries a new token.
@@ -132,4 +143,15 @@ pub struct CreatedHeaders {
     /// Always `no-store`: the response carries a secret that no cache may keep.
     #[serde(rename = "Cache-Control")]
     pub cache_control: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_never_shows_the_token() {
+        let example = super::examples::service_account_with_token();
+        let rendered = format!("{example:?}");
+        assert!(!rendered.contains(&example.token), "{rendered}");
+        assert!(rendered.contains("<redacted>"));
+    }
 }

@@ -73,6 +73,10 @@ pub enum AuthError {
     /// The credential could not be checked because the store is unavailable.
     #[error("cannot check the credential: {0}")]
     Unavailable(String),
+    /// A user token could not be checked because its issuer's keys cannot be
+    /// fetched.
+    #[error("cannot check the credential: {0}")]
+    IssuerUnavailable(String),
     #[error("cannot check the credential: {0}")]
     Internal(String),
 }

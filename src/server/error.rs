@@ -33,6 +33,14 @@ pub fn auth_error(error: AuthError) -> HttpError {
             error
         }
         AuthError::Unavailable(detail) => unavailable(detail),
+        AuthError::IssuerUnavailable(detail) => {
+            let mut error = ErrorCode::Unavailable.with_message(
+                "the identity provider's signing keys cannot be fetched, so this access \
+                 token cannot be checked now; retry later",
+            );
+            error.internal_message = detail;
+            error
+        }
         AuthError::Internal(detail) => internal(detail),
     }
 }
@@ -47,6 +55,11 @@ pub fn service_error(error: ServiceError) -> HttpError {
         ServiceError::Forbidden { needed } => ErrorCode::Forbidden.with_message(format!(
             "the caller lacks the `{needed}` capability on this account; an owner of the \
              account can grant it"
+        )),
+        ServiceError::WouldEscalate { missing } => ErrorCode::Forbidden.with_message(format!(
+            "rotating this service account would give you a token holding capabilities you \
+             do not hold ({}); ask an owner of the account to rotate it",
+            missing.join(", ")
         )),
         ServiceError::NameConflict { name } => ErrorCode::NameConflict.with_message(format!(
             "a service account named {name:?} already exists in this account: choose another \

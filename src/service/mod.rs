@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::clock::{Clock, truncate_to_micros};
 use crate::domain::{
     Actor, AuditAction, AuditEvent, Capability, CapabilityKey, ServiceAccount, ServiceAccountName,
-    TokenFacts, ValidationError,
+    Subject, TokenFacts, ValidationError,
 };
 use crate::store::{
     PageRequest, Revocation, Store, StoreError, StoredServiceAccount, TokenReplacement,
@@ -38,6 +38,10 @@ pub enum ServiceError {
     /// The caller has standing in the account but lacks `needed`.
     #[error("the caller lacks the {needed} capability on this account")]
     Forbidden { needed: Capability },
+    /// The operation would hand the caller a credential holding capabilities
+    /// the caller does not hold itself.
+    #[error("the service account holds capabilities the caller lacks: {missing:?}")]
+    WouldEscalate { missing: Vec<String> },
     #[error("a service account named {name:?} already exists in this account")]
     NameConflict { name: String },
     #[error("the service account is revoked")]
@@ -95,6 +99,8 @@ impl Caller {
 pub struct AccountAccess {
     caller: Caller,
     account_id: Uuid,
+    /// What the caller holds on the account.
+    held: Vec<CapabilityKey>,
 }
 
 impl AccountAccess {
@@ -256,7 +262,11 @@ impl ServiceAccounts {
         {
             return Err(ServiceError::Forbidden { needed });
         }
-        Ok(AccountAccess { caller, account_id })
+        Ok(AccountAccess {
+            caller,
+            account_id,
+            held,
+        })
     }
 
     /// Creates a service account in the authorized account and issues its token.
@@ -339,12 +349,14 @@ impl ServiceAccounts {
     }
 
     /// Issues a new token; the old one stops working at once. A revoked or
-    /// expired service account cannot be rotated.
+    /// expired service account cannot be rotated, nor one holding capabilities
+    /// the caller lacks (the new token would hand them over).
     pub async fn rotate(
         &self,
         access: &AccountAccess,
         id: Uuid,
     ) -> Result<IssuedServiceAccount, ServiceError> {
+        self.refuse_escalation(access, id).await?;
         let now = self.clock.now();
         let (token, facts, mac) = self.issuer.issue();
         let replacement = TokenReplacement {
@@ -379,6 +391,39 @@ impl ServiceAccounts {
                     ))),
                 },
             },
+        }
+    }
+
+    /// A token of service account `id` may only go to a caller who holds every
+    /// capability it holds (an owner holds them all); a service account may
+    /// always rotate itself. Otherwise `auth.manage` alone would be enough to
+    /// take over the account owner's credential.
+    async fn refuse_escalation(
+        &self,
+        access: &AccountAccess,
+        id: Uuid,
+    ) -> Result<(), ServiceError> {
+        let is_self = matches!(access.caller.principal,
+            Principal::ServiceAccount { service_account_id, .. } if service_account_id == id);
+        let is_owner = access
+            .held
+            .iter()
+            .any(|key| key.known() == Some(Capability::AccountOwner));
+        if is_self || is_owner {
+            return Ok(());
+        }
+        let missing: Vec<String> = self
+            .store
+            .capabilities(access.account_id, Subject::ServiceAccount(id))
+            .await?
+            .into_iter()
+            .filter(|key| !access.held.contains(key))
+            .map(|key| key.as_str().to_owned())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::WouldEscalate { missing })
         }
     }
 
@@ -432,14 +477,15 @@ impl ServiceAccounts {
             ));
         }
         if let Some(max) = self.policy.max_lifetime
-            && expires_at > now + max
+            && let Some(latest) = now.checked_add_signed(max)
+            && expires_at > latest
         {
             return Err(ValidationError::new(
                 "expires_at",
                 format!(
                     "must be at most {} from now, that is no later than {}",
                     describe(max),
-                    rfc3339(now + max)
+                    rfc3339(latest)
                 ),
             ));
         }

@@ -105,10 +105,12 @@ impl TokenKeyring {
             let (version, hex_key) = line
                 .split_once(char::is_whitespace)
                 .ok_or_else(|| invalid("expected a version and a key"))?;
+            // Both stores keep the version as a 32-bit signed integer.
             let version: u32 = version
                 .strip_prefix('v')
                 .and_then(|v| v.parse().ok())
-                .ok_or_else(|| invalid("the version must look like v1"))?;
+                .filter(|v| (1..=i32::MAX as u32).contains(v))
+                .ok_or_else(|| invalid("the version must look like v1 (1 to 2147483647)"))?;
             let mut key = [0u8; KEY_LEN];
             hex::decode_to_slice(hex_key.trim(), &mut key)
                 .map_err(|_| invalid("the key must be exactly 64 hex digits"))?;
@@ -289,6 +291,11 @@ mod tests {
             ("# only a comment\n", "holds no key"),
             ("v1\n", "line 1"),
             ("1 00\n", "version must look like v1"),
+            (&format!("v0 {}\n", "00".repeat(32)), "1 to 2147483647"),
+            (
+                &format!("v2147483648 {}\n", "00".repeat(32)),
+                "1 to 2147483647",
+            ),
             ("v1 abcd\n", "64 hex digits"),
             (
                 &format!("v1 {0}\nv1 {0}\n", "00".repeat(32)),

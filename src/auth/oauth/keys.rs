@@ -3,6 +3,8 @@
 //! token names a key the cache does not hold, at most once per interval, so
 //! garbage tokens cannot make the server hammer the issuer. Nothing is fetched
 //! before the first token needs it: the server starts while the issuer is down.
+//! A set older than its maximum age is refreshed in the background while the
+//! known keys go on serving, so an issuer outage does not stall requests.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -13,6 +15,9 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgo
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::clock::Clock;
+
+/// Largest JWKS or OpenID configuration document accepted.
+const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
 /// Where an issuer's keys come from.
 #[derive(Debug, Clone)]
@@ -63,7 +68,6 @@ struct Snapshot {
 
 #[derive(Default)]
 struct FetchState {
-    last_attempt: Option<DateTime<Utc>>,
     /// Learned from discovery, once.
     jwks_uri: Option<String>,
 }
@@ -81,7 +85,9 @@ pub struct IssuerKeys {
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     current: RwLock<Option<Arc<Snapshot>>>,
+    /// Held while fetching, so that one fetch serves every waiting request.
     fetching: tokio::sync::Mutex<FetchState>,
+    last_attempt: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl IssuerKeys {
@@ -105,24 +111,36 @@ impl IssuerKeys {
             clock,
             current: RwLock::new(None),
             fetching: tokio::sync::Mutex::new(FetchState::default()),
+            last_attempt: std::sync::Mutex::new(None),
         }
     }
 
     /// The keys that may have signed a token whose header names `kid` (if
     /// any) and `algorithm`. Empty: no such key, even after a refetch.
     pub async fn candidates(
-        &self,
+        self: &Arc<Self>,
         kid: Option<&str>,
         algorithm: Algorithm,
     ) -> Result<Vec<Arc<TrustedKey>>, KeyError> {
         let snapshot = self.current.read().expect("keys lock").clone();
         if let Some(snapshot) = &snapshot {
-            let fresh = self.clock.now() - snapshot.fetched_at < self.policy.max_age;
             let found = matching(snapshot, kid, algorithm);
-            if fresh && !found.is_empty() {
+            if !found.is_empty() {
+                // Known key. If the set is old, refresh it in the background:
+                // this request does not wait for the issuer.
+                if self.clock.now() - snapshot.fetched_at >= self.policy.max_age
+                    && self.may_attempt()
+                {
+                    let keys = self.clone();
+                    let seen = snapshot.fetched_at;
+                    tokio::spawn(async move {
+                        let _ = keys.refresh(Some(seen)).await;
+                    });
+                }
                 return Ok(found);
             }
         }
+        // No keys yet, or an unknown key: fetch now (rate limited).
         match self.refresh(snapshot.as_ref().map(|s| s.fetched_at)).await {
             Ok(Some(refreshed)) => Ok(matching(&refreshed, kid, algorithm)),
             // Refreshing is not allowed yet: answer from what we have.
@@ -132,14 +150,16 @@ impl IssuerKeys {
                     "no keys yet, and the last attempt to fetch them failed moments ago".into(),
                 )),
             },
-            // The issuer is unreachable: stale keys are better than none.
-            Err(error) => match &snapshot {
-                Some(snapshot) if !matching(snapshot, kid, algorithm).is_empty() => {
-                    Ok(matching(snapshot, kid, algorithm))
-                }
-                _ => Err(error),
-            },
+            Err(error) => Err(error),
         }
+    }
+
+    /// Whether the refetch interval has passed since the last attempt.
+    fn may_attempt(&self) -> bool {
+        self.last_attempt
+            .lock()
+            .expect("attempt lock")
+            .is_none_or(|last| self.clock.now() - last >= self.policy.refetch_interval)
     }
 
     /// Fetches the keys unless another caller just did, or the last attempt
@@ -155,14 +175,11 @@ impl IssuerKeys {
         {
             return Ok(Some(current));
         }
-        let now = self.clock.now();
-        if state
-            .last_attempt
-            .is_some_and(|last| now - last < self.policy.refetch_interval)
-        {
+        if !self.may_attempt() {
             return Ok(None);
         }
-        state.last_attempt = Some(now);
+        let now = self.clock.now();
+        *self.last_attempt.lock().expect("attempt lock") = Some(now);
         let set = self.fetch(&mut state).await?;
         let snapshot = Arc::new(Snapshot {
             keys: set
@@ -213,17 +230,27 @@ impl IssuerKeys {
             .ok_or_else(|| KeyError::Unavailable(format!("{url} names no jwks_uri")))
     }
 
+    /// The body of `url`, which must be at most [`MAX_DOCUMENT_BYTES`].
     async fn get(&self, url: &str) -> Result<String, KeyError> {
         let fail = |e: reqwest::Error| KeyError::Unavailable(format!("GET {url}: {e}"));
-        self.http
+        let mut response = self
+            .http
             .get(url)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(fail)?
-            .text()
-            .await
-            .map_err(fail)
+            .map_err(fail)?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(fail)? {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(KeyError::Unavailable(format!(
+                    "GET {url}: the document is larger than {MAX_DOCUMENT_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        String::from_utf8(body)
+            .map_err(|_| KeyError::Unavailable(format!("GET {url}: the document is not UTF-8")))
     }
 }
 

@@ -56,7 +56,7 @@ impl Default for OAuthSettings {
 struct TrustedIssuer {
     issuer: String,
     audiences: Vec<String>,
-    keys: IssuerKeys,
+    keys: Arc<IssuerKeys>,
 }
 
 pub struct OAuthAuthenticator {
@@ -73,7 +73,15 @@ struct Claims {
     aud: Option<Audience>,
     exp: Option<serde_json::Number>,
     nbf: Option<serde_json::Number>,
+    /// Keycloak's token type claim (`Bearer` for access tokens).
+    typ: Option<String>,
 }
+
+/// Header `typ` values an access token may carry (RFC 9068 says `at+jwt`;
+/// Keycloak and many others say `JWT`; absent is common too).
+const ACCESS_TOKEN_HEADER_TYPES: [&str; 3] = ["JWT", "at+jwt", "application/at+jwt"];
+/// Keycloak's `typ` claim on tokens that are not access tokens.
+const NOT_ACCESS_TOKENS: [&str; 3] = ["ID", "Refresh", "Logout"];
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -110,12 +118,12 @@ impl OAuthAuthenticator {
             .map(|issuer| TrustedIssuer {
                 issuer: issuer.issuer.clone(),
                 audiences: issuer.audiences.clone(),
-                keys: IssuerKeys::new(
+                keys: Arc::new(IssuerKeys::new(
                     issuer.issuer.clone(),
                     issuer.keys.clone(),
                     settings.key_policy,
                     clock.clone(),
-                ),
+                )),
             })
             .collect();
         Some(Self {
@@ -137,6 +145,14 @@ impl OAuthAuthenticator {
         if !ACCEPTED_ALGORITHMS.contains(&header.alg) {
             return Err(invalid("JWT algorithm not accepted"));
         }
+        // An ID token or a logout token is not a credential for this API.
+        if header.typ.as_deref().is_some_and(|typ| {
+            !ACCESS_TOKEN_HEADER_TYPES
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(typ))
+        }) {
+            return Err(invalid("JWT type is not an access token"));
+        }
         let claimed: UnverifiedIssuer = jsonwebtoken::dangerous::insecure_decode_claims(credential)
             .map_err(|_| invalid("malformed JWT claims"))?;
         let issuer = self
@@ -148,7 +164,7 @@ impl OAuthAuthenticator {
             .keys
             .candidates(header.kid.as_deref(), header.alg)
             .await
-            .map_err(|KeyError::Unavailable(detail)| AuthError::Unavailable(detail))?;
+            .map_err(|KeyError::Unavailable(detail)| AuthError::IssuerUnavailable(detail))?;
         if candidates.is_empty() {
             return Err(invalid("JWT signed by a key the issuer does not publish"));
         }
@@ -185,14 +201,28 @@ impl OAuthAuthenticator {
             .as_ref()
             .and_then(numeric_date)
             .ok_or(invalid("JWT without a valid exp"))?;
-        if now >= expires + self.leeway {
+        // `checked_` arithmetic: a signed but absurd date must not panic.
+        if expires
+            .checked_add_signed(self.leeway)
+            .is_none_or(|deadline| now >= deadline)
+        {
             return Err(invalid("JWT expired"));
         }
         if let Some(not_before) = claims.nbf.as_ref() {
             let not_before = numeric_date(not_before).ok_or(invalid("JWT with an invalid nbf"))?;
-            if now + self.leeway < not_before {
+            if not_before
+                .checked_sub_signed(self.leeway)
+                .is_none_or(|earliest| now < earliest)
+            {
                 return Err(invalid("JWT not yet valid"));
             }
+        }
+        if claims.typ.as_deref().is_some_and(|typ| {
+            NOT_ACCESS_TOKENS
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(typ))
+        }) {
+            return Err(invalid("JWT is not an access token"));
         }
         let user_id = claims
             .sub
