@@ -14,7 +14,7 @@ use crate::auth::{Authenticator, ServiceAccountAuthenticator};
 use crate::clock::Clock;
 use crate::config::{Settings, TOKEN_KEY_FILE};
 use crate::service::admin::Admin;
-use crate::service::{ServiceAccounts, TokenIssuer};
+use crate::service::{ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
 use crate::store::{PostgresOptions, PostgresStore, SqliteStore, Store, StoreError};
 use crate::token::keyring::{self, KeyringError, TokenKeyring};
@@ -49,7 +49,7 @@ pub enum OpenError {
 #[derive(Clone)]
 pub struct App {
     store: Arc<dyn Store>,
-    issuer: TokenIssuer,
+    minter: TokenMinter,
     clock: Arc<dyn Clock>,
     settings: Settings,
     oauth: Option<Arc<OAuthAuthenticator>>,
@@ -122,7 +122,7 @@ impl App {
         Ok(Self {
             store,
             oauth,
-            issuer: TokenIssuer {
+            minter: TokenMinter {
                 prefix: settings.token_prefix.clone(),
                 keyring: Arc::new(keyring),
             },
@@ -141,8 +141,9 @@ impl App {
         &self.store
     }
 
-    pub fn issuer(&self) -> &TokenIssuer {
-        &self.issuer
+    /// Mints service-account tokens (with this server's prefix and keys).
+    pub fn minter(&self) -> &TokenMinter {
+        &self.minter
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -165,8 +166,8 @@ impl App {
         Authenticator::new(
             ServiceAccountAuthenticator::new(
                 self.store.clone(),
-                self.issuer.keyring.clone(),
-                self.issuer.prefix.clone(),
+                self.minter.keyring.clone(),
+                self.minter.prefix.clone(),
                 self.clock.clone(),
                 last_use,
             ),
@@ -177,7 +178,8 @@ impl App {
     pub fn service_accounts(&self) -> ServiceAccounts {
         ServiceAccounts::new(
             self.store.clone(),
-            self.issuer.clone(),
+            self.store.clone(),
+            self.minter.clone(),
             self.clock.clone(),
             self.settings.token_policy,
         )

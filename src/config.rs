@@ -1,7 +1,10 @@
-//! Settings, in one typed place. The command line (`main.rs`) fills them from
-//! flags and `HBX_SA_*` variables; tests build them directly.
+//! Settings, in one typed place, and the defaults they start from. The command
+//! line (`crate::cli`) fills them from flags and `HBX_SA_*` variables; tests
+//! build them directly.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -69,6 +72,41 @@ impl Settings {
 
 const MAX_DURATION_SECONDS: i64 = 100 * 365 * 86_400;
 
+/// A duration as operators write it: a whole number and a unit (`90d`, `12h`,
+/// `30m`, `45s`). Shown in the largest unit that expresses it exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub TimeDelta);
+
+impl FromStr for HumanDuration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_duration(text).map(Self)
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.0.num_seconds();
+        let (value, unit) = match seconds {
+            0 => (0, "s"),
+            s if s % 86_400 == 0 => (s / 86_400, "d"),
+            s if s % 3_600 == 0 => (s / 3_600, "h"),
+            s if s % 60 == 0 => (s / 60, "m"),
+            s => (s, "s"),
+        };
+        write!(f, "{value}{unit}")
+    }
+}
+
+/// A duration that may also be zero (`0s`), such as a tolerance.
+pub fn parse_tolerance(text: &str) -> Result<HumanDuration, String> {
+    if text.trim_end_matches(['s', 'm', 'h', 'd']) == "0" {
+        return Ok(HumanDuration(TimeDelta::zero()));
+    }
+    text.parse()
+}
+
 /// Parses a duration written as a whole number and a unit: `90d`, `12h`, `30m`,
 /// `45s`. Zero and negative durations are refused.
 pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
@@ -120,5 +158,16 @@ mod tests {
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn durations_display_as_they_parse() {
+        for text in ["60s", "1m", "90d", "36h", "45s", "0s"] {
+            let parsed = parse_tolerance(text).unwrap();
+            assert_eq!(parse_tolerance(&parsed.to_string()), Ok(parsed), "{text}");
+        }
+        assert_eq!(HumanDuration(TimeDelta::seconds(60)).to_string(), "1m");
+        assert_eq!(HumanDuration(TimeDelta::seconds(90)).to_string(), "90s");
+        assert!("0s".parse::<HumanDuration>().is_err());
     }
 }

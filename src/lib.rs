@@ -6,10 +6,12 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod report;
 pub mod server;
 pub mod service;
 pub mod store;

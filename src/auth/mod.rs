@@ -12,6 +12,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use self::oauth::OAuthAuthenticator;
+use self::oauth::keys::KeyError;
+use crate::store::StoreError;
 
 pub use bearer::{BearerError, bearer_credential};
 pub use service_account::ServiceAccountAuthenticator;
@@ -71,14 +73,28 @@ pub enum AuthError {
     #[error("invalid token ({0})")]
     InvalidToken(&'static str),
     /// The credential could not be checked because the store is unavailable.
-    #[error("cannot check the credential: {0}")]
-    Unavailable(String),
+    #[error("cannot check the credential")]
+    Unavailable(#[source] StoreError),
     /// A user token could not be checked because its issuer's keys cannot be
     /// fetched.
-    #[error("cannot check the credential: {0}")]
-    IssuerUnavailable(String),
-    #[error("cannot check the credential: {0}")]
-    Internal(String),
+    #[error("cannot check the credential")]
+    IssuerUnavailable(#[source] KeyError),
+    /// A bug or a corrupt database.
+    #[error("cannot check the credential")]
+    Internal(#[source] StoreError),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => AuthError::Unavailable(error),
+            StoreError::NameConflict
+            | StoreError::AccountNotFound
+            | StoreError::ServiceAccountNotInAccount
+            | StoreError::CursorNotFound
+            | StoreError::Internal(_) => AuthError::Internal(error),
+        }
+    }
 }
 
 /// Turns a request's headers into a [`Principal`], with the credential scheme
@@ -107,11 +123,11 @@ impl Authenticator {
             BearerError::Missing => AuthError::MissingCredential,
             BearerError::Malformed => AuthError::InvalidToken("malformed authorization header"),
         })?;
-        if self.service_accounts.claims(credential) {
+        if self.service_accounts.recognizes(credential) {
             return self.service_accounts.authenticate(credential).await;
         }
         if let Some(oauth) = &self.oauth
-            && OAuthAuthenticator::claims(credential)
+            && OAuthAuthenticator::recognizes(credential)
         {
             return oauth.authenticate(credential).await;
         }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use super::last_use::LastUseRecorder;
 use super::{AuthError, Principal};
 use crate::clock::Clock;
-use crate::store::{Store, StoreError};
+use crate::store::CredentialLookup;
 use crate::token::keyring::TokenKeyring;
 use crate::token::{self, TokenFormatError, TokenPrefix};
 
 pub struct ServiceAccountAuthenticator {
-    store: Arc<dyn Store>,
+    credentials: Arc<dyn CredentialLookup>,
     keyring: Arc<TokenKeyring>,
     prefix: TokenPrefix,
     clock: Arc<dyn Clock>,
@@ -22,14 +22,14 @@ impl ServiceAccountAuthenticator {
     /// An authenticator that records each successful use with `last_use`
     /// (none: uses are not recorded).
     pub fn new(
-        store: Arc<dyn Store>,
+        credentials: Arc<dyn CredentialLookup>,
         keyring: Arc<TokenKeyring>,
         prefix: TokenPrefix,
         clock: Arc<dyn Clock>,
         last_use: Option<Arc<LastUseRecorder>>,
     ) -> Self {
         Self {
-            store,
+            credentials,
             keyring,
             prefix,
             clock,
@@ -39,7 +39,7 @@ impl ServiceAccountAuthenticator {
 
     /// Whether `credential` has this scheme's form (our prefix). A credential
     /// that does not is for another scheme.
-    pub fn claims(&self, credential: &str) -> bool {
+    pub fn recognizes(&self, credential: &str) -> bool {
         credential
             .strip_prefix(self.prefix.as_str())
             .is_some_and(|rest| rest.starts_with('_'))
@@ -56,13 +56,9 @@ impl ServiceAccountAuthenticator {
             })
         })?;
         let stored = self
-            .store
+            .credentials
             .find_by_public_id(parsed.public_id())
-            .await
-            .map_err(|e| match e {
-                StoreError::Unavailable(m) => AuthError::Unavailable(m),
-                other => AuthError::Internal(other.to_string()),
-            })?;
+            .await?;
         let Some(stored) = stored else {
             self.keyring.burn_equivalent_work(parsed.as_str());
             return Err(AuthError::InvalidToken("unknown public id"));

@@ -7,6 +7,7 @@ use http::HeaderValue;
 
 use crate::api::errors::ErrorCode;
 use crate::auth::AuthError;
+use crate::report;
 use crate::service::ServiceError;
 
 /// The protection space named in `WWW-Authenticate` challenges.
@@ -32,16 +33,16 @@ pub fn auth_error(error: AuthError) -> HttpError {
             error.internal_message = format!("invalid token: {reason}");
             error
         }
-        AuthError::Unavailable(detail) => unavailable(detail),
+        AuthError::Unavailable(detail) => unavailable(&detail),
         AuthError::IssuerUnavailable(detail) => {
             let mut error = ErrorCode::Unavailable.with_message(
                 "the identity provider's signing keys cannot be fetched, so this access \
                  token cannot be checked now; retry later",
             );
-            error.internal_message = detail;
+            error.internal_message = report::chain(&detail);
             error
         }
-        AuthError::Internal(detail) => internal(detail),
+        AuthError::Internal(detail) => internal(&detail),
     }
 }
 
@@ -75,21 +76,23 @@ pub fn service_error(error: ServiceError) -> HttpError {
                 expired_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
             ))
         }
-        ServiceError::Unavailable(detail) => unavailable(detail),
-        ServiceError::Internal(detail) => internal(detail),
+        ServiceError::Unavailable(detail) => unavailable(&detail),
+        ServiceError::Internal(detail) => internal(&*detail),
     }
 }
 
-fn unavailable(detail: String) -> HttpError {
+/// 503 `unavailable`; the cause goes to the log only.
+fn unavailable(cause: &(dyn std::error::Error + 'static)) -> HttpError {
     let mut error =
         ErrorCode::Unavailable.with_message("the service's database is unavailable; retry later");
-    error.internal_message = detail;
+    error.internal_message = report::chain(cause);
     error
 }
 
-fn internal(detail: String) -> HttpError {
+/// 500 `internal`: the body says nothing more; the cause goes to the log only.
+pub fn internal(cause: &(dyn std::error::Error + 'static)) -> HttpError {
     let mut error = ErrorCode::Internal.with_message("internal error");
-    error.internal_message = detail;
+    error.internal_message = report::chain(cause);
     error
 }
 

@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use super::ApiContext;
 use super::error::{auth_error, service_error};
-use crate::api::errors::ErrorCode;
 use crate::api::extract::{JsonBody, PathParams, QueryParams};
 use crate::api::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, ListServiceAccountsQuery,
@@ -192,7 +191,7 @@ impl ServiceAccountsApi for ServiceAccountsImpl {
             .status(http::StatusCode::OK)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(CHECKED_IN_DOCUMENT.into())
-            .map_err(|e| ErrorCode::Internal.with_message(e.to_string()))
+            .map_err(|e| super::error::internal(&e))
     }
 }
 

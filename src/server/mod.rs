@@ -29,6 +29,24 @@ pub fn api_description() -> ApiDescription<ApiContext> {
         .expect("the API trait and its implementation agree")
 }
 
+/// The HTTP server could not start (the address is taken, say).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the HTTP server on {bind}")]
+pub struct StartError {
+    bind: SocketAddr,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// The server stopped with an error, or could not write what was pending.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    #[error("the HTTP server failed: {0}")]
+    Http(String),
+    #[error("cannot record the last uses of tokens")]
+    LastUse(#[source] crate::store::StoreError),
+}
+
 /// A running server and the background work that outlives single requests.
 pub struct Server {
     http: HttpServer<ApiContext>,
@@ -38,7 +56,7 @@ pub struct Server {
 impl Server {
     /// Starts serving `app` on `bind` (port 0 picks a free one; see
     /// [`Server::local_addr`]).
-    pub fn start(app: &App, bind: SocketAddr, log: Logger) -> Result<Self, String> {
+    pub fn start(app: &App, bind: SocketAddr, log: Logger) -> Result<Self, StartError> {
         let last_use = app.start_last_use_recorder(log.new(slog::o!("component" => "last_use")));
         let context = ApiContext {
             authenticator: app.authenticator(Some(last_use.clone())),
@@ -55,7 +73,10 @@ impl Server {
         let http = ServerBuilder::new(api_description(), context, log)
             .config(config)
             .start()
-            .map_err(|e| format!("cannot start the HTTP server on {bind}: {e}"))?;
+            .map_err(|e| StartError {
+                bind,
+                source: Box::new(e),
+            })?;
         Ok(Self { http, last_use })
     }
 
@@ -69,18 +90,15 @@ impl Server {
     }
 
     /// Resolves when the HTTP server stops by itself (an error).
-    pub async fn wait_for_shutdown(&self) -> Result<(), String> {
-        self.http.wait_for_shutdown().await
+    pub async fn wait_for_shutdown(&self) -> Result<(), StopError> {
+        self.http.wait_for_shutdown().await.map_err(StopError::Http)
     }
 
     /// Stops accepting requests, lets running ones finish, then writes the
     /// pending `last_used_at` updates.
-    pub async fn close(self) -> Result<(), String> {
-        let closed = self.http.close().await;
-        self.last_use
-            .close()
-            .await
-            .map_err(|e| format!("cannot record the last uses of tokens: {e}"))?;
+    pub async fn close(self) -> Result<(), StopError> {
+        let closed = self.http.close().await.map_err(StopError::Http);
+        self.last_use.close().await.map_err(StopError::LastUse)?;
         closed
     }
 }

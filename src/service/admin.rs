@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{IssuedServiceAccount, ServiceError, TokenIssuer};
+use super::{IssuedServiceAccount, ServiceError, TokenMinter};
 use crate::clock::Clock;
 use crate::domain::{
     Account, AccountName, Actor, AuditAction, AuditEvent, CapabilityKey, ServiceAccountName,
@@ -65,7 +65,10 @@ impl Admin {
                 service_account_id: subject.id(),
                 account_id,
             },
-            other => AdminError::Service(other.into()),
+            StoreError::NameConflict
+            | StoreError::CursorNotFound
+            | StoreError::Unavailable(_)
+            | StoreError::Internal(_) => AdminError::Service(e.into()),
         })?;
         Ok(grant)
     }
@@ -93,7 +96,7 @@ impl Admin {
     /// issuer. All or nothing.
     pub async fn bootstrap(
         &self,
-        issuer: &TokenIssuer,
+        minter: &TokenMinter,
         account_name: String,
         service_account_name: String,
     ) -> Result<Bootstrapped, ServiceError> {
@@ -104,7 +107,7 @@ impl Admin {
             created_at: now,
         };
         let name = ServiceAccountName::parse(service_account_name)?;
-        let (owner, token) = issuer.new_service_account(account.id, &name, None, None, now);
+        let (owner, token) = minter.new_service_account(account.id, &name, None, None, now);
         let event = AuditEvent {
             occurred_at: now,
             account_id: account.id,

@@ -18,7 +18,8 @@ use crate::domain::{
     Subject, TokenFacts, ValidationError,
 };
 use crate::store::{
-    PageRequest, Revocation, Store, StoreError, StoredServiceAccount, TokenReplacement,
+    BoxError, CredentialLookup, PageRequest, Revocation, Store, StoreError, StoredServiceAccount,
+    TokenReplacement,
 };
 use crate::token::keyring::{TokenKeyring, TokenMac};
 use crate::token::{self, PlaintextToken, TokenPrefix};
@@ -48,20 +49,27 @@ pub enum ServiceError {
     Revoked,
     #[error("the service account's token expired at {expired_at}")]
     Expired { expired_at: DateTime<Utc> },
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The store cannot be reached; retrying later may work.
+    #[error("the storage is unavailable")]
+    Unavailable(#[source] StoreError),
+    /// A bug or a corrupt database; the source says what, for the log only.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
 }
 
 impl From<StoreError> for ServiceError {
+    /// The store's errors that need no context to be understood. Callers that
+    /// expect a particular one (a name conflict, a paging cursor) match it
+    /// first; reaching here with it is a bug, so it is internal.
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            StoreError::Unavailable(_) => ServiceError::Unavailable(error),
             StoreError::AccountNotFound | StoreError::ServiceAccountNotInAccount => {
                 ServiceError::NotFound
             }
-            other => ServiceError::Internal(other.to_string()),
+            StoreError::NameConflict | StoreError::CursorNotFound | StoreError::Internal(_) => {
+                ServiceError::Internal(Box::new(error))
+            }
         }
     }
 }
@@ -153,14 +161,15 @@ pub struct IssuedServiceAccount {
     pub token: PlaintextToken,
 }
 
-/// How tokens are minted: their prefix and the keys that MAC them.
+/// Mints service-account tokens: their prefix and the keys that MAC them.
+/// (Not to be confused with an OAuth issuer, which vouches for users.)
 #[derive(Clone)]
-pub struct TokenIssuer {
+pub struct TokenMinter {
     pub prefix: TokenPrefix,
     pub keyring: Arc<TokenKeyring>,
 }
 
-impl TokenIssuer {
+impl TokenMinter {
     /// A new token, the facts about it that are shown, and the MAC that is stored.
     pub fn issue(&self) -> (PlaintextToken, TokenFacts, TokenMac) {
         let generated = token::generate(&self.prefix);
@@ -209,21 +218,26 @@ impl TokenIssuer {
 /// The service-account operations of the public API.
 pub struct ServiceAccounts {
     store: Arc<dyn Store>,
-    issuer: TokenIssuer,
+    credentials: Arc<dyn CredentialLookup>,
+    minter: TokenMinter,
     clock: Arc<dyn Clock>,
     policy: TokenPolicy,
 }
 
 impl ServiceAccounts {
+    /// `credentials` answers the authorization questions (it may be a cache
+    /// in front of `store`).
     pub fn new(
         store: Arc<dyn Store>,
-        issuer: TokenIssuer,
+        credentials: Arc<dyn CredentialLookup>,
+        minter: TokenMinter,
         clock: Arc<dyn Clock>,
         policy: TokenPolicy,
     ) -> Self {
         Self {
             store,
-            issuer,
+            credentials,
+            minter,
             clock,
             policy,
         }
@@ -249,7 +263,7 @@ impl ServiceAccounts {
             return Err(ServiceError::NotFound);
         }
         let held = self
-            .store
+            .credentials
             .capabilities(account_id, caller.principal.subject())
             .await?;
         if held.is_empty() && matches!(caller.principal, Principal::User { .. }) {
@@ -278,7 +292,7 @@ impl ServiceAccounts {
         let now = self.clock.now();
         let name = ServiceAccountName::parse(request.name)?;
         let expires_at = self.parse_expiry(request.expires_at, now)?;
-        let (stored, token) = self.issuer.new_service_account(
+        let (stored, token) = self.minter.new_service_account(
             access.account_id,
             &name,
             access.principal().user_id(),
@@ -358,7 +372,7 @@ impl ServiceAccounts {
     ) -> Result<IssuedServiceAccount, ServiceError> {
         self.refuse_escalation(access, id).await?;
         let now = self.clock.now();
-        let (token, facts, mac) = self.issuer.issue();
+        let (token, facts, mac) = self.minter.issue();
         let replacement = TokenReplacement {
             token: facts,
             mac,
@@ -386,9 +400,13 @@ impl ServiceAccounts {
                     Some(expired_at) if current.is_expired_at(now) => {
                         Err(ServiceError::Expired { expired_at })
                     }
-                    _ => Err(ServiceError::Internal(format!(
-                        "rotation of {id} changed nothing, yet it is neither revoked nor expired"
-                    ))),
+                    _ => Err(ServiceError::Internal(
+                        format!(
+                            "rotation of {id} changed nothing, yet it is neither revoked nor \
+                             expired"
+                        )
+                        .into(),
+                    )),
                 },
             },
         }

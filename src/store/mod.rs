@@ -1,11 +1,20 @@
-//! Durable state behind one trait, [`Store`], with one implementation per
-//! database. The service layer talks only to the trait; the same behaviour suite
-//! (tests/store_behaviour.rs) runs against every implementation.
+//! Durable state behind one trait, [`Store`], implemented once
+//! ([`shared::SqlStore`]) for every SQL database: each table's rows are
+//! described once ([`rows`]), the SQL is written once ([`sql`]), and a database
+//! module ([`sqlite`], [`postgres`]) holds only what really differs. The service
+//! layer talks only to the traits; one behaviour suite (tests/suite/store.rs)
+//! runs against both databases.
+//!
+//! Authentication needs a single question answered, so it depends on the
+//! narrow [`CredentialLookup`], not on the whole store.
 //!
 //! Every method that returns `Ok` has made its change durable: a caller may
 //! acknowledge it to a client.
 
+pub mod backend;
 pub mod postgres;
+pub mod rows;
+pub mod shared;
 pub mod sql;
 pub mod sqlite;
 
@@ -17,6 +26,7 @@ use crate::domain::{Account, AuditEvent, CapabilityKey, ServiceAccount, Subject,
 use crate::token::keyring::TokenMac;
 
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use shared::SqlStore;
 pub use sqlite::SqliteStore;
 
 /// A service account together with the MAC of its current token: what the store
@@ -79,6 +89,9 @@ pub struct PageRequest {
     pub after: Option<Uuid>,
 }
 
+/// A boxed error kept as the source of another, for the logs.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another non-revoked service account of the account has this name.
@@ -93,22 +106,22 @@ pub enum StoreError {
     #[error("the paging cursor does not name a service account of this account")]
     CursorNotFound,
     /// The database cannot be reached or is too busy; retrying later may work.
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the database is unavailable")]
+    Unavailable(#[source] BoxError),
     /// Anything else: a bug or a corrupt database.
-    #[error("database error: {0}")]
-    Internal(String),
+    #[error("the database failed")]
+    Internal(#[source] BoxError),
 }
 
+/// What authentication and authorization ask of the store: who holds a token,
+/// and what a subject may do on an account.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    async fn create_account(&self, account: &Account) -> Result<(), StoreError>;
-
-    async fn get_account(&self, id: Uuid) -> Result<Option<Account>, StoreError>;
-
-    /// Adds a grant; adding one that exists already changes nothing. A service
-    /// account can only be granted capabilities in its own account.
-    async fn add_grant(&self, grant: &Grant) -> Result<(), StoreError>;
+pub trait CredentialLookup: Send + Sync + 'static {
+    /// The service account whose current token has `public_id`, if any.
+    async fn find_by_public_id(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<StoredServiceAccount>, StoreError>;
 
     /// The capability keys `subject` holds on `account_id` (empty: no standing
     /// through grants).
@@ -117,6 +130,17 @@ pub trait Store: Send + Sync + 'static {
         account_id: Uuid,
         subject: Subject,
     ) -> Result<Vec<CapabilityKey>, StoreError>;
+}
+
+#[async_trait]
+pub trait Store: CredentialLookup {
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError>;
+
+    async fn get_account(&self, id: Uuid) -> Result<Option<Account>, StoreError>;
+
+    /// Adds a grant; adding one that exists already changes nothing. A service
+    /// account can only be granted capabilities in its own account.
+    async fn add_grant(&self, grant: &Grant) -> Result<(), StoreError>;
 
     /// Inserts a new service account and its audit event. Fails with
     /// [`StoreError::NameConflict`] if a non-revoked one in the same account has
@@ -158,7 +182,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revokes service account `id` of `account_id` and records `event`, unless
     /// it is revoked already (then nothing changes and nothing is recorded).
-    /// Returns the service account as it now stands; `None` if not found.
+    /// Returns the service account as the revoking transaction left it; `None`
+    /// if not found.
     async fn revoke(
         &self,
         account_id: Uuid,
@@ -180,12 +205,6 @@ pub trait Store: Send + Sync + 'static {
         account_id: Uuid,
         page: PageRequest,
     ) -> Result<Vec<ServiceAccount>, StoreError>;
-
-    /// The service account whose current token has `public_id`, if any.
-    async fn find_by_public_id(
-        &self,
-        public_id: &str,
-    ) -> Result<Option<StoredServiceAccount>, StoreError>;
 
     /// Closes every connection, after which every call fails. For shutdown.
     async fn close(&self);

@@ -1,6 +1,6 @@
-//! The SQL both stores run. SQLite and PostgreSQL accept the same text here
+//! The SQL every store runs. SQLite and PostgreSQL accept the same text here
 //! (`$n` parameters, row values, `RETURNING`, `ON CONFLICT`); only the column
-//! types differ, and each store binds and reads its own.
+//! types differ, and [`super::rows`] binds and reads them for both.
 
 pub const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)";
 
@@ -50,9 +50,11 @@ pub const ROTATE_TOKEN: &str = "UPDATE service_accounts SET \
       AND (expires_at IS NULL OR expires_at > $8) \
     RETURNING *";
 
+/// Revokes unless revoked already; returns the revoked row.
 pub const REVOKE: &str = "UPDATE service_accounts SET \
     revoked_at = $3, revoked_by_user_id = $4, updated_at = $3 \
-    WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL";
+    WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL \
+    RETURNING *";
 
 /// Records a use of the current token, unless one was recorded after `$4`.
 pub const RECORD_LAST_USE: &str = "UPDATE service_accounts SET last_used_at = $3 \

@@ -34,15 +34,18 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenPrefix(String);
 
+/// A token prefix that is not 1–16 lowercase ASCII letters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("token prefix {0:?} is invalid: use 1 to {PREFIX_MAX_LEN} lowercase ASCII letters")]
+pub struct InvalidTokenPrefix(String);
+
 impl TokenPrefix {
-    pub fn parse(prefix: &str) -> Result<Self, String> {
+    pub fn parse(prefix: &str) -> Result<Self, InvalidTokenPrefix> {
         if prefix.is_empty()
             || prefix.len() > PREFIX_MAX_LEN
             || !prefix.bytes().all(|b| b.is_ascii_lowercase())
         {
-            return Err(format!(
-                "token prefix {prefix:?} is invalid: use 1 to {PREFIX_MAX_LEN} lowercase ASCII letters"
-            ));
+            return Err(InvalidTokenPrefix(prefix.to_owned()));
         }
         Ok(Self(prefix.to_owned()))
     }
@@ -60,6 +63,14 @@ impl TokenPrefix {
 impl Default for TokenPrefix {
     fn default() -> Self {
         Self(DEFAULT_PREFIX.to_owned())
+    }
+}
+
+impl std::str::FromStr for TokenPrefix {
+    type Err = InvalidTokenPrefix;
+
+    fn from_str(prefix: &str) -> Result<Self, InvalidTokenPrefix> {
+        Self::parse(prefix)
     }
 }
 

@@ -36,6 +36,10 @@ pub const MAX_TTL: TimeDelta = TimeDelta::hours(24);
 pub enum DevKeyError {
     #[error("cannot read or create the development key {path}: {detail}")]
     Io { path: String, detail: String },
+    #[error("a development token lives between 1 second and {} hours", MAX_TTL.num_hours())]
+    Lifetime,
+    #[error("cannot sign a development token")]
+    Sign(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub struct DevKey {
@@ -110,12 +114,9 @@ impl DevKey {
         user_id: Uuid,
         now: DateTime<Utc>,
         ttl: TimeDelta,
-    ) -> Result<String, String> {
+    ) -> Result<String, DevKeyError> {
         if ttl <= TimeDelta::zero() || ttl > MAX_TTL {
-            return Err(format!(
-                "a development token lives between 1 second and {} hours",
-                MAX_TTL.num_hours()
-            ));
+            return Err(DevKeyError::Lifetime);
         }
         #[derive(Serialize)]
         struct Claims<'a> {
@@ -140,8 +141,8 @@ impl DevKey {
         let der = self
             .signing
             .to_pkcs8_der()
-            .map_err(|e| format!("cannot encode the development key: {e}"))?;
+            .map_err(|e| DevKeyError::Sign(Box::new(e)))?;
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(der.as_bytes()))
-            .map_err(|e| format!("cannot sign a development token: {e}"))
+            .map_err(|e| DevKeyError::Sign(Box::new(e)))
     }
 }

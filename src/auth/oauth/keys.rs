@@ -31,6 +31,9 @@ pub enum KeySource {
     Fixed(JwkSet),
 }
 
+/// Least time between two JWKS fetches when not told otherwise.
+pub const DEFAULT_REFETCH_INTERVAL: TimeDelta = TimeDelta::seconds(10);
+
 /// How keys are cached and refreshed.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyPolicy {
@@ -46,7 +49,7 @@ pub struct KeyPolicy {
 impl Default for KeyPolicy {
     fn default() -> Self {
         Self {
-            refetch_interval: TimeDelta::seconds(10),
+            refetch_interval: DEFAULT_REFETCH_INTERVAL,
             max_age: TimeDelta::minutes(10),
             fetch_timeout: Duration::from_secs(5),
         }

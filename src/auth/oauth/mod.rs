@@ -17,7 +17,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use self::keys::{IssuerKeys, KeyError, KeyPolicy, KeySource};
+use self::keys::{IssuerKeys, KeyPolicy, KeySource};
 use super::{AuthError, Principal};
 use crate::clock::Clock;
 
@@ -34,6 +34,9 @@ pub struct IssuerSettings {
     pub keys: KeySource,
 }
 
+/// Clock skew tolerated on a token's `exp` and `nbf` when not told otherwise.
+pub const DEFAULT_LEEWAY: TimeDelta = TimeDelta::seconds(30);
+
 /// The OAuth configuration of a server; no issuers means OAuth is off.
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
@@ -47,7 +50,7 @@ impl Default for OAuthSettings {
     fn default() -> Self {
         Self {
             issuers: Vec::new(),
-            leeway: TimeDelta::seconds(30),
+            leeway: DEFAULT_LEEWAY,
             key_policy: KeyPolicy::default(),
         }
     }
@@ -134,7 +137,7 @@ impl OAuthAuthenticator {
     }
 
     /// Whether `credential` has a JWT's form: three base64url parts.
-    pub fn claims(credential: &str) -> bool {
+    pub fn recognizes(credential: &str) -> bool {
         credential.split('.').count() == 3
     }
 
@@ -164,7 +167,7 @@ impl OAuthAuthenticator {
             .keys
             .candidates(header.kid.as_deref(), header.alg)
             .await
-            .map_err(|KeyError::Unavailable(detail)| AuthError::IssuerUnavailable(detail))?;
+            .map_err(AuthError::IssuerUnavailable)?;
         if candidates.is_empty() {
             return Err(invalid("JWT signed by a key the issuer does not publish"));
         }

@@ -3,9 +3,7 @@
 //! bad request gets 400 `invalid_request` (or 413 `payload_too_large`) with a
 //! message naming what to fix, and creates nothing.
 
-mod common;
-
-use common::{Backend, TestServer};
+use crate::common::{Backend, TestServer};
 use hbx_service_accounts::api::REQUEST_BODY_MAX_BYTES;
 use serde_json::{Value, json};
 
@@ -338,7 +336,7 @@ async fn a_body_that_never_arrives_is_408(backend: Backend) {
     assert_eq!(server.service_account_count().await, 1);
 }
 
-on_every_backend!(
+on_both_stores!(
     a_body_that_never_arrives_is_408,
     every_bad_body_is_400_naming_the_field_and_creates_nothing,
     boundary_values_that_are_valid_are_accepted,

@@ -6,11 +6,9 @@
 //! the README's test command runs first. Without them these tests fail and say
 //! so; they never skip.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::TestServer;
+use crate::common::TestServer;
 use tokio::process::Command;
 
 const DOCUMENT: &str = "openapi/hbx-service-accounts.json";

@@ -3,16 +3,14 @@
 //! the same data directory), JSON on stdout, errors that say what to do, and a
 //! 201 that survives the process being killed right after.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::create_request;
-use common::process::{BIN, ServeProcess, hbx_sa, json_stdout};
+use crate::common::process::{BIN, ServeProcess, hbx_sa, json_stdout};
+use crate::common::{create_request, public_id_of};
 use hbx_service_accounts::app::App;
 use hbx_service_accounts::clock::SystemClock;
 use hbx_service_accounts::config::Settings;
@@ -180,7 +178,7 @@ fn operator_commands_print_json_and_honour_the_environment() {
         assert!(made[field].is_string(), "bootstrap prints {field}");
     }
     let token = made["token"].as_str().unwrap();
-    assert_eq!(made["token_public_id"], &token[6..22]);
+    assert_eq!(made["token_public_id"], public_id_of(token));
 }
 
 #[test]

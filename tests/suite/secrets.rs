@@ -2,15 +2,16 @@
 //! any file of the data directory (database, WAL, shared memory, key file, log),
 //! not in error responses, whether the server is running or stopped.
 
-mod common;
-
-use common::{TestServer, contains_bytes, files_under};
+use crate::common::{TestServer, contains_bytes, files_under, secret_of};
 use hbx_service_accounts::client::types::CreateServiceAccountRequest;
 use hbx_service_accounts::token::{self, TokenPrefix};
 
 /// The whole token and its secret part: neither may appear anywhere.
 fn needles(token: &str) -> [Vec<u8>; 2] {
-    [token.as_bytes().to_vec(), token.as_bytes()[23..55].to_vec()]
+    [
+        token.as_bytes().to_vec(),
+        secret_of(token).as_bytes().to_vec(),
+    ]
 }
 
 fn assert_no_file_contains(server: &TestServer, tokens: &[String], when: &str) {
@@ -20,7 +21,10 @@ fn assert_no_file_contains(server: &TestServer, tokens: &[String], when: &str) {
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().any(|n| n.ends_with(".sqlite3")), "{names:?}");
-    assert!(names.iter().any(|n| n == common::LOG_FILE), "{names:?}");
+    assert!(
+        names.iter().any(|n| n == crate::common::LOG_FILE),
+        "{names:?}"
+    );
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
         for token in tokens {

@@ -1,8 +1,6 @@
 //! The checked-in document is exactly what the API trait generates. If this
 //! fails after an API change, regenerate it:
-//! `EXPECTORATE=overwrite cargo test --test openapi_document`.
-
-mod common;
+//! `EXPECTORATE=overwrite cargo test --test suite openapi_document`.
 
 use hbx_service_accounts::api::openapi_document;
 
@@ -34,7 +32,7 @@ fn openapi_command_prints_the_checked_in_document() {
 
 #[tokio::test]
 async fn the_server_serves_the_checked_in_document_byte_for_byte() {
-    let server = common::TestServer::start().await;
+    let server = crate::common::TestServer::start().await;
     let response = server
         .raw()
         .get(format!("{}/openapi.json", server.base_url))

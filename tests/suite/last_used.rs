@@ -3,13 +3,11 @@
 //! request path even when the client hangs up, and never touched by a failed
 //! authentication.
 
-mod common;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::common::{Backend, TestServer, with_checksum};
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{Backend, TestServer, with_checksum};
 use uuid::Uuid;
 
 async fn last_used(server: &TestServer, id: Uuid) -> Option<DateTime<Utc>> {
@@ -41,7 +39,7 @@ async fn first_use_is_recorded_by_the_background_writer(backend: Backend) {
     let sa = server.create("used").await;
     assert_eq!(sa.last_used_at, None);
     let used_at = server.now();
-    assert!(server.token_works(&sa.token).await);
+    assert!(server.authenticates(&sa.token).await);
     // No explicit flush: the background writer does it.
     assert_eq!(eventually_last_used(&server, sa.id).await, Some(used_at));
     let seen = server
@@ -60,7 +58,7 @@ async fn uses_within_the_interval_are_not_rewritten(backend: Backend) {
     .await;
     let sa = server.create("busy").await;
     let first = server.now();
-    assert!(server.token_works(&sa.token).await);
+    assert!(server.authenticates(&sa.token).await);
     server.flush_last_use().await;
     assert_eq!(last_used(&server, sa.id).await, Some(first));
 
@@ -68,14 +66,14 @@ async fn uses_within_the_interval_are_not_rewritten(backend: Backend) {
     server
         .clock
         .set(first + TimeDelta::seconds(60) - TimeDelta::microseconds(1));
-    assert!(server.token_works(&sa.token).await);
+    assert!(server.authenticates(&sa.token).await);
     server.flush_last_use().await;
     assert_eq!(last_used(&server, sa.id).await, Some(first));
 
     // At the interval: rewritten.
     let later = first + TimeDelta::seconds(60);
     server.clock.set(later);
-    assert!(server.token_works(&sa.token).await);
+    assert!(server.authenticates(&sa.token).await);
     server.flush_last_use().await;
     assert_eq!(last_used(&server, sa.id).await, Some(later));
 }
@@ -90,7 +88,7 @@ async fn failed_authentication_never_touches_it(backend: Backend) {
         body[30] = if body[30] == 'a' { 'b' } else { 'a' };
         with_checksum(&body.into_iter().collect::<String>())
     };
-    assert!(!server.token_works(&forged).await);
+    assert!(!server.authenticates(&forged).await);
     // Revoke another one and use its token: also a failure.
     let revoked = server.create("revoked").await;
     server
@@ -98,7 +96,7 @@ async fn failed_authentication_never_touches_it(backend: Backend) {
         .revoke_service_account(&server.account_id, &revoked.id)
         .await
         .unwrap();
-    assert!(!server.token_works(&revoked.token).await);
+    assert!(!server.authenticates(&revoked.token).await);
     server.flush_last_use().await;
     assert_eq!(last_used(&server, sa.id).await, None);
     assert_eq!(last_used(&server, revoked.id).await, None);
@@ -129,7 +127,7 @@ async fn a_client_that_hangs_up_mid_request_is_still_recorded(backend: Backend) 
     assert!(eventually_last_used(&server, sa.id).await.is_some());
 }
 
-on_every_backend!(
+on_both_stores!(
     first_use_is_recorded_by_the_background_writer,
     uses_within_the_interval_are_not_rewritten,
     failed_authentication_never_touches_it,

@@ -3,10 +3,11 @@
 //! error status the operation has (400, 401, 403, 404, 409). Request shapes the
 //! generated client refuses to build are in `create_validation.rs`.
 
-mod common;
-
+use crate::common::{
+    Backend, TestServer, create_request, expect_error, public_id_of, secret_of, secret_start,
+    with_checksum,
+};
 use chrono::{TimeDelta, Utc};
-use common::{Backend, TestServer, create_request, expect_error, with_checksum};
 use hbx_service_accounts::client::types::{
     CreateServiceAccountRequest, CreateServiceAccountRequestName,
 };
@@ -61,7 +62,7 @@ async fn create_returns_every_seed_field_and_a_working_token(backend: Backend) {
     let parsed = token::parse(&token::TokenPrefix::default(), token).expect("documented format");
     assert_eq!(created.token_prefix, "hbxsa");
     assert_eq!(created.token_public_id, parsed.public_id());
-    assert_eq!(created.token_public_id, &token[6..22]);
+    assert_eq!(created.token_public_id, public_id_of(token));
     assert_eq!(created.token_last4, &token[token.len() - 4..]);
 
     // It is stored, and the new token authenticates: with no grants it gets 403
@@ -210,7 +211,7 @@ async fn duplicate_active_names_conflict(backend: Backend) {
     let other = server
         .app
         .admin()
-        .bootstrap(server.app.issuer(), "other".into(), "owner".into())
+        .bootstrap(server.app.minter(), "other".into(), "owner".into())
         .await
         .unwrap();
     server
@@ -318,7 +319,7 @@ async fn bad_credentials_are_401_as_rfc_6750_says(backend: Backend) {
     // A token with the right public id, a different secret and a valid checksum.
     let wrong_secret = {
         let other = token::generate(&prefix).plaintext.into_exposed();
-        let body = format!("{}{}", &owner_token[..23], &other[23..55]);
+        let body = format!("{}{}", &owner_token[..secret_start()], secret_of(&other));
         with_checksum(&body)
     };
     // A well-formed token that was never issued.
@@ -338,7 +339,13 @@ async fn bad_credentials_are_401_as_rfc_6750_says(backend: Backend) {
         ("not a token", "Bearer abc".to_owned()),
         ("truncated", format!("Bearer {}", &owner_token[..40])),
         ("bad checksum", format!("Bearer {bad_checksum}")),
-        ("other prefix", format!("Bearer ghp_{}", &owner_token[6..])),
+        (
+            "other prefix",
+            format!(
+                "Bearer ghp_{}",
+                &owner_token[token::DEFAULT_PREFIX.len() + 1..]
+            ),
+        ),
         ("unknown", format!("Bearer {unknown}")),
         ("wrong secret", format!("Bearer {wrong_secret}")),
         ("two tokens", format!("Bearer {owner_token} {owner_token}")),
@@ -356,7 +363,7 @@ async fn bad_credentials_are_401_as_rfc_6750_says(backend: Backend) {
             "Bearer realm=\"hybridbox\", error=\"invalid_token\"",
             "{label}"
         );
-        assert!(!error.message.contains(&owner_token[23..55]), "{label}");
+        assert!(!error.message.contains(secret_of(&owner_token)), "{label}");
         bodies.push((label, error.message.clone()));
     }
     // Unknown and wrong-secret (and every other reason) read the same.
@@ -388,6 +395,34 @@ async fn created_at_is_the_servers_time_in_utc(backend: Backend) {
         .into_inner();
     assert_eq!(created.created_at, fixed);
     assert_eq!(created.updated_at, fixed);
+}
+
+/// A 500 says "internal error" and nothing else: what went wrong is for the
+/// log, never for the client.
+async fn internal_errors_reveal_nothing(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    // A grant whose key the service could never have written.
+    server
+        .run_sql(
+            "UPDATE grants SET capability = 'NOT A KEY' WHERE account_id = $1",
+            &[server.account_id],
+        )
+        .await;
+    let error = expect_error(
+        server
+            .owner()
+            .list_service_accounts(&server.account_id, None, None, None)
+            .await,
+        500,
+        "internal",
+    );
+    assert_eq!(error.message, "internal error");
+    let log = std::fs::read_to_string(server.log_path()).unwrap();
+    assert!(
+        log.contains("NOT A KEY"),
+        "the log says what went wrong: {log}"
+    );
+    assert_eq!(server.service_account_count().await, 1, "nothing changed");
 }
 
 #[tokio::test]
@@ -429,7 +464,7 @@ async fn a_database_that_cannot_be_written_is_503_then_recovers() {
         .expect("the lock is gone");
 }
 
-on_every_backend!(
+on_both_stores!(
     create_returns_every_seed_field_and_a_working_token,
     response_carries_nulls_explicitly,
     grants_decide_403_and_standing_decides_404,
@@ -438,4 +473,5 @@ on_every_backend!(
     invalid_names_that_the_client_can_send_are_400,
     bad_credentials_are_401_as_rfc_6750_says,
     created_at_is_the_servers_time_in_utc,
+    internal_errors_reveal_nothing,
 );

@@ -1,11 +1,8 @@
-//! One behaviour suite for every [`Store`] implementation, run against real
-//! databases: each behaviour is an async function over `Arc<dyn Store>`, and
-//! `store_suite!` instantiates all of them for one store.
-
-mod common;
+//! One behaviour suite for the store, run against real databases: each
+//! behaviour is an async function of the [`Backend`], run on SQLite and on
+//! PostgreSQL by `on_both_stores!`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hbx_service_accounts::domain::{
@@ -19,40 +16,8 @@ use hbx_service_accounts::store::{
 use hbx_service_accounts::token::keyring::TokenMac;
 use uuid::Uuid;
 
-/// A store under test and whatever keeps its database alive.
-pub struct StoreUnderTest {
-    pub store: Arc<dyn Store>,
-    _guard: Box<dyn std::any::Any + Send>,
-}
-
-async fn sqlite() -> StoreUnderTest {
-    let dir = tempfile::tempdir().unwrap();
-    let store = hbx_service_accounts::store::SqliteStore::open(
-        &dir.path().join("store.sqlite3"),
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
-    StoreUnderTest {
-        store: Arc::new(store),
-        _guard: Box::new(dir),
-    }
-}
-
-async fn postgres() -> StoreUnderTest {
-    let database = common::postgres::TestDatabase::create().await;
-    let options = hbx_service_accounts::store::PostgresOptions {
-        max_connections: 4,
-        timeout: Duration::from_secs(5),
-    };
-    let store = hbx_service_accounts::store::PostgresStore::open(&database.url, &options)
-        .await
-        .unwrap();
-    StoreUnderTest {
-        store: Arc::new(store),
-        _guard: Box::new(database),
-    }
-}
+use crate::common::Backend;
+use crate::common::stores::open_store;
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
@@ -141,14 +106,16 @@ fn replacement(at: DateTime<Utc>) -> TokenReplacement {
     }
 }
 
-pub async fn accounts_round_trip(store: Arc<dyn Store>) {
+async fn accounts_round_trip(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let acme = account("acme ✓");
     store.create_account(&acme).await.unwrap();
     assert_eq!(store.get_account(acme.id).await.unwrap(), Some(acme));
     assert_eq!(store.get_account(Uuid::new_v4()).await.unwrap(), None);
 }
 
-pub async fn service_accounts_round_trip_every_field(store: Arc<dyn Store>) {
+async fn service_accounts_round_trip_every_field(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let acme = account("acme");
     store.create_account(&acme).await.unwrap();
     let mut new = service_account(acme.id, "all fields", at("2030-01-02T03:04:05.000001Z"));
@@ -175,7 +142,8 @@ pub async fn service_accounts_round_trip_every_field(store: Arc<dyn Store>) {
     assert_eq!(got, Some(new.service_account.clone()));
 }
 
-pub async fn service_accounts_are_only_visible_in_their_account(store: Arc<dyn Store>) {
+async fn service_accounts_are_only_visible_in_their_account(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let (_, sa) = account_with_one(&store).await;
     let other = account("other");
     store.create_account(&other).await.unwrap();
@@ -219,7 +187,8 @@ pub async fn service_accounts_are_only_visible_in_their_account(store: Arc<dyn S
     );
 }
 
-pub async fn names_are_unique_among_active_service_accounts(store: Arc<dyn Store>) {
+async fn names_are_unique_among_active_service_accounts(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let acme = account("acme");
     let other = account("other");
     store.create_account(&acme).await.unwrap();
@@ -261,7 +230,8 @@ pub async fn names_are_unique_among_active_service_accounts(store: Arc<dyn Store
     assert_eq!(store.audit_events(acme.id).await.unwrap().len(), 5);
 }
 
-pub async fn service_accounts_need_an_existing_account(store: Arc<dyn Store>) {
+async fn service_accounts_need_an_existing_account(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let orphan = service_account(Uuid::new_v4(), "orphan", at("2030-01-01T00:00:00Z"));
     assert!(matches!(
         insert(&store, &orphan).await,
@@ -269,7 +239,8 @@ pub async fn service_accounts_need_an_existing_account(store: Arc<dyn Store>) {
     ));
 }
 
-pub async fn grants_are_per_account_and_idempotent(store: Arc<dyn Store>) {
+async fn grants_are_per_account_and_idempotent(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let (acme, sa) = account_with_one(&store).await;
     let other = account("other");
     store.create_account(&other).await.unwrap();
@@ -337,7 +308,8 @@ pub async fn grants_are_per_account_and_idempotent(store: Arc<dyn Store>) {
     ));
 }
 
-pub async fn bootstrap_is_all_or_nothing(store: Arc<dyn Store>) {
+async fn bootstrap_is_all_or_nothing(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let acme = account("acme");
     let owner = service_account(acme.id, "owner", acme.created_at);
     let created = AuditEvent {
@@ -379,7 +351,8 @@ pub async fn bootstrap_is_all_or_nothing(store: Arc<dyn Store>) {
     assert_eq!(store.audit_events(second.id).await.unwrap(), vec![]);
 }
 
-pub async fn rotation_replaces_the_token_and_keeps_the_rest(store: Arc<dyn Store>) {
+async fn rotation_replaces_the_token_and_keeps_the_rest(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let (acme, mut sa) = account_with_one(&store).await;
     sa.service_account.last_used_at = Some(at("2030-01-05T00:00:00Z"));
     let used = LastUse {
@@ -425,7 +398,8 @@ pub async fn rotation_replaces_the_token_and_keeps_the_rest(store: Arc<dyn Store
     );
 }
 
-pub async fn revoked_and_expired_service_accounts_are_not_rotated(store: Arc<dyn Store>) {
+async fn revoked_and_expired_service_accounts_are_not_rotated(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let (acme, sa) = account_with_one(&store).await;
     let id = sa.service_account.id;
     let now = at("2030-02-01T00:00:00Z");
@@ -489,7 +463,8 @@ pub async fn revoked_and_expired_service_accounts_are_not_rotated(store: Arc<dyn
     );
 }
 
-pub async fn revocation_happens_once(store: Arc<dyn Store>) {
+async fn revocation_happens_once(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let (acme, sa) = account_with_one(&store).await;
     let id = sa.service_account.id;
     let first = Revocation {
@@ -539,7 +514,122 @@ pub async fn revocation_happens_once(store: Arc<dyn Store>) {
     assert_eq!(unknown, None);
 }
 
-pub async fn last_use_is_throttled_and_follows_the_current_token(store: Arc<dyn Store>) {
+/// Revocation answers with the row its own transaction wrote: racing callers
+/// all see the one revocation that won (its time, its user), which is what the
+/// store keeps and what the single audit event records. (The two stores once
+/// differed here: one read the row back after committing.)
+async fn concurrent_revocations_all_answer_the_one_that_won(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
+    let (acme, sa) = account_with_one(&store).await;
+    let id = sa.service_account.id;
+    let attempts = (1..=8u128).map(|n| {
+        let store = store.clone();
+        let revocation = Revocation {
+            at: at("2030-03-01T00:00:00Z") + TimeDelta::seconds(n as i64),
+            by_user_id: Some(Uuid::from_u128(n)),
+        };
+        let revoke = AuditEvent {
+            actor: Actor::User(Uuid::from_u128(n)),
+            ..event(&sa.service_account, AuditAction::Revoke, revocation.at)
+        };
+        tokio::spawn(async move { store.revoke(acme.id, id, revocation, &revoke).await })
+    });
+    let answers: Vec<ServiceAccount> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().unwrap().expect("found"))
+        .collect();
+    let stored = store
+        .get_service_account(acme.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    for answer in &answers {
+        assert_eq!(
+            answer, &stored,
+            "every caller sees the committed revocation"
+        );
+    }
+    let revocations: Vec<AuditEvent> = store
+        .audit_events(acme.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == AuditAction::Revoke)
+        .collect();
+    assert_eq!(revocations.len(), 1, "one revocation happened");
+    assert_eq!(Some(revocations[0].occurred_at), stored.revoked_at);
+    assert_eq!(revocations[0].actor.id(), stored.revoked_by_user_id);
+}
+
+/// Only the unique index on active names is a name conflict; any other
+/// uniqueness failure (a public id that already exists) is not, on either
+/// database. (SQLite does not name the violated index, so each database
+/// recognises its own; they must agree.)
+async fn only_the_active_name_index_is_a_name_conflict(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
+    let (acme, sa) = account_with_one(&store).await;
+    let now = at("2030-01-01T00:00:00Z");
+    let same_name = service_account(acme.id, &sa.service_account.name, now);
+    assert!(matches!(
+        insert(&store, &same_name).await,
+        Err(StoreError::NameConflict)
+    ));
+    let mut same_public_id = service_account(acme.id, "another name", now);
+    same_public_id.service_account.token.public_id = sa.service_account.token.public_id.clone();
+    match insert(&store, &same_public_id).await {
+        Err(StoreError::Internal(_)) => {}
+        other => panic!("a public id clash is not a name conflict: {other:?}"),
+    }
+    assert_eq!(store.audit_events(acme.id).await.unwrap().len(), 1);
+}
+
+/// Key versions are 32-bit signed integers in both databases: the largest one
+/// the key file allows round-trips, a larger one is refused by both alike
+/// before anything is written.
+async fn key_versions_are_32_bit_on_both_stores(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
+    let acme = account("acme");
+    store.create_account(&acme).await.unwrap();
+    let now = at("2030-01-01T00:00:00Z");
+    let mut largest = service_account(acme.id, "largest", now);
+    largest.mac.key_version = i32::MAX as u32;
+    insert(&store, &largest).await.unwrap();
+    let found = store
+        .find_by_public_id(&largest.service_account.token.public_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.mac.key_version, i32::MAX as u32);
+
+    let mut too_large = service_account(acme.id, "too large", now);
+    too_large.mac.key_version = i32::MAX as u32 + 1;
+    assert!(matches!(
+        insert(&store, &too_large).await,
+        Err(StoreError::Internal(_))
+    ));
+    let rotate = event(&largest.service_account, AuditAction::Rotate, now);
+    let mut replacement = replacement(now);
+    replacement.mac.key_version = u32::MAX;
+    assert!(matches!(
+        store
+            .rotate_token(acme.id, largest.service_account.id, &replacement, &rotate)
+            .await,
+        Err(StoreError::Internal(_))
+    ));
+    assert_eq!(
+        store
+            .find_by_public_id(&largest.service_account.token.public_id)
+            .await
+            .unwrap(),
+        Some(found),
+        "nothing changed"
+    );
+    assert_eq!(store.audit_events(acme.id).await.unwrap().len(), 1);
+}
+
+async fn last_use_is_throttled_and_follows_the_current_token(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let (acme, sa) = account_with_one(&store).await;
     let id = sa.service_account.id;
     let public_id = sa.service_account.token.public_id.clone();
@@ -606,7 +696,8 @@ pub async fn last_use_is_throttled_and_follows_the_current_token(store: Arc<dyn 
     store.record_last_use(&[]).await.unwrap();
 }
 
-pub async fn pages_follow_creation_order(store: Arc<dyn Store>) {
+async fn pages_follow_creation_order(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
     let acme = account("acme");
     store.create_account(&acme).await.unwrap();
     let start = at("2030-01-01T00:00:00Z");
@@ -705,24 +796,7 @@ pub async fn pages_follow_creation_order(store: Arc<dyn Store>) {
     }
 }
 
-macro_rules! store_suite {
-    ($($store:ident),+ => $behaviours:tt) => {
-        $( store_suite!(@store $store $behaviours); )+
-    };
-    (@store $store:ident [$($behaviour:ident),+ $(,)?]) => {
-        mod $store {
-            $(
-                #[tokio::test]
-                async fn $behaviour() {
-                    let under_test = super::$store().await;
-                    super::$behaviour(under_test.store.clone()).await;
-                }
-            )+
-        }
-    };
-}
-
-store_suite!(sqlite, postgres => [
+on_both_stores!(
     accounts_round_trip,
     service_accounts_round_trip_every_field,
     service_accounts_are_only_visible_in_their_account,
@@ -733,6 +807,9 @@ store_suite!(sqlite, postgres => [
     rotation_replaces_the_token_and_keeps_the_rest,
     revoked_and_expired_service_accounts_are_not_rotated,
     revocation_happens_once,
+    concurrent_revocations_all_answer_the_one_that_won,
+    only_the_active_name_index_is_a_name_conflict,
+    key_versions_are_32_bit_on_both_stores,
     last_use_is_throttled_and_follows_the_current_token,
     pages_follow_creation_order,
-]);
+);

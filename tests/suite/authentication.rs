@@ -2,8 +2,6 @@
 //! not well formed is refused before any database read, and every refusal looks
 //! the same to the caller.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -11,27 +9,24 @@ use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
 use hbx_service_accounts::auth::{AuthError, Principal, ServiceAccountAuthenticator};
 use hbx_service_accounts::clock::{Clock, ManualClock};
-use hbx_service_accounts::domain::{
-    Account, AuditEvent, Capability, CapabilityKey, ServiceAccount, Subject,
-};
+use hbx_service_accounts::domain::{Capability, CapabilityKey, Subject};
 use hbx_service_accounts::service::admin::Admin;
-use hbx_service_accounts::service::{Caller, CreateServiceAccount, ServiceAccounts, TokenIssuer};
+use hbx_service_accounts::service::{Caller, CreateServiceAccount, ServiceAccounts, TokenMinter};
 use hbx_service_accounts::store::{
-    Grant, LastUse, PageRequest, Revocation, SqliteStore, Store, StoreError, StoredServiceAccount,
-    TokenReplacement,
+    CredentialLookup, SqliteStore, Store, StoreError, StoredServiceAccount,
 };
 use hbx_service_accounts::token::TokenPrefix;
 use hbx_service_accounts::token::keyring::TokenKeyring;
 use uuid::Uuid;
 
-/// Passes every call to a real store and counts the token lookups.
-struct CountingStore {
-    inner: SqliteStore,
+/// Asks a real store, counting the token lookups.
+struct CountingLookups {
+    inner: Arc<dyn CredentialLookup>,
     lookups: AtomicUsize,
 }
 
 #[async_trait]
-impl Store for CountingStore {
+impl CredentialLookup for CountingLookups {
     async fn find_by_public_id(
         &self,
         public_id: &str,
@@ -40,110 +35,46 @@ impl Store for CountingStore {
         self.inner.find_by_public_id(public_id).await
     }
 
-    // Everything else passes straight through.
-    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
-        self.inner.create_account(account).await
-    }
-    async fn get_account(&self, id: Uuid) -> Result<Option<Account>, StoreError> {
-        self.inner.get_account(id).await
-    }
-    async fn add_grant(&self, grant: &Grant) -> Result<(), StoreError> {
-        self.inner.add_grant(grant).await
-    }
     async fn capabilities(
         &self,
-        account: Uuid,
+        account_id: Uuid,
         subject: Subject,
     ) -> Result<Vec<CapabilityKey>, StoreError> {
-        self.inner.capabilities(account, subject).await
-    }
-    async fn insert_service_account(
-        &self,
-        new: &StoredServiceAccount,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        self.inner.insert_service_account(new, event).await
-    }
-    async fn bootstrap(
-        &self,
-        account: &Account,
-        owner: &StoredServiceAccount,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        self.inner.bootstrap(account, owner, event).await
-    }
-    async fn get_service_account(
-        &self,
-        account: Uuid,
-        id: Uuid,
-    ) -> Result<Option<ServiceAccount>, StoreError> {
-        self.inner.get_service_account(account, id).await
-    }
-    async fn rotate_token(
-        &self,
-        account: Uuid,
-        id: Uuid,
-        replacement: &TokenReplacement,
-        event: &AuditEvent,
-    ) -> Result<Option<ServiceAccount>, StoreError> {
-        self.inner
-            .rotate_token(account, id, replacement, event)
-            .await
-    }
-    async fn revoke(
-        &self,
-        account: Uuid,
-        id: Uuid,
-        revocation: Revocation,
-        event: &AuditEvent,
-    ) -> Result<Option<ServiceAccount>, StoreError> {
-        self.inner.revoke(account, id, revocation, event).await
-    }
-    async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError> {
-        self.inner.record_last_use(uses).await
-    }
-    async fn audit_events(&self, account: Uuid) -> Result<Vec<AuditEvent>, StoreError> {
-        self.inner.audit_events(account).await
-    }
-    async fn list_service_accounts(
-        &self,
-        account: Uuid,
-        page: PageRequest,
-    ) -> Result<Vec<ServiceAccount>, StoreError> {
-        self.inner.list_service_accounts(account, page).await
-    }
-    async fn close(&self) {
-        self.inner.close().await
+        self.inner.capabilities(account_id, subject).await
     }
 }
 
 struct Fixture {
-    store: Arc<CountingStore>,
+    store: Arc<dyn Store>,
+    lookups: Arc<CountingLookups>,
     clock: Arc<ManualClock>,
-    issuer: TokenIssuer,
+    minter: TokenMinter,
     authenticator: ServiceAccountAuthenticator,
     _dir: tempfile::TempDir,
 }
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(CountingStore {
-        inner: SqliteStore::open(
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(
             &dir.path().join("db.sqlite3"),
             std::time::Duration::from_secs(5),
         )
         .await
         .unwrap(),
+    );
+    let lookups = Arc::new(CountingLookups {
+        inner: store.clone(),
         lookups: AtomicUsize::new(0),
     });
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let keyring = Arc::new(TokenKeyring::single(1, [42; 32]));
-    let issuer = TokenIssuer {
+    let minter = TokenMinter {
         prefix: TokenPrefix::default(),
         keyring: keyring.clone(),
     };
     let authenticator = ServiceAccountAuthenticator::new(
-        store.clone(),
+        lookups.clone(),
         keyring,
         TokenPrefix::default(),
         clock.clone(),
@@ -151,8 +82,9 @@ async fn fixture() -> Fixture {
     );
     Fixture {
         store,
+        lookups,
         clock,
-        issuer,
+        minter,
         authenticator,
         _dir: dir,
     }
@@ -162,7 +94,7 @@ async fn fixture() -> Fixture {
 async fn every_single_character_change_is_refused_before_any_database_read() {
     let f = fixture().await;
     let made = Admin::new(f.store.clone(), f.clock.clone())
-        .bootstrap(&f.issuer, "acme".into(), "owner".into())
+        .bootstrap(&f.minter, "acme".into(), "owner".into())
         .await
         .unwrap();
     let token = made.owner.token.expose().to_owned();
@@ -186,7 +118,7 @@ async fn every_single_character_change_is_refused_before_any_database_read() {
         }
     }
     assert_eq!(
-        f.store.lookups.load(Ordering::SeqCst),
+        f.lookups.lookups.load(Ordering::SeqCst),
         0,
         "no mutated token reached the database"
     );
@@ -201,7 +133,7 @@ async fn every_single_character_change_is_refused_before_any_database_read() {
             account_id: made.account.id,
         }
     );
-    assert_eq!(f.store.lookups.load(Ordering::SeqCst), 1);
+    assert_eq!(f.lookups.lookups.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -209,12 +141,13 @@ async fn unknown_wrong_secret_and_expired_tokens_are_refused() {
     let f = fixture().await;
     let admin = Admin::new(f.store.clone(), f.clock.clone());
     let made = admin
-        .bootstrap(&f.issuer, "acme".into(), "owner".into())
+        .bootstrap(&f.minter, "acme".into(), "owner".into())
         .await
         .unwrap();
     let service = ServiceAccounts::new(
         f.store.clone(),
-        f.issuer.clone(),
+        f.store.clone(),
+        f.minter.clone(),
         f.clock.clone(),
         Default::default(),
     );
@@ -253,7 +186,7 @@ async fn unknown_wrong_secret_and_expired_tokens_are_refused() {
     ));
 
     // A token minted under another key (same format, never stored): unknown.
-    let stranger = TokenIssuer {
+    let stranger = TokenMinter {
         prefix: TokenPrefix::default(),
         keyring: Arc::new(TokenKeyring::single(1, [7; 32])),
     };

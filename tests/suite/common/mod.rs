@@ -7,6 +7,7 @@
 pub mod issuer;
 pub mod postgres;
 pub mod process;
+pub mod stores;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use hbx_service_accounts::config::Settings;
 use hbx_service_accounts::domain::ServiceAccount;
 use hbx_service_accounts::server::Server;
 use hbx_service_accounts::store::PageRequest;
+use hbx_service_accounts::token;
 use uuid::Uuid;
 
 pub const LOG_FILE: &str = "test-server.log";
@@ -37,9 +39,8 @@ pub enum Backend {
 }
 
 /// Runs each named `async fn(Backend)` as two tests, `sqlite::NAME` and
-/// `postgres::NAME`.
-#[macro_export]
-macro_rules! on_every_backend {
+/// `postgres::NAME`: the one way to run a test on both stores.
+macro_rules! on_both_stores {
     ($($test:ident),+ $(,)?) => {
         mod sqlite {
             $(
@@ -133,7 +134,7 @@ impl TestServer {
         let base_url = format!("http://{}", server.local_addr());
         let made = app
             .admin()
-            .bootstrap(app.issuer(), "test account".into(), "owner".into())
+            .bootstrap(app.minter(), "test account".into(), "owner".into())
             .await
             .expect("bootstrap");
         Self {
@@ -225,18 +226,50 @@ impl TestServer {
             .expect("grant");
     }
 
-    /// Whether `token` authenticates (getting the bootstrapped account's owner
-    /// needs standing only: 200 for a capable token, 403 for one without
-    /// grants, 401 for an invalid one).
-    pub async fn token_works(&self, token: &str) -> bool {
+    /// Whether the server accepts `token` as a credential, whatever it may do
+    /// with it: getting the bootstrapped account's owner answers 200 for a
+    /// token with `auth.manage`, 403 for an accepted one without it, and 401
+    /// for one that is refused. Any other answer fails the test.
+    pub async fn authenticates(&self, token: &str) -> bool {
         match self
             .client(token)
             .get_service_account(&self.account_id, &self.owner_id)
             .await
         {
             Ok(_) => true,
-            Err(Error::ErrorResponse(response)) => response.status().as_u16() != 401,
+            Err(Error::ErrorResponse(response)) => match response.status().as_u16() {
+                403 => true,
+                401 => false,
+                other => panic!("expected 200, 401 or 403, got {other}: {response:?}"),
+            },
             Err(other) => panic!("the server did not answer: {other:?}"),
+        }
+    }
+
+    /// Runs `sql` on the server's database directly, with `$1`, `$2`, ... bound
+    /// to `ids`: for planting data that the service itself would never write.
+    pub async fn run_sql(&self, sql: &str, ids: &[Uuid]) {
+        use sqlx::{AssertSqlSafe, Connection};
+        match self.database_url() {
+            Some(url) => {
+                let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+                let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                query.execute(&mut connection).await.expect("run SQL");
+            }
+            None => {
+                let url = format!("sqlite://{}", self.database_path().display());
+                let mut connection = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .expect("connect");
+                let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                query.execute(&mut connection).await.expect("run SQL");
+            }
         }
     }
 
@@ -336,6 +369,28 @@ pub fn with_checksum(body: &str) -> String {
         value /= 62;
     }
     format!("{body}{}", std::str::from_utf8(&digits).unwrap())
+}
+
+/// Where the secret starts in a token with the default prefix: after
+/// `<prefix>_<public id>_`, by the format's lengths.
+pub fn secret_start() -> usize {
+    token::DEFAULT_PREFIX.len() + 1 + token::PUBLIC_ID_LEN + 1
+}
+
+/// The public id of a token with the default prefix.
+pub fn public_id_of(token: &str) -> &str {
+    let start = token::DEFAULT_PREFIX.len() + 1;
+    &token[start..start + token::PUBLIC_ID_LEN]
+}
+
+/// The secret of a token with the default prefix.
+pub fn secret_of(token: &str) -> &str {
+    &token[secret_start()..secret_start() + token::SECRET_LEN]
+}
+
+/// The last four characters, as `token_last4` shows them.
+pub fn last4_of(token: &str) -> &str {
+    &token[token.len() - 4..]
 }
 
 /// Every file under `dir`, recursively.

@@ -1,0 +1,269 @@
+//! The flags of every command, and the one place where they become
+//! [`Settings`]. Defaults are the named constants of the modules they belong
+//! to, shown by `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use dropshot::ConfigLoggingLevel;
+use uuid::Uuid;
+
+use crate::auth::last_use;
+use crate::auth::oauth::keys::{self, KeySource};
+use crate::auth::oauth::{self, IssuerSettings};
+use crate::config::{
+    DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT, HumanDuration, Settings,
+    parse_tolerance,
+};
+use crate::service::admin::DEFAULT_BOOTSTRAP_NAME;
+use crate::store::postgres::DEFAULT_MAX_CONNECTIONS;
+use crate::token::{DEFAULT_PREFIX, TokenPrefix};
+
+/// Lifetime of a development token when not told otherwise.
+pub const DEFAULT_DEV_TOKEN_TTL: HumanDuration = HumanDuration(chrono::TimeDelta::hours(1));
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, env = "HBX_SA_BIND", default_value = DEFAULT_BIND)]
+    pub bind: SocketAddr,
+    /// Least severe log level written to stderr
+    #[arg(long, env = "HBX_SA_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+    /// Longest token lifetime a create may ask for (e.g. 90d); when set,
+    /// expires_at is required
+    #[arg(long, env = "HBX_SA_MAX_TOKEN_LIFETIME")]
+    pub max_token_lifetime: Option<HumanDuration>,
+    /// Write last_used_at at most once per token per this interval
+    #[arg(long, env = "HBX_SA_LAST_USED_INTERVAL", default_value_t = HumanDuration(last_use::DEFAULT_INTERVAL))]
+    pub last_used_interval: HumanDuration,
+    #[command(flatten)]
+    pub oauth: OAuthArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Args)]
+pub struct DevTokenArgs {
+    /// The user (the token's sub)
+    #[arg(long, env = "HBX_SA_USER")]
+    pub user: Uuid,
+    /// How long the token lives (at most 24h)
+    #[arg(long, env = "HBX_SA_TTL", default_value_t = DEFAULT_DEV_TOKEN_TTL)]
+    pub ttl: HumanDuration,
+    /// Directory holding the development key (created on first use)
+    #[arg(long, env = "HBX_SA_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct BootstrapArgs {
+    /// Name of the new account
+    #[arg(long, env = "HBX_SA_ACCOUNT_NAME")]
+    pub account_name: String,
+    /// Name of the owner service account
+    #[arg(long, env = "HBX_SA_SERVICE_ACCOUNT_NAME", default_value = DEFAULT_BOOTSTRAP_NAME)]
+    pub service_account_name: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Subcommand)]
+pub enum AccountsCommand {
+    /// Create an account
+    Create(CreateAccountArgs),
+}
+
+#[derive(Args)]
+pub struct CreateAccountArgs {
+    /// Name of the account
+    #[arg(long, env = "HBX_SA_NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a token key file with one fresh key (mode 0600); never overwrites
+    Create(CreateKeyFileArgs),
+}
+
+#[derive(Args)]
+pub struct CreateKeyFileArgs {
+    /// Where to write it
+    #[arg(long, env = "HBX_SA_TOKEN_KEY_FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum GrantsCommand {
+    /// Grant a capability (or ownership) on an account to a user or a service account
+    Add(AddGrantArgs),
+}
+
+#[derive(Args)]
+pub struct AddGrantArgs {
+    /// The account the grant is on
+    #[arg(long, env = "HBX_SA_ACCOUNT")]
+    pub account: Uuid,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    #[command(flatten)]
+    pub capability: CapabilityArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// The account whose log to print
+    #[arg(long, env = "HBX_SA_ACCOUNT")]
+    pub account: Uuid,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct SubjectArgs {
+    /// A user, by the `sub` of their OAuth access tokens
+    #[arg(long, env = "HBX_SA_USER")]
+    pub user: Option<Uuid>,
+    /// A service account (it must belong to the account)
+    #[arg(long, env = "HBX_SA_SERVICE_ACCOUNT")]
+    pub service_account: Option<Uuid>,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct CapabilityArgs {
+    /// Capability key to grant (auth.manage; other services' keys are kept too)
+    #[arg(long, env = "HBX_SA_CAPABILITY")]
+    pub capability: Option<String>,
+    /// Grant ownership, which implies every capability
+    #[arg(long, env = "HBX_SA_OWNER")]
+    pub owner: bool,
+}
+
+#[derive(Args)]
+pub struct OAuthArgs {
+    /// Accept OAuth access tokens (JWTs) from this issuer; `iss` must match exactly
+    #[arg(long, env = "HBX_SA_OAUTH_ISSUER", requires = "oauth_audience")]
+    pub oauth_issuer: Option<String>,
+    /// An accepted audience (repeatable; comma-separated in the variable)
+    #[arg(
+        long,
+        env = "HBX_SA_OAUTH_AUDIENCE",
+        value_delimiter = ',',
+        requires = "oauth_issuer"
+    )]
+    pub oauth_audience: Vec<String>,
+    /// The issuer's JWKS; without it or --oauth-jwks-file, it is discovered from
+    /// {issuer}/.well-known/openid-configuration
+    #[arg(
+        long,
+        env = "HBX_SA_OAUTH_JWKS_URL",
+        requires = "oauth_issuer",
+        conflicts_with = "oauth_jwks_file"
+    )]
+    pub oauth_jwks_url: Option<String>,
+    /// The issuer's JWKS as a file (read again when an unknown key shows up)
+    #[arg(long, env = "HBX_SA_OAUTH_JWKS_FILE", requires = "oauth_issuer")]
+    pub oauth_jwks_file: Option<PathBuf>,
+    /// Clock skew tolerated on a token's exp and nbf
+    #[arg(long, env = "HBX_SA_OAUTH_LEEWAY", value_parser = parse_tolerance, default_value_t = HumanDuration(oauth::DEFAULT_LEEWAY))]
+    pub oauth_leeway: HumanDuration,
+    /// Least time between two JWKS fetches (a token with an unknown key triggers one)
+    #[arg(long, env = "HBX_SA_OAUTH_JWKS_REFETCH_INTERVAL", default_value_t = HumanDuration(keys::DEFAULT_REFETCH_INTERVAL))]
+    pub oauth_jwks_refetch_interval: HumanDuration,
+    /// Trust tokens from `hbx-sa dev-token` (the local development key). NOT FOR PRODUCTION
+    #[arg(long, env = "HBX_SA_OAUTH_DEV")]
+    pub oauth_dev: bool,
+}
+
+#[derive(Args)]
+pub struct StorageArgs {
+    /// Directory holding the SQLite database and the token key file
+    #[arg(long, env = "HBX_SA_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// PostgreSQL database to use instead of SQLite (postgres://user@host/db);
+    /// needs --token-key-file
+    #[arg(long, env = "HBX_SA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Most connections to PostgreSQL per process
+    #[arg(long, env = "HBX_SA_DATABASE_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub database_max_connections: u32,
+    /// Token key file to use instead of <data-dir>/token-keys (must exist)
+    #[arg(long, env = "HBX_SA_TOKEN_KEY_FILE")]
+    pub token_key_file: Option<PathBuf>,
+    /// Prefix of issued tokens (1-16 lowercase letters)
+    #[arg(long, env = "HBX_SA_TOKEN_PREFIX", default_value = DEFAULT_PREFIX)]
+    pub token_prefix: TokenPrefix,
+    /// Milliseconds an operation waits for the database before failing with 503
+    #[arg(long, env = "HBX_SA_DATABASE_TIMEOUT_MS", default_value_t = DEFAULT_DATABASE_TIMEOUT.as_millis() as u64)]
+    pub database_timeout_ms: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl From<LogLevel> for ConfigLoggingLevel {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Trace => ConfigLoggingLevel::Trace,
+            LogLevel::Debug => ConfigLoggingLevel::Debug,
+            LogLevel::Info => ConfigLoggingLevel::Info,
+            LogLevel::Warn => ConfigLoggingLevel::Warn,
+            LogLevel::Error => ConfigLoggingLevel::Error,
+        }
+    }
+}
+
+impl StorageArgs {
+    /// The settings of a storage command; `serve` adds its own to these.
+    pub fn settings(self) -> Settings {
+        Settings {
+            database_url: self.database_url,
+            database_max_connections: self.database_max_connections,
+            token_key_file: self.token_key_file,
+            token_prefix: self.token_prefix,
+            database_timeout: Duration::from_millis(self.database_timeout_ms),
+            ..Settings::in_dir(self.data_dir)
+        }
+    }
+}
+
+impl ServeArgs {
+    /// Every setting of the server: storage, token rules, OAuth.
+    pub fn settings(self) -> Settings {
+        let oauth = self.oauth;
+        let mut settings = self.storage.settings();
+        settings.token_policy.max_lifetime = self.max_token_lifetime.map(|d| d.0);
+        settings.last_use_interval = self.last_used_interval.0;
+        if let Some(issuer) = oauth.oauth_issuer {
+            let keys = match (oauth.oauth_jwks_url, oauth.oauth_jwks_file) {
+                (Some(url), _) => KeySource::JwksUrl(url),
+                (None, Some(file)) => KeySource::JwksFile(file),
+                (None, None) => KeySource::Discover,
+            };
+            settings.oauth.issuers.push(IssuerSettings {
+                issuer,
+                audiences: oauth.oauth_audience,
+                keys,
+            });
+        }
+        settings.oauth.leeway = oauth.oauth_leeway.0;
+        settings.oauth.key_policy.refetch_interval = oauth.oauth_jwks_refetch_interval.0;
+        settings.oauth_dev = oauth.oauth_dev;
+        settings
+    }
+}

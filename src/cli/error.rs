@@ -1,0 +1,34 @@
+//! Why a command failed, in words that say what to do. Printed with every
+//! cause behind it (`crate::report::chain`).
+
+use crate::app::OpenError;
+use crate::auth::oauth::dev::DevKeyError;
+use crate::domain::ValidationError;
+use crate::server::{StartError, StopError};
+use crate::service::ServiceError;
+use crate::service::admin::AdminError;
+use crate::token::keyring::KeyringError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error(transparent)]
+    DevKey(#[from] DevKeyError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Stop(#[from] StopError),
+    #[error("cannot set up logging")]
+    Logging(#[source] std::io::Error),
+    #[error("cannot write the result")]
+    Output(#[source] serde_json::Error),
+}

@@ -1,0 +1,201 @@
+//! The one-shot operator commands. Each returns what it made as a `Serialize`
+//! value, which the command line prints as JSON; notes for people go to
+//! stderr.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::CliError;
+use super::args::{
+    AddGrantArgs, AuditArgs, BootstrapArgs, CreateAccountArgs, CreateKeyFileArgs, DevTokenArgs,
+    StorageArgs,
+};
+use crate::app::App;
+use crate::auth::oauth::dev::{self, DevKey};
+use crate::clock::{Clock, SystemClock};
+use crate::domain::{Capability, CapabilityKey, Subject};
+use crate::token::keyring;
+
+/// Opens the storage the flags name, telling the operator about anything odd.
+async fn open(storage: StorageArgs) -> Result<App, CliError> {
+    let app = App::open(&storage.settings(), Arc::new(SystemClock)).await?;
+    for warning in app.warnings() {
+        eprintln!("hbx-sa: warning: {warning}");
+    }
+    Ok(app)
+}
+
+/// What `hbx-sa dev-token` prints.
+#[derive(Debug, Serialize)]
+pub struct DevTokenOutput {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub user_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub issuer: &'static str,
+    pub audience: &'static str,
+}
+
+pub fn dev_token(args: DevTokenArgs) -> Result<DevTokenOutput, CliError> {
+    let key = DevKey::load_or_create(&args.data_dir)?;
+    let now = SystemClock.now();
+    let access_token = key.token(args.user, now, args.ttl.0)?;
+    eprintln!(
+        "A development token, trusted only by `hbx-sa serve --oauth-dev` on this data \
+         directory. Not for production."
+    );
+    Ok(DevTokenOutput {
+        access_token,
+        token_type: "Bearer",
+        user_id: args.user,
+        expires_at: now + args.ttl.0,
+        issuer: dev::ISSUER,
+        audience: dev::AUDIENCE,
+    })
+}
+
+/// What `hbx-sa bootstrap` prints: the one place besides the create and rotate
+/// responses where a plaintext token appears.
+#[derive(Serialize)]
+pub struct BootstrapOutput {
+    pub account_id: Uuid,
+    pub account_name: String,
+    pub service_account_id: Uuid,
+    pub service_account_name: String,
+    pub token: String,
+    pub token_prefix: String,
+    pub token_public_id: String,
+    pub token_last4: String,
+}
+
+pub async fn bootstrap(args: BootstrapArgs) -> Result<BootstrapOutput, CliError> {
+    let app = open(args.storage).await?;
+    let made = app
+        .admin()
+        .bootstrap(app.minter(), args.account_name, args.service_account_name)
+        .await?;
+    let owner = made.owner.service_account;
+    eprintln!(
+        "Created account {} with owner service account {}. Store the token now: it is not \
+         shown again.",
+        made.account.id, owner.id
+    );
+    Ok(BootstrapOutput {
+        account_id: made.account.id,
+        account_name: made.account.name,
+        service_account_id: owner.id,
+        service_account_name: owner.name,
+        token: made.owner.token.into_exposed(),
+        token_prefix: owner.token.prefix,
+        token_public_id: owner.token.public_id,
+        token_last4: owner.token.last4,
+    })
+}
+
+/// What `hbx-sa accounts create` prints.
+#[derive(Debug, Serialize)]
+pub struct AccountOutput {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn create_account(args: CreateAccountArgs) -> Result<AccountOutput, CliError> {
+    let app = open(args.storage).await?;
+    let account = app.admin().create_account(args.name).await?;
+    Ok(AccountOutput {
+        id: account.id,
+        name: account.name,
+        created_at: account.created_at,
+    })
+}
+
+/// What `hbx-sa grants add` prints.
+#[derive(Debug, Serialize)]
+pub struct GrantOutput {
+    pub account_id: Uuid,
+    pub subject_type: &'static str,
+    pub subject_id: Uuid,
+    pub capability: String,
+}
+
+pub async fn add_grant(args: AddGrantArgs) -> Result<GrantOutput, CliError> {
+    // clap makes exactly one of each pair present.
+    let subject = match (args.subject.user, args.subject.service_account) {
+        (Some(user), _) => Subject::User(user),
+        (None, Some(service_account)) => Subject::ServiceAccount(service_account),
+        (None, None) => unreachable!("clap requires one of --user and --service-account"),
+    };
+    let capability = match args.capability.capability {
+        _ if args.capability.owner => Capability::AccountOwner.into(),
+        Some(key) => CapabilityKey::parse(&key)?,
+        None => unreachable!("clap requires one of --capability and --owner"),
+    };
+    if capability.known().is_none() {
+        eprintln!(
+            "hbx-sa: note: this service acts only on auth.manage and ownership; a grant of {} \
+             gives standing in the account (403 rather than 404) and nothing more here",
+            capability.as_str()
+        );
+    }
+    let app = open(args.storage).await?;
+    let grant = app
+        .admin()
+        .add_grant(args.account, subject, capability)
+        .await?;
+    Ok(GrantOutput {
+        account_id: grant.account_id,
+        subject_type: grant.subject.kind(),
+        subject_id: grant.subject.id(),
+        capability: grant.capability.as_str().to_owned(),
+    })
+}
+
+/// What `hbx-sa keys create` prints.
+#[derive(Debug, Serialize)]
+pub struct KeyFileOutput {
+    pub file: PathBuf,
+}
+
+pub fn create_key_file(args: CreateKeyFileArgs) -> Result<KeyFileOutput, CliError> {
+    keyring::create_key_file(&args.file)?;
+    eprintln!(
+        "Created {}. Keep it secret and backed up, and give every instance that shares a \
+         database a copy.",
+        args.file.display()
+    );
+    Ok(KeyFileOutput { file: args.file })
+}
+
+/// One line of `hbx-sa audit`.
+#[derive(Debug, Serialize)]
+pub struct AuditLine {
+    pub occurred_at: DateTime<Utc>,
+    pub account_id: Uuid,
+    pub service_account_id: Uuid,
+    pub action: &'static str,
+    pub actor_type: &'static str,
+    pub actor_id: Option<Uuid>,
+    pub request_id: Option<String>,
+}
+
+pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
+    let app = open(args.storage).await?;
+    let events = app.admin().audit_events(args.account).await?;
+    Ok(events
+        .into_iter()
+        .map(|event| AuditLine {
+            occurred_at: event.occurred_at,
+            account_id: event.account_id,
+            service_account_id: event.service_account_id,
+            action: event.action.as_str(),
+            actor_type: event.actor.kind(),
+            actor_id: event.actor.id(),
+            request_id: event.request_id,
+        })
+        .collect())
+}

@@ -1,0 +1,153 @@
+//! What the shared SQL store needs from a database driver, as one trait,
+//! [`Backend`], implemented by SQLite and PostgreSQL.
+//!
+//! sqlx states what a database can do as bounds on other types (`Uuid:
+//! Encode<DB>`, `&mut Connection: Executor`), and Rust does not carry such
+//! bounds along with a trait. The small traits below turn each of them into a
+//! method of the database type itself ([`Binds`], [`Decodes`], [`Runs`],
+//! implemented for every database that has the capability), so that generic
+//! code needs one bound, `D: Backend`, instead of a dozen.
+
+use futures::future::BoxFuture;
+use sqlx::{Database, Encode, Executor, FromRow, Type};
+use uuid::Uuid;
+
+use super::rows::{
+    AccountRow, AuditEventRow, CapabilityRow, CursorRow, ServiceAccountRow, Timestamp,
+};
+
+/// A statement with its parameters, ready to run.
+pub type SqlQuery<D> = sqlx::query::Query<'static, D, <D as Database>::Arguments>;
+
+/// The database can take a `T` as a statement parameter.
+pub trait Binds<T>: Database {
+    fn bind_to(query: SqlQuery<Self>, value: T) -> SqlQuery<Self>;
+}
+
+impl<D: Database, T> Binds<T> for D
+where
+    T: for<'t> Encode<'t, D> + Type<D>,
+{
+    fn bind_to(query: SqlQuery<D>, value: T) -> SqlQuery<D> {
+        query.bind(value)
+    }
+}
+
+/// `query.arg(value)`: binds the next parameter.
+pub trait Arg<D: Database> {
+    fn arg<T>(self, value: T) -> Self
+    where
+        D: Binds<T>;
+}
+
+impl<D: Database> Arg<D> for SqlQuery<D> {
+    fn arg<T>(self, value: T) -> Self
+    where
+        D: Binds<T>,
+    {
+        D::bind_to(self, value)
+    }
+}
+
+/// The database's rows can be read as an `R`.
+pub trait Decodes<R>: Database {
+    fn decode(row: &Self::Row) -> Result<R, sqlx::Error>;
+}
+
+impl<D: Database, R> Decodes<R> for D
+where
+    R: for<'r> FromRow<'r, D::Row>,
+{
+    fn decode(row: &D::Row) -> Result<R, sqlx::Error> {
+        R::from_row(row)
+    }
+}
+
+/// Statements can be run on one of the database's connections (a pooled
+/// connection or a transaction both dereference to one).
+pub trait Runs: Database {
+    fn fetch_optional(
+        connection: &mut Self::Connection,
+        query: SqlQuery<Self>,
+    ) -> BoxFuture<'_, Result<Option<Self::Row>, sqlx::Error>>;
+
+    fn fetch_all(
+        connection: &mut Self::Connection,
+        query: SqlQuery<Self>,
+    ) -> BoxFuture<'_, Result<Vec<Self::Row>, sqlx::Error>>;
+
+    fn execute(
+        connection: &mut Self::Connection,
+        query: SqlQuery<Self>,
+    ) -> BoxFuture<'_, Result<(), sqlx::Error>>;
+}
+
+impl<D: Database> Runs for D
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    SqlQuery<D>: sqlx::Execute<'static, D>,
+{
+    fn fetch_optional(
+        connection: &mut D::Connection,
+        query: SqlQuery<D>,
+    ) -> BoxFuture<'_, Result<Option<D::Row>, sqlx::Error>> {
+        connection.fetch_optional(query)
+    }
+
+    fn fetch_all(
+        connection: &mut D::Connection,
+        query: SqlQuery<D>,
+    ) -> BoxFuture<'_, Result<Vec<D::Row>, sqlx::Error>> {
+        connection.fetch_all(query)
+    }
+
+    fn execute(
+        connection: &mut D::Connection,
+        query: SqlQuery<D>,
+    ) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async move { connection.execute(query).await.map(|_| ()) })
+    }
+}
+
+/// How a database error is to be understood. Databases say it differently
+/// (PostgreSQL names the violated constraint, SQLite only its columns), so
+/// each [`Backend`] classifies its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Connection-level failures, lock and statement timeouts, a database
+    /// shutting down: worth a retry later.
+    Unavailable,
+    /// The unique index on an account's non-revoked service-account names.
+    ActiveNameTaken,
+    /// A foreign key names a row that does not exist.
+    MissingReference,
+    /// Anything else: a bug or a corrupt database.
+    Other,
+}
+
+/// A database the shared store runs on: every parameter type and row the
+/// shared code uses, plus the few things that really differ.
+pub trait Backend:
+    Runs
+    + Binds<Uuid>
+    + Binds<Option<Uuid>>
+    + for<'a> Binds<&'a str>
+    + Binds<Option<String>>
+    + Binds<Timestamp>
+    + Binds<Option<Timestamp>>
+    + Binds<i32>
+    + Binds<i64>
+    + for<'a> Binds<&'a [u8]>
+    + Decodes<AccountRow>
+    + Decodes<ServiceAccountRow>
+    + Decodes<CapabilityRow>
+    + Decodes<CursorRow>
+    + Decodes<AuditEventRow>
+{
+    /// The statement that opens a write transaction. SQLite's must take the
+    /// write lock at once (`BEGIN IMMEDIATE`), so that a transaction never
+    /// fails halfway on a lock upgrade.
+    const BEGIN_WRITE: &'static str;
+
+    fn classify(error: &sqlx::Error) -> ErrorClass;
+}

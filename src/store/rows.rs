@@ -1,0 +1,254 @@
+//! One description of each table's rows, shared by every database: the row
+//! structs are what the SQL reads (`FromRow`) and what it writes (the `bind_*`
+//! methods bind their columns in the order the statements in [`super::sql`]
+//! name them), and each has one conversion into and out of the domain types.
+//! A database only decides how a [`Timestamp`] is encoded (see its module).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::backend::{Arg, Backend, SqlQuery};
+use super::{Grant, StoreError, StoredServiceAccount};
+use crate::domain::{Account, Actor, AuditAction, AuditEvent, CapabilityKey, ServiceAccount};
+use crate::domain::{Subject, TokenFacts};
+use crate::token::keyring::TokenMac;
+
+/// A point in time as the stores keep it: UTC, microsecond precision. SQLite
+/// stores it as microseconds since the Unix epoch (an `INTEGER`, so it sorts
+/// and compares as a number), PostgreSQL as a `timestamptz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    /// Earlier than any time this service writes, and within the range both
+    /// databases accept: where a listing starts when it has no cursor.
+    pub fn before_everything() -> Self {
+        Self(DateTime::from_timestamp(-62_135_596_800, 0).expect("0001-01-01T00:00:00Z"))
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(at: DateTime<Utc>) -> Self {
+        Self(at)
+    }
+}
+
+/// A row that names something impossible: a bug or a corrupt database.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid stored data: {0}")]
+pub struct CorruptRow(pub String);
+
+fn corrupt(message: String) -> StoreError {
+    StoreError::Internal(Box::new(CorruptRow(message)))
+}
+
+/// Key versions are kept as a 32-bit signed integer by every store.
+pub fn stored_key_version(version: u32) -> Result<i32, StoreError> {
+    i32::try_from(version)
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| {
+            corrupt(format!(
+                "token key version {version} is outside 1 to {}",
+                i32::MAX
+            ))
+        })
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Account {
+            id: row.id,
+            name: row.name,
+            created_at: row.created_at.0,
+        }
+    }
+}
+
+/// Binds `accounts` columns in the order of `INSERT_ACCOUNT`.
+pub fn bind_account<D: Backend>(query: SqlQuery<D>, account: &Account) -> SqlQuery<D> {
+    query
+        .arg(account.id)
+        .arg(account.name.as_str())
+        .arg(Timestamp(account.created_at))
+}
+
+/// The `service_accounts` table: a service account and the MAC of its token.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ServiceAccountRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub created_by_user_id: Option<Uuid>,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub revoked_by_user_id: Option<Uuid>,
+    pub token_prefix: String,
+    pub token_public_id: String,
+    pub token_last4: String,
+    pub token_mac: Vec<u8>,
+    pub token_key_version: i32,
+}
+
+impl ServiceAccountRow {
+    pub fn from_stored(stored: &StoredServiceAccount) -> Result<Self, StoreError> {
+        let sa = &stored.service_account;
+        Ok(Self {
+            id: sa.id,
+            account_id: sa.account_id,
+            name: sa.name.clone(),
+            created_at: sa.created_at.into(),
+            updated_at: sa.updated_at.into(),
+            created_by_user_id: sa.created_by_user_id,
+            expires_at: sa.expires_at.map(Timestamp),
+            last_used_at: sa.last_used_at.map(Timestamp),
+            revoked_at: sa.revoked_at.map(Timestamp),
+            revoked_by_user_id: sa.revoked_by_user_id,
+            token_prefix: sa.token.prefix.clone(),
+            token_public_id: sa.token.public_id.clone(),
+            token_last4: sa.token.last4.clone(),
+            token_mac: stored.mac.digest.clone(),
+            token_key_version: stored_key_version(stored.mac.key_version)?,
+        })
+    }
+
+    /// Binds every column, in the order of `INSERT_SERVICE_ACCOUNT`.
+    pub fn bind<D: Backend>(self, query: SqlQuery<D>) -> SqlQuery<D> {
+        query
+            .arg(self.id)
+            .arg(self.account_id)
+            .arg(self.name.as_str())
+            .arg(self.created_at)
+            .arg(self.updated_at)
+            .arg(self.created_by_user_id)
+            .arg(self.expires_at)
+            .arg(self.last_used_at)
+            .arg(self.revoked_at)
+            .arg(self.revoked_by_user_id)
+            .arg(self.token_prefix.as_str())
+            .arg(self.token_public_id.as_str())
+            .arg(self.token_last4.as_str())
+            .arg(self.token_mac.as_slice())
+            .arg(self.token_key_version)
+    }
+
+    pub fn into_stored(self) -> Result<StoredServiceAccount, StoreError> {
+        let key_version = u32::try_from(self.token_key_version)
+            .ok()
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| {
+                corrupt(format!(
+                    "service account {} has token key version {}",
+                    self.id, self.token_key_version
+                ))
+            })?;
+        Ok(StoredServiceAccount {
+            service_account: ServiceAccount {
+                id: self.id,
+                account_id: self.account_id,
+                name: self.name,
+                created_at: self.created_at.0,
+                updated_at: self.updated_at.0,
+                created_by_user_id: self.created_by_user_id,
+                expires_at: self.expires_at.map(|t| t.0),
+                last_used_at: self.last_used_at.map(|t| t.0),
+                revoked_at: self.revoked_at.map(|t| t.0),
+                revoked_by_user_id: self.revoked_by_user_id,
+                token: TokenFacts {
+                    prefix: self.token_prefix,
+                    public_id: self.token_public_id,
+                    last4: self.token_last4,
+                },
+            },
+            mac: TokenMac {
+                key_version,
+                digest: self.token_mac,
+            },
+        })
+    }
+
+    pub fn into_service_account(self) -> Result<ServiceAccount, StoreError> {
+        self.into_stored().map(|stored| stored.service_account)
+    }
+}
+
+/// One capability a subject holds on an account.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CapabilityRow {
+    pub capability: String,
+}
+
+impl CapabilityRow {
+    pub fn into_key(self) -> Result<CapabilityKey, StoreError> {
+        CapabilityKey::parse(&self.capability).map_err(|e| corrupt(e.to_string()))
+    }
+}
+
+/// Binds `grants` columns in the order of `INSERT_GRANT`.
+pub fn bind_grant<D: Backend>(query: SqlQuery<D>, grant: &Grant) -> SqlQuery<D> {
+    query
+        .arg(grant.account_id)
+        .arg(grant.subject.kind())
+        .arg(grant.subject.id())
+        .arg(grant.capability.as_str())
+        .arg(Timestamp(grant.created_at))
+}
+
+/// Binds a subject's kind and id (two parameters).
+pub fn bind_subject<D: Backend>(query: SqlQuery<D>, subject: Subject) -> SqlQuery<D> {
+    query.arg(subject.kind()).arg(subject.id())
+}
+
+/// Where a page starts: the `created_at` of the service account named by the cursor.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CursorRow {
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct AuditEventRow {
+    pub occurred_at: Timestamp,
+    pub account_id: Uuid,
+    pub service_account_id: Uuid,
+    pub action: String,
+    pub actor_type: String,
+    pub actor_id: Option<Uuid>,
+    pub request_id: Option<String>,
+}
+
+impl AuditEventRow {
+    pub fn into_event(self) -> Result<AuditEvent, StoreError> {
+        Ok(AuditEvent {
+            occurred_at: self.occurred_at.0,
+            account_id: self.account_id,
+            service_account_id: self.service_account_id,
+            action: AuditAction::parse(&self.action)
+                .ok_or_else(|| corrupt(format!("unknown audit action {:?}", self.action)))?,
+            actor: Actor::from_parts(&self.actor_type, self.actor_id)
+                .ok_or_else(|| corrupt(format!("invalid audit actor {:?}", self.actor_type)))?,
+            request_id: self.request_id,
+        })
+    }
+}
+
+/// Binds `audit_events` columns in the order of `INSERT_AUDIT_EVENT`.
+pub fn bind_audit_event<D: Backend>(query: SqlQuery<D>, event: &AuditEvent) -> SqlQuery<D> {
+    query
+        .arg(Timestamp(event.occurred_at))
+        .arg(event.account_id)
+        .arg(event.service_account_id)
+        .arg(event.action.as_str())
+        .arg(event.actor.kind())
+        .arg(event.actor.id())
+        .arg(event.request_id.clone())
+}

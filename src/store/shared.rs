@@ -1,0 +1,459 @@
+//! The store, written once for every database: [`SqlStore`] implements
+//! [`Store`] over any [`Backend`]. What differs between databases (connecting,
+//! classifying errors, how a write transaction starts) lives in their modules.
+//!
+//! Every operation is bounded by the store's timeout on the client side, so a
+//! database that stops answering (or a network that drops packets) fails the
+//! request with [`StoreError::Unavailable`] instead of hanging it.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::{Pool, Transaction};
+use uuid::Uuid;
+
+use super::backend::{Arg, Backend, Decodes, ErrorClass, SqlQuery};
+use super::rows::{
+    self, AccountRow, AuditEventRow, CapabilityRow, CursorRow, ServiceAccountRow, Timestamp,
+};
+use super::{
+    CredentialLookup, Grant, LastUse, PageRequest, Revocation, Store, StoreError,
+    StoredServiceAccount, TokenReplacement, sql,
+};
+use crate::domain::{Account, AuditEvent, Capability, CapabilityKey, ServiceAccount, Subject};
+
+/// A store on one SQL database. Writes go through `writer`, reads through
+/// `readers` (the same pool on PostgreSQL; on SQLite one writer connection and
+/// a pool of read-only ones).
+#[derive(Debug)]
+pub struct SqlStore<D: Backend> {
+    writer: Pool<D>,
+    readers: Pool<D>,
+    timeout: Duration,
+}
+
+impl<D: Backend> Clone for SqlStore<D> {
+    fn clone(&self) -> Self {
+        Self {
+            writer: self.writer.clone(),
+            readers: self.readers.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// Turns a database error into a [`StoreError`], by the backend's reading of it.
+pub fn store_error<D: Backend>(error: sqlx::Error) -> StoreError {
+    match D::classify(&error) {
+        ErrorClass::Unavailable => StoreError::Unavailable(Box::new(error)),
+        ErrorClass::ActiveNameTaken => StoreError::NameConflict,
+        ErrorClass::MissingReference => StoreError::AccountNotFound,
+        ErrorClass::Other => StoreError::Internal(Box::new(error)),
+    }
+}
+
+fn decode<D: Backend + Decodes<R>, R>(row: &D::Row) -> Result<R, StoreError> {
+    D::decode(row).map_err(|e| StoreError::Internal(Box::new(e)))
+}
+
+fn query<D: Backend>(sql: &'static str) -> SqlQuery<D> {
+    sqlx::query::<D>(sql)
+}
+
+async fn fetch_optional<D: Backend>(
+    connection: &mut D::Connection,
+    query: SqlQuery<D>,
+) -> Result<Option<D::Row>, StoreError> {
+    D::fetch_optional(connection, query)
+        .await
+        .map_err(store_error::<D>)
+}
+
+async fn fetch_all<D: Backend>(
+    connection: &mut D::Connection,
+    query: SqlQuery<D>,
+) -> Result<Vec<D::Row>, StoreError> {
+    D::fetch_all(connection, query)
+        .await
+        .map_err(store_error::<D>)
+}
+
+async fn execute<D: Backend>(
+    connection: &mut D::Connection,
+    query: SqlQuery<D>,
+) -> Result<(), StoreError> {
+    D::execute(connection, query)
+        .await
+        .map_err(store_error::<D>)
+}
+
+impl<D: Backend> SqlStore<D> {
+    pub(super) fn new(writer: Pool<D>, readers: Pool<D>, timeout: Duration) -> Self {
+        Self {
+            writer,
+            readers,
+            timeout,
+        }
+    }
+
+    /// Runs `operation`, failing it as unavailable if it takes longer than the
+    /// timeout.
+    async fn bounded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let timeout = self.timeout;
+        tokio::time::timeout(timeout, operation)
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable(Box::new(TimedOut(timeout)))))
+    }
+
+    async fn read(&self) -> Result<PoolConnection<D>, StoreError> {
+        self.readers.acquire().await.map_err(store_error::<D>)
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, D>, StoreError> {
+        self.writer
+            .begin_with(D::BEGIN_WRITE)
+            .await
+            .map_err(store_error::<D>)
+    }
+
+    /// Runs `work` in a write transaction and commits it; bounded.
+    async fn write<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut D::Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let value = work(&mut tx).await?;
+            tx.commit().await.map_err(store_error::<D>)?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Closes every connection, after which every call fails.
+    pub async fn close_pools(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+
+    #[cfg(test)]
+    pub(super) fn readers(&self) -> &Pool<D> {
+        &self.readers
+    }
+}
+
+/// The store's own bound on an operation ran out.
+#[derive(Debug, thiserror::Error)]
+#[error("the database did not answer within {} ms", .0.as_millis())]
+struct TimedOut(Duration);
+
+async fn insert_account<D: Backend>(
+    connection: &mut D::Connection,
+    account: &Account,
+) -> Result<(), StoreError> {
+    execute(
+        connection,
+        rows::bind_account(query::<D>(sql::INSERT_ACCOUNT), account),
+    )
+    .await
+}
+
+async fn insert_service_account<D: Backend>(
+    connection: &mut D::Connection,
+    new: &StoredServiceAccount,
+) -> Result<(), StoreError> {
+    let row = ServiceAccountRow::from_stored(new)?;
+    execute(
+        connection,
+        row.bind(query::<D>(sql::INSERT_SERVICE_ACCOUNT)),
+    )
+    .await
+}
+
+async fn insert_audit_event<D: Backend>(
+    connection: &mut D::Connection,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    execute(
+        connection,
+        rows::bind_audit_event(query::<D>(sql::INSERT_AUDIT_EVENT), event),
+    )
+    .await
+}
+
+/// Adds a grant after checking that its account exists and that a service
+/// account subject belongs to that account.
+async fn insert_grant<D: Backend>(
+    connection: &mut D::Connection,
+    grant: &Grant,
+) -> Result<(), StoreError> {
+    let account = query::<D>(sql::ACCOUNT_EXISTS).arg(grant.account_id);
+    if fetch_optional(connection, account).await?.is_none() {
+        return Err(StoreError::AccountNotFound);
+    }
+    if let Subject::ServiceAccount(id) = grant.subject {
+        let member = query::<D>(sql::SERVICE_ACCOUNT_IN_ACCOUNT)
+            .arg(id)
+            .arg(grant.account_id);
+        if fetch_optional(connection, member).await?.is_none() {
+            return Err(StoreError::ServiceAccountNotInAccount);
+        }
+    }
+    execute(
+        connection,
+        rows::bind_grant(query::<D>(sql::INSERT_GRANT), grant),
+    )
+    .await
+}
+
+async fn select_service_account<D: Backend>(
+    connection: &mut D::Connection,
+    account_id: Uuid,
+    id: Uuid,
+) -> Result<Option<ServiceAccount>, StoreError> {
+    let select = query::<D>(sql::SELECT_SERVICE_ACCOUNT)
+        .arg(id)
+        .arg(account_id);
+    fetch_optional(connection, select)
+        .await?
+        .map(|row| decode::<D, ServiceAccountRow>(&row)?.into_service_account())
+        .transpose()
+}
+
+#[async_trait]
+impl<D: Backend> CredentialLookup for SqlStore<D> {
+    async fn find_by_public_id(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<StoredServiceAccount>, StoreError> {
+        self.bounded(async {
+            let select = query::<D>(sql::SELECT_BY_PUBLIC_ID).arg(public_id);
+            fetch_optional(&mut *self.read().await?, select)
+                .await?
+                .map(|row| decode::<D, ServiceAccountRow>(&row)?.into_stored())
+                .transpose()
+        })
+        .await
+    }
+
+    async fn capabilities(
+        &self,
+        account_id: Uuid,
+        subject: Subject,
+    ) -> Result<Vec<CapabilityKey>, StoreError> {
+        self.bounded(async {
+            let select = rows::bind_subject(
+                query::<D>(sql::SELECT_CAPABILITIES).arg(account_id),
+                subject,
+            );
+            fetch_all(&mut *self.read().await?, select)
+                .await?
+                .iter()
+                .map(|row| decode::<D, CapabilityRow>(row)?.into_key())
+                .collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl<D: Backend> Store for SqlStore<D> {
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.write(async |tx| insert_account::<D>(tx, account).await)
+            .await
+    }
+
+    async fn get_account(&self, id: Uuid) -> Result<Option<Account>, StoreError> {
+        self.bounded(async {
+            let select = query::<D>(sql::SELECT_ACCOUNT).arg(id);
+            fetch_optional(&mut *self.read().await?, select)
+                .await?
+                .map(|row| decode::<D, AccountRow>(&row).map(Account::from))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn add_grant(&self, grant: &Grant) -> Result<(), StoreError> {
+        self.write(async |tx| insert_grant::<D>(tx, grant).await)
+            .await
+    }
+
+    async fn insert_service_account(
+        &self,
+        new: &StoredServiceAccount,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.write(async |tx| {
+            insert_service_account::<D>(tx, new).await?;
+            insert_audit_event::<D>(tx, event).await
+        })
+        .await
+    }
+
+    async fn bootstrap(
+        &self,
+        account: &Account,
+        owner: &StoredServiceAccount,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let grant = Grant {
+            account_id: account.id,
+            subject: Subject::ServiceAccount(owner.service_account.id),
+            capability: Capability::AccountOwner.into(),
+            created_at: account.created_at,
+        };
+        self.write(async |tx| {
+            insert_account::<D>(tx, account).await?;
+            insert_service_account::<D>(tx, owner).await?;
+            insert_grant::<D>(tx, &grant).await?;
+            insert_audit_event::<D>(tx, event).await
+        })
+        .await
+    }
+
+    async fn get_service_account(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        self.bounded(async {
+            select_service_account::<D>(&mut *self.read().await?, account_id, id).await
+        })
+        .await
+    }
+
+    async fn rotate_token(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        replacement: &TokenReplacement,
+        event: &AuditEvent,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        let key_version = rows::stored_key_version(replacement.mac.key_version)?;
+        self.write(async |tx| {
+            let update = query::<D>(sql::ROTATE_TOKEN)
+                .arg(id)
+                .arg(account_id)
+                .arg(replacement.token.prefix.as_str())
+                .arg(replacement.token.public_id.as_str())
+                .arg(replacement.token.last4.as_str())
+                .arg(replacement.mac.digest.as_slice())
+                .arg(key_version)
+                .arg(Timestamp(replacement.at));
+            let Some(row) = fetch_optional(tx, update).await? else {
+                return Ok(None);
+            };
+            let rotated = decode::<D, ServiceAccountRow>(&row)?.into_service_account()?;
+            insert_audit_event::<D>(tx, event).await?;
+            Ok(Some(rotated))
+        })
+        .await
+    }
+
+    async fn revoke(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        revocation: Revocation,
+        event: &AuditEvent,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        self.write(async |tx| {
+            let update = query::<D>(sql::REVOKE)
+                .arg(id)
+                .arg(account_id)
+                .arg(Timestamp(revocation.at))
+                .arg(revocation.by_user_id);
+            match fetch_optional(tx, update).await? {
+                Some(row) => {
+                    insert_audit_event::<D>(tx, event).await?;
+                    decode::<D, ServiceAccountRow>(&row)?
+                        .into_service_account()
+                        .map(Some)
+                }
+                // Revoked already (or not there): the row as it stands, read
+                // in the same transaction.
+                None => select_service_account::<D>(tx, account_id, id).await,
+            }
+        })
+        .await
+    }
+
+    async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError> {
+        self.write(async |tx| {
+            for last_use in uses {
+                let update = query::<D>(sql::RECORD_LAST_USE)
+                    .arg(last_use.service_account_id)
+                    .arg(last_use.public_id.as_str())
+                    .arg(Timestamp(last_use.at))
+                    .arg(Timestamp(last_use.unless_recorded_after));
+                execute(tx, update).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, StoreError> {
+        self.bounded(async {
+            let select = query::<D>(sql::SELECT_AUDIT_EVENTS).arg(account_id);
+            fetch_all(&mut *self.read().await?, select)
+                .await?
+                .iter()
+                .map(|row| decode::<D, AuditEventRow>(row)?.into_event())
+                .collect()
+        })
+        .await
+    }
+
+    async fn list_service_accounts(
+        &self,
+        account_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Vec<ServiceAccount>, StoreError> {
+        self.bounded(async {
+            let mut connection = self.read().await?;
+            // Resolve the cursor to its position first: the page query then
+            // walks the (account_id, created_at, id) index from there, so a
+            // page costs the same however large the account is.
+            let (after_created_at, after_id) = match page.after {
+                None => (Timestamp::before_everything(), Uuid::nil()),
+                Some(after) => {
+                    let select = query::<D>(sql::SELECT_CURSOR).arg(after).arg(account_id);
+                    let row = fetch_optional(&mut *connection, select)
+                        .await?
+                        .ok_or(StoreError::CursorNotFound)?;
+                    (decode::<D, CursorRow>(&row)?.created_at, after)
+                }
+            };
+            // Two statements rather than one with a flag, so that the
+            // active-only page can use the partial index of non-revoked
+            // service accounts.
+            let sql = if page.include_revoked {
+                sql::LIST_ALL
+            } else {
+                sql::LIST_ACTIVE
+            };
+            let select = query::<D>(sql)
+                .arg(account_id)
+                .arg(after_created_at)
+                .arg(after_id)
+                .arg(i64::from(page.limit));
+            fetch_all(&mut *connection, select)
+                .await?
+                .iter()
+                .map(|row| decode::<D, ServiceAccountRow>(row)?.into_service_account())
+                .collect()
+        })
+        .await
+    }
+
+    async fn close(&self) {
+        self.close_pools().await;
+    }
+}
