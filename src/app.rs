@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use slog::Logger;
 
+use crate::auth::introspection_client::IntrospectionClientAuthenticator;
 use crate::auth::last_use::LastUseRecorder;
 use crate::auth::oauth::OAuthAuthenticator;
 use crate::auth::oauth::dev::{DevKey, DevKeyError};
@@ -14,6 +15,7 @@ use crate::auth::{Authenticator, ServiceAccountAuthenticator};
 use crate::clock::Clock;
 use crate::config::{Settings, TOKEN_KEY_FILE};
 use crate::service::admin::Admin;
+use crate::service::identity::Identities;
 use crate::service::{ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
 use crate::store::{PostgresOptions, PostgresStore, SqliteStore, Store, StoreError};
@@ -183,6 +185,14 @@ impl App {
             self.clock.clone(),
             self.settings.token_policy,
         )
+    }
+
+    pub fn introspection_clients(&self) -> IntrospectionClientAuthenticator {
+        IntrospectionClientAuthenticator::new(self.store.clone(), self.minter.keyring.clone())
+    }
+
+    pub fn identities(&self) -> Identities {
+        Identities::new(self.store.clone())
     }
 
     pub fn admin(&self) -> Admin {

@@ -90,11 +90,11 @@ impl ServiceAccountName {
     }
 }
 
-/// The name of an account (set by an operator).
+/// A name set by an operator: of an account, or of an introspection client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountName(String);
+pub struct OperatorName(String);
 
-impl AccountName {
+impl OperatorName {
     pub fn parse(value: String) -> Result<Self, ValidationError> {
         check_display_name("name", &value)?;
         Ok(Self(value))
@@ -132,6 +132,15 @@ impl Subject {
     pub fn id(&self) -> Uuid {
         match self {
             Subject::User(id) | Subject::ServiceAccount(id) => *id,
+        }
+    }
+
+    /// The subject a kind (as [`Subject::kind`] names it) and an id make.
+    pub fn from_parts(kind: &str, id: Uuid) -> Option<Self> {
+        match kind {
+            "user" => Some(Subject::User(id)),
+            "service_account" => Some(Subject::ServiceAccount(id)),
+            _ => None,
         }
     }
 }
@@ -226,6 +235,8 @@ pub struct TokenFacts {
     pub prefix: String,
     pub public_id: String,
     pub last4: String,
+    /// When the token was issued (created or rotated): introspection's `iat`.
+    pub issued_at: DateTime<Utc>,
 }
 
 /// A service account as the service sees it.
@@ -250,6 +261,16 @@ impl ServiceAccount {
     pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|expires_at| now >= expires_at)
     }
+}
+
+/// A platform component allowed to introspect tokens (HTTP Basic with its
+/// `client_id` and a secret that is shown once and stored only as a MAC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntrospectionClient {
+    pub client_id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// What happened to a service account, as recorded in the audit log.

@@ -1,14 +1,19 @@
 """A short scenario against a live server, through the client that
 openapi-python-client generated from the checked-in document.
 
-Reads HBX_SA_URL, HBX_SA_TOKEN and HBX_SA_ACCOUNT_ID; the generated package must
+Reads HBX_SA_URL, HBX_SA_TOKEN, HBX_SA_ACCOUNT_ID, and the introspection
+client's HBX_SA_CLIENT_ID and HBX_SA_CLIENT_SECRET; the generated package must
 be importable (PYTHONPATH)."""
+
+import base64
 
 import datetime
 import os
 import uuid
 
-from hybridbox_service_accounts_api_client import AuthenticatedClient
+from hybridbox_service_accounts_api_client import AuthenticatedClient, Client
+from hybridbox_service_accounts_api_client.api.auth import whoami
+from hybridbox_service_accounts_api_client.api.platform import introspect_token
 from hybridbox_service_accounts_api_client.api.service_accounts import (
     create_service_account,
     get_service_account,
@@ -19,6 +24,10 @@ from hybridbox_service_accounts_api_client.api.service_accounts import (
 from hybridbox_service_accounts_api_client.models import (
     CreateServiceAccountRequest,
     Error,
+    IntrospectedTokenType,
+    IntrospectionRequest,
+    IntrospectionResponse,
+    PrincipalType,
     ServiceAccountWithToken,
 )
 
@@ -78,5 +87,27 @@ error = conflict.parsed
 check(isinstance(error, Error), "the error is parsed as the Error model")
 check(error.error_code == "name_conflict", f"error_code {error.error_code}")
 check(error.request_id and error.message, "error body")
+
+# whoami: the owner is a service account owning its account
+me = whoami.sync(client=owner)
+check(me.principal_type == PrincipalType.SERVICE_ACCOUNT, f"principal_type {me.principal_type}")
+check(me.account_id == account_id, "whoami names the account")
+check(any(g.account_id == account_id and g.owner for g in me.grants), "owner grant")
+
+# introspection, as an introspection client (HTTP Basic, form-encoded body)
+credentials = f"{os.environ['HBX_SA_CLIENT_ID']}:{os.environ['HBX_SA_CLIENT_SECRET']}"
+introspector = Client(
+    base_url=base_url,
+    headers={"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()},
+    raise_on_unexpected_status=True,
+)
+active = introspect_token.sync(client=introspector, body=IntrospectionRequest(token=os.environ["HBX_SA_TOKEN"]))
+check(isinstance(active, IntrospectionResponse) and active.active, "the owner's token is active")
+check(active.token_type == IntrospectedTokenType.SERVICE_ACCOUNT, f"token_type {active.token_type}")
+check(active.hbx_account_id == account_id, "hbx_account_id")
+inactive = introspect_token.sync(client=introspector, body=IntrospectionRequest(token=made.token))
+check(inactive.active is False, "a revoked token is inactive")
+not_a_client = introspect_token.sync_detailed(client=owner, body=IntrospectionRequest(token=made.token))
+check(not_a_client.status_code == 401, f"a bearer token is not an introspection client ({not_a_client.status_code})")
 
 print("python scenario passed")

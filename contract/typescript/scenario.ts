@@ -1,6 +1,7 @@
 // A short scenario against a live server, through a client generated from the
 // checked-in document (openapi-typescript types + openapi-fetch), compiled with
-// `tsc --strict`. Reads HBX_SA_URL, HBX_SA_TOKEN and HBX_SA_ACCOUNT_ID.
+// `tsc --strict`. Reads HBX_SA_URL, HBX_SA_TOKEN, HBX_SA_ACCOUNT_ID, and the
+// introspection client's HBX_SA_CLIENT_ID and HBX_SA_CLIENT_SECRET.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
 
@@ -71,5 +72,34 @@ const error: ApiError | undefined = conflict.error;
 check(conflict.response.status === 409, `duplicate name answered ${conflict.response.status}`);
 check(error?.error_code === "name_conflict", `error_code ${error?.error_code}`);
 check(typeof error?.request_id === "string" && error.message.length > 0, "error body");
+
+// whoami: the owner is a service account owning its account
+const me = await owner.GET("/v1/public/auth/whoami");
+check(me.response.status === 200, `whoami answered ${me.response.status}`);
+check(me.data?.principal_type === "service_account", `principal_type ${me.data?.principal_type}`);
+check(me.data?.account_id === accountId, "whoami names the account");
+check(me.data?.grants.some((g) => g.account_id === accountId && g.owner) === true, "owner grant");
+
+// introspection, as an introspection client (HTTP Basic, form-encoded body)
+const basic = Buffer.from(`${env("HBX_SA_CLIENT_ID")}:${env("HBX_SA_CLIENT_SECRET")}`).toString("base64");
+const introspector = createClient<paths>({ baseUrl, headers: { Authorization: `Basic ${basic}` } });
+const introspect = (token: string) =>
+  introspector.POST("/v1/internal/auth/introspect", {
+    body: { token },
+    bodySerializer: (body) => new URLSearchParams(body as Record<string, string>).toString(),
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+  });
+const active = await introspect(env("HBX_SA_TOKEN"));
+check(active.response.status === 200, `introspect answered ${active.response.status}`);
+check(active.data?.active === true && active.data.token_type === "service_account", "active token");
+check(active.data?.hbx_account_id === accountId, "hbx_account_id");
+const inactive = await introspect(made.token);
+check(inactive.data?.active === false && Object.keys(inactive.data).length === 1, "revoked: inactive");
+const stranger = await client(env("HBX_SA_TOKEN")).POST("/v1/internal/auth/introspect", {
+  body: { token: made.token },
+  bodySerializer: (body) => new URLSearchParams(body as Record<string, string>).toString(),
+  headers: { "Content-Type": "application/x-www-form-urlencoded" },
+});
+check(stranger.response.status === 401, `a bearer token is not an introspection client (${stranger.response.status})`);
 
 console.log("typescript scenario passed");

@@ -5,6 +5,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::platform::{
+    AccountGrants, IntrospectedTokenType, IntrospectionRequest, IntrospectionResponse,
+    PrincipalType, Whoami,
+};
 use super::types::{
     CreateServiceAccountRequest, ServiceAccount, ServiceAccountFields, ServiceAccountWithToken,
 };
@@ -54,6 +58,49 @@ pub fn service_account_with_token() -> ServiceAccountWithToken {
             ..fields()
         },
         token: TOKEN.to_owned(),
+    }
+}
+
+fn grants() -> Vec<AccountGrants> {
+    vec![AccountGrants {
+        account_id: ACCOUNT_ID,
+        capabilities: vec!["auth.manage".to_owned(), "billing.read".to_owned()],
+        owner: false,
+    }]
+}
+
+pub fn whoami() -> Whoami {
+    Whoami {
+        principal_type: PrincipalType::ServiceAccount,
+        user_id: None,
+        service_account_id: Some(SERVICE_ACCOUNT_ID),
+        account_id: Some(ACCOUNT_ID),
+        name: Some("ci-deploy".to_owned()),
+        token_public_id: Some(TOKEN[6..22].to_owned()),
+        expires_at: Some(at("2027-06-01T00:00:00Z")),
+        grants: grants(),
+    }
+}
+
+pub fn introspection_request() -> IntrospectionRequest {
+    IntrospectionRequest {
+        token: TOKEN.to_owned(),
+        token_type_hint: None,
+    }
+}
+
+pub fn introspection_response() -> IntrospectionResponse {
+    IntrospectionResponse {
+        active: true,
+        token_type: Some(IntrospectedTokenType::ServiceAccount),
+        sub: Some(SERVICE_ACCOUNT_ID),
+        exp: Some(at("2027-06-01T00:00:00Z").timestamp()),
+        iat: Some(at("2026-11-28T09:30:00Z").timestamp()),
+        hbx_principal_type: Some(PrincipalType::ServiceAccount),
+        hbx_account_id: Some(ACCOUNT_ID),
+        hbx_service_account_id: Some(SERVICE_ACCOUNT_ID),
+        hbx_user_id: None,
+        hbx_grants: Some(grants()),
     }
 }
 

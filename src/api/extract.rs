@@ -112,40 +112,98 @@ fn parameter_names<T: JsonSchema>() -> String {
     names.join(" or ")
 }
 
-/// A JSON request body of type `T`, read (and size-checked) up front but decoded
-/// only when the handler calls [`JsonBody::decode`].
+/// A request body of type `T`, read (and size-checked) up front but decoded
+/// only when the handler calls `decode`, in the format `F` says.
 ///
 /// Bodies over the endpoint's limit are a 413 `payload_too_large`; a body that
-/// is not JSON, or not a `T` (wrong types, missing or unknown fields), is a 400
-/// `invalid_request` whose message names the field.
+/// does not decode, or is not a `T` (wrong types, missing or unknown fields),
+/// is a 400 `invalid_request` whose message names the field.
 #[derive(Debug)]
-pub struct JsonBody<T> {
+pub struct Body<T, F> {
     bytes: Bytes,
     content_type: Option<http::HeaderValue>,
-    _type: PhantomData<fn() -> T>,
+    _type: PhantomData<fn() -> (T, F)>,
 }
 
-impl<T: DeserializeOwned> JsonBody<T> {
-    pub fn decode(&self) -> Result<T, HttpError> {
-        if let Some(content_type) = &self.content_type {
-            let content_type = content_type.to_str().map_err(|_| {
-                ErrorCode::InvalidRequest.with_message("the Content-Type header is not valid ASCII")
-            })?;
-            let media_type = content_type.split(';').next().unwrap_or("").trim();
-            if !media_type.eq_ignore_ascii_case("application/json") {
-                return Err(ErrorCode::InvalidRequest.with_message(format!(
-                    "the request body must be JSON: send Content-Type: application/json \
-                     (got {media_type:?})"
-                )));
-            }
-        }
-        let mut deserializer = serde_json::Deserializer::from_slice(&self.bytes);
+/// A JSON body (`application/json`; a body without a `Content-Type` is read
+/// as JSON too).
+pub type JsonBody<T> = Body<T, Json>;
+/// An HTML-form body (`application/x-www-form-urlencoded`), as OAuth endpoints
+/// take.
+pub type FormBody<T> = Body<T, Form>;
+
+/// How a body is encoded.
+pub trait BodyFormat: Send + Sync + 'static {
+    const MEDIA_TYPE: &'static str;
+    /// Whether a body without a `Content-Type` is taken to be in this format.
+    const DEFAULT: bool;
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError>;
+}
+
+#[derive(Debug)]
+pub enum Json {}
+
+#[derive(Debug)]
+pub enum Form {}
+
+impl BodyFormat for Json {
+    const MEDIA_TYPE: &'static str = "application/json";
+    const DEFAULT: bool = true;
+
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer)
             .map_err(|error| invalid_body(error.path().to_string(), error.inner()))?;
         deserializer
             .end()
             .map_err(|error| invalid_body(String::new(), &error))?;
         Ok(value)
+    }
+}
+
+impl BodyFormat for Form {
+    const MEDIA_TYPE: &'static str = "application/x-www-form-urlencoded";
+    const DEFAULT: bool = false;
+
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
+        serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let message = if path.is_empty() || path == "." {
+                format!("invalid form body: {}", error.inner())
+            } else {
+                format!("invalid form body: field `{path}`: {}", error.inner())
+            };
+            ErrorCode::InvalidRequest.with_message(message)
+        })
+    }
+}
+
+impl<T: DeserializeOwned, F: BodyFormat> Body<T, F> {
+    pub fn decode(&self) -> Result<T, HttpError> {
+        match &self.content_type {
+            None if F::DEFAULT => {}
+            None => {
+                return Err(ErrorCode::InvalidRequest.with_message(format!(
+                    "send the body with Content-Type: {}",
+                    F::MEDIA_TYPE
+                )));
+            }
+            Some(content_type) => {
+                let content_type = content_type.to_str().map_err(|_| {
+                    ErrorCode::InvalidRequest
+                        .with_message("the Content-Type header is not valid ASCII")
+                })?;
+                let media_type = content_type.split(';').next().unwrap_or("").trim();
+                if !media_type.eq_ignore_ascii_case(F::MEDIA_TYPE) {
+                    return Err(ErrorCode::InvalidRequest.with_message(format!(
+                        "the request body must be sent as Content-Type: {} (got {media_type:?})",
+                        F::MEDIA_TYPE
+                    )));
+                }
+            }
+        }
+        F::decode(&self.bytes)
     }
 }
 
@@ -177,9 +235,10 @@ async fn drain(body: &mut dropshot::Body) {
 }
 
 #[async_trait]
-impl<T> ExclusiveExtractor for JsonBody<T>
+impl<T, F> ExclusiveExtractor for Body<T, F>
 where
     T: JsonSchema + DeserializeOwned + Send + Sync + 'static,
+    F: BodyFormat,
 {
     async fn from_request<Context: ServerContext>(
         rqctx: &RequestContext<Context>,

@@ -6,29 +6,41 @@
 pub mod errors;
 pub mod examples;
 pub mod extract;
+pub mod platform;
 pub mod types;
 
 use dropshot::{
     HttpError, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext,
 };
 
-use self::extract::{JsonBody, PathParams, QueryParams};
+use self::extract::{FormBody, JsonBody, PathParams, QueryParams};
+use self::platform::{IntrospectionRequest, IntrospectionResponse, Whoami};
 use self::types::{
-    AccountPath, CreateServiceAccountRequest, CreatedHeaders, ListServiceAccountsQuery,
-    NoStoreHeaders, ServiceAccount, ServiceAccountPath, ServiceAccountWithToken,
+    AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
+    ListServiceAccountsQuery, NoStoreHeaders, ServiceAccount, ServiceAccountPath,
+    ServiceAccountWithToken,
 };
 
 /// Version of the API contract (the document's `info.version`). The major
 /// number goes up with every breaking change.
-pub const API_VERSION: semver::Version = semver::Version::new(1, 0, 0);
+pub const API_VERSION: semver::Version = semver::Version::new(1, 1, 0);
 
 /// Largest request body any operation accepts. A create request is at most a
 /// 120-character name and a timestamp; 8 KiB leaves room for generous escaping
 /// and white space while keeping hostile bodies cheap to refuse.
 pub const REQUEST_BODY_MAX_BYTES: usize = 8 * 1024;
 
-/// Name of the security scheme in the document.
+/// Largest introspection request: room for a large access token (an identity
+/// provider's JWT with many claims runs to a few KiB).
+pub const INTROSPECTION_BODY_MAX_BYTES: usize = 16 * 1024;
+
+/// Name of the bearer security scheme in the document (every operation but
+/// introspection).
 pub const SECURITY_SCHEME: &str = "bearerAuth";
+/// Name of the HTTP Basic security scheme of introspection clients.
+pub const INTROSPECTION_SECURITY_SCHEME: &str = "basicAuth";
+/// The path of the introspection endpoint.
+pub const INTROSPECTION_PATH: &str = "/v1/internal/auth/introspect";
 
 #[dropshot::api_description]
 pub trait ServiceAccountsApi {
@@ -129,6 +141,52 @@ pub trait ServiceAccountsApi {
         path: PathParams<ServiceAccountPath>,
     ) -> Result<HttpResponseOk<ServiceAccount>, HttpError>;
 
+    /// Who am I
+    ///
+    /// Describes the caller: a service account (its id, account, name, the
+    /// public id and expiry of the token used) or a user (their id and the
+    /// access token's expiry), and its grants in every account where it has
+    /// standing. Any valid bearer credential may ask; no capability is needed.
+    /// Counts as a use of a service-account token (`last_used_at`).
+    #[endpoint {
+        method = GET,
+        path = "/v1/public/auth/whoami",
+        tags = ["auth"],
+    }]
+    async fn whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, CredentialAnswerHeaders>, HttpError>;
+
+    /// Introspect a token
+    ///
+    /// Tells a Hybridbox platform component (a gateway, a resource server)
+    /// whether a token is active and whom it speaks for (RFC 7662). The caller
+    /// is an introspection client, authenticated with HTTP Basic
+    /// (`client_id:client_secret`, from `hbx-sa introspection-clients
+    /// create`); bearer tokens are not accepted here. The body is form-encoded:
+    /// `token`, and optionally `token_type_hint` (ignored). An inactive token
+    /// (malformed, unknown, expired, revoked, rotated away, or a failing access
+    /// token) is exactly `{"active": false}` whatever the reason. An active one
+    /// carries `token_type`, `sub`, `exp`, `iat` and the `hbx_` members,
+    /// grants included. Counts as a use of a service-account token. Callers may
+    /// cache an answer for at most 1 second (the revocation bound). If the
+    /// authorization server's keys cannot be fetched, an access token gets 503
+    /// `unavailable`: it may be fine, ask again later.
+    #[endpoint {
+        method = POST,
+        path = "/v1/internal/auth/introspect",
+        tags = ["platform"],
+        content_type = "application/x-www-form-urlencoded",
+        request_body_max_bytes = INTROSPECTION_BODY_MAX_BYTES,
+    }]
+    async fn introspect_token(
+        rqctx: RequestContext<Self::Context>,
+        body: FormBody<IntrospectionRequest>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseOk<IntrospectionResponse>, CredentialAnswerHeaders>,
+        HttpError,
+    >;
+
     /// This document, byte for byte as checked in. Not part of the published
     /// API (it is left out of the document itself).
     #[endpoint {
@@ -169,15 +227,20 @@ pub fn openapi_document() -> String {
     add_tags(&mut document);
     document_errors(&mut document);
     add_bearer_security(&mut document);
+    add_introspection_security(&mut document);
     let mut text = serde_json::to_string_pretty(&document).expect("the document serializes");
     text.push('\n');
     text
 }
 
 const API_DESCRIPTION: &str = "Create, list, get, rotate and revoke the service accounts of a \
-Hybridbox account: non-human identities that call the public API with a bearer token.\n\n\
-Every operation needs the `auth.manage` capability on the account, and a bearer credential: a \
-service account token or an OAuth access token (see the `bearerAuth` security scheme). A \
+Hybridbox account: non-human identities that call the public API with a bearer token. And \
+verify either kind of Hybridbox credential, for the caller itself (whoami) or for another \
+platform component (token introspection).\n\n\
+The service-account operations need the `auth.manage` capability on the account, and a bearer \
+credential: a service account token or an OAuth access token (see the `bearerAuth` security \
+scheme). Whoami needs any valid bearer credential. Introspection is for platform components \
+only: introspection clients authenticated with HTTP Basic (the `basicAuth` scheme). A \
 service account's plaintext token is returned exactly once, by create and by rotate; store it \
 then. Timestamps are UTC (`Z`) with microsecond precision. Errors share one body, \
 `{request_id, error_code, message}`, with the stable `error_code` values listed under the \
@@ -199,15 +262,27 @@ fn add_servers(document: &mut openapiv3::OpenAPI) {
 }
 
 fn add_tags(document: &mut openapiv3::OpenAPI) {
-    document.tags = vec![openapiv3::Tag {
-        name: "service-accounts".to_owned(),
-        description: Some(
-            "Service accounts of an account and their bearer tokens: create, list, get, \
-             rotate, revoke."
-                .to_owned(),
-        ),
+    let tag = |name: &str, description: &str| openapiv3::Tag {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
         ..Default::default()
-    }];
+    };
+    document.tags = vec![
+        tag(
+            "service-accounts",
+            "Service accounts of an account and their bearer tokens: create, list, get, \
+             rotate, revoke.",
+        ),
+        tag(
+            "auth",
+            "The caller's own identity: who a bearer credential speaks for.",
+        ),
+        tag(
+            "platform",
+            "For other Hybridbox services, not for end users: verifying tokens presented \
+             to them (introspection), authenticated as an introspection client.",
+        ),
+    ];
 }
 
 /// Describes Dropshot's shared error body, and lists every `error_code`.
@@ -258,6 +333,38 @@ fn document_errors(document: &mut openapiv3::OpenAPI) {
             property.schema_data.description = Some(description.to_owned());
         }
     }
+}
+
+/// Introspection is called with an introspection client's Basic credentials,
+/// not with a bearer token, and answers 401 with a Basic challenge.
+fn add_introspection_security(document: &mut openapiv3::OpenAPI) {
+    let components = document.components.get_or_insert_with(Default::default);
+    components.security_schemes.insert(
+        INTROSPECTION_SECURITY_SCHEME.to_owned(),
+        openapiv3::ReferenceOr::Item(openapiv3::SecurityScheme::HTTP {
+            scheme: "basic".to_owned(),
+            bearer_format: None,
+            description: Some(
+                "An introspection client's credentials, `Authorization: Basic \
+                 base64(client_id:client_secret)`. Clients are platform components, created \
+                 by the operator with `hbx-sa introspection-clients create`; the secret is \
+                 shown once. Missing or wrong credentials get 401 `unauthenticated` with a \
+                 `WWW-Authenticate: Basic` challenge."
+                    .to_owned(),
+            ),
+            extensions: Default::default(),
+        }),
+    );
+    let Some(openapiv3::ReferenceOr::Item(item)) = document.paths.paths.get_mut(INTROSPECTION_PATH)
+    else {
+        panic!("the introspection operation is in the document");
+    };
+    let operation = item.post.as_mut().expect("introspection is a POST");
+    operation.security = Some(vec![
+        [(INTROSPECTION_SECURITY_SCHEME.to_owned(), Vec::new())]
+            .into_iter()
+            .collect(),
+    ]);
 }
 
 fn add_bearer_security(document: &mut openapiv3::OpenAPI) {

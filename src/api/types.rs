@@ -134,6 +134,15 @@ pub struct NoStoreHeaders {
     pub cache_control: String,
 }
 
+/// Headers of an answer about a credential (whoami, introspection).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CredentialAnswerHeaders {
+    /// Always `no-store`: the answer is about a credential that may be revoked
+    /// at any moment, so no shared cache may keep it.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: String,
+}
+
 /// Headers of a response that creates a service account.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CreatedHeaders {

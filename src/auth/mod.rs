@@ -1,14 +1,21 @@
-//! Who is calling: the bearer credential turned into a [`Principal`], or a
+//! Who is calling: a credential turned into a [`Verified`] principal, or a
 //! reason why not. One scheme per credential kind, chosen by the token's form
-//! (service-account tokens carry this server's prefix).
+//! (service-account tokens carry this server's prefix). The same checks serve
+//! a request's bearer credential ([`Authenticator::authenticate`]) and a token
+//! another service asks about ([`Authenticator::verify`], for introspection).
+//! Introspection clients authenticate with HTTP Basic
+//! ([`introspection_client`]).
 
+pub mod basic;
 pub mod bearer;
+pub mod introspection_client;
 pub mod last_use;
 pub mod oauth;
 pub mod service_account;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use self::oauth::OAuthAuthenticator;
@@ -57,6 +64,47 @@ impl Principal {
             Principal::ServiceAccount {
                 service_account_id, ..
             } => format!("service_account:{service_account_id}"),
+        }
+    }
+}
+
+/// A credential that passed every check: who it speaks for, and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub principal: Principal,
+    pub credential: CredentialFacts,
+}
+
+/// What a verified credential is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialFacts {
+    /// A service-account token of this server.
+    ServiceAccountToken {
+        public_id: String,
+        /// The service account's name.
+        name: String,
+        issued_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// An OAuth access token, as its claims describe it.
+    AccessToken {
+        issued_at: Option<DateTime<Utc>>,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+impl CredentialFacts {
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            CredentialFacts::ServiceAccountToken { expires_at, .. } => *expires_at,
+            CredentialFacts::AccessToken { expires_at, .. } => Some(*expires_at),
+        }
+    }
+
+    pub fn issued_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            CredentialFacts::ServiceAccountToken { issued_at, .. } => Some(*issued_at),
+            CredentialFacts::AccessToken { issued_at, .. } => *issued_at,
         }
     }
 }
@@ -118,11 +166,18 @@ impl Authenticator {
         }
     }
 
-    pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Principal, AuthError> {
+    /// Verifies the request's bearer credential.
+    pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Verified, AuthError> {
         let credential = bearer_credential(headers).map_err(|e| match e {
             BearerError::Missing => AuthError::MissingCredential,
             BearerError::Malformed => AuthError::InvalidToken("malformed authorization header"),
         })?;
+        self.verify(credential).await
+    }
+
+    /// Verifies a credential of either kind. A success counts as a use of a
+    /// service-account token (`last_used_at`).
+    pub async fn verify(&self, credential: &str) -> Result<Verified, AuthError> {
         if self.service_accounts.recognizes(credential) {
             return self.service_accounts.authenticate(credential).await;
         }

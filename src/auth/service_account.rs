@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use super::last_use::LastUseRecorder;
-use super::{AuthError, Principal};
+use super::{AuthError, CredentialFacts, Principal, Verified};
 use crate::clock::Clock;
-use crate::store::CredentialLookup;
+use crate::store::TokenLookup;
 use crate::token::keyring::TokenKeyring;
 use crate::token::{self, TokenFormatError, TokenPrefix};
 
 pub struct ServiceAccountAuthenticator {
-    credentials: Arc<dyn CredentialLookup>,
+    credentials: Arc<dyn TokenLookup>,
     keyring: Arc<TokenKeyring>,
     prefix: TokenPrefix,
     clock: Arc<dyn Clock>,
@@ -22,7 +22,7 @@ impl ServiceAccountAuthenticator {
     /// An authenticator that records each successful use with `last_use`
     /// (none: uses are not recorded).
     pub fn new(
-        credentials: Arc<dyn CredentialLookup>,
+        credentials: Arc<dyn TokenLookup>,
         keyring: Arc<TokenKeyring>,
         prefix: TokenPrefix,
         clock: Arc<dyn Clock>,
@@ -45,7 +45,7 @@ impl ServiceAccountAuthenticator {
             .is_some_and(|rest| rest.starts_with('_'))
     }
 
-    pub async fn authenticate(&self, credential: &str) -> Result<Principal, AuthError> {
+    pub async fn authenticate(&self, credential: &str) -> Result<Verified, AuthError> {
         // Everything that needs no database is checked first: a typo, a
         // truncated copy or a forged look-alike never costs a query.
         let parsed = token::parse(&self.prefix, credential).map_err(|e| {
@@ -76,9 +76,17 @@ impl ServiceAccountAuthenticator {
         if let Some(last_use) = &self.last_use {
             last_use.note(&service_account);
         }
-        Ok(Principal::ServiceAccount {
-            service_account_id: service_account.id,
-            account_id: service_account.account_id,
+        Ok(Verified {
+            principal: Principal::ServiceAccount {
+                service_account_id: service_account.id,
+                account_id: service_account.account_id,
+            },
+            credential: CredentialFacts::ServiceAccountToken {
+                public_id: service_account.token.public_id,
+                name: service_account.name,
+                issued_at: service_account.token.issued_at,
+                expires_at: service_account.expires_at,
+            },
         })
     }
 }

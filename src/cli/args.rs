@@ -117,6 +117,41 @@ pub struct AddGrantArgs {
     pub storage: StorageArgs,
 }
 
+#[derive(Subcommand)]
+pub enum IntrospectionClientsCommand {
+    /// Create an introspection client; prints its client_id and client_secret
+    /// (shown this once)
+    Create(CreateIntrospectionClientArgs),
+    /// List the introspection clients, one JSON object per line
+    List(ListIntrospectionClientsArgs),
+    /// Revoke an introspection client: it can no longer introspect
+    Revoke(RevokeIntrospectionClientArgs),
+}
+
+#[derive(Args)]
+pub struct CreateIntrospectionClientArgs {
+    /// What the client is (the platform component that will use it)
+    #[arg(long, env = "HBX_SA_NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Args)]
+pub struct ListIntrospectionClientsArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Args)]
+pub struct RevokeIntrospectionClientArgs {
+    /// The client to revoke
+    #[arg(long, env = "HBX_SA_CLIENT_ID")]
+    pub client_id: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
 #[derive(Args)]
 pub struct AuditArgs {
     /// The account whose log to print

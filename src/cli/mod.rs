@@ -19,7 +19,8 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use self::args::{
-    AccountsCommand, AuditArgs, BootstrapArgs, DevTokenArgs, GrantsCommand, KeysCommand, ServeArgs,
+    AccountsCommand, AuditArgs, BootstrapArgs, DevTokenArgs, GrantsCommand,
+    IntrospectionClientsCommand, KeysCommand, ServeArgs,
 };
 pub use self::error::CliError;
 
@@ -52,6 +53,11 @@ enum Command {
     Grants {
         #[command(subcommand)]
         command: GrantsCommand,
+    },
+    /// Manage the clients that may introspect tokens (other Hybridbox services)
+    IntrospectionClients {
+        #[command(subcommand)]
+        command: IntrospectionClientsCommand,
     },
     /// Manage token key files
     Keys {
@@ -94,6 +100,17 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Grants {
             command: GrantsCommand::Add(args),
         } => print_object(&operator::add_grant(args).await?),
+        Command::IntrospectionClients { command } => match command {
+            IntrospectionClientsCommand::Create(args) => {
+                print_object(&operator::create_introspection_client(args).await?)
+            }
+            IntrospectionClientsCommand::List(args) => {
+                print_lines(&operator::introspection_clients(args).await?)
+            }
+            IntrospectionClientsCommand::Revoke(args) => {
+                print_object(&operator::revoke_introspection_client(args).await?)
+            }
+        },
         Command::Keys {
             command: KeysCommand::Create(args),
         } => print_object(&operator::create_key_file(args)?),

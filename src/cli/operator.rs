@@ -11,13 +11,14 @@ use uuid::Uuid;
 
 use super::CliError;
 use super::args::{
-    AddGrantArgs, AuditArgs, BootstrapArgs, CreateAccountArgs, CreateKeyFileArgs, DevTokenArgs,
+    AddGrantArgs, AuditArgs, BootstrapArgs, CreateAccountArgs, CreateIntrospectionClientArgs,
+    CreateKeyFileArgs, DevTokenArgs, ListIntrospectionClientsArgs, RevokeIntrospectionClientArgs,
     StorageArgs,
 };
 use crate::app::App;
 use crate::auth::oauth::dev::{self, DevKey};
 use crate::clock::{Clock, SystemClock};
-use crate::domain::{Capability, CapabilityKey, Subject};
+use crate::domain::{Capability, CapabilityKey, IntrospectionClient, Subject};
 use crate::token::keyring;
 
 /// Opens the storage the flags name, telling the operator about anything odd.
@@ -153,6 +154,72 @@ pub async fn add_grant(args: AddGrantArgs) -> Result<GrantOutput, CliError> {
         subject_id: grant.subject.id(),
         capability: grant.capability.as_str().to_owned(),
     })
+}
+
+/// An introspection client as the commands print it.
+#[derive(Debug, Serialize)]
+pub struct IntrospectionClientOutput {
+    pub client_id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<IntrospectionClient> for IntrospectionClientOutput {
+    fn from(client: IntrospectionClient) -> Self {
+        Self {
+            client_id: client.client_id,
+            name: client.name,
+            created_at: client.created_at,
+            revoked_at: client.revoked_at,
+        }
+    }
+}
+
+/// What `hbx-sa introspection-clients create` prints: the only time the secret
+/// is shown.
+#[derive(Serialize)]
+pub struct NewIntrospectionClientOutput {
+    #[serde(flatten)]
+    pub client: IntrospectionClientOutput,
+    pub client_secret: String,
+}
+
+pub async fn create_introspection_client(
+    args: CreateIntrospectionClientArgs,
+) -> Result<NewIntrospectionClientOutput, CliError> {
+    let app = open(args.storage).await?;
+    let made = app
+        .admin()
+        .create_introspection_client(app.minter(), args.name)
+        .await?;
+    eprintln!(
+        "Created introspection client {}. Store the secret now: it is not shown again.",
+        made.client.client_id
+    );
+    Ok(NewIntrospectionClientOutput {
+        client: made.client.into(),
+        client_secret: made.secret.into_exposed(),
+    })
+}
+
+pub async fn introspection_clients(
+    args: ListIntrospectionClientsArgs,
+) -> Result<Vec<IntrospectionClientOutput>, CliError> {
+    let app = open(args.storage).await?;
+    let clients = app.admin().introspection_clients().await?;
+    Ok(clients.into_iter().map(Into::into).collect())
+}
+
+pub async fn revoke_introspection_client(
+    args: RevokeIntrospectionClientArgs,
+) -> Result<IntrospectionClientOutput, CliError> {
+    let app = open(args.storage).await?;
+    let client = app
+        .admin()
+        .revoke_introspection_client(&args.client_id)
+        .await?;
+    Ok(client.into())
 }
 
 /// What `hbx-sa keys create` prints.

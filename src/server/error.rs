@@ -7,6 +7,7 @@ use http::HeaderValue;
 
 use crate::api::errors::ErrorCode;
 use crate::auth::AuthError;
+use crate::auth::introspection_client::ClientAuthError;
 use crate::report;
 use crate::service::ServiceError;
 
@@ -43,6 +44,27 @@ pub fn auth_error(error: AuthError) -> HttpError {
             error
         }
         AuthError::Internal(detail) => internal(&detail),
+    }
+}
+
+/// Introspection clients that are missing or wrong get one answer, with a
+/// Basic challenge; the reason goes to the log only.
+pub fn client_auth_error(error: ClientAuthError) -> HttpError {
+    match error {
+        ClientAuthError::Missing | ClientAuthError::Invalid(_) => {
+            let mut response = with_challenge(
+                ErrorCode::Unauthenticated.with_message(
+                    "this operation is for introspection clients: send `Authorization: Basic \
+                     base64(client_id:client_secret)` with credentials from `hbx-sa \
+                     introspection-clients create`",
+                ),
+                format!("Basic realm=\"{REALM}\""),
+            );
+            response.internal_message = error.to_string();
+            response
+        }
+        ClientAuthError::Unavailable(cause) => unavailable(&cause),
+        ClientAuthError::Internal(cause) => internal(&cause),
     }
 }
 

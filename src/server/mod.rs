@@ -1,31 +1,126 @@
-//! The implementation of the API and the HTTP server that serves it.
+//! The implementation of the API and the HTTP server that serves it. The
+//! trait is implemented here by delegation, one module per area:
+//! [`service_accounts`] and [`platform`] (whoami, introspection); errors
+//! become responses in [`error`].
 
 pub mod error;
-pub mod handlers;
+pub mod platform;
+pub mod service_accounts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dropshot::{ApiDescription, ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
+use dropshot::{
+    ApiDescription, ConfigDropshot, HandlerTaskMode, HttpError, HttpResponseCreated,
+    HttpResponseHeaders, HttpResponseOk, HttpServer, RequestContext, ServerBuilder,
+};
 use slog::Logger;
 
-use crate::api::{REQUEST_BODY_MAX_BYTES, service_accounts_api_mod};
+use crate::api::extract::{FormBody, JsonBody, PathParams, QueryParams};
+use crate::api::platform::{IntrospectionRequest, IntrospectionResponse, Whoami};
+use crate::api::types::{
+    AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
+    ListServiceAccountsQuery, NoStoreHeaders, ServiceAccount, ServiceAccountPath,
+    ServiceAccountWithToken,
+};
+use crate::api::{
+    CHECKED_IN_DOCUMENT, REQUEST_BODY_MAX_BYTES, ServiceAccountsApi, service_accounts_api_mod,
+};
 use crate::app::App;
 use crate::auth::Authenticator;
+use crate::auth::introspection_client::IntrospectionClientAuthenticator;
 use crate::auth::last_use::LastUseRecorder;
 use crate::service::ServiceAccounts;
-
-pub use handlers::ServiceAccountsImpl;
+use crate::service::identity::Identities;
 
 /// What every handler can reach.
 pub struct ApiContext {
     pub authenticator: Authenticator,
+    pub introspection_clients: IntrospectionClientAuthenticator,
     pub service_accounts: ServiceAccounts,
+    pub identities: Identities,
+}
+
+/// The type the API trait is implemented on; never constructed.
+pub enum ApiImpl {}
+
+impl ServiceAccountsApi for ApiImpl {
+    type Context = ApiContext;
+
+    async fn create_service_account(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+        body: JsonBody<CreateServiceAccountRequest>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseCreated<ServiceAccountWithToken>, CreatedHeaders>,
+        HttpError,
+    > {
+        service_accounts::create(rqctx, path, body).await
+    }
+
+    async fn list_service_accounts(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+        query: QueryParams<ListServiceAccountsQuery>,
+    ) -> Result<HttpResponseOk<Vec<ServiceAccount>>, HttpError> {
+        service_accounts::list(rqctx, path, query).await
+    }
+
+    async fn get_service_account(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
+        service_accounts::get(rqctx, path).await
+    }
+
+    async fn rotate_service_account(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, NoStoreHeaders>,
+        HttpError,
+    > {
+        service_accounts::rotate(rqctx, path).await
+    }
+
+    async fn revoke_service_account(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
+        service_accounts::revoke(rqctx, path).await
+    }
+
+    async fn whoami(
+        rqctx: RequestContext<ApiContext>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, CredentialAnswerHeaders>, HttpError>
+    {
+        platform::whoami(rqctx).await
+    }
+
+    async fn introspect_token(
+        rqctx: RequestContext<ApiContext>,
+        body: FormBody<IntrospectionRequest>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseOk<IntrospectionResponse>, CredentialAnswerHeaders>,
+        HttpError,
+    > {
+        platform::introspect(rqctx, body).await
+    }
+
+    async fn openapi_json(
+        _rqctx: RequestContext<ApiContext>,
+    ) -> Result<http::Response<dropshot::Body>, HttpError> {
+        http::Response::builder()
+            .status(http::StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(CHECKED_IN_DOCUMENT.into())
+            .map_err(|e| error::internal(&e))
+    }
 }
 
 /// The API, wired to its implementation.
 pub fn api_description() -> ApiDescription<ApiContext> {
-    service_accounts_api_mod::api_description::<ServiceAccountsImpl>()
+    service_accounts_api_mod::api_description::<ApiImpl>()
         .expect("the API trait and its implementation agree")
 }
 
@@ -60,7 +155,9 @@ impl Server {
         let last_use = app.start_last_use_recorder(log.new(slog::o!("component" => "last_use")));
         let context = ApiContext {
             authenticator: app.authenticator(Some(last_use.clone())),
+            introspection_clients: app.introspection_clients(),
             service_accounts: app.service_accounts(),
+            identities: app.identities(),
         };
         let config = ConfigDropshot {
             bind_address: bind,

@@ -1,7 +1,7 @@
 //! Operator actions behind the command line: creating accounts, granting
-//! capabilities, and bootstrapping an account's first credential. These bypass
-//! the API's authorization on purpose: whoever can run them can already read the
-//! database.
+//! capabilities, bootstrapping an account's first credential, and managing
+//! introspection clients. These bypass the API's authorization on purpose:
+//! whoever can run them can already read the database.
 
 use std::sync::Arc;
 
@@ -9,11 +9,13 @@ use uuid::Uuid;
 
 use super::{IssuedServiceAccount, ServiceError, TokenMinter};
 use crate::clock::Clock;
+use crate::domain::IntrospectionClient;
 use crate::domain::{
-    Account, AccountName, Actor, AuditAction, AuditEvent, CapabilityKey, ServiceAccountName,
+    Account, Actor, AuditAction, AuditEvent, CapabilityKey, OperatorName, ServiceAccountName,
     Subject,
 };
-use crate::store::{Grant, Store, StoreError};
+use crate::store::{Grant, Store, StoreError, StoredIntrospectionClient};
+use crate::token::{PlaintextToken, client};
 
 /// The name given to the service account `bootstrap` creates, unless told otherwise.
 pub const DEFAULT_BOOTSTRAP_NAME: &str = "bootstrap-owner";
@@ -21,6 +23,13 @@ pub const DEFAULT_BOOTSTRAP_NAME: &str = "bootstrap-owner";
 pub struct Admin {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+}
+
+/// A new introspection client and its secret, shown this once.
+#[derive(Debug)]
+pub struct NewIntrospectionClient {
+    pub client: IntrospectionClient,
+    pub secret: PlaintextToken,
 }
 
 /// What `bootstrap` made: an account and its owner service account with a token.
@@ -38,7 +47,7 @@ impl Admin {
     pub async fn create_account(&self, name: String) -> Result<Account, ServiceError> {
         let account = Account {
             id: Uuid::new_v4(),
-            name: AccountName::parse(name)?.as_str().to_owned(),
+            name: OperatorName::parse(name)?.as_str().to_owned(),
             created_at: self.clock.now(),
         };
         self.store.create_account(&account).await?;
@@ -73,6 +82,53 @@ impl Admin {
         Ok(grant)
     }
 
+    /// Creates an introspection client; its secret is MACed with the token keys.
+    pub async fn create_introspection_client(
+        &self,
+        minter: &TokenMinter,
+        name: String,
+    ) -> Result<NewIntrospectionClient, ServiceError> {
+        let name = OperatorName::parse(name)?;
+        let credentials = client::generate();
+        let client = IntrospectionClient {
+            client_id: credentials.client_id,
+            name: name.as_str().to_owned(),
+            created_at: self.clock.now(),
+            revoked_at: None,
+        };
+        let secret = minter.keyring.mac(&client::mac_input(
+            &client.client_id,
+            credentials.secret.expose(),
+        ));
+        self.store
+            .insert_introspection_client(&StoredIntrospectionClient {
+                client: client.clone(),
+                secret,
+            })
+            .await?;
+        Ok(NewIntrospectionClient {
+            client,
+            secret: credentials.secret,
+        })
+    }
+
+    pub async fn introspection_clients(&self) -> Result<Vec<IntrospectionClient>, ServiceError> {
+        Ok(self.store.list_introspection_clients().await?)
+    }
+
+    /// Revokes a client: it can no longer introspect. Revoking again changes
+    /// nothing.
+    pub async fn revoke_introspection_client(
+        &self,
+        client_id: &str,
+    ) -> Result<IntrospectionClient, AdminError> {
+        self.store
+            .revoke_introspection_client(client_id, self.clock.now())
+            .await
+            .map_err(|e| AdminError::Service(e.into()))?
+            .ok_or_else(|| AdminError::IntrospectionClientNotFound(client_id.to_owned()))
+    }
+
     /// The account's audit log, oldest first.
     pub async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, AdminError> {
         if self
@@ -103,7 +159,7 @@ impl Admin {
         let now = self.clock.now();
         let account = Account {
             id: Uuid::new_v4(),
-            name: AccountName::parse(account_name)?.as_str().to_owned(),
+            name: OperatorName::parse(account_name)?.as_str().to_owned(),
             created_at: now,
         };
         let name = ServiceAccountName::parse(service_account_name)?;
@@ -139,6 +195,8 @@ pub enum AdminError {
         service_account_id: Uuid,
         account_id: Uuid,
     },
+    #[error("there is no introspection client {0:?} (see `hbx-sa introspection-clients list`)")]
+    IntrospectionClientNotFound(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
 }

@@ -5,6 +5,7 @@
 //! (`server::error`).
 
 pub mod admin;
+pub mod identity;
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use crate::domain::{
     Subject, TokenFacts, ValidationError,
 };
 use crate::store::{
-    BoxError, CredentialLookup, PageRequest, Revocation, Store, StoreError, StoredServiceAccount,
+    BoxError, GrantLookup, PageRequest, Revocation, Store, StoreError, StoredServiceAccount,
     TokenReplacement,
 };
 use crate::token::keyring::{TokenKeyring, TokenMac};
@@ -170,14 +171,16 @@ pub struct TokenMinter {
 }
 
 impl TokenMinter {
-    /// A new token, the facts about it that are shown, and the MAC that is stored.
-    pub fn issue(&self) -> (PlaintextToken, TokenFacts, TokenMac) {
+    /// A new token issued at `at`, the facts about it that are shown, and the
+    /// MAC that is stored.
+    pub fn issue(&self, at: DateTime<Utc>) -> (PlaintextToken, TokenFacts, TokenMac) {
         let generated = token::generate(&self.prefix);
         let mac = self.keyring.mac(generated.plaintext.expose());
         let facts = TokenFacts {
             prefix: self.prefix.as_str().to_owned(),
             public_id: generated.public_id,
             last4: generated.last4,
+            issued_at: at,
         };
         (generated.plaintext, facts, mac)
     }
@@ -191,7 +194,7 @@ impl TokenMinter {
         expires_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> (StoredServiceAccount, PlaintextToken) {
-        let (token, facts, mac) = self.issue();
+        let (token, facts, mac) = self.issue(now);
         let service_account = ServiceAccount {
             id: Uuid::new_v4(),
             account_id,
@@ -218,25 +221,25 @@ impl TokenMinter {
 /// The service-account operations of the public API.
 pub struct ServiceAccounts {
     store: Arc<dyn Store>,
-    credentials: Arc<dyn CredentialLookup>,
+    grants: Arc<dyn GrantLookup>,
     minter: TokenMinter,
     clock: Arc<dyn Clock>,
     policy: TokenPolicy,
 }
 
 impl ServiceAccounts {
-    /// `credentials` answers the authorization questions (it may be a cache
-    /// in front of `store`).
+    /// `grants` answers the authorization questions (it may be a cache in
+    /// front of `store`).
     pub fn new(
         store: Arc<dyn Store>,
-        credentials: Arc<dyn CredentialLookup>,
+        grants: Arc<dyn GrantLookup>,
         minter: TokenMinter,
         clock: Arc<dyn Clock>,
         policy: TokenPolicy,
     ) -> Self {
         Self {
             store,
-            credentials,
+            grants,
             minter,
             clock,
             policy,
@@ -263,7 +266,7 @@ impl ServiceAccounts {
             return Err(ServiceError::NotFound);
         }
         let held = self
-            .credentials
+            .grants
             .capabilities(account_id, caller.principal.subject())
             .await?;
         if held.is_empty() && matches!(caller.principal, Principal::User { .. }) {
@@ -372,7 +375,7 @@ impl ServiceAccounts {
     ) -> Result<IssuedServiceAccount, ServiceError> {
         self.refuse_escalation(access, id).await?;
         let now = self.clock.now();
-        let (token, facts, mac) = self.minter.issue();
+        let (token, facts, mac) = self.minter.issue(now);
         let replacement = TokenReplacement {
             token: facts,
             mac,

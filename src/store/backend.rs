@@ -13,7 +13,8 @@ use sqlx::{Database, Encode, Executor, FromRow, Type};
 use uuid::Uuid;
 
 use super::rows::{
-    AccountRow, AuditEventRow, CapabilityRow, CursorRow, ServiceAccountRow, Timestamp,
+    AccountRow, AuditEventRow, CapabilityRow, CursorRow, GrantRow, IntrospectionClientRow,
+    ServiceAccountRow, Timestamp,
 };
 
 /// A statement with its parameters, ready to run.
@@ -143,6 +144,8 @@ pub trait Backend:
     + Decodes<CapabilityRow>
     + Decodes<CursorRow>
     + Decodes<AuditEventRow>
+    + Decodes<GrantRow>
+    + Decodes<IntrospectionClientRow>
 {
     /// The statement that opens a write transaction. SQLite's must take the
     /// write lock at once (`BEGIN IMMEDIATE`), so that a transaction never

@@ -5,8 +5,9 @@
 //! layer talks only to the traits; one behaviour suite (tests/suite/store.rs)
 //! runs against both databases.
 //!
-//! Authentication needs a single question answered, so it depends on the
-//! narrow [`CredentialLookup`], not on the whole store.
+//! Authentication and authorization ask a few questions, so they depend on
+//! narrow traits ([`TokenLookup`], [`GrantLookup`], [`ClientLookup`]), not on
+//! the whole store.
 //!
 //! Every method that returns `Ok` has made its change durable: a caller may
 //! acknowledge it to a client.
@@ -22,7 +23,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{Account, AuditEvent, CapabilityKey, ServiceAccount, Subject, TokenFacts};
+use crate::domain::{
+    Account, AuditEvent, CapabilityKey, IntrospectionClient, ServiceAccount, Subject, TokenFacts,
+};
 use crate::token::keyring::TokenMac;
 
 pub use postgres::{PostgresOptions, PostgresStore};
@@ -35,6 +38,13 @@ pub use sqlite::SqliteStore;
 pub struct StoredServiceAccount {
     pub service_account: ServiceAccount,
     pub mac: TokenMac,
+}
+
+/// An introspection client together with the MAC of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredIntrospectionClient {
+    pub client: IntrospectionClient,
+    pub secret: TokenMac,
 }
 
 /// A grant of one capability on one account to one subject.
@@ -113,16 +123,19 @@ pub enum StoreError {
     Internal(#[source] BoxError),
 }
 
-/// What authentication and authorization ask of the store: who holds a token,
-/// and what a subject may do on an account.
+/// What authenticating a service-account token asks of the store.
 #[async_trait]
-pub trait CredentialLookup: Send + Sync + 'static {
+pub trait TokenLookup: Send + Sync + 'static {
     /// The service account whose current token has `public_id`, if any.
     async fn find_by_public_id(
         &self,
         public_id: &str,
     ) -> Result<Option<StoredServiceAccount>, StoreError>;
+}
 
+/// What authorization (and whoami) asks of the store: what a subject holds.
+#[async_trait]
+pub trait GrantLookup: Send + Sync + 'static {
     /// The capability keys `subject` holds on `account_id` (empty: no standing
     /// through grants).
     async fn capabilities(
@@ -130,7 +143,26 @@ pub trait CredentialLookup: Send + Sync + 'static {
         account_id: Uuid,
         subject: Subject,
     ) -> Result<Vec<CapabilityKey>, StoreError>;
+
+    /// Every grant `subject` holds, in every account, by account.
+    async fn grants_of(&self, subject: Subject) -> Result<Vec<Grant>, StoreError>;
 }
+
+/// What authenticating an introspection client asks of the store.
+#[async_trait]
+pub trait ClientLookup: Send + Sync + 'static {
+    /// The introspection client `client_id`, revoked or not, if it exists.
+    async fn find_introspection_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<StoredIntrospectionClient>, StoreError>;
+}
+
+/// Every question verifying a credential asks: what a cache of verified
+/// credentials stands in front of.
+pub trait CredentialLookup: TokenLookup + GrantLookup + ClientLookup {}
+
+impl<T: TokenLookup + GrantLookup + ClientLookup> CredentialLookup for T {}
 
 #[async_trait]
 pub trait Store: CredentialLookup {
@@ -194,6 +226,23 @@ pub trait Store: CredentialLookup {
 
     /// Records successful authentications (see [`LastUse`] for the conditions).
     async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError>;
+
+    /// Adds an introspection client.
+    async fn insert_introspection_client(
+        &self,
+        new: &StoredIntrospectionClient,
+    ) -> Result<(), StoreError>;
+
+    /// Every introspection client, revoked ones included, oldest first.
+    async fn list_introspection_clients(&self) -> Result<Vec<IntrospectionClient>, StoreError>;
+
+    /// Revokes introspection client `client_id` at `at` unless it is revoked
+    /// already; returns it as it now stands (`None`: no such client).
+    async fn revoke_introspection_client(
+        &self,
+        client_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<IntrospectionClient>, StoreError>;
 
     /// The account's audit log, oldest first.
     async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, StoreError>;

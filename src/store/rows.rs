@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::backend::{Arg, Backend, SqlQuery};
-use super::{Grant, StoreError, StoredServiceAccount};
-use crate::domain::{Account, Actor, AuditAction, AuditEvent, CapabilityKey, ServiceAccount};
+use super::{Grant, StoreError, StoredIntrospectionClient, StoredServiceAccount};
+use crate::domain::{
+    Account, Actor, AuditAction, AuditEvent, CapabilityKey, IntrospectionClient, ServiceAccount,
+};
 use crate::domain::{Subject, TokenFacts};
 use crate::token::keyring::TokenMac;
 
@@ -55,6 +57,14 @@ pub fn stored_key_version(version: u32) -> Result<i32, StoreError> {
         })
 }
 
+/// A stored key version, which must be positive.
+fn read_key_version(stored: i32, of: &dyn std::fmt::Display) -> Result<u32, StoreError> {
+    u32::try_from(stored)
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| corrupt(format!("{of} has key version {stored}")))
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub struct AccountRow {
     pub id: Uuid,
@@ -96,6 +106,7 @@ pub struct ServiceAccountRow {
     pub token_prefix: String,
     pub token_public_id: String,
     pub token_last4: String,
+    pub token_issued_at: Timestamp,
     pub token_mac: Vec<u8>,
     pub token_key_version: i32,
 }
@@ -117,6 +128,7 @@ impl ServiceAccountRow {
             token_prefix: sa.token.prefix.clone(),
             token_public_id: sa.token.public_id.clone(),
             token_last4: sa.token.last4.clone(),
+            token_issued_at: sa.token.issued_at.into(),
             token_mac: stored.mac.digest.clone(),
             token_key_version: stored_key_version(stored.mac.key_version)?,
         })
@@ -138,20 +150,13 @@ impl ServiceAccountRow {
             .arg(self.token_prefix.as_str())
             .arg(self.token_public_id.as_str())
             .arg(self.token_last4.as_str())
+            .arg(self.token_issued_at)
             .arg(self.token_mac.as_slice())
             .arg(self.token_key_version)
     }
 
     pub fn into_stored(self) -> Result<StoredServiceAccount, StoreError> {
-        let key_version = u32::try_from(self.token_key_version)
-            .ok()
-            .filter(|v| *v >= 1)
-            .ok_or_else(|| {
-                corrupt(format!(
-                    "service account {} has token key version {}",
-                    self.id, self.token_key_version
-                ))
-            })?;
+        let key_version = read_key_version(self.token_key_version, &self.id)?;
         Ok(StoredServiceAccount {
             service_account: ServiceAccount {
                 id: self.id,
@@ -168,6 +173,7 @@ impl ServiceAccountRow {
                     prefix: self.token_prefix,
                     public_id: self.token_public_id,
                     last4: self.token_last4,
+                    issued_at: self.token_issued_at.0,
                 },
             },
             mac: TokenMac {
@@ -194,6 +200,29 @@ impl CapabilityRow {
     }
 }
 
+/// The `grants` table.
+#[derive(Debug, sqlx::FromRow)]
+pub struct GrantRow {
+    pub account_id: Uuid,
+    pub subject_kind: String,
+    pub subject_id: Uuid,
+    pub capability: String,
+    pub created_at: Timestamp,
+}
+
+impl GrantRow {
+    pub fn into_grant(self) -> Result<Grant, StoreError> {
+        Ok(Grant {
+            account_id: self.account_id,
+            subject: Subject::from_parts(&self.subject_kind, self.subject_id)
+                .ok_or_else(|| corrupt(format!("unknown subject kind {:?}", self.subject_kind)))?,
+            capability: CapabilityKey::parse(&self.capability)
+                .map_err(|e| corrupt(e.to_string()))?,
+            created_at: self.created_at.0,
+        })
+    }
+}
+
 /// Binds `grants` columns in the order of `INSERT_GRANT`.
 pub fn bind_grant<D: Backend>(query: SqlQuery<D>, grant: &Grant) -> SqlQuery<D> {
     query
@@ -213,6 +242,57 @@ pub fn bind_subject<D: Backend>(query: SqlQuery<D>, subject: Subject) -> SqlQuer
 #[derive(Debug, sqlx::FromRow)]
 pub struct CursorRow {
     pub created_at: Timestamp,
+}
+
+/// The `introspection_clients` table.
+#[derive(Debug, sqlx::FromRow)]
+pub struct IntrospectionClientRow {
+    pub client_id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub secret_mac: Vec<u8>,
+    pub secret_key_version: i32,
+}
+
+impl IntrospectionClientRow {
+    pub fn from_stored(stored: &StoredIntrospectionClient) -> Result<Self, StoreError> {
+        let client = &stored.client;
+        Ok(Self {
+            client_id: client.client_id.clone(),
+            name: client.name.clone(),
+            created_at: client.created_at.into(),
+            revoked_at: client.revoked_at.map(Timestamp),
+            secret_mac: stored.secret.digest.clone(),
+            secret_key_version: stored_key_version(stored.secret.key_version)?,
+        })
+    }
+
+    /// Binds every column, in the order of `INSERT_INTROSPECTION_CLIENT`.
+    pub fn bind<D: Backend>(self, query: SqlQuery<D>) -> SqlQuery<D> {
+        query
+            .arg(self.client_id.as_str())
+            .arg(self.name.as_str())
+            .arg(self.created_at)
+            .arg(self.revoked_at)
+            .arg(self.secret_mac.as_slice())
+            .arg(self.secret_key_version)
+    }
+
+    pub fn into_stored(self) -> Result<StoredIntrospectionClient, StoreError> {
+        Ok(StoredIntrospectionClient {
+            secret: TokenMac {
+                key_version: read_key_version(self.secret_key_version, &self.client_id)?,
+                digest: self.secret_mac,
+            },
+            client: IntrospectionClient {
+                client_id: self.client_id,
+                name: self.name,
+                created_at: self.created_at.0,
+                revoked_at: self.revoked_at.map(|t| t.0),
+            },
+        })
+    }
 }
 
 #[derive(Debug, sqlx::FromRow)]

@@ -10,19 +10,23 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Transaction};
 use uuid::Uuid;
 
 use super::backend::{Arg, Backend, Decodes, ErrorClass, SqlQuery};
 use super::rows::{
-    self, AccountRow, AuditEventRow, CapabilityRow, CursorRow, ServiceAccountRow, Timestamp,
+    self, AccountRow, AuditEventRow, CapabilityRow, CursorRow, GrantRow, IntrospectionClientRow,
+    ServiceAccountRow, Timestamp,
 };
 use super::{
-    CredentialLookup, Grant, LastUse, PageRequest, Revocation, Store, StoreError,
-    StoredServiceAccount, TokenReplacement, sql,
+    ClientLookup, Grant, GrantLookup, LastUse, PageRequest, Revocation, Store, StoreError,
+    StoredIntrospectionClient, StoredServiceAccount, TokenLookup, TokenReplacement, sql,
 };
-use crate::domain::{Account, AuditEvent, Capability, CapabilityKey, ServiceAccount, Subject};
+use crate::domain::{
+    Account, AuditEvent, Capability, CapabilityKey, IntrospectionClient, ServiceAccount, Subject,
+};
 
 /// A store on one SQL database. Writes go through `writer`, reads through
 /// `readers` (the same pool on PostgreSQL; on SQLite one writer connection and
@@ -226,7 +230,7 @@ async fn select_service_account<D: Backend>(
 }
 
 #[async_trait]
-impl<D: Backend> CredentialLookup for SqlStore<D> {
+impl<D: Backend> TokenLookup for SqlStore<D> {
     async fn find_by_public_id(
         &self,
         public_id: &str,
@@ -240,7 +244,10 @@ impl<D: Backend> CredentialLookup for SqlStore<D> {
         })
         .await
     }
+}
 
+#[async_trait]
+impl<D: Backend> GrantLookup for SqlStore<D> {
     async fn capabilities(
         &self,
         account_id: Uuid,
@@ -256,6 +263,35 @@ impl<D: Backend> CredentialLookup for SqlStore<D> {
                 .iter()
                 .map(|row| decode::<D, CapabilityRow>(row)?.into_key())
                 .collect()
+        })
+        .await
+    }
+
+    async fn grants_of(&self, subject: Subject) -> Result<Vec<Grant>, StoreError> {
+        self.bounded(async {
+            let select = rows::bind_subject(query::<D>(sql::SELECT_GRANTS_OF), subject);
+            fetch_all(&mut *self.read().await?, select)
+                .await?
+                .iter()
+                .map(|row| decode::<D, GrantRow>(row)?.into_grant())
+                .collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl<D: Backend> ClientLookup for SqlStore<D> {
+    async fn find_introspection_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<StoredIntrospectionClient>, StoreError> {
+        self.bounded(async {
+            let select = query::<D>(sql::SELECT_INTROSPECTION_CLIENT).arg(client_id);
+            fetch_optional(&mut *self.read().await?, select)
+                .await?
+                .map(|row| decode::<D, IntrospectionClientRow>(&row)?.into_stored())
+                .transpose()
         })
         .await
     }
@@ -345,7 +381,8 @@ impl<D: Backend> Store for SqlStore<D> {
                 .arg(replacement.token.last4.as_str())
                 .arg(replacement.mac.digest.as_slice())
                 .arg(key_version)
-                .arg(Timestamp(replacement.at));
+                .arg(Timestamp(replacement.at))
+                .arg(Timestamp(replacement.token.issued_at));
             let Some(row) = fetch_optional(tx, update).await? else {
                 return Ok(None);
             };
@@ -395,6 +432,59 @@ impl<D: Backend> Store for SqlStore<D> {
                 execute(tx, update).await?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn insert_introspection_client(
+        &self,
+        new: &StoredIntrospectionClient,
+    ) -> Result<(), StoreError> {
+        let row = IntrospectionClientRow::from_stored(new)?;
+        self.write(async |tx| {
+            execute::<D>(tx, row.bind(query::<D>(sql::INSERT_INTROSPECTION_CLIENT))).await
+        })
+        .await
+    }
+
+    async fn list_introspection_clients(&self) -> Result<Vec<IntrospectionClient>, StoreError> {
+        self.bounded(async {
+            let select = query::<D>(sql::LIST_INTROSPECTION_CLIENTS);
+            fetch_all(&mut *self.read().await?, select)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(decode::<D, IntrospectionClientRow>(row)?
+                        .into_stored()?
+                        .client)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn revoke_introspection_client(
+        &self,
+        client_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<IntrospectionClient>, StoreError> {
+        self.write(async |tx| {
+            let update = query::<D>(sql::REVOKE_INTROSPECTION_CLIENT)
+                .arg(client_id)
+                .arg(Timestamp(at));
+            let row = match fetch_optional(tx, update).await? {
+                Some(row) => Some(row),
+                None => {
+                    let select = query::<D>(sql::SELECT_INTROSPECTION_CLIENT).arg(client_id);
+                    fetch_optional(tx, select).await?
+                }
+            };
+            row.map(|row| {
+                Ok(decode::<D, IntrospectionClientRow>(&row)?
+                    .into_stored()?
+                    .client)
+            })
+            .transpose()
         })
         .await
     }

@@ -15,13 +15,18 @@ pub const INSERT_GRANT: &str = "INSERT INTO grants \
     (account_id, subject_kind, subject_id, capability, created_at) \
     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
 
+/// Every grant a subject holds, in every account.
+pub const SELECT_GRANTS_OF: &str = "SELECT * FROM grants \
+    WHERE subject_kind = $1 AND subject_id = $2 ORDER BY account_id, capability";
+
 pub const SELECT_CAPABILITIES: &str = "SELECT capability FROM grants \
     WHERE account_id = $1 AND subject_kind = $2 AND subject_id = $3";
 
 pub const INSERT_SERVICE_ACCOUNT: &str = "INSERT INTO service_accounts (id, account_id, name, \
     created_at, updated_at, created_by_user_id, expires_at, last_used_at, revoked_at, \
-    revoked_by_user_id, token_prefix, token_public_id, token_last4, token_mac, token_key_version) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    revoked_by_user_id, token_prefix, token_public_id, token_last4, token_issued_at, \
+    token_mac, token_key_version) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
 pub const SELECT_SERVICE_ACCOUNT: &str =
     "SELECT * FROM service_accounts WHERE id = $1 AND account_id = $2";
@@ -45,7 +50,8 @@ pub const LIST_ACTIVE: &str = "SELECT * FROM service_accounts \
 /// Replaces the token unless revoked or expired at `$8` (the rotation's time).
 pub const ROTATE_TOKEN: &str = "UPDATE service_accounts SET \
     token_prefix = $3, token_public_id = $4, token_last4 = $5, \
-    token_mac = $6, token_key_version = $7, last_used_at = NULL, updated_at = $8 \
+    token_mac = $6, token_key_version = $7, last_used_at = NULL, updated_at = $8, \
+    token_issued_at = $9 \
     WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL \
       AND (expires_at IS NULL OR expires_at > $8) \
     RETURNING *";
@@ -59,6 +65,20 @@ pub const REVOKE: &str = "UPDATE service_accounts SET \
 /// Records a use of the current token, unless one was recorded after `$4`.
 pub const RECORD_LAST_USE: &str = "UPDATE service_accounts SET last_used_at = $3 \
     WHERE id = $1 AND token_public_id = $2 AND (last_used_at IS NULL OR last_used_at <= $4)";
+
+pub const INSERT_INTROSPECTION_CLIENT: &str = "INSERT INTO introspection_clients \
+    (client_id, name, created_at, revoked_at, secret_mac, secret_key_version) \
+    VALUES ($1, $2, $3, $4, $5, $6)";
+
+pub const SELECT_INTROSPECTION_CLIENT: &str =
+    "SELECT * FROM introspection_clients WHERE client_id = $1";
+
+pub const LIST_INTROSPECTION_CLIENTS: &str =
+    "SELECT * FROM introspection_clients ORDER BY created_at, client_id";
+
+/// Revokes unless revoked already; returns the revoked row.
+pub const REVOKE_INTROSPECTION_CLIENT: &str = "UPDATE introspection_clients \
+    SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL RETURNING *";
 
 pub const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events (occurred_at, account_id, \
     service_account_id, action, actor_type, actor_id, request_id) \

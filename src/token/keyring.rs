@@ -12,6 +12,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -32,6 +33,9 @@ pub struct TokenMac {
 /// All known token keys; the highest version is current.
 pub struct TokenKeyring {
     keys: BTreeMap<u32, [u8; KEY_LEN]>,
+    /// How many MACs this keyring has computed: lets a test see that two ways
+    /// of failing cost the same work, without timing anything.
+    computed: AtomicU64,
 }
 
 impl std::fmt::Debug for TokenKeyring {
@@ -72,6 +76,7 @@ impl TokenKeyring {
     pub fn single(version: u32, key: [u8; KEY_LEN]) -> Self {
         Self {
             keys: BTreeMap::from([(version, key)]),
+            computed: AtomicU64::new(0),
         }
     }
 
@@ -121,7 +126,10 @@ impl TokenKeyring {
         if keys.is_empty() {
             return Err(KeyringError::Empty { path: shown });
         }
-        Ok(Self { keys })
+        Ok(Self {
+            keys,
+            computed: AtomicU64::new(0),
+        })
     }
 
     /// The version that new tokens are MACed under.
@@ -133,12 +141,23 @@ impl TokenKeyring {
             .expect("a keyring is never empty")
     }
 
+    /// How many MACs have been computed so far.
+    pub fn computed(&self) -> u64 {
+        self.computed.load(Ordering::Relaxed)
+    }
+
+    fn mac_with(&self, key: &[u8; KEY_LEN], token: &str) -> HmacSha256 {
+        self.computed.fetch_add(1, Ordering::Relaxed);
+        mac_with(key, token)
+    }
+
     /// MAC of `token` under the current key.
     pub fn mac(&self, token: &str) -> TokenMac {
         let key_version = self.current_version();
         TokenMac {
             key_version,
-            digest: mac_with(&self.keys[&key_version], token)
+            digest: self
+                .mac_with(&self.keys[&key_version], token)
                 .finalize()
                 .into_bytes()
                 .to_vec(),
@@ -149,7 +168,10 @@ impl TokenKeyring {
     /// version this keyring does not know never verifies.
     pub fn verify(&self, token: &str, stored: &TokenMac) -> bool {
         match self.keys.get(&stored.key_version) {
-            Some(key) => mac_with(key, token).verify_slice(&stored.digest).is_ok(),
+            Some(key) => self
+                .mac_with(key, token)
+                .verify_slice(&stored.digest)
+                .is_ok(),
             None => false,
         }
     }
@@ -158,7 +180,7 @@ impl TokenKeyring {
     /// unknown public id takes as long to refuse as a wrong secret.
     pub fn burn_equivalent_work(&self, token: &str) {
         let key = &self.keys[&self.current_version()];
-        let _ = mac_with(key, token).verify_slice(&[0u8; 32]);
+        let _ = self.mac_with(key, token).verify_slice(&[0u8; 32]);
     }
 }
 

@@ -13,6 +13,7 @@
 //! without touching the database. What the database keeps instead of the token is
 //! a keyed MAC, computed by [`keyring`].
 
+pub mod client;
 pub mod keyring;
 
 use std::fmt;
@@ -88,6 +89,10 @@ impl fmt::Display for TokenPrefix {
 pub struct PlaintextToken(String);
 
 impl PlaintextToken {
+    pub(crate) fn new(secret: String) -> Self {
+        Self(secret)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -237,7 +242,7 @@ fn is_base62(bytes: &[u8]) -> bool {
 
 /// `len` base62 characters from the OS CSPRNG. Bytes of 248 or more are thrown
 /// away (248 = 4 × 62), so every digit is exactly equally likely: no modulo bias.
-fn random_base62(len: usize) -> String {
+pub(crate) fn random_base62(len: usize) -> String {
     let mut out = String::with_capacity(len);
     let mut pool = [0u8; 64];
     while out.len() < len {

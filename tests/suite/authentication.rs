@@ -9,38 +9,29 @@ use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
 use hbx_service_accounts::auth::{AuthError, Principal, ServiceAccountAuthenticator};
 use hbx_service_accounts::clock::{Clock, ManualClock};
-use hbx_service_accounts::domain::{Capability, CapabilityKey, Subject};
+use hbx_service_accounts::domain::Capability;
 use hbx_service_accounts::service::admin::Admin;
 use hbx_service_accounts::service::{Caller, CreateServiceAccount, ServiceAccounts, TokenMinter};
 use hbx_service_accounts::store::{
-    CredentialLookup, SqliteStore, Store, StoreError, StoredServiceAccount,
+    SqliteStore, Store, StoreError, StoredServiceAccount, TokenLookup,
 };
 use hbx_service_accounts::token::TokenPrefix;
 use hbx_service_accounts::token::keyring::TokenKeyring;
-use uuid::Uuid;
 
 /// Asks a real store, counting the token lookups.
 struct CountingLookups {
-    inner: Arc<dyn CredentialLookup>,
+    inner: Arc<dyn TokenLookup>,
     lookups: AtomicUsize,
 }
 
 #[async_trait]
-impl CredentialLookup for CountingLookups {
+impl TokenLookup for CountingLookups {
     async fn find_by_public_id(
         &self,
         public_id: &str,
     ) -> Result<Option<StoredServiceAccount>, StoreError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.find_by_public_id(public_id).await
-    }
-
-    async fn capabilities(
-        &self,
-        account_id: Uuid,
-        subject: Subject,
-    ) -> Result<Vec<CapabilityKey>, StoreError> {
-        self.inner.capabilities(account_id, subject).await
     }
 }
 
@@ -125,7 +116,12 @@ async fn every_single_character_change_is_refused_before_any_database_read() {
     assert_eq!(refused, 61 * (alphabet.len() - 1));
 
     // The genuine token costs exactly one lookup and authenticates.
-    let principal = f.authenticator.authenticate(&token).await.unwrap();
+    let principal = f
+        .authenticator
+        .authenticate(&token)
+        .await
+        .unwrap()
+        .principal;
     assert_eq!(
         principal,
         Principal::ServiceAccount {
@@ -190,7 +186,7 @@ async fn unknown_wrong_secret_and_expired_tokens_are_refused() {
         prefix: TokenPrefix::default(),
         keyring: Arc::new(TokenKeyring::single(1, [7; 32])),
     };
-    let (unknown, _, _) = stranger.issue();
+    let (unknown, _, _) = stranger.issue(f.clock.now());
     assert!(matches!(
         f.authenticator.authenticate(unknown.expose()).await,
         Err(AuthError::InvalidToken("unknown public id"))

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::common::process::{BIN, ServeProcess, hbx_sa, json_stdout};
 use crate::common::{create_request, public_id_of};
 use hbx_service_accounts::app::App;
+use hbx_service_accounts::client::types::IntrospectionRequest;
 use hbx_service_accounts::clock::SystemClock;
 use hbx_service_accounts::config::Settings;
 use hbx_service_accounts::store::PageRequest;
@@ -453,4 +454,101 @@ async fn development_mode_lets_a_newcomer_try_the_user_path() {
         created.created_by_user_id.map(|u| u.to_string()),
         Some(user)
     );
+}
+
+/// Introspection clients are made, listed and revoked at the command line,
+/// beside a running server, which honours each at once.
+#[tokio::test]
+async fn introspection_clients_are_managed_beside_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir_arg = data_dir.to_str().unwrap();
+    let (made, _) = bootstrap(dir.path(), data_dir_arg);
+    let token = made["token"].as_str().unwrap();
+    let server = ServeProcess::start(
+        dir.path(),
+        &["--bind", "127.0.0.1:0", "--data-dir", data_dir_arg],
+    );
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data_dir_arg]);
+        hbx_sa(dir.path(), &all)
+    };
+    let created = json_stdout(&run(&[
+        "introspection-clients",
+        "create",
+        "--name",
+        "api-gateway",
+    ]));
+    let client_id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    assert!(client_id.starts_with("hbxic_"));
+    assert_eq!(created["name"], "api-gateway");
+    assert!(created["revoked_at"].is_null());
+
+    let request = IntrospectionRequest {
+        token: token.to_owned(),
+        token_type_hint: None,
+    };
+    let answer = server
+        .introspector(client_id, secret)
+        .introspect_token(&request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(answer.active);
+
+    let listed = run(&["introspection-clients", "list"]);
+    assert!(listed.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["client_id"], client_id);
+    assert!(
+        lines[0].get("client_secret").is_none(),
+        "the secret is never shown again"
+    );
+    let database = std::fs::read(data_dir.join("hbx-sa.sqlite3")).unwrap();
+    assert!(
+        !crate::common::contains_bytes(&database, secret.as_bytes()),
+        "the secret is stored only as a MAC"
+    );
+
+    let revoked = json_stdout(&run(&[
+        "introspection-clients",
+        "revoke",
+        "--client-id",
+        client_id,
+    ]));
+    assert!(revoked["revoked_at"].is_string());
+    let again = json_stdout(&run(&[
+        "introspection-clients",
+        "revoke",
+        "--client-id",
+        client_id,
+    ]));
+    assert_eq!(
+        again["revoked_at"], revoked["revoked_at"],
+        "revoking again changes nothing"
+    );
+    let refused = server
+        .introspector(client_id, secret)
+        .introspect_token(&request)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(401));
+
+    let unknown = run(&[
+        "introspection-clients",
+        "revoke",
+        "--client-id",
+        "hbxic_nope",
+    ]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("introspection-clients list"));
+    let nameless = run(&["introspection-clients", "create", "--name", ""]);
+    assert!(!nameless.status.success());
 }

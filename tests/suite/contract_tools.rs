@@ -215,10 +215,13 @@ fn schemas(document: &mut serde_json::Value) -> &mut serde_json::Value {
 /// A server for a client scenario, and the environment the scenario reads.
 async fn scenario_server() -> (TestServer, Vec<(&'static str, String)>) {
     let server = TestServer::start().await;
+    let (client_id, client_secret) = server.new_introspection_client("scenario").await;
     let env = vec![
         ("HBX_SA_URL", server.base_url.clone()),
         ("HBX_SA_TOKEN", server.owner_token.clone()),
         ("HBX_SA_ACCOUNT_ID", server.account_id.to_string()),
+        ("HBX_SA_CLIENT_ID", client_id),
+        ("HBX_SA_CLIENT_SECRET", client_secret),
     ];
     (server, env)
 }

@@ -417,7 +417,7 @@ async fn internal_errors_reveal_nothing(backend: Backend) {
         "internal",
     );
     assert_eq!(error.message, "internal error");
-    let log = std::fs::read_to_string(server.log_path()).unwrap();
+    let log = server.log_once_it_holds("NOT A KEY").await;
     assert!(
         log.contains("NOT A KEY"),
         "the log says what went wrong: {log}"

@@ -20,3 +20,4 @@ mod scale_out;
 mod secrets;
 mod seed_contract;
 mod store;
+mod verification;

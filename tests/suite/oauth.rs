@@ -3,7 +3,9 @@
 //! not-before and subject; key rotation without restart; grants for users; and
 //! development mode.
 
-use crate::common::issuer::{TestIssuer, TestKey};
+use crate::common::issuer::{
+    AUDIENCE, TestIssuer, TestKey, bad_access_tokens, claims, server_trusting,
+};
 use crate::common::{Backend, TestServer, create_request, expect_error};
 use chrono::{TimeDelta, Utc};
 use hbx_service_accounts::auth::oauth::IssuerSettings;
@@ -12,37 +14,6 @@ use hbx_service_accounts::auth::oauth::keys::KeySource;
 use hbx_service_accounts::domain::{Capability, CapabilityKey, Subject};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const AUDIENCE: &str = "hybridbox-api";
-
-/// A server trusting `issuer`, its keys found by discovery.
-async fn server_trusting(backend: Backend, issuer: &TestIssuer, keys: KeySource) -> TestServer {
-    let issuer_settings = IssuerSettings {
-        issuer: issuer.issuer(),
-        audiences: vec!["other-api".into(), AUDIENCE.into()],
-        keys,
-    };
-    TestServer::start_with_on(backend, move |settings| {
-        settings.oauth.issuers.push(issuer_settings);
-        settings.oauth.leeway = TimeDelta::seconds(30);
-        settings.oauth.key_policy.refetch_interval = TimeDelta::seconds(10);
-    })
-    .await
-}
-
-/// Claims of a valid token for `user` at the server's current time.
-fn claims(server: &TestServer, issuer: &TestIssuer, user: Uuid) -> Value {
-    let now = server.now().timestamp();
-    json!({
-        "iss": issuer.issuer(),
-        "aud": [AUDIENCE, "account"],
-        "sub": user.to_string(),
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "scope": "openid",
-    })
-}
 
 async fn grant(server: &TestServer, user: Uuid, key: &str) {
     server
@@ -107,8 +78,6 @@ async fn users_with_grants_create_and_revoke(backend: Backend) {
 
 async fn every_bad_token_is_401_invalid_token(backend: Backend) {
     let key = TestKey::rsa("rsa-1");
-    let unpublished = TestKey::rsa("rsa-1");
-    let stranger = TestKey::ed25519("never-published");
     let issuer = TestIssuer::start(&[&key]).await;
     let server = server_trusting(backend, &issuer, KeySource::JwksUrl(issuer.jwks_url())).await;
     let user = Uuid::new_v4();
@@ -121,6 +90,8 @@ async fn every_bad_token_is_401_invalid_token(backend: Backend) {
         .expect("a valid user token");
     // Past the refetch interval, so that the unknown kid below can trigger one.
     server.clock.advance(TimeDelta::seconds(10));
+    let fetches_before = issuer.jwks_fetches();
+    let cases = bad_access_tokens(&server, &issuer, &key, user);
     let good = claims(&server, &issuer, user);
     let now = server.now().timestamp();
     let with = |change: &dyn Fn(&mut Value)| {
@@ -128,100 +99,6 @@ async fn every_bad_token_is_401_invalid_token(backend: Backend) {
         change(&mut claims);
         claims
     };
-
-    let tampered = {
-        let token = key.sign(&good);
-        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-        let other = key.sign(&with(&|c| c["sub"] = json!(Uuid::new_v4().to_string())));
-        parts[1] = other.split('.').nth(1).unwrap().to_owned();
-        parts[2] = token.split('.').nth(2).unwrap().to_owned();
-        parts.join(".")
-    };
-    let unsigned = {
-        use base64::Engine as _;
-        let b64 =
-            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-        format!(
-            "{}.{}.",
-            b64(&json!({"alg": "none", "typ": "JWT"})),
-            b64(&good)
-        )
-    };
-    let hs256_with_public_key = {
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-        header.kid = Some(key.kid.clone());
-        let secret = jsonwebtoken::EncodingKey::from_secret(&key.public_der);
-        jsonwebtoken::encode(&header, &good, &secret).unwrap()
-    };
-    let fetches_before = issuer.jwks_fetches();
-    let cases: Vec<(&str, String)> = vec![
-        (
-            "wrong issuer",
-            key.sign(&with(&|c| c["iss"] = json!("https://evil.example"))),
-        ),
-        (
-            "issuer with a trailing slash",
-            key.sign(&with(&|c| {
-                c["iss"] = json!(format!("{}/", issuer.issuer()))
-            })),
-        ),
-        (
-            "wrong audience",
-            key.sign(&with(&|c| c["aud"] = json!("someone-else"))),
-        ),
-        (
-            "no audience",
-            key.sign(&with(&|c| {
-                c.as_object_mut().unwrap().remove("aud");
-            })),
-        ),
-        (
-            "expired beyond the leeway",
-            key.sign(&with(&|c| c["exp"] = json!(now - 31))),
-        ),
-        (
-            "no exp",
-            key.sign(&with(&|c| {
-                c.as_object_mut().unwrap().remove("exp");
-            })),
-        ),
-        (
-            "not yet valid beyond the leeway",
-            key.sign(&with(&|c| c["nbf"] = json!(now + 31))),
-        ),
-        ("bad signature", tampered),
-        ("alg none", unsigned),
-        ("HS256 keyed with the RSA public key", hs256_with_public_key),
-        (
-            "sub not a UUID",
-            key.sign(&with(&|c| c["sub"] = json!("alice"))),
-        ),
-        (
-            "no sub",
-            key.sign(&with(&|c| {
-                c.as_object_mut().unwrap().remove("sub");
-            })),
-        ),
-        (
-            "same kid, a key the JWKS never published",
-            unpublished.sign(&good),
-        ),
-        (
-            "unknown kid, no such key after refetch",
-            stranger.sign(&good),
-        ),
-        ("not a JWT", "a.b.c".to_owned()),
-        (
-            "a Keycloak ID token",
-            key.sign(&with(&|c| c["typ"] = json!("ID"))),
-        ),
-        ("an ID token by header type", {
-            let mut header = jsonwebtoken::Header::new(key.algorithm);
-            header.kid = Some(key.kid.clone());
-            header.typ = Some("id+jwt".into());
-            jsonwebtoken::encode(&header, &good, &key.encoding).unwrap()
-        }),
-    ];
     for (case, token) in &cases {
         let error = expect_error(
             server

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::common::postgres::TestDatabase;
 use crate::common::process::{ServeProcess, hbx_sa, json_stdout};
 use crate::common::{Backend, TestServer, create_request, expect_error, secret_of};
+use hbx_service_accounts::client::types::IntrospectionRequest;
 use hbx_service_accounts::store::{PostgresOptions, PostgresStore, Store, sql};
 use sqlx::{Connection, PgConnection, Row};
 use tokio::net::{TcpListener, TcpStream};
@@ -89,7 +90,35 @@ async fn two_instances_share_tokens_and_revocations() {
             &key_file,
         ),
     );
+    // An introspection client made at the command line, for both instances.
+    let introspection_client = run(
+        dir.path(),
+        &with_database(
+            &["introspection-clients", "create", "--name", "gateway"],
+            &database,
+            &key_file,
+        ),
+    );
+    let introspect = |instance: &ServeProcess, token: &str| {
+        let client = instance.introspector(
+            introspection_client["client_id"].as_str().unwrap(),
+            introspection_client["client_secret"].as_str().unwrap(),
+        );
+        let request = IntrospectionRequest {
+            token: token.to_owned(),
+            token_type_hint: None,
+        };
+        async move {
+            client
+                .introspect_token(&request)
+                .await
+                .unwrap()
+                .into_inner()
+                .active
+        }
+    };
     // ...its token works on the second.
+    assert!(introspect(&second, &created.token).await);
     let listed = second
         .client(&created.token)
         .list_service_accounts(&account_id, None, None, None)
@@ -112,6 +141,10 @@ async fn two_instances_share_tokens_and_revocations() {
             .await,
         401,
         "invalid_token",
+    );
+    assert!(
+        !introspect(&first, &created.token).await,
+        "introspection on the other instance says inactive"
     );
 
     // The same for rotation: the old token dies everywhere, the new one works everywhere.
@@ -155,12 +188,17 @@ async fn instances_starting_together_migrate_once() {
         assert!(store.is_ok(), "{store:?}");
     }
     let mut connection = PgConnection::connect(&database.url).await.unwrap();
-    let applied: i64 = sqlx::query("SELECT count(*) FROM _sqlx_migrations")
-        .fetch_one(&mut connection)
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(applied, 1);
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT version, count(*) FROM _sqlx_migrations GROUP BY version")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    let files = std::fs::read_dir("migrations/postgres").unwrap().count();
+    assert_eq!(rows.len(), files, "every migration applied: {rows:?}");
+    assert!(
+        rows.iter().all(|(_, times)| *times == 1),
+        "each exactly once: {rows:?}"
+    );
 }
 
 #[tokio::test]

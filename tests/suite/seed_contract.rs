@@ -234,10 +234,9 @@ fn response_matches_the_seed() {
 fn bearer_security_is_declared_and_applied() {
     let document = document();
     let schemes = &document.components.as_ref().unwrap().security_schemes;
-    assert_eq!(schemes.len(), 1);
-    let (name, scheme) = schemes.iter().next().unwrap();
-    let ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. }) = scheme else {
-        panic!("an HTTP security scheme")
+    let name = hbx_service_accounts::api::SECURITY_SCHEME;
+    let Some(ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. })) = schemes.get(name) else {
+        panic!("an HTTP security scheme named {name}")
     };
     assert_eq!(scheme, "bearer");
     let applied = document

@@ -36,6 +36,7 @@ fn token_facts() -> TokenFacts {
         prefix: "hbxsa".into(),
         public_id: Uuid::new_v4().simple().to_string()[..16].to_owned(),
         last4: "abcd".into(),
+        issued_at: at("2030-01-01T00:00:00.000007Z"),
     }
 }
 

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use self::keys::{IssuerKeys, KeyPolicy, KeySource};
-use super::{AuthError, Principal};
+use super::{AuthError, CredentialFacts, Principal, Verified};
 use crate::clock::Clock;
 
 /// Algorithms a token may be signed with.
@@ -76,6 +76,7 @@ struct Claims {
     aud: Option<Audience>,
     exp: Option<serde_json::Number>,
     nbf: Option<serde_json::Number>,
+    iat: Option<serde_json::Number>,
     /// Keycloak's token type claim (`Bearer` for access tokens).
     typ: Option<String>,
 }
@@ -141,7 +142,7 @@ impl OAuthAuthenticator {
         credential.split('.').count() == 3
     }
 
-    pub async fn authenticate(&self, credential: &str) -> Result<Principal, AuthError> {
+    pub async fn authenticate(&self, credential: &str) -> Result<Verified, AuthError> {
         let invalid = AuthError::InvalidToken;
         let header = jsonwebtoken::decode_header(credential)
             .map_err(|_| invalid("malformed JWT or unsupported algorithm"))?;
@@ -187,7 +188,7 @@ impl OAuthAuthenticator {
         self.check(issuer, claims)
     }
 
-    fn check(&self, issuer: &TrustedIssuer, claims: Claims) -> Result<Principal, AuthError> {
+    fn check(&self, issuer: &TrustedIssuer, claims: Claims) -> Result<Verified, AuthError> {
         let invalid = AuthError::InvalidToken;
         if claims.iss.as_deref() != Some(issuer.issuer.as_str()) {
             return Err(invalid("JWT issuer mismatch"));
@@ -232,7 +233,17 @@ impl OAuthAuthenticator {
             .as_deref()
             .and_then(|sub| Uuid::parse_str(sub).ok())
             .ok_or(invalid("JWT sub is not a UUID"))?;
-        Ok(Principal::User { user_id })
+        let issued_at = match claims.iat.as_ref() {
+            None => None,
+            Some(iat) => Some(numeric_date(iat).ok_or(invalid("JWT with an invalid iat"))?),
+        };
+        Ok(Verified {
+            principal: Principal::User { user_id },
+            credential: CredentialFacts::AccessToken {
+                issued_at,
+                expires_at: expires,
+            },
+        })
     }
 }
 

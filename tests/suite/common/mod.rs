@@ -169,6 +169,19 @@ impl TestServer {
         self.data_dir.path().join(LOG_FILE)
     }
 
+    /// The server's log once it holds `needle` (the logger writes in the
+    /// background), or as it stands after 10 seconds.
+    pub async fn log_once_it_holds(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+            if log.contains(needle) || std::time::Instant::now() > deadline {
+                return log;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         use hbx_service_accounts::clock::Clock;
         self.clock.now()
@@ -185,6 +198,22 @@ impl TestServer {
     /// The generated client sending exactly this `Authorization` header (or none).
     pub fn client_with_authorization(&self, authorization: Option<&str>) -> Client {
         Client::new_with_client(&self.base_url, http_client(authorization))
+    }
+
+    /// A new introspection client: `(client_id, client_secret)`.
+    pub async fn new_introspection_client(&self, name: &str) -> (String, String) {
+        let made = self
+            .app
+            .admin()
+            .create_introspection_client(self.app.minter(), name.into())
+            .await
+            .expect("create an introspection client");
+        (made.client.client_id, made.secret.into_exposed())
+    }
+
+    /// The generated client, authenticated as introspection client `id`.
+    pub fn introspector(&self, id: &str, secret: &str) -> Client {
+        self.client_with_authorization(Some(&basic_authorization(id, secret)))
     }
 
     pub fn owner(&self) -> Client {
@@ -325,6 +354,15 @@ fn http_client(authorization: Option<&str>) -> reqwest::Client {
         .default_headers(headers)
         .build()
         .expect("reqwest client")
+}
+
+/// `Basic base64(id:secret)`.
+pub fn basic_authorization(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
 }
 
 /// A create request the generated client accepts.

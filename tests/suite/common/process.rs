@@ -81,10 +81,19 @@ impl ServeProcess {
     }
 
     pub fn client(&self, token: &str) -> Client {
+        self.client_with_authorization(&format!("Bearer {token}"))
+    }
+
+    /// The generated client, as introspection client `id`.
+    pub fn introspector(&self, id: &str, secret: &str) -> Client {
+        self.client_with_authorization(&super::basic_authorization(id, secret))
+    }
+
+    fn client_with_authorization(&self, authorization: &str) -> Client {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(
             reqwest::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().unwrap(),
+            authorization.parse().unwrap(),
         );
         let http = reqwest::Client::builder()
             .default_headers(headers)

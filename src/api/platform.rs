@@ -1,0 +1,131 @@
+//! Types of the operations other Hybridbox services use to verify credentials:
+//! whoami (the caller about itself) and token introspection (RFC 7662, a
+//! platform component about any token).
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::examples;
+
+/// What kind of principal a credential speaks for: `service_account` (by one
+/// of its tokens) or `user` (a person, by an OAuth access token).
+// The variants carry no doc comments of their own: with them, the schema
+// becomes a `oneOf` that client generators turn into one type per value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalType {
+    ServiceAccount,
+    User,
+}
+
+/// What a principal holds in one account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct AccountGrants {
+    /// The account.
+    pub account_id: Uuid,
+    /// Capability keys held in the account, sorted: this service's
+    /// (`auth.manage`) and other Hybridbox services' (`billing.read`, ...).
+    /// Ownership is not listed here but in `owner`.
+    pub capabilities: Vec<String>,
+    /// Whether the principal owns the account, which implies every capability.
+    pub owner: bool,
+}
+
+/// The caller, as its credential identifies it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[schemars(example = "examples::whoami")]
+pub struct Whoami {
+    /// `service_account` or `user`.
+    pub principal_type: PrincipalType,
+    /// The user, for a user; null for a service account.
+    pub user_id: Option<Uuid>,
+    /// The service account, for a service account; null for a user.
+    pub service_account_id: Option<Uuid>,
+    /// The service account's own account; null for a user.
+    pub account_id: Option<Uuid>,
+    /// The service account's name; null for a user.
+    pub name: Option<String>,
+    /// The public id of the service-account token that was used; null for a
+    /// user.
+    pub token_public_id: Option<String>,
+    /// When the credential expires: the service-account token's `expires_at`,
+    /// or the access token's `exp`. Null for a token that does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// One entry per account in which the caller has standing: a service
+    /// account's own account (always), a user's accounts with at least one
+    /// grant.
+    pub grants: Vec<AccountGrants>,
+}
+
+/// An introspection request (RFC 7662 §2.1), form-encoded.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[schemars(example = "examples::introspection_request")]
+pub struct IntrospectionRequest {
+    /// The token to introspect: a service-account token or an OAuth access
+    /// token.
+    pub token: String,
+    /// A hint about the token's type (`access_token`, `service_account`);
+    /// optional, and ignored: the token's form tells.
+    pub token_type_hint: Option<String>,
+}
+
+/// The kind of token an active introspection answer describes:
+/// `service_account` (a service-account token issued by this service) or
+/// `access_token` (an OAuth access token from the trusted authorization
+/// server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntrospectedTokenType {
+    ServiceAccount,
+    AccessToken,
+}
+
+/// An introspection answer (RFC 7662 §2.2). An inactive token is exactly
+/// `{"active": false}`, whatever the reason; an active one carries the other
+/// members (those that do not apply to it are left out, never null).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(example = "examples::introspection_response")]
+pub struct IntrospectionResponse {
+    /// Whether the token is valid now: well formed, known, not expired, not
+    /// revoked.
+    pub active: bool,
+    /// `service_account` or `access_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "IntrospectedTokenType")]
+    pub token_type: Option<IntrospectedTokenType>,
+    /// The principal: the service account's id, or the user's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Uuid")]
+    pub sub: Option<Uuid>,
+    /// When the token expires, in seconds since the Unix epoch; left out for a
+    /// service-account token that does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "i64")]
+    pub exp: Option<i64>,
+    /// When the token was issued, in seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "i64")]
+    pub iat: Option<i64>,
+    /// `service_account` or `user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "PrincipalType")]
+    pub hbx_principal_type: Option<PrincipalType>,
+    /// The service account's own account (service accounts only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Uuid")]
+    pub hbx_account_id: Option<Uuid>,
+    /// The service account (service accounts only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Uuid")]
+    pub hbx_service_account_id: Option<Uuid>,
+    /// The user (users only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Uuid")]
+    pub hbx_user_id: Option<Uuid>,
+    /// The principal's grants, as whoami lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Vec<AccountGrants>")]
+    pub hbx_grants: Option<Vec<AccountGrants>>,
+}

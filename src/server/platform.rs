@@ -1,0 +1,151 @@
+//! The operations other Hybridbox services use to verify credentials: whoami
+//! (the caller about itself) and token introspection (an introspection client
+//! about any token). Both verify with the same code as every other request
+//! (`Authenticator::verify`).
+
+use dropshot::{HttpError, HttpResponseHeaders, HttpResponseOk, RequestContext};
+use slog::info;
+
+use super::ApiContext;
+use super::error::{auth_error, client_auth_error, service_error};
+use super::service_accounts::no_store;
+use crate::api::extract::FormBody;
+use crate::api::platform::{
+    self, IntrospectedTokenType, IntrospectionRequest, IntrospectionResponse, PrincipalType, Whoami,
+};
+use crate::api::types::CredentialAnswerHeaders;
+use crate::auth::{AuthError, CredentialFacts, Principal};
+use crate::service::identity::{AccountGrants, Identity};
+
+pub async fn whoami(
+    rqctx: RequestContext<ApiContext>,
+) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, CredentialAnswerHeaders>, HttpError> {
+    let context = rqctx.context();
+    let verified = context
+        .authenticator
+        .authenticate(rqctx.request.headers())
+        .await
+        .map_err(auth_error)?;
+    let identity = context
+        .identities
+        .describe(verified)
+        .await
+        .map_err(service_error)?;
+    Ok(HttpResponseHeaders::new(
+        HttpResponseOk(whoami_of(identity)),
+        CredentialAnswerHeaders {
+            cache_control: no_store(),
+        },
+    ))
+}
+
+pub async fn introspect(
+    rqctx: RequestContext<ApiContext>,
+    body: FormBody<IntrospectionRequest>,
+) -> Result<
+    HttpResponseHeaders<HttpResponseOk<IntrospectionResponse>, CredentialAnswerHeaders>,
+    HttpError,
+> {
+    let context = rqctx.context();
+    let client = context
+        .introspection_clients
+        .authenticate(rqctx.request.headers())
+        .await
+        .map_err(client_auth_error)?;
+    let request = body.decode()?;
+    let answer = match context.authenticator.verify(&request.token).await {
+        Ok(verified) => {
+            let identity = context
+                .identities
+                .describe(verified)
+                .await
+                .map_err(service_error)?;
+            active(identity)
+        }
+        Err(AuthError::InvalidToken(reason)) => {
+            info!(rqctx.log, "introspected an inactive token";
+                "client_id" => &client.client_id, "reason" => reason);
+            IntrospectionResponse::default()
+        }
+        Err(error) => return Err(auth_error(error)),
+    };
+    if let Some(sub) = answer.sub {
+        info!(rqctx.log, "introspected an active token";
+            "client_id" => &client.client_id, "sub" => %sub);
+    }
+    Ok(HttpResponseHeaders::new(
+        HttpResponseOk(answer),
+        CredentialAnswerHeaders {
+            cache_control: no_store(),
+        },
+    ))
+}
+
+fn whoami_of(identity: Identity) -> Whoami {
+    let Identity { verified, grants } = identity;
+    let (user_id, service_account_id, account_id) = principal_ids(verified.principal);
+    let (name, token_public_id) = match &verified.credential {
+        CredentialFacts::ServiceAccountToken {
+            public_id, name, ..
+        } => (Some(name.clone()), Some(public_id.clone())),
+        CredentialFacts::AccessToken { .. } => (None, None),
+    };
+    Whoami {
+        principal_type: principal_type(verified.principal),
+        user_id,
+        service_account_id,
+        account_id,
+        name,
+        token_public_id,
+        expires_at: verified.credential.expires_at(),
+        grants: grants.into_iter().map(api_grants).collect(),
+    }
+}
+
+fn active(identity: Identity) -> IntrospectionResponse {
+    let Identity { verified, grants } = identity;
+    let (user_id, service_account_id, account_id) = principal_ids(verified.principal);
+    IntrospectionResponse {
+        active: true,
+        token_type: Some(match verified.credential {
+            CredentialFacts::ServiceAccountToken { .. } => IntrospectedTokenType::ServiceAccount,
+            CredentialFacts::AccessToken { .. } => IntrospectedTokenType::AccessToken,
+        }),
+        sub: Some(verified.principal.subject().id()),
+        exp: verified.credential.expires_at().map(|at| at.timestamp()),
+        iat: verified.credential.issued_at().map(|at| at.timestamp()),
+        hbx_principal_type: Some(principal_type(verified.principal)),
+        hbx_account_id: account_id,
+        hbx_service_account_id: service_account_id,
+        hbx_user_id: user_id,
+        hbx_grants: Some(grants.into_iter().map(api_grants).collect()),
+    }
+}
+
+/// (user, service account, the service account's account).
+fn principal_ids(
+    principal: Principal,
+) -> (Option<uuid::Uuid>, Option<uuid::Uuid>, Option<uuid::Uuid>) {
+    match principal {
+        Principal::User { user_id } => (Some(user_id), None, None),
+        Principal::ServiceAccount {
+            service_account_id,
+            account_id,
+        } => (None, Some(service_account_id), Some(account_id)),
+    }
+}
+
+fn principal_type(principal: Principal) -> PrincipalType {
+    match principal {
+        Principal::User { .. } => PrincipalType::User,
+        Principal::ServiceAccount { .. } => PrincipalType::ServiceAccount,
+    }
+}
+
+fn api_grants(grants: AccountGrants) -> platform::AccountGrants {
+    platform::AccountGrants {
+        account_id: grants.account_id,
+        capabilities: grants.capabilities,
+        owner: grants.owner,
+    }
+}
