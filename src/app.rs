@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use slog::Logger;
 
+use crate::auth::cache::{self, CredentialCache};
 use crate::auth::introspection_client::IntrospectionClientAuthenticator;
 use crate::auth::last_use::LastUseRecorder;
 use crate::auth::oauth::OAuthAuthenticator;
@@ -18,7 +19,9 @@ use crate::service::admin::Admin;
 use crate::service::identity::Identities;
 use crate::service::{ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
-use crate::store::{PostgresOptions, PostgresStore, SqliteStore, Store, StoreError};
+use crate::store::{
+    CredentialLookup, PostgresOptions, PostgresStore, SqliteStore, Store, StoreError,
+};
 use crate::token::keyring::{self, KeyringError, TokenKeyring};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,9 @@ pub enum OpenError {
 #[derive(Clone)]
 pub struct App {
     store: Arc<dyn Store>,
+    /// What verifying credentials reads: the cache in front of the store, or
+    /// the store itself when caching is off.
+    credentials: Arc<dyn CredentialLookup>,
     minter: TokenMinter,
     clock: Arc<dyn Clock>,
     settings: Settings,
@@ -121,8 +127,19 @@ impl App {
             );
         }
         let oauth = OAuthAuthenticator::new(&oauth, clock.clone()).map(Arc::new);
+        let credentials: Arc<dyn CredentialLookup> = if settings.credential_cache_ttl.is_zero() {
+            store.clone()
+        } else {
+            CredentialCache::new(
+                store.clone(),
+                store.changes(),
+                settings.credential_cache_ttl,
+                cache::DEFAULT_CAPACITY,
+            )
+        };
         Ok(Self {
             store,
+            credentials,
             oauth,
             minter: TokenMinter {
                 prefix: settings.token_prefix.clone(),
@@ -141,6 +158,12 @@ impl App {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Whether credentials are cached (and so whether other writers must be
+    /// watched).
+    pub fn caches_credentials(&self) -> bool {
+        !self.settings.credential_cache_ttl.is_zero()
     }
 
     /// Mints service-account tokens (with this server's prefix and keys).
@@ -167,7 +190,7 @@ impl App {
     pub fn authenticator(&self, last_use: Option<Arc<LastUseRecorder>>) -> Authenticator {
         Authenticator::new(
             ServiceAccountAuthenticator::new(
-                self.store.clone(),
+                self.credentials.clone(),
                 self.minter.keyring.clone(),
                 self.minter.prefix.clone(),
                 self.clock.clone(),
@@ -180,7 +203,7 @@ impl App {
     pub fn service_accounts(&self) -> ServiceAccounts {
         ServiceAccounts::new(
             self.store.clone(),
-            self.store.clone(),
+            self.credentials.clone(),
             self.minter.clone(),
             self.clock.clone(),
             self.settings.token_policy,
@@ -188,11 +211,11 @@ impl App {
     }
 
     pub fn introspection_clients(&self) -> IntrospectionClientAuthenticator {
-        IntrospectionClientAuthenticator::new(self.store.clone(), self.minter.keyring.clone())
+        IntrospectionClientAuthenticator::new(self.credentials.clone(), self.minter.keyring.clone())
     }
 
     pub fn identities(&self) -> Identities {
-        Identities::new(self.store.clone())
+        Identities::new(self.credentials.clone())
     }
 
     pub fn admin(&self) -> Admin {

@@ -22,6 +22,10 @@ pub const DEFAULT_DATA_DIR: &str = "./hbx-sa-data";
 pub const TOKEN_KEY_FILE: &str = "token-keys";
 /// How long an operation waits for the database when not told otherwise.
 pub const DEFAULT_DATABASE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a verified credential's stored facts may be reused when not told
+/// otherwise: the bound on how long a change made by another process can go
+/// unseen (contract §6).
+pub const DEFAULT_CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Where state lives, how tokens are minted and what rules they follow.
 #[derive(Debug, Clone)]
@@ -41,6 +45,10 @@ pub struct Settings {
     /// write lock, or PostgreSQL's answer) before it fails with 503
     /// `unavailable`.
     pub database_timeout: Duration,
+    /// How long what verifying a credential read from the store is reused;
+    /// zero turns the cache off. Changes made through this process are seen
+    /// at once, changes made elsewhere within this time.
+    pub credential_cache_ttl: Duration,
     /// Rules for new tokens (maximum lifetime).
     pub token_policy: TokenPolicy,
     /// `last_used_at` is written at most once per token per this interval.
@@ -62,6 +70,7 @@ impl Settings {
             database_url: None,
             database_max_connections: crate::store::postgres::DEFAULT_MAX_CONNECTIONS,
             database_timeout: DEFAULT_DATABASE_TIMEOUT,
+            credential_cache_ttl: DEFAULT_CREDENTIAL_CACHE_TTL,
             token_policy: TokenPolicy::default(),
             last_use_interval: last_use::DEFAULT_INTERVAL,
             oauth: OAuthSettings::default(),
@@ -76,6 +85,18 @@ const MAX_DURATION_SECONDS: i64 = 100 * 365 * 86_400;
 /// `30m`, `45s`). Shown in the largest unit that expresses it exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub TimeDelta);
+
+impl HumanDuration {
+    /// The same duration; durations this service configures are whole seconds.
+    pub const fn from_std(duration: Duration) -> Self {
+        Self(TimeDelta::seconds(duration.as_secs() as i64))
+    }
+
+    /// As a standard duration (zero for a negative one, which parsing refuses).
+    pub fn to_std(self) -> Duration {
+        self.0.to_std().unwrap_or(Duration::ZERO)
+    }
+}
 
 impl FromStr for HumanDuration {
     type Err = String;

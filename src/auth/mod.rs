@@ -8,6 +8,7 @@
 
 pub mod basic;
 pub mod bearer;
+pub mod cache;
 pub mod introspection_client;
 pub mod last_use;
 pub mod oauth;

@@ -14,8 +14,8 @@ use crate::auth::last_use;
 use crate::auth::oauth::keys::{self, KeySource};
 use crate::auth::oauth::{self, IssuerSettings};
 use crate::config::{
-    DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT, HumanDuration, Settings,
-    parse_tolerance,
+    DEFAULT_BIND, DEFAULT_CREDENTIAL_CACHE_TTL, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT,
+    HumanDuration, Settings, parse_tolerance,
 };
 use crate::service::admin::DEFAULT_BOOTSTRAP_NAME;
 use crate::store::postgres::DEFAULT_MAX_CONNECTIONS;
@@ -39,6 +39,11 @@ pub struct ServeArgs {
     /// Write last_used_at at most once per token per this interval
     #[arg(long, env = "HBX_SA_LAST_USED_INTERVAL", default_value_t = HumanDuration(last_use::DEFAULT_INTERVAL))]
     pub last_used_interval: HumanDuration,
+    /// How long verified credentials' stored facts are reused (0s: never).
+    /// Changes made through this server apply at once; changes made by other
+    /// instances or commands within this bound
+    #[arg(long, env = "HBX_SA_CREDENTIAL_CACHE_TTL", value_parser = parse_tolerance, default_value_t = HumanDuration::from_std(DEFAULT_CREDENTIAL_CACHE_TTL))]
+    pub credential_cache_ttl: HumanDuration,
     #[command(flatten)]
     pub oauth: OAuthArgs,
     #[command(flatten)]
@@ -284,6 +289,7 @@ impl ServeArgs {
         let mut settings = self.storage.settings();
         settings.token_policy.max_lifetime = self.max_token_lifetime.map(|d| d.0);
         settings.last_use_interval = self.last_used_interval.0;
+        settings.credential_cache_ttl = self.credential_cache_ttl.to_std();
         if let Some(issuer) = oauth.oauth_issuer {
             let keys = match (oauth.oauth_jwks_url, oauth.oauth_jwks_file) {
                 (Some(url), _) => KeySource::JwksUrl(url),

@@ -146,6 +146,8 @@ pub enum StopError {
 pub struct Server {
     http: HttpServer<ApiContext>,
     last_use: Arc<LastUseRecorder>,
+    /// Watches other processes' changes for the credential cache.
+    watcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -167,14 +169,24 @@ impl Server {
             default_handler_task_mode: HandlerTaskMode::Detached,
             ..Default::default()
         };
-        let http = ServerBuilder::new(api_description(), context, log)
+        let http = ServerBuilder::new(api_description(), context, log.clone())
             .config(config)
             .start()
             .map_err(|e| StartError {
                 bind,
                 source: Box::new(e),
             })?;
-        Ok(Self { http, last_use })
+        let watcher = app.caches_credentials().then(|| {
+            tokio::spawn(
+                app.store()
+                    .watch_other_writers(log.new(slog::o!("component" => "credential_changes"))),
+            )
+        });
+        Ok(Self {
+            http,
+            last_use,
+            watcher,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -195,6 +207,9 @@ impl Server {
     /// pending `last_used_at` updates.
     pub async fn close(self) -> Result<(), StopError> {
         let closed = self.http.close().await.map_err(StopError::Http);
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
         self.last_use.close().await.map_err(StopError::LastUse)?;
         closed
     }

@@ -8,13 +8,17 @@
 //! implemented for every database that has the capability), so that generic
 //! code needs one bound, `D: Backend`, instead of a dozen.
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
-use sqlx::{Database, Encode, Executor, FromRow, Type};
+use slog::Logger;
+use sqlx::{Database, Encode, Executor, FromRow, Pool, Type};
 use uuid::Uuid;
 
+use super::changes::{ChangeHub, CredentialChange};
 use super::rows::{
     AccountRow, AuditEventRow, CapabilityRow, CursorRow, GrantRow, IntrospectionClientRow,
-    ServiceAccountRow, Timestamp,
+    PublicIdRow, ServiceAccountRow, Timestamp,
 };
 
 /// A statement with its parameters, ready to run.
@@ -146,6 +150,7 @@ pub trait Backend:
     + Decodes<AuditEventRow>
     + Decodes<GrantRow>
     + Decodes<IntrospectionClientRow>
+    + Decodes<PublicIdRow>
 {
     /// The statement that opens a write transaction. SQLite's must take the
     /// write lock at once (`BEGIN IMMEDIATE`), so that a transaction never
@@ -153,4 +158,20 @@ pub trait Backend:
     const BEGIN_WRITE: &'static str;
 
     fn classify(error: &sqlx::Error) -> ErrorClass;
+
+    /// Records `changes` for the other processes on this database, inside the
+    /// write transaction, so that they learn of them once it commits.
+    fn record_changes<'c>(
+        connection: &'c mut Self::Connection,
+        changes: &'c [CredentialChange],
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+
+    /// Tells `hub` of the changes other processes make to this database,
+    /// until `readers` is closed. When it may have missed some, it says
+    /// [`CredentialChange::Everything`].
+    fn watch_other_writers(
+        readers: Pool<Self>,
+        hub: Arc<ChangeHub>,
+        log: Logger,
+    ) -> BoxFuture<'static, ()>;
 }

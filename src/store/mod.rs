@@ -13,13 +13,20 @@
 //! acknowledge it to a client.
 
 pub mod backend;
+pub mod changes;
 pub mod postgres;
 pub mod rows;
 pub mod shared;
 pub mod sql;
 pub mod sqlite;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use futures::future::BoxFuture;
+use slog::Logger;
+
+use self::changes::ChangeHub;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -254,6 +261,14 @@ pub trait Store: CredentialLookup {
         account_id: Uuid,
         page: PageRequest,
     ) -> Result<Vec<ServiceAccount>, StoreError>;
+
+    /// This process's subscribers to credential changes: every change this
+    /// store commits is published to them before the call returns.
+    fn changes(&self) -> &Arc<ChangeHub>;
+
+    /// Publishes to [`Store::changes`] what other processes change (other
+    /// servers, commands run beside this one), until the store closes. Spawn it.
+    fn watch_other_writers(&self, log: Logger) -> BoxFuture<'static, ()>;
 
     /// Closes every connection, after which every call fails. For shutdown.
     async fn close(&self);

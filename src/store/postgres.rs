@@ -17,10 +17,16 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{
     PgArgumentBuffer, PgConnectOptions, PgPoolOptions, PgTypeInfo, PgValueRef, Postgres,
 };
-use sqlx::{Decode, Encode, Type};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use slog::{Logger, warn};
+use sqlx::postgres::{PgConnection, PgListener};
+use sqlx::{Decode, Encode, Pool, Type};
 
 use super::StoreError;
 use super::backend::{Backend, ErrorClass};
+use super::changes::{ChangeHub, CredentialChange};
 use super::rows::Timestamp;
 use super::shared::{SqlStore, store_error};
 
@@ -105,6 +111,79 @@ impl Backend for Postgres {
                 }
             }
             _ => ErrorClass::Other,
+        }
+    }
+
+    fn record_changes<'c>(
+        connection: &'c mut PgConnection,
+        changes: &'c [CredentialChange],
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            for change in changes {
+                // Sent when (and if) the transaction commits.
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(change.encode())
+                    .execute(&mut *connection)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn watch_other_writers(
+        readers: Pool<Postgres>,
+        hub: Arc<ChangeHub>,
+        log: Logger,
+    ) -> BoxFuture<'static, ()> {
+        Box::pin(listen(readers, hub, log))
+    }
+}
+
+/// The NOTIFY channel of credential changes.
+const CHANNEL: &str = "hbx_sa_credential_changes";
+
+/// LISTENs for the changes every process sends (this one's included). While
+/// the listening connection is down, notifications are lost: each time it is
+/// (re)established the subscribers forget everything, and the cache's
+/// lifetime bounds what is lost in between.
+async fn listen(pool: Pool<Postgres>, hub: Arc<ChangeHub>, log: Logger) {
+    loop {
+        if pool.is_closed() {
+            return;
+        }
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                if !pool.is_closed() {
+                    warn!(log, "cannot listen for credential changes yet"; "error" => %error);
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(CHANNEL).await {
+            warn!(log, "cannot listen for credential changes yet"; "error" => %error);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        hub.publish(&[CredentialChange::Everything]);
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    hub.publish(&[CredentialChange::decode(notification.payload())]);
+                }
+                // The connection was lost and is being re-established.
+                Ok(None) => hub.publish(&[CredentialChange::Everything]),
+                Err(error) => {
+                    if !pool.is_closed() {
+                        warn!(log, "lost the credential-change listener; forgetting cached \
+                                    credentials"; "error" => %error);
+                    }
+                    hub.publish(&[CredentialChange::Everything]);
+                    break;
+                }
+            }
         }
     }
 }

@@ -238,6 +238,12 @@ pub fn bind_subject<D: Backend>(query: SqlQuery<D>, subject: Subject) -> SqlQuer
     query.arg(subject.kind()).arg(subject.id())
 }
 
+/// The public id of a service account's current token.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PublicIdRow {
+    pub token_public_id: String,
+}
+
 /// Where a page starts: the `created_at` of the service account named by the cursor.
 #[derive(Debug, sqlx::FromRow)]
 pub struct CursorRow {

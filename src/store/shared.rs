@@ -7,18 +7,22 @@
 //! request with [`StoreError::Unavailable`] instead of hanging it.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use slog::Logger;
 use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Transaction};
 use uuid::Uuid;
 
 use super::backend::{Arg, Backend, Decodes, ErrorClass, SqlQuery};
+use super::changes::{ChangeHub, CredentialChange};
 use super::rows::{
     self, AccountRow, AuditEventRow, CapabilityRow, CursorRow, GrantRow, IntrospectionClientRow,
-    ServiceAccountRow, Timestamp,
+    PublicIdRow, ServiceAccountRow, Timestamp,
 };
 use super::{
     ClientLookup, Grant, GrantLookup, LastUse, PageRequest, Revocation, Store, StoreError,
@@ -36,6 +40,7 @@ pub struct SqlStore<D: Backend> {
     writer: Pool<D>,
     readers: Pool<D>,
     timeout: Duration,
+    changes: Arc<ChangeHub>,
 }
 
 impl<D: Backend> Clone for SqlStore<D> {
@@ -44,6 +49,7 @@ impl<D: Backend> Clone for SqlStore<D> {
             writer: self.writer.clone(),
             readers: self.readers.clone(),
             timeout: self.timeout,
+            changes: self.changes.clone(),
         }
     }
 }
@@ -99,6 +105,7 @@ impl<D: Backend> SqlStore<D> {
             writer,
             readers,
             timeout,
+            changes: Arc::default(),
         }
     }
 
@@ -123,6 +130,34 @@ impl<D: Backend> SqlStore<D> {
             .begin_with(D::BEGIN_WRITE)
             .await
             .map_err(store_error::<D>)
+    }
+
+    /// Runs `work` in a write transaction that changes credentials: the changes
+    /// it reports are recorded for other processes in the same transaction,
+    /// and once it has committed, this process's subscribers are told before
+    /// the caller hears of it (so the next request sees the change).
+    async fn write_changing<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut D::Connection) -> Result<(T, Vec<CredentialChange>), StoreError>,
+    ) -> Result<T, StoreError> {
+        let (value, changes) = self
+            .write(async |tx| {
+                let (value, changes) = work(tx).await?;
+                if !changes.is_empty() {
+                    D::record_changes(tx, &changes)
+                        .await
+                        .map_err(store_error::<D>)?;
+                }
+                Ok((value, changes))
+            })
+            .await?;
+        self.changes.publish(&changes);
+        Ok(value)
+    }
+
+    /// This process's subscribers to credential changes (a cache).
+    pub fn changes(&self) -> &Arc<ChangeHub> {
+        &self.changes
     }
 
     /// Runs `work` in a write transaction and commits it; bounded.
@@ -213,6 +248,13 @@ async fn insert_grant<D: Backend>(
         rows::bind_grant(query::<D>(sql::INSERT_GRANT), grant),
     )
     .await
+}
+
+fn grant_change(grant: &Grant) -> CredentialChange {
+    CredentialChange::Grants {
+        account_id: grant.account_id,
+        subject: grant.subject,
+    }
 }
 
 async fn select_service_account<D: Backend>(
@@ -316,8 +358,11 @@ impl<D: Backend> Store for SqlStore<D> {
     }
 
     async fn add_grant(&self, grant: &Grant) -> Result<(), StoreError> {
-        self.write(async |tx| insert_grant::<D>(tx, grant).await)
-            .await
+        self.write_changing(async |tx| {
+            insert_grant::<D>(tx, grant).await?;
+            Ok(((), vec![grant_change(grant)]))
+        })
+        .await
     }
 
     async fn insert_service_account(
@@ -325,9 +370,11 @@ impl<D: Backend> Store for SqlStore<D> {
         new: &StoredServiceAccount,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        self.write(async |tx| {
+        self.write_changing(async |tx| {
             insert_service_account::<D>(tx, new).await?;
-            insert_audit_event::<D>(tx, event).await
+            insert_audit_event::<D>(tx, event).await?;
+            let created = CredentialChange::Token(new.service_account.token.public_id.clone());
+            Ok(((), vec![created]))
         })
         .await
     }
@@ -344,11 +391,13 @@ impl<D: Backend> Store for SqlStore<D> {
             capability: Capability::AccountOwner.into(),
             created_at: account.created_at,
         };
-        self.write(async |tx| {
+        self.write_changing(async |tx| {
             insert_account::<D>(tx, account).await?;
             insert_service_account::<D>(tx, owner).await?;
             insert_grant::<D>(tx, &grant).await?;
-            insert_audit_event::<D>(tx, event).await
+            insert_audit_event::<D>(tx, event).await?;
+            let created = CredentialChange::Token(owner.service_account.token.public_id.clone());
+            Ok(((), vec![created, grant_change(&grant)]))
         })
         .await
     }
@@ -372,7 +421,12 @@ impl<D: Backend> Store for SqlStore<D> {
         event: &AuditEvent,
     ) -> Result<Option<ServiceAccount>, StoreError> {
         let key_version = rows::stored_key_version(replacement.mac.key_version)?;
-        self.write(async |tx| {
+        self.write_changing(async |tx| {
+            let current = query::<D>(sql::SELECT_PUBLIC_ID).arg(id).arg(account_id);
+            let Some(current) = fetch_optional(tx, current).await? else {
+                return Ok((None, vec![]));
+            };
+            let old = decode::<D, PublicIdRow>(&current)?.token_public_id;
             let update = query::<D>(sql::ROTATE_TOKEN)
                 .arg(id)
                 .arg(account_id)
@@ -384,11 +438,15 @@ impl<D: Backend> Store for SqlStore<D> {
                 .arg(Timestamp(replacement.at))
                 .arg(Timestamp(replacement.token.issued_at));
             let Some(row) = fetch_optional(tx, update).await? else {
-                return Ok(None);
+                return Ok((None, vec![]));
             };
             let rotated = decode::<D, ServiceAccountRow>(&row)?.into_service_account()?;
             insert_audit_event::<D>(tx, event).await?;
-            Ok(Some(rotated))
+            let changes = vec![
+                CredentialChange::Token(old),
+                CredentialChange::Token(rotated.token.public_id.clone()),
+            ];
+            Ok((Some(rotated), changes))
         })
         .await
     }
@@ -400,7 +458,7 @@ impl<D: Backend> Store for SqlStore<D> {
         revocation: Revocation,
         event: &AuditEvent,
     ) -> Result<Option<ServiceAccount>, StoreError> {
-        self.write(async |tx| {
+        self.write_changing(async |tx| {
             let update = query::<D>(sql::REVOKE)
                 .arg(id)
                 .arg(account_id)
@@ -409,13 +467,16 @@ impl<D: Backend> Store for SqlStore<D> {
             match fetch_optional(tx, update).await? {
                 Some(row) => {
                     insert_audit_event::<D>(tx, event).await?;
-                    decode::<D, ServiceAccountRow>(&row)?
-                        .into_service_account()
-                        .map(Some)
+                    let revoked = decode::<D, ServiceAccountRow>(&row)?.into_service_account()?;
+                    let change = CredentialChange::Token(revoked.token.public_id.clone());
+                    Ok((Some(revoked), vec![change]))
                 }
                 // Revoked already (or not there): the row as it stands, read
                 // in the same transaction.
-                None => select_service_account::<D>(tx, account_id, id).await,
+                None => Ok((
+                    select_service_account::<D>(tx, account_id, id).await?,
+                    vec![],
+                )),
             }
         })
         .await
@@ -441,8 +502,10 @@ impl<D: Backend> Store for SqlStore<D> {
         new: &StoredIntrospectionClient,
     ) -> Result<(), StoreError> {
         let row = IntrospectionClientRow::from_stored(new)?;
-        self.write(async |tx| {
-            execute::<D>(tx, row.bind(query::<D>(sql::INSERT_INTROSPECTION_CLIENT))).await
+        let created = CredentialChange::Client(new.client.client_id.clone());
+        self.write_changing(async |tx| {
+            execute::<D>(tx, row.bind(query::<D>(sql::INSERT_INTROSPECTION_CLIENT))).await?;
+            Ok(((), vec![created]))
         })
         .await
     }
@@ -468,23 +531,28 @@ impl<D: Backend> Store for SqlStore<D> {
         client_id: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<IntrospectionClient>, StoreError> {
-        self.write(async |tx| {
+        self.write_changing(async |tx| {
             let update = query::<D>(sql::REVOKE_INTROSPECTION_CLIENT)
                 .arg(client_id)
                 .arg(Timestamp(at));
-            let row = match fetch_optional(tx, update).await? {
-                Some(row) => Some(row),
+            let (row, changes) = match fetch_optional(tx, update).await? {
+                Some(row) => (
+                    Some(row),
+                    vec![CredentialChange::Client(client_id.to_owned())],
+                ),
                 None => {
                     let select = query::<D>(sql::SELECT_INTROSPECTION_CLIENT).arg(client_id);
-                    fetch_optional(tx, select).await?
+                    (fetch_optional(tx, select).await?, vec![])
                 }
             };
-            row.map(|row| {
-                Ok(decode::<D, IntrospectionClientRow>(&row)?
-                    .into_stored()?
-                    .client)
-            })
-            .transpose()
+            let client = row
+                .map(|row| {
+                    Ok(decode::<D, IntrospectionClientRow>(&row)?
+                        .into_stored()?
+                        .client)
+                })
+                .transpose()?;
+            Ok((client, changes))
         })
         .await
     }
@@ -541,6 +609,14 @@ impl<D: Backend> Store for SqlStore<D> {
                 .collect()
         })
         .await
+    }
+
+    fn changes(&self) -> &Arc<ChangeHub> {
+        &self.changes
+    }
+
+    fn watch_other_writers(&self, log: Logger) -> BoxFuture<'static, ()> {
+        D::watch_other_writers(self.readers.clone(), self.changes.clone(), log)
     }
 
     async fn close(&self) {

@@ -31,6 +31,9 @@ pub const INSERT_SERVICE_ACCOUNT: &str = "INSERT INTO service_accounts (id, acco
 pub const SELECT_SERVICE_ACCOUNT: &str =
     "SELECT * FROM service_accounts WHERE id = $1 AND account_id = $2";
 
+pub const SELECT_PUBLIC_ID: &str =
+    "SELECT token_public_id FROM service_accounts WHERE id = $1 AND account_id = $2";
+
 pub const SELECT_BY_PUBLIC_ID: &str = "SELECT * FROM service_accounts WHERE token_public_id = $1";
 
 pub const SELECT_CURSOR: &str =

@@ -19,10 +19,16 @@ use sqlx::sqlite::{
     SqliteArgumentsBuffer, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
     SqliteSynchronous, SqliteTypeInfo, SqliteValueRef,
 };
-use sqlx::{Decode, Encode, Sqlite, Type};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use slog::{Logger, warn};
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{Decode, Encode, Pool, Sqlite, Type};
 
 use super::StoreError;
 use super::backend::{Backend, ErrorClass};
+use super::changes::{ChangeHub, CredentialChange};
 use super::rows::Timestamp;
 use super::shared::{SqlStore, store_error};
 
@@ -100,6 +106,123 @@ impl Backend for Sqlite {
             _ => ErrorClass::Other,
         }
     }
+
+    fn record_changes<'c>(
+        connection: &'c mut SqliteConnection,
+        changes: &'c [CredentialChange],
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            for change in changes {
+                sqlx::query("INSERT INTO credential_changes (change) VALUES ($1)")
+                    .bind(change.encode())
+                    .execute(&mut *connection)
+                    .await?;
+            }
+            // Keep the table short: a watcher that falls this far behind
+            // notices the gap and forgets everything.
+            sqlx::query(
+                "DELETE FROM credential_changes \
+                 WHERE seq <= (SELECT max(seq) FROM credential_changes) - $1",
+            )
+            .bind(KEPT_CHANGES)
+            .execute(&mut *connection)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn watch_other_writers(
+        readers: Pool<Sqlite>,
+        hub: Arc<ChangeHub>,
+        log: Logger,
+    ) -> BoxFuture<'static, ()> {
+        Box::pin(watch(readers, hub, log))
+    }
+}
+
+/// How many change records are kept for watchers.
+const KEPT_CHANGES: i64 = 10_000;
+/// How often a watcher asks whether another connection wrote.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Notices other writers cheaply: `PRAGMA data_version` on one connection of
+/// its own changes only when another connection (another process, or this
+/// process's writer) has committed; only then are the change records after
+/// the last one seen read.
+async fn watch(readers: Pool<Sqlite>, hub: Arc<ChangeHub>, log: Logger) {
+    let mut connection: Option<SqliteConnection> = None;
+    let mut last_version = None;
+    let mut last_seq = None;
+    loop {
+        if readers.is_closed() {
+            return;
+        }
+        let connection_now = match &mut connection {
+            Some(connection) => connection,
+            None => match readers.acquire().await {
+                Ok(pooled) => connection.insert(pooled.detach()),
+                Err(error) => {
+                    if !readers.is_closed() {
+                        warn!(log, "cannot watch for other writers yet"; "error" => %error);
+                    }
+                    tokio::time::sleep(WATCH_INTERVAL * 10).await;
+                    continue;
+                }
+            },
+        };
+        match poll(connection_now, &mut last_version, &mut last_seq).await {
+            Ok(changes) => hub.publish(&changes),
+            Err(error) => {
+                warn!(log, "lost track of other writers; forgetting cached credentials";
+                    "error" => %error);
+                connection = None;
+                last_version = None;
+                hub.publish(&[CredentialChange::Everything]);
+            }
+        }
+        tokio::time::sleep(WATCH_INTERVAL).await;
+    }
+}
+
+/// The changes recorded since the last poll (none if nobody wrote).
+async fn poll(
+    connection: &mut SqliteConnection,
+    last_version: &mut Option<i64>,
+    last_seq: &mut Option<i64>,
+) -> Result<Vec<CredentialChange>, sqlx::Error> {
+    let version: i64 = sqlx::query_scalar("PRAGMA data_version")
+        .fetch_one(&mut *connection)
+        .await?;
+    if *last_version == Some(version) {
+        return Ok(Vec::new());
+    }
+    *last_version = Some(version);
+    let Some(seen) = *last_seq else {
+        // First look: start from the newest record.
+        let newest: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM credential_changes")
+            .fetch_one(&mut *connection)
+            .await?;
+        *last_seq = Some(newest.unwrap_or(0));
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT seq, change FROM credential_changes WHERE seq > $1 ORDER BY seq")
+            .bind(seen)
+            .fetch_all(&mut *connection)
+            .await?;
+    let Some((newest, _)) = rows.last() else {
+        return Ok(Vec::new());
+    };
+    *last_seq = Some(*newest);
+    // Records are numbered without gaps; a gap means some were deleted
+    // before this watcher read them.
+    if rows[0].0 != seen + 1 {
+        return Ok(vec![CredentialChange::Everything]);
+    }
+    Ok(rows
+        .iter()
+        .map(|(_, change)| CredentialChange::decode(change))
+        .collect())
 }
 
 impl Type<Sqlite> for Timestamp {

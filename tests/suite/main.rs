@@ -7,6 +7,7 @@
 mod common;
 
 mod authentication;
+mod cache;
 mod cli;
 mod concurrency;
 mod contract_tools;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use self::keys::{IssuerKeys, KeyPolicy, KeySource};
@@ -66,7 +67,24 @@ pub struct OAuthAuthenticator {
     issuers: Vec<TrustedIssuer>,
     leeway: TimeDelta,
     clock: Arc<dyn Clock>,
+    /// Tokens whose signature and claims passed, by SHA-256 of the token, so
+    /// that a token used again costs a hash instead of a signature check. Its
+    /// times are checked against the clock on every use.
+    verified: moka::sync::Cache<[u8; 32], Arc<VerifiedToken>>,
 }
+
+/// A token that passed every check but the clock's.
+struct VerifiedToken {
+    verified: Verified,
+    expires_at: DateTime<Utc>,
+    not_before: Option<DateTime<Utc>>,
+}
+
+/// How long a verified token is remembered at most (it is also checked
+/// against its `exp` on every use).
+const VERIFIED_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How many verified tokens are remembered at most.
+const VERIFIED_TOKEN_CAPACITY: u64 = 100_000;
 
 /// The claims this service reads. Anything else in the token is ignored.
 #[derive(Deserialize)]
@@ -134,6 +152,10 @@ impl OAuthAuthenticator {
             issuers,
             leeway: settings.leeway,
             clock,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_TOKEN_CAPACITY)
+                .time_to_live(VERIFIED_TOKEN_TTL)
+                .build(),
         })
     }
 
@@ -143,6 +165,22 @@ impl OAuthAuthenticator {
     }
 
     pub async fn authenticate(&self, credential: &str) -> Result<Verified, AuthError> {
+        let key: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
+        if let Some(known) = self.verified.get(&key) {
+            self.check_times(known.expires_at, known.not_before)?;
+            return Ok(known.verified.clone());
+        }
+        let checked = self.verify_signature_and_claims(credential).await?;
+        self.check_times(checked.expires_at, checked.not_before)?;
+        let verified = checked.verified.clone();
+        self.verified.insert(key, Arc::new(checked));
+        Ok(verified)
+    }
+
+    async fn verify_signature_and_claims(
+        &self,
+        credential: &str,
+    ) -> Result<VerifiedToken, AuthError> {
         let invalid = AuthError::InvalidToken;
         let header = jsonwebtoken::decode_header(credential)
             .map_err(|_| invalid("malformed JWT or unsupported algorithm"))?;
@@ -188,7 +226,33 @@ impl OAuthAuthenticator {
         self.check(issuer, claims)
     }
 
-    fn check(&self, issuer: &TrustedIssuer, claims: Claims) -> Result<Verified, AuthError> {
+    /// `exp` (required) has not passed and `nbf` (if any) has, each with the
+    /// leeway.
+    fn check_times(
+        &self,
+        expires: DateTime<Utc>,
+        not_before: Option<DateTime<Utc>>,
+    ) -> Result<(), AuthError> {
+        let invalid = AuthError::InvalidToken;
+        let now = self.clock.now();
+        // `checked_` arithmetic: a signed but absurd date must not panic.
+        if expires
+            .checked_add_signed(self.leeway)
+            .is_none_or(|deadline| now >= deadline)
+        {
+            return Err(invalid("JWT expired"));
+        }
+        if let Some(not_before) = not_before
+            && not_before
+                .checked_sub_signed(self.leeway)
+                .is_none_or(|earliest| now < earliest)
+        {
+            return Err(invalid("JWT not yet valid"));
+        }
+        Ok(())
+    }
+
+    fn check(&self, issuer: &TrustedIssuer, claims: Claims) -> Result<VerifiedToken, AuthError> {
         let invalid = AuthError::InvalidToken;
         if claims.iss.as_deref() != Some(issuer.issuer.as_str()) {
             return Err(invalid("JWT issuer mismatch"));
@@ -199,28 +263,15 @@ impl OAuthAuthenticator {
         {
             return Err(invalid("JWT audience not accepted"));
         }
-        let now = self.clock.now();
         let expires = claims
             .exp
             .as_ref()
             .and_then(numeric_date)
             .ok_or(invalid("JWT without a valid exp"))?;
-        // `checked_` arithmetic: a signed but absurd date must not panic.
-        if expires
-            .checked_add_signed(self.leeway)
-            .is_none_or(|deadline| now >= deadline)
-        {
-            return Err(invalid("JWT expired"));
-        }
-        if let Some(not_before) = claims.nbf.as_ref() {
-            let not_before = numeric_date(not_before).ok_or(invalid("JWT with an invalid nbf"))?;
-            if not_before
-                .checked_sub_signed(self.leeway)
-                .is_none_or(|earliest| now < earliest)
-            {
-                return Err(invalid("JWT not yet valid"));
-            }
-        }
+        let not_before = match claims.nbf.as_ref() {
+            None => None,
+            Some(nbf) => Some(numeric_date(nbf).ok_or(invalid("JWT with an invalid nbf"))?),
+        };
         if claims.typ.as_deref().is_some_and(|typ| {
             NOT_ACCESS_TOKENS
                 .iter()
@@ -237,12 +288,16 @@ impl OAuthAuthenticator {
             None => None,
             Some(iat) => Some(numeric_date(iat).ok_or(invalid("JWT with an invalid iat"))?),
         };
-        Ok(Verified {
-            principal: Principal::User { user_id },
-            credential: CredentialFacts::AccessToken {
-                issued_at,
-                expires_at: expires,
+        Ok(VerifiedToken {
+            verified: Verified {
+                principal: Principal::User { user_id },
+                credential: CredentialFacts::AccessToken {
+                    issued_at,
+                    expires_at: expires,
+                },
             },
+            expires_at: expires,
+            not_before,
         })
     }
 }

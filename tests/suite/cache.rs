@@ -1,0 +1,406 @@
+//! The cache of verified credentials keeps every rule exact: changes made
+//! through the same process apply to the very next request, changes made
+//! elsewhere within the documented bound (1 second), even when no
+//! notification reports them, a wrong secret is refused on a warm cache, and
+//! expiry is checked against the clock on every request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
+use hbx_service_accounts::auth::cache::CredentialCache;
+use hbx_service_accounts::client::types::{CreateServiceAccountRequest, IntrospectionRequest};
+use hbx_service_accounts::config::DEFAULT_CREDENTIAL_CACHE_TTL;
+use hbx_service_accounts::domain::{CapabilityKey, Subject};
+use hbx_service_accounts::store::changes::{ChangeHub, CredentialChange};
+use hbx_service_accounts::store::{
+    ClientLookup, Grant, GrantLookup, StoreError, StoredIntrospectionClient, StoredServiceAccount,
+    TokenLookup,
+};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::common::process::{ServeProcess, hbx_sa, json_stdout};
+use crate::common::stores::open_store;
+use crate::common::{Backend, TestServer, secret_of, secret_start, with_checksum};
+
+/// Polls `check` until it holds, failing the test if that takes longer than
+/// twice the bound; returns how long it took.
+async fn within_the_bound(what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    let limit = DEFAULT_CREDENTIAL_CACHE_TTL * 2;
+    loop {
+        if check().await {
+            let took = started.elapsed();
+            println!("{what}: effective after {} ms", took.as_millis());
+            return took;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{what}: not effective within {} ms",
+            limit.as_millis()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Status of getting the bootstrapped owner with `token`. (Pass the same
+/// token's client when polling: making an HTTP client costs a tenth of a
+/// second in a debug build.)
+async fn status(server: &TestServer, token: &str) -> u16 {
+    status_with(server, &server.client(token)).await
+}
+
+async fn status_with(server: &TestServer, client: &hbx_service_accounts::client::Client) -> u16 {
+    match client
+        .get_service_account(&server.account_id, &server.owner_id)
+        .await
+    {
+        Ok(_) => 200,
+        Err(error) => error.status().expect("an HTTP answer").as_u16(),
+    }
+}
+
+async fn same_process_changes_apply_to_the_next_request(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let worker = server.create("worker").await;
+    // Warm: the token and its (empty) capabilities are cached.
+    assert_eq!(status(&server, &worker.token).await, 403);
+    assert_eq!(status(&server, &worker.token).await, 403);
+    // A grant by the operator in this process: the next request has it.
+    server.grant_auth_manage(worker.id).await;
+    assert_eq!(status(&server, &worker.token).await, 200);
+    // A rotation: the old token fails on the next request, the new one works.
+    let rotated = server
+        .owner()
+        .rotate_service_account(&server.account_id, &worker.id)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status(&server, &worker.token).await, 401);
+    assert_eq!(status(&server, &rotated.token).await, 200);
+    // A revocation: the next request fails.
+    server
+        .owner()
+        .revoke_service_account(&server.account_id, &worker.id)
+        .await
+        .unwrap();
+    assert_eq!(status(&server, &rotated.token).await, 401);
+    // An introspection client revoked by the operator is refused next time.
+    let (id, secret) = server.new_introspection_client("gateway").await;
+    let introspector = server.introspector(&id, &secret);
+    let request = IntrospectionRequest {
+        token: server.owner_token.clone(),
+        token_type_hint: None,
+    };
+    assert!(
+        introspector
+            .introspect_token(&request)
+            .await
+            .unwrap()
+            .active
+    );
+    server
+        .app
+        .admin()
+        .revoke_introspection_client(&id)
+        .await
+        .unwrap();
+    let refused = introspector.introspect_token(&request).await.unwrap_err();
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(401));
+}
+
+async fn a_wrong_secret_is_refused_on_a_warm_cache(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let owner = server.owner_token.clone();
+    assert_eq!(status(&server, &owner).await, 200, "warm");
+    let other = server.create("other").await;
+    let wrong = with_checksum(&format!(
+        "{}{}",
+        &owner[..secret_start()],
+        secret_of(&other.token)
+    ));
+    assert_eq!(status(&server, &wrong).await, 401);
+    assert_eq!(status(&server, &owner).await, 200, "the cache still serves");
+}
+
+async fn expiry_is_exact_on_a_warm_cache(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let expires_at = server.now() + TimeDelta::seconds(30);
+    let expiring = server
+        .owner()
+        .create_service_account(
+            &server.account_id,
+            &CreateServiceAccountRequest {
+                name: "expiring".parse().unwrap(),
+                expires_at: Some(expires_at),
+            },
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status(&server, &expiring.token).await, 403, "warm");
+    server.clock.set(expires_at - TimeDelta::microseconds(1));
+    assert_eq!(status(&server, &expiring.token).await, 403);
+    server.clock.set(expires_at);
+    assert_eq!(
+        status(&server, &expiring.token).await,
+        401,
+        "refused at the exact instant"
+    );
+}
+
+/// A change no notification reports (written behind the service's back) is
+/// still seen within the bound: cached entries live no longer than it.
+async fn an_unreported_change_is_seen_within_the_bound(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let worker = server.create("worker").await;
+    let worker_client = server.client(&worker.token);
+    let warmed = Instant::now();
+    assert_eq!(status_with(&server, &worker_client).await, 403, "warm");
+    let revoked_at = match backend {
+        Backend::Sqlite => "updated_at",
+        Backend::Postgres => "now()",
+    };
+    server
+        .run_sql(
+            &format!("UPDATE service_accounts SET revoked_at = {revoked_at} WHERE id = $1"),
+            &[worker.id],
+        )
+        .await;
+    println!("changed {} ms after warming", warmed.elapsed().as_millis());
+    within_the_bound("an unreported revocation", async || {
+        status_with(&server, &worker_client).await == 401
+    })
+    .await;
+    println!(
+        "effective {} ms after warming",
+        warmed.elapsed().as_millis()
+    );
+}
+
+/// A grant made by `hbx-sa grants add` beside a running server applies
+/// within the bound.
+async fn a_command_beside_a_running_server_applies_within_the_bound(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(backend, dir, |_| {}).await;
+    let worker = server.create("worker").await;
+    let worker_client = server.client(&worker.token);
+    assert_eq!(status_with(&server, &worker_client).await, 403, "warm");
+    let mut args = vec![
+        "grants".to_owned(),
+        "add".into(),
+        "--account".into(),
+        server.account_id.to_string(),
+        "--service-account".into(),
+        worker.id.to_string(),
+        "--capability".into(),
+        "auth.manage".into(),
+        "--data-dir".into(),
+        server.data_dir().display().to_string(),
+    ];
+    if let Some(url) = server.database_url() {
+        args.extend([
+            "--database-url".into(),
+            url.to_owned(),
+            "--token-key-file".into(),
+            server
+                .data_dir()
+                .join("shared-token-keys")
+                .display()
+                .to_string(),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    json_stdout(&hbx_sa(server.data_dir(), &args));
+    within_the_bound("grants add at the command line", async || {
+        status_with(&server, &worker_client).await == 200
+    })
+    .await;
+}
+
+on_both_stores!(
+    same_process_changes_apply_to_the_next_request,
+    a_wrong_secret_is_refused_on_a_warm_cache,
+    expiry_is_exact_on_a_warm_cache,
+    an_unreported_change_is_seen_within_the_bound,
+    a_command_beside_a_running_server_applies_within_the_bound,
+);
+
+/// Two servers on one PostgreSQL database: a revocation and a rotation
+/// through one are refused by the other (whose cache was warm) within the
+/// bound; notifications usually make it immediate.
+#[tokio::test]
+async fn another_instance_sees_changes_within_the_bound() {
+    let database = crate::common::postgres::TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("keys");
+    let with_database = |args: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend([
+            "--database-url".into(),
+            database.url.clone(),
+            "--token-key-file".into(),
+            key_file.display().to_string(),
+        ]);
+        all
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        json_stdout(&hbx_sa(dir.path(), &args))
+    };
+    run(vec![
+        "keys".into(),
+        "create".into(),
+        "--file".into(),
+        key_file.display().to_string(),
+    ]);
+    let made = run(with_database(&["bootstrap", "--account-name", "acme"]));
+    let account_id: Uuid = made["account_id"].as_str().unwrap().parse().unwrap();
+    let owner = made["token"].as_str().unwrap().to_owned();
+    let serve = with_database(&["--bind", "127.0.0.1:0"]);
+    let serve: Vec<&str> = serve.iter().map(String::as_str).collect();
+    let first = ServeProcess::start(dir.path(), &serve);
+    let second = ServeProcess::start(dir.path(), &serve);
+    let created = first
+        .client(&owner)
+        .create_service_account(&account_id, &crate::common::create_request("shared"))
+        .await
+        .unwrap()
+        .into_inner();
+    let works = async |client: &hbx_service_accounts::client::Client| {
+        client
+            .list_service_accounts(&account_id, None, None, None)
+            .await
+            .is_ok()
+    };
+    let (owner_on_first, owner_on_second) = (first.client(&owner), second.client(&owner));
+    let owner_id = made["service_account_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Warm both caches with the owner's token.
+    assert!(works(&owner_on_first).await && works(&owner_on_second).await);
+    let rotated = second
+        .client(&owner)
+        .rotate_service_account(&account_id, &owner_id)
+        .await
+        .unwrap()
+        .into_inner();
+    within_the_bound("a rotation through the other instance", async || {
+        !works(&owner_on_first).await
+    })
+    .await;
+    assert!(works(&first.client(&rotated.token)).await);
+    // Warm the second instance's cache with the other token (403: no grant).
+    let created_on_second = second.client(&created.token);
+    let status_on_second = async || {
+        created_on_second
+            .list_service_accounts(&account_id, None, None, None)
+            .await
+            .err()
+            .and_then(|e| e.status())
+            .map(|s| s.as_u16())
+    };
+    assert_eq!(status_on_second().await, Some(403));
+    first
+        .client(&rotated.token)
+        .revoke_service_account(&account_id, &created.id)
+        .await
+        .unwrap();
+    within_the_bound("a revocation through the other instance", async || {
+        status_on_second().await == Some(401)
+    })
+    .await;
+}
+
+/// A real store that holds each token lookup until told to go on, so that a
+/// test can change things while a lookup is in flight.
+struct HeldLookups {
+    inner: Arc<dyn hbx_service_accounts::store::Store>,
+    hold: AtomicBool,
+    reading: Notify,
+    go_on: Notify,
+}
+
+#[async_trait]
+impl TokenLookup for HeldLookups {
+    async fn find_by_public_id(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<StoredServiceAccount>, StoreError> {
+        let found = self.inner.find_by_public_id(public_id).await;
+        if self.hold.load(Ordering::SeqCst) {
+            self.reading.notify_one();
+            self.go_on.notified().await;
+        }
+        found
+    }
+}
+
+#[async_trait]
+impl GrantLookup for HeldLookups {
+    async fn capabilities(
+        &self,
+        account_id: Uuid,
+        subject: Subject,
+    ) -> Result<Vec<CapabilityKey>, StoreError> {
+        self.inner.capabilities(account_id, subject).await
+    }
+
+    async fn grants_of(&self, subject: Subject) -> Result<Vec<Grant>, StoreError> {
+        self.inner.grants_of(subject).await
+    }
+}
+
+#[async_trait]
+impl ClientLookup for HeldLookups {
+    async fn find_introspection_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<StoredIntrospectionClient>, StoreError> {
+        self.inner.find_introspection_client(client_id).await
+    }
+}
+
+/// A lookup that read a row before a change committed, and finishes after,
+/// does not leave the stale row in the cache.
+#[tokio::test]
+async fn a_read_racing_an_invalidation_is_not_kept() {
+    let (store, _guard) = open_store(Backend::Sqlite).await;
+    let account = hbx_service_accounts::domain::Account {
+        id: Uuid::new_v4(),
+        name: "acme".into(),
+        created_at: chrono::Utc::now(),
+    };
+    store.create_account(&account).await.unwrap();
+    let public_id = "0123456789ABCDEF".to_owned();
+    let held = Arc::new(HeldLookups {
+        inner: store.clone(),
+        hold: AtomicBool::new(true),
+        reading: Notify::new(),
+        go_on: Notify::new(),
+    });
+    let hub = ChangeHub::default();
+    let cache = CredentialCache::new(held.clone(), &hub, Duration::from_secs(60), 100);
+    // The lookup reads "no such token" and is held there...
+    let lookup = {
+        let (cache, public_id) = (cache.clone(), public_id.clone());
+        tokio::spawn(async move { cache.find_by_public_id(&public_id).await })
+    };
+    held.reading.notified().await;
+    // ...while the token is created and the change published...
+    hub.publish(&[CredentialChange::Token(public_id.clone())]);
+    held.hold.store(false, Ordering::SeqCst);
+    held.go_on.notify_one();
+    assert_eq!(lookup.await.unwrap().unwrap(), None, "what it read");
+    // ...so the next lookup reads again instead of trusting the stale miss.
+    let misses = cache.misses();
+    let _ = cache.find_by_public_id(&public_id).await.unwrap();
+    assert_eq!(cache.misses(), misses + 1, "the stale answer was not kept");
+    let _ = cache.find_by_public_id(&public_id).await.unwrap();
+    assert_eq!(cache.misses(), misses + 1, "a settled answer is kept");
+}
