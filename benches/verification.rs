@@ -1,0 +1,84 @@
+//! Micro-benchmarks of the verification hot path (`cargo bench`): minting a
+//! token, refusing malformed and bad-checksum tokens (no storage), verifying a
+//! valid token (parse, MAC, constant-time compare) without storage, and a full
+//! authentication on a warm credential cache over a real SQLite store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use criterion::{Criterion, criterion_group, criterion_main};
+use hbx_service_accounts::auth::ServiceAccountAuthenticator;
+use hbx_service_accounts::auth::cache::{self, CredentialCache};
+use hbx_service_accounts::clock::ManualClock;
+use hbx_service_accounts::service::TokenMinter;
+use hbx_service_accounts::service::admin::Admin;
+use hbx_service_accounts::store::{SqliteStore, Store};
+use hbx_service_accounts::token::keyring::TokenKeyring;
+use hbx_service_accounts::token::{self, TokenPrefix};
+
+fn tokens(c: &mut Criterion) {
+    let prefix = TokenPrefix::default();
+    let keyring = TokenKeyring::single(1, [7; 32]);
+    let valid = token::generate(&prefix).plaintext.into_exposed();
+    let mac = keyring.mac(&valid);
+    let mut bad_checksum = valid.clone();
+    let last = bad_checksum.pop().unwrap();
+    bad_checksum.push(if last == 'A' { 'B' } else { 'A' });
+
+    c.bench_function("generate a token", |b| {
+        b.iter(|| token::generate(std::hint::black_box(&prefix)))
+    });
+    c.bench_function("refuse a malformed token", |b| {
+        b.iter(|| token::parse(&prefix, std::hint::black_box("hbxsa_not-a-token")).is_err())
+    });
+    c.bench_function("refuse a bad-checksum token", |b| {
+        b.iter(|| token::parse(&prefix, std::hint::black_box(&bad_checksum)).is_err())
+    });
+    c.bench_function("verify a valid token without storage", |b| {
+        b.iter(|| {
+            let parsed = token::parse(&prefix, std::hint::black_box(&valid)).unwrap();
+            keyring.verify(parsed.as_str(), &mac)
+        })
+    });
+}
+
+fn cache_hit(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (authenticator, token) = runtime.block_on(async {
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("bench.sqlite3"), Duration::from_secs(5))
+                .await
+                .unwrap(),
+        );
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let keyring = Arc::new(TokenKeyring::single(1, [7; 32]));
+        let minter = TokenMinter {
+            prefix: TokenPrefix::default(),
+            keyring: keyring.clone(),
+        };
+        let made = Admin::new(store.clone(), clock.clone())
+            .bootstrap(&minter, "bench".into(), "owner".into())
+            .await
+            .unwrap();
+        let cache = CredentialCache::new(
+            store.clone(),
+            store.changes(),
+            Duration::from_secs(3600),
+            cache::DEFAULT_CAPACITY,
+        );
+        let authenticator =
+            ServiceAccountAuthenticator::new(cache, keyring, TokenPrefix::default(), clock, None);
+        let token = made.owner.token.into_exposed();
+        authenticator.authenticate(&token).await.unwrap();
+        (authenticator, token)
+    });
+    c.bench_function("authenticate on a warm cache (parse, lookup, MAC, checks)", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { authenticator.authenticate(&token).await.unwrap() })
+    });
+}
+
+criterion_group!(benches, tokens, cache_hit);
+criterion_main!(benches);
