@@ -74,10 +74,13 @@ fn cache_hit(c: &mut Criterion) {
         authenticator.authenticate(&token).await.unwrap();
         (authenticator, token)
     });
-    c.bench_function("authenticate on a warm cache (parse, lookup, MAC, checks)", |b| {
-        b.to_async(&runtime)
-            .iter(|| async { authenticator.authenticate(&token).await.unwrap() })
-    });
+    c.bench_function(
+        "authenticate on a warm cache (parse, lookup, MAC, checks)",
+        |b| {
+            b.to_async(&runtime)
+                .iter(|| async { authenticator.authenticate(&token).await.unwrap() })
+        },
+    );
 }
 
 criterion_group!(benches, tokens, cache_hit);

@@ -57,6 +57,7 @@ pub struct App {
     /// What verifying credentials reads: the cache in front of the store, or
     /// the store itself when caching is off.
     credentials: Arc<dyn CredentialLookup>,
+    cache: Option<Arc<CredentialCache>>,
     minter: TokenMinter,
     clock: Arc<dyn Clock>,
     settings: Settings,
@@ -127,19 +128,22 @@ impl App {
             );
         }
         let oauth = OAuthAuthenticator::new(&oauth, clock.clone()).map(Arc::new);
-        let credentials: Arc<dyn CredentialLookup> = if settings.credential_cache_ttl.is_zero() {
-            store.clone()
-        } else {
+        let cache = (!settings.credential_cache_ttl.is_zero()).then(|| {
             CredentialCache::new(
                 store.clone(),
                 store.changes(),
                 settings.credential_cache_ttl,
                 cache::DEFAULT_CAPACITY,
             )
+        });
+        let credentials: Arc<dyn CredentialLookup> = match &cache {
+            Some(cache) => cache.clone(),
+            None => store.clone(),
         };
         Ok(Self {
             store,
             credentials,
+            cache,
             oauth,
             minter: TokenMinter {
                 prefix: settings.token_prefix.clone(),
@@ -163,7 +167,12 @@ impl App {
     /// Whether credentials are cached (and so whether other writers must be
     /// watched).
     pub fn caches_credentials(&self) -> bool {
-        !self.settings.credential_cache_ttl.is_zero()
+        self.cache.is_some()
+    }
+
+    /// The credential cache, if credentials are cached.
+    pub fn credential_cache(&self) -> Option<Arc<CredentialCache>> {
+        self.cache.clone()
     }
 
     /// Mints service-account tokens (with this server's prefix and keys).

@@ -22,6 +22,9 @@ pub const DEFAULT_DATA_DIR: &str = "./hbx-sa-data";
 pub const TOKEN_KEY_FILE: &str = "token-keys";
 /// How long an operation waits for the database when not told otherwise.
 pub const DEFAULT_DATABASE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long in-flight requests may go on after a stop signal when not told
+/// otherwise.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a verified credential's stored facts may be reused when not told
 /// otherwise: the bound on how long a change made by another process can go
 /// unseen (contract §6).

@@ -279,26 +279,44 @@ pub enum AuditAction {
     Create,
     Rotate,
     Revoke,
+    /// A grant was added (the detail says which).
+    GrantAdd,
+    /// A grant was removed (the detail says which).
+    GrantRemove,
 }
 
 impl AuditAction {
+    pub const ALL: [AuditAction; 5] = [
+        AuditAction::Create,
+        AuditAction::Rotate,
+        AuditAction::Revoke,
+        AuditAction::GrantAdd,
+        AuditAction::GrantRemove,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             AuditAction::Create => "create",
             AuditAction::Rotate => "rotate",
             AuditAction::Revoke => "revoke",
+            AuditAction::GrantAdd => "grant_add",
+            AuditAction::GrantRemove => "grant_remove",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [
-            AuditAction::Create,
-            AuditAction::Rotate,
-            AuditAction::Revoke,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == value)
+        Self::ALL.into_iter().find(|a| a.as_str() == value)
     }
+}
+
+/// What an audit event is about beyond its service account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditDetail {
+    /// The grant that was added or removed.
+    Grant {
+        subject: Subject,
+        capability: CapabilityKey,
+    },
 }
 
 /// Who did it.
@@ -341,11 +359,13 @@ impl Actor {
 pub struct AuditEvent {
     pub occurred_at: DateTime<Utc>,
     pub account_id: Uuid,
-    pub service_account_id: Uuid,
+    /// The service account the event is about, if it is about one.
+    pub service_account_id: Option<Uuid>,
     pub action: AuditAction,
     pub actor: Actor,
     /// The API request that made the change (none for command-line actions).
     pub request_id: Option<String>,
+    pub detail: Option<AuditDetail>,
 }
 
 #[cfg(test)]

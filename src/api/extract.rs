@@ -223,15 +223,21 @@ pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// that the client, still sending, receives the 413 instead of a reset
 /// connection; past this the connection is simply closed.
 const DRAIN_LIMIT: usize = 1 << 20;
+/// Longest the throwing away may take: a client that declares a large body
+/// and never sends it must not hold the request (and a shutdown) open.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn drain(body: &mut dropshot::Body) {
     let mut drained = 0;
-    while drained < DRAIN_LIMIT {
-        match body.frame().await {
-            Some(Ok(frame)) => drained += frame.data_ref().map_or(0, |data| data.len()),
-            _ => break,
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while drained < DRAIN_LIMIT {
+            match body.frame().await {
+                Some(Ok(frame)) => drained += frame.data_ref().map_or(0, |data| data.len()),
+                _ => break,
+            }
         }
-    }
+    })
+    .await;
 }
 
 #[async_trait]

@@ -17,7 +17,7 @@ use self::extract::{FormBody, JsonBody, PathParams, QueryParams};
 use self::platform::{IntrospectionRequest, IntrospectionResponse, Whoami};
 use self::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
-    ListServiceAccountsQuery, NoStoreHeaders, ServiceAccount, ServiceAccountPath,
+    HealthStatus, ListServiceAccountsQuery, NoStoreHeaders, ServiceAccount, ServiceAccountPath,
     ServiceAccountWithToken,
 };
 
@@ -186,6 +186,40 @@ pub trait ServiceAccountsApi {
         HttpResponseHeaders<HttpResponseOk<IntrospectionResponse>, CredentialAnswerHeaders>,
         HttpError,
     >;
+
+    /// Liveness: the process answers. For orchestrators; not part of the
+    /// published API.
+    #[endpoint {
+        method = GET,
+        path = "/healthz",
+        unpublished = true,
+    }]
+    async fn healthz(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<HealthStatus>, HttpError>;
+
+    /// Readiness: the database answers and its schema is up to date (503
+    /// `unavailable` otherwise). For load balancers; not part of the published
+    /// API.
+    #[endpoint {
+        method = GET,
+        path = "/readyz",
+        unpublished = true,
+    }]
+    async fn readyz(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<HealthStatus>, HttpError>;
+
+    /// Prometheus metrics (text format), unless `--metrics-bind` serves them
+    /// elsewhere. Not part of the published API.
+    #[endpoint {
+        method = GET,
+        path = "/metrics",
+        unpublished = true,
+    }]
+    async fn metrics(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<dropshot::Body>, HttpError>;
 
     /// This document, byte for byte as checked in. Not part of the published
     /// API (it is left out of the document itself).

@@ -134,6 +134,21 @@ pub struct NoStoreHeaders {
     pub cache_control: String,
 }
 
+/// The answer of the health endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct HealthStatus {
+    /// Always `ok` (a failure is an error response).
+    pub status: String,
+}
+
+impl HealthStatus {
+    pub fn ok() -> Self {
+        Self {
+            status: "ok".to_owned(),
+        }
+    }
+}
+
 /// Headers of an answer about a credential (whoami, introspection).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CredentialAnswerHeaders {

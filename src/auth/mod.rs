@@ -167,6 +167,18 @@ impl Authenticator {
         }
     }
 
+    /// What kind of credential `credential` looks like, for metrics:
+    /// `service_account`, `user`, or `unknown`.
+    pub fn kind_of(&self, credential: &str) -> &'static str {
+        if self.service_accounts.recognizes(credential) {
+            "service_account"
+        } else if OAuthAuthenticator::recognizes(credential) {
+            "user"
+        } else {
+            "unknown"
+        }
+    }
+
     /// Verifies the request's bearer credential.
     pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Verified, AuthError> {
         let credential = bearer_credential(headers).map_err(|e| match e {

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use dropshot::ConfigLoggingLevel;
 use uuid::Uuid;
 
 use crate::auth::last_use;
@@ -15,7 +14,7 @@ use crate::auth::oauth::keys::{self, KeySource};
 use crate::auth::oauth::{self, IssuerSettings};
 use crate::config::{
     DEFAULT_BIND, DEFAULT_CREDENTIAL_CACHE_TTL, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT,
-    HumanDuration, Settings, parse_tolerance,
+    DEFAULT_SHUTDOWN_TIMEOUT, HumanDuration, Settings, parse_tolerance,
 };
 use crate::service::admin::DEFAULT_BOOTSTRAP_NAME;
 use crate::store::postgres::DEFAULT_MAX_CONNECTIONS;
@@ -39,6 +38,29 @@ pub struct ServeArgs {
     /// Write last_used_at at most once per token per this interval
     #[arg(long, env = "HBX_SA_LAST_USED_INTERVAL", default_value_t = HumanDuration(last_use::DEFAULT_INTERVAL))]
     pub last_used_interval: HumanDuration,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key-file
+    #[arg(long, env = "HBX_SA_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The TLS private key (PEM, PKCS #8); needs --tls-cert-file
+    #[arg(long, env = "HBX_SA_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (for a TLS-terminating proxy
+    /// in front); without it such a bind is refused
+    #[arg(long, env = "HBX_SA_ALLOW_PLAIN_HTTP")]
+    pub allow_plain_http: bool,
+    /// Serve /metrics on this address instead of the API's
+    #[arg(long, env = "HBX_SA_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// On SIGTERM or SIGINT, how long in-flight requests may go on before
+    /// they are cut
+    #[arg(long, env = "HBX_SA_SHUTDOWN_TIMEOUT", default_value_t = HumanDuration::from_std(DEFAULT_SHUTDOWN_TIMEOUT))]
+    pub shutdown_timeout: HumanDuration,
+    /// Log lines as JSON, as text, or auto: JSON unless stderr is a terminal
+    #[arg(long, env = "HBX_SA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+    /// Print the effective configuration as JSON (secrets redacted) and exit
+    #[arg(long)]
+    pub check_config: bool,
     /// How long verified credentials' stored facts are reused (0s: never).
     /// Changes made through this server apply at once; changes made by other
     /// instances or commands within this bound
@@ -79,6 +101,15 @@ pub struct BootstrapArgs {
 pub enum AccountsCommand {
     /// Create an account
     Create(CreateAccountArgs),
+    /// List every account, one JSON object per line, oldest first
+    List(StorageOnlyArgs),
+}
+
+/// A command that needs nothing but the storage.
+#[derive(Args)]
+pub struct StorageOnlyArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 #[derive(Args)]
@@ -106,11 +137,25 @@ pub struct CreateKeyFileArgs {
 #[derive(Subcommand)]
 pub enum GrantsCommand {
     /// Grant a capability (or ownership) on an account to a user or a service account
-    Add(AddGrantArgs),
+    Add(GrantArgs),
+    /// Take a capability (or ownership) on an account away from a user or a
+    /// service account; a running server refuses it within the revocation bound
+    Remove(GrantArgs),
+    /// List the grants on an account, one JSON object per line
+    List(ListGrantsArgs),
 }
 
 #[derive(Args)]
-pub struct AddGrantArgs {
+pub struct ListGrantsArgs {
+    /// The account whose grants to list
+    #[arg(long, env = "HBX_SA_ACCOUNT")]
+    pub account: Uuid,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Args)]
+pub struct GrantArgs {
     /// The account the grant is on
     #[arg(long, env = "HBX_SA_ACCOUNT")]
     pub account: Uuid,
@@ -180,10 +225,10 @@ pub struct SubjectArgs {
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 pub struct CapabilityArgs {
-    /// Capability key to grant (auth.manage; other services' keys are kept too)
+    /// Capability key (auth.manage; other services' keys are kept too)
     #[arg(long, env = "HBX_SA_CAPABILITY")]
     pub capability: Option<String>,
-    /// Grant ownership, which implies every capability
+    /// Ownership, which implies every capability
     #[arg(long, env = "HBX_SA_OWNER")]
     pub owner: bool,
 }
@@ -247,6 +292,13 @@ pub struct StorageArgs {
     pub database_timeout_ms: u64,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Text,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum LogLevel {
     Trace,
@@ -254,18 +306,6 @@ pub enum LogLevel {
     Info,
     Warn,
     Error,
-}
-
-impl From<LogLevel> for ConfigLoggingLevel {
-    fn from(level: LogLevel) -> Self {
-        match level {
-            LogLevel::Trace => ConfigLoggingLevel::Trace,
-            LogLevel::Debug => ConfigLoggingLevel::Debug,
-            LogLevel::Info => ConfigLoggingLevel::Info,
-            LogLevel::Warn => ConfigLoggingLevel::Warn,
-            LogLevel::Error => ConfigLoggingLevel::Error,
-        }
-    }
 }
 
 impl StorageArgs {

@@ -27,8 +27,12 @@ pub enum CliError {
     Start(#[from] StartError),
     #[error(transparent)]
     Stop(#[from] StopError),
-    #[error("cannot set up logging")]
-    Logging(#[source] std::io::Error),
+    #[error(
+        "refusing to serve plain HTTP on {0}, beyond loopback, where bearer tokens would cross \
+         the network in clear text: pass --tls-cert-file and --tls-key-file to serve TLS, or \
+         --allow-plain-http if a TLS-terminating proxy stands in front"
+    )]
+    PlainHttp(std::net::SocketAddr),
     #[error("cannot write the result")]
     Output(#[source] serde_json::Error),
 }

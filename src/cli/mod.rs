@@ -9,19 +9,21 @@
 //! function returning a `Serialize` value.
 
 pub mod args;
+pub mod config_file;
 pub mod error;
 pub mod operator;
 pub mod serve;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde::Serialize;
 
 use self::args::{
     AccountsCommand, AuditArgs, BootstrapArgs, DevTokenArgs, GrantsCommand,
     IntrospectionClientsCommand, KeysCommand, ServeArgs,
 };
+use self::config_file::ConfigFile;
 pub use self::error::CliError;
 
 #[derive(Parser)]
@@ -31,6 +33,10 @@ pub use self::error::CliError;
     about = "Hybridbox's service-accounts API: server and operator commands"
 )]
 pub struct Cli {
+    /// A TOML file of settings, keys named like the flags in snake case
+    /// (`bind`, `data_dir`, `database_url`, ...); flags and variables win
+    #[arg(long, env = config_file::CONFIG_VARIABLE, global = true)]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,7 +44,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API server (with no flags: SQLite in ./hbx-sa-data, on 127.0.0.1:8080)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a short-lived OAuth access token signed by the local development
     /// key, for `serve --oauth-dev` (NOT FOR PRODUCTION)
     DevToken(DevTokenArgs),
@@ -70,9 +76,33 @@ enum Command {
     Openapi,
 }
 
-/// Parses the command line, runs the command and reports how it went.
+/// Parses the command line (over the configuration file, if any), runs the
+/// command and reports how it went.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = Cli::command();
+    let file = match config_file::config_path(&argv) {
+        None => None,
+        Some(path) => match ConfigFile::load(&path, &command) {
+            Ok(file) => Some(file),
+            Err(error) => {
+                eprintln!("hbx-sa: error: {}", crate::report::chain(&error));
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    if let Some(file) = &file {
+        command = file.apply(command);
+    }
+    let matches = command.get_matches_from(&argv);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let invocation = Invocation {
+        matches: &matches,
+        file: file.as_ref(),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -80,7 +110,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, invocation)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("hbx-sa: error: {}", crate::report::chain(&error));
@@ -89,17 +119,27 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<(), CliError> {
+/// How the command line was given: for showing the effective configuration.
+#[derive(Clone, Copy)]
+pub struct Invocation<'a> {
+    pub matches: &'a clap::ArgMatches,
+    pub file: Option<&'a ConfigFile>,
+}
+
+async fn run(command: Command, invocation: Invocation<'_>) -> Result<(), CliError> {
     match command {
-        Command::Serve(args) => serve::serve(args).await,
+        Command::Serve(args) => serve::serve(*args, invocation).await,
         Command::DevToken(args) => print_object(&operator::dev_token(args)?),
         Command::Bootstrap(args) => print_object(&operator::bootstrap(args).await?),
-        Command::Accounts {
-            command: AccountsCommand::Create(args),
-        } => print_object(&operator::create_account(args).await?),
-        Command::Grants {
-            command: GrantsCommand::Add(args),
-        } => print_object(&operator::add_grant(args).await?),
+        Command::Accounts { command } => match command {
+            AccountsCommand::Create(args) => print_object(&operator::create_account(args).await?),
+            AccountsCommand::List(args) => print_lines(&operator::accounts(args).await?),
+        },
+        Command::Grants { command } => match command {
+            GrantsCommand::Add(args) => print_object(&operator::add_grant(args).await?),
+            GrantsCommand::Remove(args) => print_object(&operator::remove_grant(args).await?),
+            GrantsCommand::List(args) => print_lines(&operator::grants(args).await?),
+        },
         Command::IntrospectionClients { command } => match command {
             IntrospectionClientsCommand::Create(args) => {
                 print_object(&operator::create_introspection_client(args).await?)

@@ -11,14 +11,15 @@ use uuid::Uuid;
 
 use super::CliError;
 use super::args::{
-    AddGrantArgs, AuditArgs, BootstrapArgs, CreateAccountArgs, CreateIntrospectionClientArgs,
-    CreateKeyFileArgs, DevTokenArgs, ListIntrospectionClientsArgs, RevokeIntrospectionClientArgs,
-    StorageArgs,
+    AuditArgs, BootstrapArgs, CreateAccountArgs, CreateIntrospectionClientArgs, CreateKeyFileArgs,
+    DevTokenArgs, GrantArgs, ListGrantsArgs, ListIntrospectionClientsArgs,
+    RevokeIntrospectionClientArgs, StorageArgs, StorageOnlyArgs,
 };
 use crate::app::App;
 use crate::auth::oauth::dev::{self, DevKey};
 use crate::clock::{Clock, SystemClock};
-use crate::domain::{Capability, CapabilityKey, IntrospectionClient, Subject};
+use crate::domain::{AuditDetail, Capability, CapabilityKey, IntrospectionClient, Subject};
+use crate::store::Grant;
 use crate::token::keyring;
 
 /// Opens the storage the flags name, telling the operator about anything odd.
@@ -124,18 +125,35 @@ pub struct GrantOutput {
     pub capability: String,
 }
 
-pub async fn add_grant(args: AddGrantArgs) -> Result<GrantOutput, CliError> {
+impl From<Grant> for GrantOutput {
+    fn from(grant: Grant) -> Self {
+        Self {
+            account_id: grant.account_id,
+            subject_type: grant.subject.kind(),
+            subject_id: grant.subject.id(),
+            capability: grant.capability.as_str().to_owned(),
+        }
+    }
+}
+
+/// The subject and capability a grant command names.
+fn grant_of(args: &GrantArgs) -> Result<(Subject, CapabilityKey), CliError> {
     // clap makes exactly one of each pair present.
     let subject = match (args.subject.user, args.subject.service_account) {
         (Some(user), _) => Subject::User(user),
         (None, Some(service_account)) => Subject::ServiceAccount(service_account),
         (None, None) => unreachable!("clap requires one of --user and --service-account"),
     };
-    let capability = match args.capability.capability {
+    let capability = match &args.capability.capability {
         _ if args.capability.owner => Capability::AccountOwner.into(),
-        Some(key) => CapabilityKey::parse(&key)?,
+        Some(key) => CapabilityKey::parse(key)?,
         None => unreachable!("clap requires one of --capability and --owner"),
     };
+    Ok((subject, capability))
+}
+
+pub async fn add_grant(args: GrantArgs) -> Result<GrantOutput, CliError> {
+    let (subject, capability) = grant_of(&args)?;
     if capability.known().is_none() {
         eprintln!(
             "hbx-sa: note: this service acts only on auth.manage and ownership; a grant of {} \
@@ -148,12 +166,50 @@ pub async fn add_grant(args: AddGrantArgs) -> Result<GrantOutput, CliError> {
         .admin()
         .add_grant(args.account, subject, capability)
         .await?;
-    Ok(GrantOutput {
-        account_id: grant.account_id,
-        subject_type: grant.subject.kind(),
-        subject_id: grant.subject.id(),
-        capability: grant.capability.as_str().to_owned(),
+    Ok(grant.into())
+}
+
+/// What `hbx-sa grants remove` prints: the grant, and whether it was held.
+#[derive(Debug, Serialize)]
+pub struct RemovedGrantOutput {
+    #[serde(flatten)]
+    pub grant: GrantOutput,
+    pub removed: bool,
+}
+
+pub async fn remove_grant(args: GrantArgs) -> Result<RemovedGrantOutput, CliError> {
+    let (subject, capability) = grant_of(&args)?;
+    let app = open(args.storage).await?;
+    let (grant, removed) = app
+        .admin()
+        .remove_grant(args.account, subject, capability)
+        .await?;
+    if !removed {
+        eprintln!("hbx-sa: note: there was no such grant; nothing changed");
+    }
+    Ok(RemovedGrantOutput {
+        grant: grant.into(),
+        removed,
     })
+}
+
+pub async fn grants(args: ListGrantsArgs) -> Result<Vec<GrantOutput>, CliError> {
+    let app = open(args.storage).await?;
+    let grants = app.admin().grants(args.account).await?;
+    Ok(grants.into_iter().map(Into::into).collect())
+}
+
+pub async fn accounts(args: StorageOnlyArgs) -> Result<Vec<AccountOutput>, CliError> {
+    let app = open(args.storage).await?;
+    let accounts = app.admin().accounts().await?;
+    Ok(accounts
+        .into_iter()
+        .map(|account| AccountOutput {
+            id: account.id,
+            name: account.name,
+            created_at: account.created_at,
+        })
+        .collect())
 }
 
 /// An introspection client as the commands print it.
@@ -243,11 +299,14 @@ pub fn create_key_file(args: CreateKeyFileArgs) -> Result<KeyFileOutput, CliErro
 pub struct AuditLine {
     pub occurred_at: DateTime<Utc>,
     pub account_id: Uuid,
-    pub service_account_id: Uuid,
+    pub service_account_id: Option<Uuid>,
     pub action: &'static str,
     pub actor_type: &'static str,
     pub actor_id: Option<Uuid>,
     pub request_id: Option<String>,
+    /// For a grant added or removed: the grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<GrantOutput>,
 }
 
 pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
@@ -263,6 +322,17 @@ pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
             actor_type: event.actor.kind(),
             actor_id: event.actor.id(),
             request_id: event.request_id,
+            grant: event.detail.map(|detail| match detail {
+                AuditDetail::Grant {
+                    subject,
+                    capability,
+                } => GrantOutput {
+                    account_id: event.account_id,
+                    subject_type: subject.kind(),
+                    subject_id: subject.id(),
+                    capability: capability.as_str().to_owned(),
+                },
+            }),
         })
         .collect())
 }

@@ -8,24 +8,22 @@ use slog::info;
 
 use super::ApiContext;
 use super::error::{auth_error, client_auth_error, service_error};
+use super::metrics::AuthOutcome;
 use super::service_accounts::no_store;
 use crate::api::extract::FormBody;
 use crate::api::platform::{
     self, IntrospectedTokenType, IntrospectionRequest, IntrospectionResponse, PrincipalType, Whoami,
 };
 use crate::api::types::CredentialAnswerHeaders;
+use crate::auth::introspection_client::ClientAuthError;
 use crate::auth::{AuthError, CredentialFacts, Principal};
 use crate::service::identity::{AccountGrants, Identity};
 
 pub async fn whoami(
-    rqctx: RequestContext<ApiContext>,
+    rqctx: &RequestContext<ApiContext>,
 ) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, CredentialAnswerHeaders>, HttpError> {
     let context = rqctx.context();
-    let verified = context
-        .authenticator
-        .authenticate(rqctx.request.headers())
-        .await
-        .map_err(auth_error)?;
+    let verified = super::authenticate(rqctx).await?;
     let identity = context
         .identities
         .describe(verified)
@@ -40,7 +38,7 @@ pub async fn whoami(
 }
 
 pub async fn introspect(
-    rqctx: RequestContext<ApiContext>,
+    rqctx: &RequestContext<ApiContext>,
     body: FormBody<IntrospectionRequest>,
 ) -> Result<
     HttpResponseHeaders<HttpResponseOk<IntrospectionResponse>, CredentialAnswerHeaders>,
@@ -50,10 +48,28 @@ pub async fn introspect(
     let client = context
         .introspection_clients
         .authenticate(rqctx.request.headers())
-        .await
-        .map_err(client_auth_error)?;
+        .await;
+    let (outcome, reason) = match &client {
+        Ok(_) => ("ok", ""),
+        Err(ClientAuthError::Missing) => ("missing", "no credential"),
+        Err(ClientAuthError::Invalid(reason)) => ("invalid", *reason),
+        Err(ClientAuthError::Unavailable(_)) => ("unavailable", "database"),
+        Err(ClientAuthError::Internal(_)) => ("error", "internal"),
+    };
+    context.metrics.authentication(AuthOutcome {
+        kind: "introspection_client",
+        outcome,
+        reason,
+    });
+    let client = client.map_err(client_auth_error)?;
+    super::note_principal(format!("introspection_client:{}", client.client_id));
     let request = body.decode()?;
-    let answer = match context.authenticator.verify(&request.token).await {
+    let verified = context.authenticator.verify(&request.token).await;
+    context.metrics.authentication(super::auth_outcome(
+        context.authenticator.kind_of(&request.token),
+        &verified,
+    ));
+    let answer = match verified {
         Ok(verified) => {
             let identity = context
                 .identities

@@ -9,7 +9,7 @@ use slog::info;
 use uuid::Uuid;
 
 use super::ApiContext;
-use super::error::{auth_error, service_error};
+use super::error::service_error;
 use crate::api::extract::{JsonBody, PathParams, QueryParams};
 use crate::api::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, ListServiceAccountsQuery,
@@ -31,12 +31,7 @@ async fn authorize(
     account_id: Uuid,
 ) -> Result<AccountAccess, HttpError> {
     let context = rqctx.context();
-    let principal = context
-        .authenticator
-        .authenticate(rqctx.request.headers())
-        .await
-        .map_err(auth_error)?
-        .principal;
+    let principal = super::authenticate(rqctx).await?.principal;
     let caller = Caller {
         principal,
         request_id: Some(rqctx.request_id.clone()),
@@ -53,7 +48,7 @@ pub(super) fn no_store() -> String {
 }
 
 pub async fn create(
-    rqctx: RequestContext<ApiContext>,
+    rqctx: &RequestContext<ApiContext>,
     path: PathParams<AccountPath>,
     body: JsonBody<CreateServiceAccountRequest>,
 ) -> Result<
@@ -61,7 +56,7 @@ pub async fn create(
     HttpError,
 > {
     let account_id = path.into_inner().account_id;
-    let access = authorize(&rqctx, account_id).await?;
+    let access = authorize(rqctx, account_id).await?;
     let request = body.decode()?;
     let issued = rqctx
         .context()
@@ -93,11 +88,11 @@ pub async fn create(
 }
 
 pub async fn list(
-    rqctx: RequestContext<ApiContext>,
+    rqctx: &RequestContext<ApiContext>,
     path: PathParams<AccountPath>,
     query: QueryParams<ListServiceAccountsQuery>,
 ) -> Result<HttpResponseOk<Vec<ServiceAccount>>, HttpError> {
-    let access = authorize(&rqctx, path.into_inner().account_id).await?;
+    let access = authorize(rqctx, path.into_inner().account_id).await?;
     let query = query.into_inner();
     let page = rqctx
         .context()
@@ -118,11 +113,11 @@ pub async fn list(
 }
 
 pub async fn get(
-    rqctx: RequestContext<ApiContext>,
+    rqctx: &RequestContext<ApiContext>,
     path: PathParams<ServiceAccountPath>,
 ) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
     let path = path.into_inner();
-    let access = authorize(&rqctx, path.account_id).await?;
+    let access = authorize(rqctx, path.account_id).await?;
     let service_account = rqctx
         .context()
         .service_accounts
@@ -133,12 +128,12 @@ pub async fn get(
 }
 
 pub async fn rotate(
-    rqctx: RequestContext<ApiContext>,
+    rqctx: &RequestContext<ApiContext>,
     path: PathParams<ServiceAccountPath>,
 ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, NoStoreHeaders>, HttpError>
 {
     let path = path.into_inner();
-    let access = authorize(&rqctx, path.account_id).await?;
+    let access = authorize(rqctx, path.account_id).await?;
     let issued = rqctx
         .context()
         .service_accounts
@@ -158,11 +153,11 @@ pub async fn rotate(
 }
 
 pub async fn revoke(
-    rqctx: RequestContext<ApiContext>,
+    rqctx: &RequestContext<ApiContext>,
     path: PathParams<ServiceAccountPath>,
 ) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
     let path = path.into_inner();
-    let access = authorize(&rqctx, path.account_id).await?;
+    let access = authorize(rqctx, path.account_id).await?;
     let revoked = rqctx
         .context()
         .service_accounts

@@ -11,8 +11,8 @@ use super::{IssuedServiceAccount, ServiceError, TokenMinter};
 use crate::clock::Clock;
 use crate::domain::IntrospectionClient;
 use crate::domain::{
-    Account, Actor, AuditAction, AuditEvent, CapabilityKey, OperatorName, ServiceAccountName,
-    Subject,
+    Account, Actor, AuditAction, AuditDetail, AuditEvent, CapabilityKey, OperatorName,
+    ServiceAccountName, Subject,
 };
 use crate::store::{Grant, Store, StoreError, StoredIntrospectionClient};
 use crate::token::{PlaintextToken, client};
@@ -54,8 +54,14 @@ impl Admin {
         Ok(account)
     }
 
-    /// Grants `capability` on `account_id` to `subject`. A service account can
-    /// only hold grants in its own account.
+    /// Every account, oldest first.
+    pub async fn accounts(&self) -> Result<Vec<Account>, ServiceError> {
+        Ok(self.store.list_accounts().await?)
+    }
+
+    /// Grants `capability` on `account_id` to `subject`, audited as the
+    /// operator's. A service account can only hold grants in its own account.
+    /// Granting what is held already changes nothing.
     pub async fn add_grant(
         &self,
         account_id: Uuid,
@@ -68,18 +74,62 @@ impl Admin {
             capability,
             created_at: self.clock.now(),
         };
-        self.store.add_grant(&grant).await.map_err(|e| match e {
-            StoreError::AccountNotFound => AdminError::AccountNotFound(account_id),
-            StoreError::ServiceAccountNotInAccount => AdminError::ServiceAccountNotInAccount {
-                service_account_id: subject.id(),
-                account_id,
-            },
-            StoreError::NameConflict
-            | StoreError::CursorNotFound
-            | StoreError::Unavailable(_)
-            | StoreError::Internal(_) => AdminError::Service(e.into()),
-        })?;
+        let event = grant_event(&grant, AuditAction::GrantAdd);
+        self.store
+            .add_grant(&grant, &event)
+            .await
+            .map_err(|e| grant_error(e, &grant))?;
         Ok(grant)
+    }
+
+    /// Takes `capability` on `account_id` away from `subject`, audited; `false`
+    /// when it was not held.
+    pub async fn remove_grant(
+        &self,
+        account_id: Uuid,
+        subject: Subject,
+        capability: CapabilityKey,
+    ) -> Result<(Grant, bool), AdminError> {
+        if self
+            .store
+            .get_account(account_id)
+            .await
+            .map_err(ServiceError::from)?
+            .is_none()
+        {
+            return Err(AdminError::AccountNotFound(account_id));
+        }
+        let grant = Grant {
+            account_id,
+            subject,
+            capability,
+            created_at: self.clock.now(),
+        };
+        let event = grant_event(&grant, AuditAction::GrantRemove);
+        let removed = self
+            .store
+            .remove_grant(&grant, &event)
+            .await
+            .map_err(|e| grant_error(e, &grant))?;
+        Ok((grant, removed))
+    }
+
+    /// Every grant on an account.
+    pub async fn grants(&self, account_id: Uuid) -> Result<Vec<Grant>, AdminError> {
+        if self
+            .store
+            .get_account(account_id)
+            .await
+            .map_err(ServiceError::from)?
+            .is_none()
+        {
+            return Err(AdminError::AccountNotFound(account_id));
+        }
+        Ok(self
+            .store
+            .grants_in(account_id)
+            .await
+            .map_err(ServiceError::from)?)
     }
 
     /// Creates an introspection client; its secret is MACed with the token keys.
@@ -167,10 +217,11 @@ impl Admin {
         let event = AuditEvent {
             occurred_at: now,
             account_id: account.id,
-            service_account_id: owner.service_account.id,
+            service_account_id: Some(owner.service_account.id),
             action: AuditAction::Create,
             actor: Actor::Operator,
             request_id: None,
+            detail: None,
         };
         self.store.bootstrap(&account, &owner, &event).await?;
         Ok(Bootstrapped {
@@ -180,6 +231,39 @@ impl Admin {
                 token,
             },
         })
+    }
+}
+
+/// The audit event of an operator's change to `grant`.
+fn grant_event(grant: &Grant, action: AuditAction) -> AuditEvent {
+    AuditEvent {
+        occurred_at: grant.created_at,
+        account_id: grant.account_id,
+        service_account_id: match grant.subject {
+            Subject::ServiceAccount(id) => Some(id),
+            Subject::User(_) => None,
+        },
+        action,
+        actor: Actor::Operator,
+        request_id: None,
+        detail: Some(AuditDetail::Grant {
+            subject: grant.subject,
+            capability: grant.capability.clone(),
+        }),
+    }
+}
+
+fn grant_error(error: StoreError, grant: &Grant) -> AdminError {
+    match error {
+        StoreError::AccountNotFound => AdminError::AccountNotFound(grant.account_id),
+        StoreError::ServiceAccountNotInAccount => AdminError::ServiceAccountNotInAccount {
+            service_account_id: grant.subject.id(),
+            account_id: grant.account_id,
+        },
+        StoreError::NameConflict
+        | StoreError::CursorNotFound
+        | StoreError::Unavailable(_)
+        | StoreError::Internal(_) => AdminError::Service(error.into()),
     }
 }
 

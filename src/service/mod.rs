@@ -130,10 +130,11 @@ impl AccountAccess {
         AuditEvent {
             occurred_at: at,
             account_id: self.account_id,
-            service_account_id,
+            service_account_id: Some(service_account_id),
             action,
             actor: self.caller.actor(),
             request_id: self.caller.request_id.clone(),
+            detail: None,
         }
     }
 }

@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use super::changes::{ChangeHub, CredentialChange};
 use super::rows::{
-    AccountRow, AuditEventRow, CapabilityRow, CursorRow, GrantRow, IntrospectionClientRow,
-    PublicIdRow, ServiceAccountRow, Timestamp,
+    AccountRow, AuditEventRow, CapabilityRow, CountRow, CursorRow, GrantRow,
+    IntrospectionClientRow, PublicIdRow, ServiceAccountRow, Timestamp,
 };
 
 /// A statement with its parameters, ready to run.
@@ -119,9 +119,13 @@ where
 /// each [`Backend`] classifies its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
-    /// Connection-level failures, lock and statement timeouts, a database
-    /// shutting down: worth a retry later.
-    Unavailable,
+    /// The database cannot be reached: refused or lost connections, a pool
+    /// that cannot connect, a database shutting down. Later requests fail at
+    /// once until a probe finds it back.
+    Unreachable,
+    /// Reachable but busy: a lock or statement timeout, too many clients, a
+    /// deadlock. Worth a retry later.
+    Busy,
     /// The unique index on an account's non-revoked service-account names.
     ActiveNameTaken,
     /// A foreign key names a row that does not exist.
@@ -151,7 +155,16 @@ pub trait Backend:
     + Decodes<GrantRow>
     + Decodes<IntrospectionClientRow>
     + Decodes<PublicIdRow>
+    + Decodes<CountRow>
 {
+    /// Whether an operation that outlives the store's timeout means the
+    /// database cannot be reached (a network that stopped answering), rather
+    /// than that it is busy (SQLite's lock held by another writer).
+    const TIMEOUT_MEANS_UNREACHABLE: bool;
+
+    /// The migrations of this database, embedded in the binary.
+    fn migrator() -> &'static sqlx::migrate::Migrator;
+
     /// The statement that opens a write transaction. SQLite's must take the
     /// write lock at once (`BEGIN IMMEDIATE`), so that a transaction never
     /// fails halfway on a lock upgrade.

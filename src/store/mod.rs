@@ -54,6 +54,28 @@ pub struct StoredIntrospectionClient {
     pub secret: TokenMac,
 }
 
+/// A store's connections, failures and health, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreStats {
+    pub pools: Vec<PoolStats>,
+    /// Operations that failed because the database was unreachable or busy.
+    pub unavailable_errors: u64,
+    /// Operations that failed for any other reason.
+    pub internal_errors: u64,
+    /// The database is known to be unreachable (requests fail at once).
+    pub down: bool,
+}
+
+/// One connection pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    pub name: &'static str,
+    /// Open connections.
+    pub size: u32,
+    /// Of which idle.
+    pub idle: u32,
+}
+
 /// A grant of one capability on one account to one subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -177,9 +199,21 @@ pub trait Store: CredentialLookup {
 
     async fn get_account(&self, id: Uuid) -> Result<Option<Account>, StoreError>;
 
-    /// Adds a grant; adding one that exists already changes nothing. A service
-    /// account can only be granted capabilities in its own account.
-    async fn add_grant(&self, grant: &Grant) -> Result<(), StoreError>;
+    /// Every account, oldest first.
+    async fn list_accounts(&self) -> Result<Vec<Account>, StoreError>;
+
+    /// Adds a grant and records `event`; adding one that exists already
+    /// changes nothing and records nothing (`false`). A service account can
+    /// only be granted capabilities in its own account.
+    async fn add_grant(&self, grant: &Grant, event: &AuditEvent) -> Result<bool, StoreError>;
+
+    /// Removes the grant of `grant.capability` on `grant.account_id` to
+    /// `grant.subject` and records `event`; `false` (and nothing recorded) if
+    /// there was none.
+    async fn remove_grant(&self, grant: &Grant, event: &AuditEvent) -> Result<bool, StoreError>;
+
+    /// Every grant on an account, by subject.
+    async fn grants_in(&self, account_id: Uuid) -> Result<Vec<Grant>, StoreError>;
 
     /// Inserts a new service account and its audit event. Fails with
     /// [`StoreError::NameConflict`] if a non-revoked one in the same account has
@@ -261,6 +295,15 @@ pub trait Store: CredentialLookup {
         account_id: Uuid,
         page: PageRequest,
     ) -> Result<Vec<ServiceAccount>, StoreError>;
+
+    /// Whether the database is reachable and its schema up to date.
+    async fn check_ready(&self) -> Result<(), StoreError>;
+
+    /// How many service accounts are not revoked, in every account.
+    async fn count_active_service_accounts(&self) -> Result<u64, StoreError>;
+
+    /// Connections, failures and health, for metrics.
+    fn stats(&self) -> StoreStats;
 
     /// This process's subscribers to credential changes: every change this
     /// store commits is published to them before the call returns.

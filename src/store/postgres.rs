@@ -73,33 +73,38 @@ impl SqlStore<Postgres> {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
-        Ok(Self::new(pool.clone(), pool, timeout))
+        Ok(Self::with_one_pool(pool, timeout))
     }
 }
 
 impl Backend for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const TIMEOUT_MEANS_UNREACHABLE: bool = true;
+
+    fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
 
     fn classify(error: &sqlx::Error) -> ErrorClass {
         match error {
+            // A pool that cannot hand out a connection in time, with a
+            // database that refuses or drops connections, is the usual sign
+            // of an outage (under load it may only be busy: the probe tells).
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed => ErrorClass::Unavailable,
+            | sqlx::Error::WorkerCrashed => ErrorClass::Unreachable,
             sqlx::Error::Database(e) => {
                 let code = e.code().unwrap_or_default();
-                // 08: connection exception; 53300: too many connections;
-                // 57014: statement timeout; 57P01-57P03: shutting down or
-                // starting; 40001/40P01: serialization failure, deadlock.
-                if code.starts_with("08")
-                    || matches!(
-                        &*code,
-                        "53300" | "57014" | "57P01" | "57P02" | "57P03" | "40001" | "40P01"
-                    )
-                {
-                    ErrorClass::Unavailable
+                // 08: connection exception; 57P01-57P03: shutting down or
+                // starting. 53300: too many connections; 57014: statement
+                // timeout; 40001/40P01: serialization failure, deadlock.
+                if code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03") {
+                    ErrorClass::Unreachable
+                } else if matches!(&*code, "53300" | "57014" | "40001" | "40P01") {
+                    ErrorClass::Busy
                 } else if e.is_unique_violation()
                     && e.constraint() == Some("service_accounts_active_name")
                 {

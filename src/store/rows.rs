@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::backend::{Arg, Backend, SqlQuery};
 use super::{Grant, StoreError, StoredIntrospectionClient, StoredServiceAccount};
 use crate::domain::{
-    Account, Actor, AuditAction, AuditEvent, CapabilityKey, IntrospectionClient, ServiceAccount,
+    Account, Actor, AuditAction, AuditDetail, AuditEvent, CapabilityKey, IntrospectionClient,
+    ServiceAccount,
 };
 use crate::domain::{Subject, TokenFacts};
 use crate::token::keyring::TokenMac;
@@ -244,6 +245,12 @@ pub struct PublicIdRow {
     pub token_public_id: String,
 }
 
+/// A count.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CountRow {
+    pub count: i64,
+}
+
 /// Where a page starts: the `created_at` of the service account named by the cursor.
 #[derive(Debug, sqlx::FromRow)]
 pub struct CursorRow {
@@ -305,11 +312,13 @@ impl IntrospectionClientRow {
 pub struct AuditEventRow {
     pub occurred_at: Timestamp,
     pub account_id: Uuid,
-    pub service_account_id: Uuid,
+    pub service_account_id: Option<Uuid>,
     pub action: String,
     pub actor_type: String,
     pub actor_id: Option<Uuid>,
     pub request_id: Option<String>,
+    /// [`AuditDetail`] as JSON.
+    pub detail: Option<String>,
 }
 
 impl AuditEventRow {
@@ -323,6 +332,7 @@ impl AuditEventRow {
             actor: Actor::from_parts(&self.actor_type, self.actor_id)
                 .ok_or_else(|| corrupt(format!("invalid audit actor {:?}", self.actor_type)))?,
             request_id: self.request_id,
+            detail: self.detail.as_deref().map(detail_from_json).transpose()?,
         })
     }
 }
@@ -337,4 +347,44 @@ pub fn bind_audit_event<D: Backend>(query: SqlQuery<D>, event: &AuditEvent) -> S
         .arg(event.actor.kind())
         .arg(event.actor.id())
         .arg(event.request_id.clone())
+        .arg(event.detail.as_ref().map(detail_to_json))
+}
+
+fn detail_to_json(detail: &AuditDetail) -> String {
+    match detail {
+        AuditDetail::Grant {
+            subject,
+            capability,
+        } => serde_json::json!({
+            "kind": "grant",
+            "subject_type": subject.kind(),
+            "subject_id": subject.id(),
+            "capability": capability.as_str(),
+        }),
+    }
+    .to_string()
+}
+
+fn detail_from_json(text: &str) -> Result<AuditDetail, StoreError> {
+    let invalid = || corrupt(format!("invalid audit detail {text:?}"));
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| invalid())?;
+    match value["kind"].as_str() {
+        Some("grant") => {
+            let subject_id = value["subject_id"]
+                .as_str()
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(invalid)?;
+            Ok(AuditDetail::Grant {
+                subject: value["subject_type"]
+                    .as_str()
+                    .and_then(|kind| Subject::from_parts(kind, subject_id))
+                    .ok_or_else(invalid)?,
+                capability: value["capability"]
+                    .as_str()
+                    .and_then(|key| CapabilityKey::parse(key).ok())
+                    .ok_or_else(invalid)?,
+            })
+        }
+        _ => Err(invalid()),
+    }
 }

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,12 +22,13 @@ use uuid::Uuid;
 use super::backend::{Arg, Backend, Decodes, ErrorClass, SqlQuery};
 use super::changes::{ChangeHub, CredentialChange};
 use super::rows::{
-    self, AccountRow, AuditEventRow, CapabilityRow, CursorRow, GrantRow, IntrospectionClientRow,
-    PublicIdRow, ServiceAccountRow, Timestamp,
+    self, AccountRow, AuditEventRow, CapabilityRow, CountRow, CursorRow, GrantRow,
+    IntrospectionClientRow, PublicIdRow, ServiceAccountRow, Timestamp,
 };
 use super::{
-    ClientLookup, Grant, GrantLookup, LastUse, PageRequest, Revocation, Store, StoreError,
-    StoredIntrospectionClient, StoredServiceAccount, TokenLookup, TokenReplacement, sql,
+    BoxError, ClientLookup, Grant, GrantLookup, LastUse, PageRequest, PoolStats, Revocation, Store,
+    StoreError, StoreStats, StoredIntrospectionClient, StoredServiceAccount, TokenLookup,
+    TokenReplacement, sql,
 };
 use crate::domain::{
     Account, AuditEvent, Capability, CapabilityKey, IntrospectionClient, ServiceAccount, Subject,
@@ -39,25 +41,56 @@ use crate::domain::{
 pub struct SqlStore<D: Backend> {
     writer: Pool<D>,
     readers: Pool<D>,
+    /// Whether `readers` is `writer` (one pool, PostgreSQL).
+    shared_pool: bool,
     timeout: Duration,
     changes: Arc<ChangeHub>,
+    health: Arc<Health>,
 }
+
+/// What the store knows of the database's health, and counts of failures.
+#[derive(Debug, Default)]
+struct Health {
+    /// Known to be unreachable: every operation fails at once.
+    down: AtomicBool,
+    unavailable_errors: AtomicU64,
+    internal_errors: AtomicU64,
+}
+
+/// How often a probe looks for a database known to be down.
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+/// Longest a probe waits for the database.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl<D: Backend> Clone for SqlStore<D> {
     fn clone(&self) -> Self {
         Self {
             writer: self.writer.clone(),
             readers: self.readers.clone(),
+            shared_pool: self.shared_pool,
             timeout: self.timeout,
             changes: self.changes.clone(),
+            health: self.health.clone(),
         }
     }
 }
 
+/// The database could not be reached (as opposed to being busy): what trips
+/// the store into failing fast until a probe finds it back.
+#[derive(Debug, thiserror::Error)]
+#[error("the database cannot be reached")]
+pub struct Unreachable(#[source] pub BoxError);
+
+/// Known to be unreachable: refused without trying.
+#[derive(Debug, thiserror::Error)]
+#[error("the database is known to be unreachable; a probe is checking for it in the background")]
+pub struct KnownDown;
+
 /// Turns a database error into a [`StoreError`], by the backend's reading of it.
 pub fn store_error<D: Backend>(error: sqlx::Error) -> StoreError {
     match D::classify(&error) {
-        ErrorClass::Unavailable => StoreError::Unavailable(Box::new(error)),
+        ErrorClass::Unreachable => StoreError::Unavailable(Box::new(Unreachable(Box::new(error)))),
+        ErrorClass::Busy => StoreError::Unavailable(Box::new(error)),
         ErrorClass::ActiveNameTaken => StoreError::NameConflict,
         ErrorClass::MissingReference => StoreError::AccountNotFound,
         ErrorClass::Other => StoreError::Internal(Box::new(error)),
@@ -102,23 +135,91 @@ async fn execute<D: Backend>(
 impl<D: Backend> SqlStore<D> {
     pub(super) fn new(writer: Pool<D>, readers: Pool<D>, timeout: Duration) -> Self {
         Self {
+            shared_pool: false,
             writer,
             readers,
             timeout,
             changes: Arc::default(),
+            health: Arc::default(),
+        }
+    }
+
+    /// One pool for reads and writes.
+    pub(super) fn with_one_pool(pool: Pool<D>, timeout: Duration) -> Self {
+        Self {
+            shared_pool: true,
+            ..Self::new(pool.clone(), pool, timeout)
         }
     }
 
     /// Runs `operation`, failing it as unavailable if it takes longer than the
-    /// timeout.
+    /// timeout, or at once while the database is known to be unreachable. A
+    /// failure to reach the database marks it down and starts a probe.
     async fn bounded<T>(
         &self,
         operation: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        if self.health.down.load(Ordering::SeqCst) {
+            self.health
+                .unavailable_errors
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(StoreError::Unavailable(Box::new(KnownDown)));
+        }
         let timeout = self.timeout;
-        tokio::time::timeout(timeout, operation)
+        let result = tokio::time::timeout(timeout, operation)
             .await
-            .unwrap_or_else(|_| Err(StoreError::Unavailable(Box::new(TimedOut(timeout)))))
+            .unwrap_or_else(|_| {
+                let timed_out = Box::new(TimedOut(timeout));
+                Err(StoreError::Unavailable(if D::TIMEOUT_MEANS_UNREACHABLE {
+                    Box::new(Unreachable(timed_out))
+                } else {
+                    timed_out
+                }))
+            });
+        match &result {
+            Err(StoreError::Unavailable(cause)) => {
+                self.health
+                    .unavailable_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                if cause.is::<Unreachable>() {
+                    self.mark_down();
+                }
+            }
+            Err(StoreError::Internal(_)) => {
+                self.health.internal_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        result
+    }
+
+    /// Marks the database down (once) and probes for it in the background
+    /// until it answers again.
+    fn mark_down(&self) {
+        if self.health.down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_INTERVAL).await;
+                if store.writer.is_closed() {
+                    return;
+                }
+                if let Ok(Ok(())) = tokio::time::timeout(PROBE_TIMEOUT, store.probe()).await {
+                    store.health.down.store(false, Ordering::SeqCst);
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Whether the database answers a fresh connection (not one from the
+    /// pool, whose connections may all be gone).
+    async fn probe(&self) -> Result<(), sqlx::Error> {
+        use sqlx::ConnectOptions;
+        let mut connection = self.writer.connect_options().connect().await?;
+        D::execute(&mut connection, query::<D>(sql::PROBE)).await
     }
 
     async fn read(&self) -> Result<PoolConnection<D>, StoreError> {
@@ -170,6 +271,16 @@ impl<D: Backend> SqlStore<D> {
             let value = work(&mut tx).await?;
             tx.commit().await.map_err(store_error::<D>)?;
             Ok(value)
+        })
+        .await
+    }
+
+    async fn count(&self, sql: &'static str) -> Result<i64, StoreError> {
+        self.bounded(async {
+            let row = fetch_optional(&mut *self.read().await?, query::<D>(sql))
+                .await?
+                .ok_or_else(|| StoreError::Internal("a count returned no row".into()))?;
+            Ok(decode::<D, CountRow>(&row)?.count)
         })
         .await
     }
@@ -226,11 +337,11 @@ async fn insert_audit_event<D: Backend>(
 }
 
 /// Adds a grant after checking that its account exists and that a service
-/// account subject belongs to that account.
+/// account subject belongs to that account; `false` if it existed already.
 async fn insert_grant<D: Backend>(
     connection: &mut D::Connection,
     grant: &Grant,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let account = query::<D>(sql::ACCOUNT_EXISTS).arg(grant.account_id);
     if fetch_optional(connection, account).await?.is_none() {
         return Err(StoreError::AccountNotFound);
@@ -243,11 +354,8 @@ async fn insert_grant<D: Backend>(
             return Err(StoreError::ServiceAccountNotInAccount);
         }
     }
-    execute(
-        connection,
-        rows::bind_grant(query::<D>(sql::INSERT_GRANT), grant),
-    )
-    .await
+    let insert = rows::bind_grant(query::<D>(sql::INSERT_GRANT), grant);
+    Ok(fetch_optional(connection, insert).await?.is_some())
 }
 
 fn grant_change(grant: &Grant) -> CredentialChange {
@@ -357,10 +465,52 @@ impl<D: Backend> Store for SqlStore<D> {
         .await
     }
 
-    async fn add_grant(&self, grant: &Grant) -> Result<(), StoreError> {
+    async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.bounded(async {
+            fetch_all(&mut *self.read().await?, query::<D>(sql::LIST_ACCOUNTS))
+                .await?
+                .iter()
+                .map(|row| decode::<D, AccountRow>(row).map(Account::from))
+                .collect()
+        })
+        .await
+    }
+
+    async fn add_grant(&self, grant: &Grant, event: &AuditEvent) -> Result<bool, StoreError> {
         self.write_changing(async |tx| {
-            insert_grant::<D>(tx, grant).await?;
-            Ok(((), vec![grant_change(grant)]))
+            if !insert_grant::<D>(tx, grant).await? {
+                return Ok((false, vec![]));
+            }
+            insert_audit_event::<D>(tx, event).await?;
+            Ok((true, vec![grant_change(grant)]))
+        })
+        .await
+    }
+
+    async fn remove_grant(&self, grant: &Grant, event: &AuditEvent) -> Result<bool, StoreError> {
+        self.write_changing(async |tx| {
+            let delete = rows::bind_subject(
+                query::<D>(sql::DELETE_GRANT).arg(grant.account_id),
+                grant.subject,
+            )
+            .arg(grant.capability.as_str());
+            if fetch_optional(tx, delete).await?.is_none() {
+                return Ok((false, vec![]));
+            }
+            insert_audit_event::<D>(tx, event).await?;
+            Ok((true, vec![grant_change(grant)]))
+        })
+        .await
+    }
+
+    async fn grants_in(&self, account_id: Uuid) -> Result<Vec<Grant>, StoreError> {
+        self.bounded(async {
+            let select = query::<D>(sql::SELECT_GRANTS_IN).arg(account_id);
+            fetch_all(&mut *self.read().await?, select)
+                .await?
+                .iter()
+                .map(|row| decode::<D, GrantRow>(row)?.into_grant())
+                .collect()
         })
         .await
     }
@@ -613,6 +763,41 @@ impl<D: Backend> Store for SqlStore<D> {
 
     fn changes(&self) -> &Arc<ChangeHub> {
         &self.changes
+    }
+
+    async fn check_ready(&self) -> Result<(), StoreError> {
+        let applied = self.count(sql::COUNT_APPLIED_MIGRATIONS).await?;
+        let known = D::migrator().iter().count() as i64;
+        if applied < known {
+            return Err(StoreError::Internal(
+                format!("{applied} of {known} migrations are applied").into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn count_active_service_accounts(&self) -> Result<u64, StoreError> {
+        let count = self.count(sql::COUNT_ACTIVE_SERVICE_ACCOUNTS).await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    fn stats(&self) -> StoreStats {
+        let pool = |name, pool: &Pool<D>| PoolStats {
+            name,
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        };
+        let pools = if self.shared_pool {
+            vec![pool("shared", &self.writer)]
+        } else {
+            vec![pool("readers", &self.readers), pool("writer", &self.writer)]
+        };
+        StoreStats {
+            pools,
+            unavailable_errors: self.health.unavailable_errors.load(Ordering::Relaxed),
+            internal_errors: self.health.internal_errors.load(Ordering::Relaxed),
+            down: self.health.down.load(Ordering::SeqCst),
+        }
     }
 
     fn watch_other_writers(&self, log: Logger) -> BoxFuture<'static, ()> {

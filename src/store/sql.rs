@@ -11,9 +11,21 @@ pub const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = $1";
 pub const SERVICE_ACCOUNT_IN_ACCOUNT: &str =
     "SELECT 1 FROM service_accounts WHERE id = $1 AND account_id = $2";
 
+/// Adds a grant unless it exists; returns a row only when it was added.
 pub const INSERT_GRANT: &str = "INSERT INTO grants \
     (account_id, subject_kind, subject_id, capability, created_at) \
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *";
+
+/// Removes a grant; returns a row only when there was one.
+pub const DELETE_GRANT: &str = "DELETE FROM grants \
+    WHERE account_id = $1 AND subject_kind = $2 AND subject_id = $3 AND capability = $4 \
+    RETURNING *";
+
+/// Every grant on an account.
+pub const SELECT_GRANTS_IN: &str = "SELECT * FROM grants WHERE account_id = $1 \
+    ORDER BY subject_kind, subject_id, capability";
+
+pub const LIST_ACCOUNTS: &str = "SELECT * FROM accounts ORDER BY created_at, id";
 
 /// Every grant a subject holds, in every account.
 pub const SELECT_GRANTS_OF: &str = "SELECT * FROM grants \
@@ -83,9 +95,17 @@ pub const LIST_INTROSPECTION_CLIENTS: &str =
 pub const REVOKE_INTROSPECTION_CLIENT: &str = "UPDATE introspection_clients \
     SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL RETURNING *";
 
+pub const COUNT_ACTIVE_SERVICE_ACCOUNTS: &str =
+    "SELECT count(*) AS count FROM service_accounts WHERE revoked_at IS NULL";
+
+pub const COUNT_APPLIED_MIGRATIONS: &str =
+    "SELECT count(*) AS count FROM _sqlx_migrations WHERE success";
+
+pub const PROBE: &str = "SELECT 1";
+
 pub const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events (occurred_at, account_id, \
-    service_account_id, action, actor_type, actor_id, request_id) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    service_account_id, action, actor_type, actor_id, request_id, detail) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 pub const SELECT_AUDIT_EVENTS: &str =
     "SELECT * FROM audit_events WHERE account_id = $1 ORDER BY seq";

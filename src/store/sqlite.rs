@@ -76,18 +76,25 @@ impl SqlStore<Sqlite> {
 
 impl Backend for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const TIMEOUT_MEANS_UNREACHABLE: bool = false;
+
+    fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
 
     fn classify(error: &sqlx::Error) -> ErrorClass {
         match error {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::WorkerCrashed => ErrorClass::Unavailable,
+            // The pool times out when every connection is busy (the one
+            // writer, above all): busy, not gone.
+            sqlx::Error::PoolTimedOut => ErrorClass::Busy,
+            sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => {
+                ErrorClass::Unreachable
+            }
             sqlx::Error::Database(e) => {
                 // SQLITE_BUSY (5), SQLITE_LOCKED (6) and SQLITE_BUSY_SNAPSHOT
                 // (517), after the busy timeout.
                 if matches!(e.code().as_deref(), Some("5" | "6" | "517")) {
-                    ErrorClass::Unavailable
+                    ErrorClass::Busy
                 } else if e.is_unique_violation() {
                     // SQLite names the columns, not the index:
                     // "UNIQUE constraint failed: service_accounts.account_id, service_accounts.name"

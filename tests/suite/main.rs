@@ -17,6 +17,7 @@ mod last_used;
 mod lifecycle_round_trip;
 mod oauth;
 mod openapi_document;
+mod operations;
 mod scale_out;
 mod secrets;
 mod seed_contract;

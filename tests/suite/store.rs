@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hbx_service_accounts::domain::{
-    Account, Actor, AuditAction, AuditEvent, Capability, CapabilityKey, ServiceAccount, Subject,
-    TokenFacts,
+    Account, Actor, AuditAction, AuditDetail, AuditEvent, Capability, CapabilityKey,
+    ServiceAccount, Subject, TokenFacts,
 };
 use hbx_service_accounts::store::{
     Grant, LastUse, PageRequest, Revocation, Store, StoreError, StoredServiceAccount,
@@ -70,11 +70,34 @@ fn event(sa: &ServiceAccount, action: AuditAction, at: DateTime<Utc>) -> AuditEv
     AuditEvent {
         occurred_at: at,
         account_id: sa.account_id,
-        service_account_id: sa.id,
+        service_account_id: Some(sa.id),
         action,
         actor: Actor::User(Uuid::from_u128(7)),
         request_id: Some(format!("request-{}", action.as_str())),
+        detail: None,
     }
+}
+
+fn grant_event(grant: &Grant, action: AuditAction) -> AuditEvent {
+    AuditEvent {
+        occurred_at: grant.created_at,
+        account_id: grant.account_id,
+        service_account_id: None,
+        action,
+        actor: Actor::Operator,
+        request_id: None,
+        detail: Some(AuditDetail::Grant {
+            subject: grant.subject,
+            capability: grant.capability.clone(),
+        }),
+    }
+}
+
+/// Adds `grant` with its audit event.
+async fn add_grant(store: &Arc<dyn Store>, grant: &Grant) -> Result<bool, StoreError> {
+    store
+        .add_grant(grant, &grant_event(grant, AuditAction::GrantAdd))
+        .await
 }
 
 /// Inserts `new` with its creation event.
@@ -267,12 +290,10 @@ async fn grants_are_per_account_and_idempotent(backend: Backend) {
             .map(|k| CapabilityKey::parse(k).unwrap())
             .collect()
     };
-    store
-        .add_grant(&grant(acme.id, worker, "auth.manage"))
+    add_grant(&store, &grant(acme.id, worker, "auth.manage"))
         .await
         .unwrap();
-    store
-        .add_grant(&grant(acme.id, worker, "auth.manage"))
+    add_grant(&store, &grant(acme.id, worker, "auth.manage"))
         .await
         .unwrap();
     assert_eq!(
@@ -280,13 +301,11 @@ async fn grants_are_per_account_and_idempotent(backend: Backend) {
         keys(&["auth.manage"])
     );
 
-    store
-        .add_grant(&grant(other.id, user, "account_owner"))
+    add_grant(&store, &grant(other.id, user, "account_owner"))
         .await
         .unwrap();
     // Capabilities of other services are kept as they are.
-    store
-        .add_grant(&grant(other.id, user, "billing.read"))
+    add_grant(&store, &grant(other.id, user, "billing.read"))
         .await
         .unwrap();
     let mut held = store.capabilities(other.id, user).await.unwrap();
@@ -296,17 +315,89 @@ async fn grants_are_per_account_and_idempotent(backend: Backend) {
 
     // A service account holds grants only in its own account.
     assert!(matches!(
-        store
-            .add_grant(&grant(other.id, worker, "auth.manage"))
-            .await,
+        add_grant(&store, &grant(other.id, worker, "auth.manage")).await,
         Err(StoreError::ServiceAccountNotInAccount)
     ));
     assert!(matches!(
-        store
-            .add_grant(&grant(Uuid::new_v4(), user, "auth.manage"))
-            .await,
+        add_grant(&store, &grant(Uuid::new_v4(), user, "auth.manage")).await,
         Err(StoreError::AccountNotFound)
     ));
+}
+
+/// Grants are listed by account, removed one at a time, and both changes are
+/// audited; adding what is held or removing what is not changes nothing and
+/// records nothing.
+async fn grants_are_listed_removed_and_audited(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
+    let (acme, sa) = account_with_one(&store).await;
+    let now = at("2030-01-01T00:00:00Z");
+    let worker = Subject::ServiceAccount(sa.service_account.id);
+    let user = Subject::User(Uuid::new_v4());
+    let grant = |subject, capability: &str| Grant {
+        account_id: acme.id,
+        subject,
+        capability: CapabilityKey::parse(capability).unwrap(),
+        created_at: now,
+    };
+    assert!(
+        add_grant(&store, &grant(worker, "auth.manage"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !add_grant(&store, &grant(worker, "auth.manage"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        add_grant(&store, &grant(user, "billing.read"))
+            .await
+            .unwrap()
+    );
+    let listed = store.grants_in(acme.id).await.unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.contains(&grant(worker, "auth.manage")));
+
+    let removal = grant(worker, "auth.manage");
+    let remove = grant_event(&removal, AuditAction::GrantRemove);
+    assert!(store.remove_grant(&removal, &remove).await.unwrap());
+    assert!(!store.remove_grant(&removal, &remove).await.unwrap());
+    assert!(
+        store
+            .capabilities(acme.id, worker)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.grants_in(acme.id).await.unwrap(),
+        vec![grant(user, "billing.read")]
+    );
+
+    let grant_events: Vec<(AuditAction, Option<AuditDetail>)> = store
+        .audit_events(acme.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.detail.is_some())
+        .map(|e| (e.action, e.detail))
+        .collect();
+    let detail = |subject, capability: &str| {
+        Some(AuditDetail::Grant {
+            subject,
+            capability: CapabilityKey::parse(capability).unwrap(),
+        })
+    };
+    assert_eq!(
+        grant_events,
+        vec![
+            (AuditAction::GrantAdd, detail(worker, "auth.manage")),
+            (AuditAction::GrantAdd, detail(user, "billing.read")),
+            (AuditAction::GrantRemove, detail(worker, "auth.manage")),
+        ]
+    );
+    let accounts = store.list_accounts().await.unwrap();
+    assert_eq!(accounts, vec![acme]);
 }
 
 async fn bootstrap_is_all_or_nothing(backend: Backend) {
@@ -804,6 +895,7 @@ on_both_stores!(
     names_are_unique_among_active_service_accounts,
     service_accounts_need_an_existing_account,
     grants_are_per_account_and_idempotent,
+    grants_are_listed_removed_and_audited,
     bootstrap_is_all_or_nothing,
     rotation_replaces_the_token_and_keeps_the_rest,
     revoked_and_expired_service_accounts_are_not_rotated,

@@ -39,11 +39,17 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     pub fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(dir, args, &[])
+    }
+
+    /// `hbx-sa serve ARGS` with only the variables in `env`.
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(args)
             .current_dir(dir)
             .env_clear()
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn hbx-sa serve");
@@ -53,8 +59,9 @@ impl ServeProcess {
         let lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("address: ").nth(1) {
-                    let address = rest.split([',', ' ']).next().unwrap().to_owned();
+                // JSON lines (stderr is not a terminal here).
+                if let Some(rest) = line.split("\"address\":\"").nth(1) {
+                    let address = rest.split('"').next().unwrap().to_owned();
                     let _ = sender.send(address);
                 }
                 lines.lock().unwrap().push(line);
@@ -100,6 +107,11 @@ impl ServeProcess {
             .build()
             .unwrap();
         Client::new_with_client(&format!("http://{}", self.address), http)
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
     }
 
     pub fn signal(&self, signal: &str) {

@@ -1,0 +1,210 @@
+//! Prometheus metrics (text format at `GET /metrics`, or on `--metrics-bind`):
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `hbx_sa_http_requests_total` | counter | `operation`, `status` |
+//! | `hbx_sa_http_request_duration_seconds` | histogram | `operation` |
+//! | `hbx_sa_authentications_total` | counter | `kind` (`service_account`, `user`, `introspection_client`, `unknown`), `outcome` (`ok`, `missing`, `invalid`, `unavailable`, `error`), `reason` |
+//! | `hbx_sa_store_connections` | gauge | `pool` (`readers`, `writer`), `state` (`idle`, `in_use`) |
+//! | `hbx_sa_store_errors_total` | counter | `kind` (`unavailable`, `internal`) |
+//! | `hbx_sa_store_up` | gauge | (1 while the database answers, 0 while it is known to be down) |
+//! | `hbx_sa_credential_cache_misses_total` | counter | |
+//! | `hbx_sa_active_service_accounts` | gauge | (not revoked, all accounts; read at scrape time) |
+//!
+//! Label values are fixed strings chosen by the code, never request data.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::auth::cache::CredentialCache;
+use crate::store::Store;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    kind: &'static str,
+    outcome: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    pool: &'static str,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreErrorLabels {
+    kind: &'static str,
+}
+
+/// How an authentication ended, for `hbx_sa_authentications_total`.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthOutcome {
+    pub kind: &'static str,
+    pub outcome: &'static str,
+    pub reason: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs to about 3.3 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    authentications: Family<AuthLabels, Counter>,
+    connections: Family<PoolLabels, Gauge>,
+    store_errors: Family<StoreErrorLabels, Counter>,
+    store_up: Gauge,
+    cache_misses: Counter,
+    active_service_accounts: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let authentications = Family::<AuthLabels, Counter>::default();
+        let connections = Family::<PoolLabels, Gauge>::default();
+        let store_errors = Family::<StoreErrorLabels, Counter>::default();
+        let store_up = Gauge::default();
+        let cache_misses = Counter::default();
+        let active_service_accounts = Gauge::default();
+        registry.register(
+            "hbx_sa_http_requests",
+            "Requests answered by an operation, by operation and status",
+            requests.clone(),
+        );
+        registry.register(
+            "hbx_sa_http_request_duration_seconds",
+            "Time to answer a request, by operation",
+            latency.clone(),
+        );
+        registry.register(
+            "hbx_sa_authentications",
+            "Credential checks, by credential kind, outcome and reason",
+            authentications.clone(),
+        );
+        registry.register(
+            "hbx_sa_store_connections",
+            "Database connections, by pool and state",
+            connections.clone(),
+        );
+        registry.register(
+            "hbx_sa_store_errors",
+            "Database operations that failed, by kind",
+            store_errors.clone(),
+        );
+        registry.register(
+            "hbx_sa_store_up",
+            "1 while the database answers, 0 while it is known to be down",
+            store_up.clone(),
+        );
+        registry.register(
+            "hbx_sa_credential_cache_misses",
+            "Credential lookups that went to the database",
+            cache_misses.clone(),
+        );
+        registry.register(
+            "hbx_sa_active_service_accounts",
+            "Service accounts that are not revoked, in every account",
+            active_service_accounts.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            authentications,
+            connections,
+            store_errors,
+            store_up,
+            cache_misses,
+            active_service_accounts,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn request(&self, operation: &'static str, status: u16, took: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels { operation, status })
+            .inc();
+        self.latency
+            .get_or_create(&OperationLabels { operation })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn authentication(&self, outcome: AuthOutcome) {
+        self.authentications
+            .get_or_create(&AuthLabels {
+                kind: outcome.kind,
+                outcome: outcome.outcome,
+                reason: outcome.reason,
+            })
+            .inc();
+    }
+
+    /// The text exposition, with the store's figures read now.
+    pub async fn render(&self, store: &dyn Store, cache: Option<&CredentialCache>) -> String {
+        let stats = store.stats();
+        for pool in &stats.pools {
+            for (state, value) in [("idle", pool.idle), ("in_use", pool.size - pool.idle)] {
+                self.connections
+                    .get_or_create(&PoolLabels {
+                        pool: pool.name,
+                        state,
+                    })
+                    .set(i64::from(value));
+            }
+        }
+        for (kind, total) in [
+            ("unavailable", stats.unavailable_errors),
+            ("internal", stats.internal_errors),
+        ] {
+            let counter = self
+                .store_errors
+                .get_or_create(&StoreErrorLabels { kind })
+                .clone();
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
+        self.store_up.set(i64::from(!stats.down));
+        if let Some(cache) = cache {
+            self.cache_misses
+                .inc_by(cache.misses().saturating_sub(self.cache_misses.get()));
+        }
+        if let Ok(count) = store.count_active_service_accounts().await {
+            self.active_service_accounts
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a string cannot fail");
+        text
+    }
+}
+
+/// Shared by the API server and a separate metrics server.
+pub type SharedMetrics = Arc<Metrics>;

@@ -1,0 +1,181 @@
+//! One line per request, with what an operator needs and no credential.
+//!
+//! Dropshot logs each request it finishes with its request id, method, URI,
+//! status and latency. This module's drain sits in front of the server's
+//! logger and
+//! - redacts the query string of every `uri` it sees (a token sent as
+//!   `?token=...` by mistake must not reach the log), and
+//! - drops Dropshot's line for requests that reached one of our operations,
+//!   whose own line ([`RequestLines::finished`]) says more: the operation and
+//!   the principal as well. Requests Dropshot answers itself (no such path,
+//!   wrong method) keep Dropshot's line.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use slog::{Drain, KV, Key, Logger, OwnedKV, OwnedKVList, Record, Serializer, o};
+
+/// The message of Dropshot's line for a finished request.
+const DROPSHOT_REQUEST_LINE: &str = "request completed";
+/// Most request ids remembered between our line and Dropshot's (a request cut
+/// off in between would otherwise stay forever).
+const MAX_REMEMBERED: usize = 100_000;
+
+/// Requests whose line this service has written already.
+#[derive(Clone, Default)]
+pub struct RequestLines {
+    finished: Arc<Mutex<HashSet<String>>>,
+}
+
+impl RequestLines {
+    /// A logger writing to `log` through the redacting, de-duplicating drain.
+    pub fn wrap(&self, log: Logger) -> Logger {
+        Logger::root(
+            RequestLineDrain {
+                inner: log,
+                lines: self.clone(),
+            }
+            .fuse(),
+            o!(),
+        )
+    }
+
+    /// Notes that request `request_id` has its line: Dropshot's is dropped.
+    pub fn finished(&self, request_id: &str) {
+        let mut finished = self.finished.lock().expect("request lines lock");
+        if finished.len() >= MAX_REMEMBERED {
+            finished.clear();
+        }
+        finished.insert(request_id.to_owned());
+    }
+
+    fn take(&self, request_id: &str) -> bool {
+        self.finished
+            .lock()
+            .expect("request lines lock")
+            .remove(request_id)
+    }
+}
+
+struct RequestLineDrain {
+    inner: Logger,
+    lines: RequestLines,
+}
+
+impl Drain for RequestLineDrain {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        if record.msg().as_str() == Some(DROPSHOT_REQUEST_LINE)
+            && let Some(request_id) = request_id_of(record, values)
+            && self.lines.take(&request_id)
+        {
+            return Ok(());
+        }
+        let redacted = OwnedKVList::from(OwnedKV(RedactedUri(values.clone())));
+        let _ = Drain::log(&self.inner, record, &redacted);
+        Ok(())
+    }
+}
+
+/// The `req_id` among a record's values.
+fn request_id_of(record: &Record<'_>, values: &OwnedKVList) -> Option<String> {
+    struct Find(Option<String>);
+    impl Serializer for Find {
+        fn emit_arguments(&mut self, key: Key, value: &fmt::Arguments<'_>) -> slog::Result {
+            if key == "req_id" {
+                self.0 = Some(value.to_string());
+            }
+            Ok(())
+        }
+    }
+    let mut find = Find(None);
+    values.serialize(record, &mut find).ok()?;
+    find.0
+}
+
+/// Values whose `uri` shows no query string.
+struct RedactedUri(OwnedKVList);
+
+impl KV for RedactedUri {
+    fn serialize(&self, record: &Record<'_>, serializer: &mut dyn Serializer) -> slog::Result {
+        self.0.serialize(record, &mut Redacting(serializer))
+    }
+}
+
+/// `path?query` → `path?<redacted>`.
+pub fn redact_query(uri: &str) -> String {
+    match uri.split_once('?') {
+        Some((path, _)) => format!("{path}?<redacted>"),
+        None => uri.to_owned(),
+    }
+}
+
+struct Redacting<'a>(&'a mut dyn Serializer);
+
+macro_rules! forward {
+    ($($method:ident($type:ty)),+ $(,)?) => {
+        $(fn $method(&mut self, key: Key, value: $type) -> slog::Result {
+            self.0.$method(key, value)
+        })+
+    };
+}
+
+impl Serializer for Redacting<'_> {
+    fn emit_arguments(&mut self, key: Key, value: &fmt::Arguments<'_>) -> slog::Result {
+        if key == "uri" {
+            return self.0.emit_str(key, &redact_query(&value.to_string()));
+        }
+        self.0.emit_arguments(key, value)
+    }
+
+    fn emit_str(&mut self, key: Key, value: &str) -> slog::Result {
+        if key == "uri" {
+            return self.0.emit_str(key, &redact_query(value));
+        }
+        self.0.emit_str(key, value)
+    }
+
+    fn emit_none(&mut self, key: Key) -> slog::Result {
+        self.0.emit_none(key)
+    }
+
+    fn emit_unit(&mut self, key: Key) -> slog::Result {
+        self.0.emit_unit(key)
+    }
+
+    forward!(
+        emit_usize(usize),
+        emit_isize(isize),
+        emit_bool(bool),
+        emit_char(char),
+        emit_u8(u8),
+        emit_i8(i8),
+        emit_u16(u16),
+        emit_i16(i16),
+        emit_u32(u32),
+        emit_i32(i32),
+        emit_f32(f32),
+        emit_u64(u64),
+        emit_i64(i64),
+        emit_f64(f64),
+        emit_u128(u128),
+        emit_i128(i128),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_redacted() {
+        assert_eq!(
+            redact_query("/v1/x?token=hbxsa_secret&a=b"),
+            "/v1/x?<redacted>"
+        );
+        assert_eq!(redact_query("/v1/x"), "/v1/x");
+    }
+}
