@@ -2,7 +2,6 @@
 //! builds the authenticator, the service and the operator commands on them.
 //! Both the server and the command line start here.
 
-use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 
 use slog::Logger;
@@ -46,6 +45,8 @@ pub enum OpenError {
          speak for the issuer's real users"
     )]
     DevModeWithIssuer,
+    #[error(transparent)]
+    InsecureUrl(#[from] crate::auth::oauth::keys::InsecureUrl),
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
 }
@@ -88,14 +89,12 @@ impl App {
             }
             None => {
                 let data_dir = &settings.data_dir;
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(data_dir)
-                    .map_err(|source| OpenError::DataDir {
+                crate::config::create_private_dir(data_dir).map_err(|source| {
+                    OpenError::DataDir {
                         path: data_dir.display().to_string(),
                         source,
-                    })?;
+                    }
+                })?;
                 let (keyring, key_path) = match &settings.token_key_file {
                     Some(path) => (TokenKeyring::load(path)?, path.clone()),
                     None => {
@@ -127,7 +126,7 @@ impl App {
                     .to_owned(),
             );
         }
-        let oauth = OAuthAuthenticator::new(&oauth, clock.clone()).map(Arc::new);
+        let oauth = OAuthAuthenticator::new(&oauth, clock.clone())?.map(Arc::new);
         let cache = (!settings.credential_cache_ttl.is_zero()).then(|| {
             CredentialCache::new(
                 store.clone(),

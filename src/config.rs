@@ -84,6 +84,17 @@ impl Settings {
 
 const MAX_DURATION_SECONDS: i64 = 100 * 365 * 86_400;
 
+/// Creates `dir` (and its parents) readable by its owner only (mode 0700),
+/// as every command that writes state does: it will hold keys and tokens'
+/// MACs. An existing directory is left as it is.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// A duration as operators write it: a whole number and a unit (`90d`, `12h`,
 /// `30m`, `45s`). Shown in the largest unit that expresses it exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

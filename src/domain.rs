@@ -54,7 +54,7 @@ fn check_display_name(field: &'static str, value: &str) -> Result<(), Validation
         return Err(ValidationError::new(
             field,
             format!(
-                "must not contain control or bidirectional-override characters \
+                "must not contain control, invisible or bidirectional-override characters \
                  (found U+{:04X} at character {})",
                 u32::from(c),
                 position + 1
@@ -66,12 +66,25 @@ fn check_display_name(field: &'static str, value: &str) -> Result<(), Validation
 
 fn is_forbidden_in_names(c: char) -> bool {
     c.is_control()
-        || matches!(c,
+        || is_format_character(c)
+        || matches!(
+            c,
             '\u{2028}' | '\u{2029}'              // line and paragraph separators
-            | '\u{200E}' | '\u{200F}'            // left-to-right / right-to-left marks
-            | '\u{202A}'..='\u{202E}'            // bidi embeddings and overrides
-            | '\u{2066}'..='\u{2069}'            // bidi isolates
+            // Hangul fillers: letters that render as nothing.
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}'
         )
+}
+
+/// Unicode general category Cf (format characters, Unicode 16): invisible
+/// characters such as the zero-width space, joiners, the byte-order mark,
+/// bidirectional controls and tag characters, which make one name display as
+/// another (`bootstrap-owner` with a zero-width space appended).
+fn is_format_character(c: char) -> bool {
+    matches!(u32::from(c),
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
 }
 
 /// The name of a service account. Unique among an account's non-revoked service
@@ -401,6 +414,17 @@ mod tests {
             "evil\u{202E}gpj.exe",
             "iso\u{2066}late",
             "sep\u{2028}arator",
+            "\u{200B}",
+            "bootstrap-owner\u{200B}",
+            "arabic\u{061C}mark",
+            "\u{FEFF}bom",
+            "word\u{2060}joiner",
+            "tag\u{E0041}\u{E007F}",
+            "soft\u{00AD}hyphen",
+            "\u{3164}",
+            "filler\u{115F}",
+            "filler\u{1160}",
+            "half\u{FFA0}width",
         ] {
             let error = ServiceAccountName::parse(bad.into()).unwrap_err();
             assert_eq!(error.field, "name", "{bad:?}");

@@ -11,6 +11,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod fuzzing;
 pub mod report;
 pub mod server;
 pub mod service;

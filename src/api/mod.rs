@@ -23,7 +23,7 @@ use self::types::{
 
 /// Version of the API contract (the document's `info.version`). The major
 /// number goes up with every breaking change.
-pub const API_VERSION: semver::Version = semver::Version::new(1, 1, 0);
+pub const API_VERSION: semver::Version = semver::Version::new(1, 2, 0);
 
 /// Largest request body any operation accepts. A create request is at most a
 /// 120-character name and a timestamp; 8 KiB leaves room for generous escaping
@@ -262,6 +262,7 @@ pub fn openapi_document() -> String {
     document_errors(&mut document);
     add_bearer_security(&mut document);
     add_introspection_security(&mut document);
+    add_links(&mut document);
     let mut text = serde_json::to_string_pretty(&document).expect("the document serializes");
     text.push('\n');
     text
@@ -367,6 +368,84 @@ fn document_errors(document: &mut openapiv3::OpenAPI) {
             property.schema_data.description = Some(description.to_owned());
         }
     }
+}
+
+/// Response links, so that tools (and readers) can follow a created or
+/// listed service account to the operations on it: create → get, rotate,
+/// revoke; list → get (the first item).
+fn add_links(document: &mut openapiv3::OpenAPI) {
+    use openapiv3::{Link, LinkOperation, ReferenceOr};
+    let link = |operation_id: &str, description: &str, id: &str| {
+        ReferenceOr::Item(Link {
+            description: Some(description.to_owned()),
+            operation: LinkOperation::OperationId(operation_id.to_owned()),
+            request_body: None,
+            parameters: [
+                (
+                    "account_id".to_owned(),
+                    serde_json::json!("$request.path.account_id"),
+                ),
+                ("service_account_id".to_owned(), serde_json::json!(id)),
+            ]
+            .into_iter()
+            .collect(),
+            server: None,
+            extensions: Default::default(),
+        })
+    };
+    let collection = "/v1/public/accounts/{account_id}/auth/service-accounts";
+    let Some(ReferenceOr::Item(item)) = document.paths.paths.get_mut(collection) else {
+        panic!("the collection is in the document");
+    };
+    let created = "$response.body#/id";
+    let responses = &mut item.post.as_mut().expect("create").responses.responses;
+    let Some(ReferenceOr::Item(response)) = responses.get_mut(&openapiv3::StatusCode::Code(201))
+    else {
+        panic!("create answers 201");
+    };
+    response.links = [
+        (
+            "GetServiceAccount".to_owned(),
+            link(
+                "get_service_account",
+                "The service account just created.",
+                created,
+            ),
+        ),
+        (
+            "RotateServiceAccount".to_owned(),
+            link(
+                "rotate_service_account",
+                "Rotate the token of the service account just created.",
+                created,
+            ),
+        ),
+        (
+            "RevokeServiceAccount".to_owned(),
+            link(
+                "revoke_service_account",
+                "Revoke the service account just created.",
+                created,
+            ),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let responses = &mut item.get.as_mut().expect("list").responses.responses;
+    let Some(ReferenceOr::Item(response)) = responses.get_mut(&openapiv3::StatusCode::Code(200))
+    else {
+        panic!("list answers 200");
+    };
+    response.links = [(
+        "GetFirstServiceAccount".to_owned(),
+        link(
+            "get_service_account",
+            "The first service account of the page.",
+            "$response.body#/0/id",
+        ),
+    )]
+    .into_iter()
+    .collect();
 }
 
 /// Introspection is called with an introspection client's Basic credentials,

@@ -49,13 +49,15 @@ pub struct ListServiceAccountsQuery {
 #[schemars(example = "examples::create_request")]
 pub struct CreateServiceAccountRequest {
     /// Human-readable name of the service account: 1 to 120 characters, not only
-    /// white space, without control characters. Unique among the account's
-    /// non-revoked service accounts.
+    /// white space, without control characters or invisible ones (Unicode
+    /// format characters such as the zero-width space, and Hangul fillers).
+    /// Unique among the account's non-revoked service accounts.
     #[schemars(length(min = 1, max = 120))]
     pub name: String,
     /// Optional UTC timestamp at which the token expires. Any RFC 3339 offset is
-    /// accepted and normalized to UTC; it must be in the future. Omitted or null:
-    /// the token does not expire.
+    /// accepted and normalized to UTC; it must be in the future and no later
+    /// than 9999-12-31T23:59:59Z, and not a leap second. Omitted or null: the
+    /// token does not expire.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
 }

@@ -141,6 +141,7 @@ impl From<StoreError> for AuthError {
             | StoreError::AccountNotFound
             | StoreError::ServiceAccountNotInAccount
             | StoreError::CursorNotFound
+            | StoreError::WouldEscalate { .. }
             | StoreError::Internal(_) => AuthError::Internal(error),
         }
     }

@@ -9,18 +9,18 @@ pub mod identity;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Timelike, Utc};
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::clock::{Clock, truncate_to_micros};
 use crate::domain::{
     Actor, AuditAction, AuditEvent, Capability, CapabilityKey, ServiceAccount, ServiceAccountName,
-    Subject, TokenFacts, ValidationError,
+    TokenFacts, ValidationError,
 };
 use crate::store::{
-    BoxError, GrantLookup, PageRequest, Revocation, Store, StoreError, StoredServiceAccount,
-    TokenReplacement,
+    BoxError, EscalationGuard, GrantLookup, PageRequest, Revocation, Store, StoreError,
+    StoredServiceAccount, TokenReplacement,
 };
 use crate::token::keyring::{TokenKeyring, TokenMac};
 use crate::token::{self, PlaintextToken, TokenPrefix};
@@ -68,9 +68,10 @@ impl From<StoreError> for ServiceError {
             StoreError::AccountNotFound | StoreError::ServiceAccountNotInAccount => {
                 ServiceError::NotFound
             }
-            StoreError::NameConflict | StoreError::CursorNotFound | StoreError::Internal(_) => {
-                ServiceError::Internal(Box::new(error))
-            }
+            StoreError::NameConflict
+            | StoreError::CursorNotFound
+            | StoreError::WouldEscalate { .. }
+            | StoreError::Internal(_) => ServiceError::Internal(Box::new(error)),
         }
     }
 }
@@ -374,7 +375,7 @@ impl ServiceAccounts {
         access: &AccountAccess,
         id: Uuid,
     ) -> Result<IssuedServiceAccount, ServiceError> {
-        self.refuse_escalation(access, id).await?;
+        let guard = Self::escalation_guard(access, id);
         let now = self.clock.now();
         let (token, facts, mac) = self.minter.issue(now);
         let replacement = TokenReplacement {
@@ -385,9 +386,12 @@ impl ServiceAccounts {
         let event = access.audit(id, AuditAction::Rotate, now);
         match self
             .store
-            .rotate_token(access.account_id, id, &replacement, &event)
-            .await?
-        {
+            .rotate_token(access.account_id, id, &replacement, &event, &guard)
+            .await
+            .map_err(|e| match e {
+                StoreError::WouldEscalate { missing } => ServiceError::WouldEscalate { missing },
+                other => other.into(),
+            })? {
             Some(service_account) => Ok(IssuedServiceAccount {
                 service_account,
                 token,
@@ -419,33 +423,18 @@ impl ServiceAccounts {
     /// A token of service account `id` may only go to a caller who holds every
     /// capability it holds (an owner holds them all); a service account may
     /// always rotate itself. Otherwise `auth.manage` alone would be enough to
-    /// take over the account owner's credential.
-    async fn refuse_escalation(
-        &self,
-        access: &AccountAccess,
-        id: Uuid,
-    ) -> Result<(), ServiceError> {
+    /// take over the account owner's credential. The store checks it inside
+    /// the rotation's transaction, against the grants as they are then.
+    fn escalation_guard(access: &AccountAccess, id: Uuid) -> EscalationGuard {
         let is_self = matches!(access.caller.principal,
             Principal::ServiceAccount { service_account_id, .. } if service_account_id == id);
         let is_owner = access
             .held
             .iter()
             .any(|key| key.known() == Some(Capability::AccountOwner));
-        if is_self || is_owner {
-            return Ok(());
-        }
-        let missing: Vec<String> = self
-            .store
-            .capabilities(access.account_id, Subject::ServiceAccount(id))
-            .await?
-            .into_iter()
-            .filter(|key| !access.held.contains(key))
-            .map(|key| key.as_str().to_owned())
-            .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(ServiceError::WouldEscalate { missing })
+        EscalationGuard {
+            exempt: is_self || is_owner,
+            held: access.held.clone(),
         }
     }
 
@@ -475,6 +464,22 @@ impl ServiceAccounts {
         requested: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, ValidationError> {
+        if let Some(requested) = requested {
+            // chrono keeps a leap second as a nanosecond count past 10^9.
+            if requested.nanosecond() >= 1_000_000_000 {
+                return Err(ValidationError::new(
+                    "expires_at",
+                    "must not be a leap second (:60): use the next second",
+                ));
+            }
+            if requested > latest_expiry() {
+                return Err(ValidationError::new(
+                    "expires_at",
+                    "must be no later than 9999-12-31T23:59:59Z (a four-digit year, which \
+                     every RFC 3339 parser can read back)",
+                ));
+            }
+        }
         let requested = requested.map(truncate_to_micros);
         let Some(expires_at) = requested else {
             return match self.policy.max_lifetime {
@@ -513,6 +518,12 @@ impl ServiceAccounts {
         }
         Ok(Some(expires_at))
     }
+}
+
+/// The latest `expires_at` accepted: RFC 3339 has four-digit years, and
+/// clients' parsers (Python's, JavaScript's) refuse anything later.
+pub fn latest_expiry() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 0).expect("9999-12-31T23:59:59Z")
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {

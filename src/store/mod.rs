@@ -95,6 +95,15 @@ pub struct TokenReplacement {
     pub at: DateTime<Utc>,
 }
 
+/// Who may receive a rotated token: a caller holding `held`, unless it is
+/// `exempt` (an owner, or the service account itself), must hold every
+/// capability the service account holds when the rotation commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationGuard {
+    pub held: Vec<CapabilityKey>,
+    pub exempt: bool,
+}
+
 /// A revocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Revocation {
@@ -141,6 +150,10 @@ pub enum StoreError {
     /// A grant named a service account that is not in the grant's account.
     #[error("the service account does not exist in this account")]
     ServiceAccountNotInAccount,
+    /// A rotation would hand the caller a token holding capabilities it does
+    /// not hold itself.
+    #[error("the service account holds capabilities the caller lacks: {missing:?}")]
+    WouldEscalate { missing: Vec<String> },
     /// A page's `after` does not name a service account of the account.
     #[error("the paging cursor does not name a service account of this account")]
     CursorNotFound,
@@ -251,6 +264,7 @@ pub trait Store: CredentialLookup {
         id: Uuid,
         replacement: &TokenReplacement,
         event: &AuditEvent,
+        guard: &EscalationGuard,
     ) -> Result<Option<ServiceAccount>, StoreError>;
 
     /// Revokes service account `id` of `account_id` and records `event`, unless

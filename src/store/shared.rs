@@ -26,9 +26,9 @@ use super::rows::{
     IntrospectionClientRow, PublicIdRow, ServiceAccountRow, Timestamp,
 };
 use super::{
-    BoxError, ClientLookup, Grant, GrantLookup, LastUse, PageRequest, PoolStats, Revocation, Store,
-    StoreError, StoreStats, StoredIntrospectionClient, StoredServiceAccount, TokenLookup,
-    TokenReplacement, sql,
+    BoxError, ClientLookup, EscalationGuard, Grant, GrantLookup, LastUse, PageRequest, PoolStats,
+    Revocation, Store, StoreError, StoreStats, StoredIntrospectionClient, StoredServiceAccount,
+    TokenLookup, TokenReplacement, sql,
 };
 use crate::domain::{
     Account, AuditEvent, Capability, CapabilityKey, IntrospectionClient, ServiceAccount, Subject,
@@ -569,6 +569,7 @@ impl<D: Backend> Store for SqlStore<D> {
         id: Uuid,
         replacement: &TokenReplacement,
         event: &AuditEvent,
+        guard: &EscalationGuard,
     ) -> Result<Option<ServiceAccount>, StoreError> {
         let key_version = rows::stored_key_version(replacement.mac.key_version)?;
         self.write_changing(async |tx| {
@@ -576,6 +577,22 @@ impl<D: Backend> Store for SqlStore<D> {
             let Some(current) = fetch_optional(tx, current).await? else {
                 return Ok((None, vec![]));
             };
+            if !guard.exempt {
+                let held = rows::bind_subject(
+                    query::<D>(sql::SELECT_CAPABILITIES).arg(account_id),
+                    Subject::ServiceAccount(id),
+                );
+                let mut missing = Vec::new();
+                for row in fetch_all(tx, held).await? {
+                    let key = decode::<D, CapabilityRow>(&row)?.into_key()?;
+                    if !guard.held.contains(&key) {
+                        missing.push(key.as_str().to_owned());
+                    }
+                }
+                if !missing.is_empty() {
+                    return Err(StoreError::WouldEscalate { missing });
+                }
+            }
             let old = decode::<D, PublicIdRow>(&current)?.token_public_id;
             let update = query::<D>(sql::ROTATE_TOKEN)
                 .arg(id)

@@ -46,6 +46,7 @@ impl SqlStore<Sqlite> {
     /// up to date. `timeout` bounds how long an operation waits for a
     /// connection or for SQLite's write lock before failing as unavailable.
     pub async fn open(path: &Path, timeout: Duration) -> Result<Self, StoreError> {
+        create_private_file(path)?;
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(|e| StoreError::Internal(Box::new(e)))?
             .filename(path)
@@ -71,6 +72,23 @@ impl SqlStore<Sqlite> {
             .await
             .map_err(store_error::<Sqlite>)?;
         Ok(Self::new(writer, readers, timeout))
+    }
+}
+
+/// Creates the database file readable by its owner only, before SQLite does
+/// (SQLite would follow the umask); its `-wal` and `-shm` files take the same
+/// mode. An existing file is left as it is.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(StoreError::Unavailable(Box::new(error))),
     }
 }
 

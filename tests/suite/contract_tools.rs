@@ -301,3 +301,235 @@ async fn a_python_client_runs_the_scenario() {
         result.output
     );
 }
+
+/// A server for Schemathesis: an account whose owner is a user with a
+/// development-mode token (which the API cannot revoke), an introspection
+/// client, and a second account with an owner of its own (the other tenant).
+struct FuzzTarget {
+    server: TestServer,
+    env: Vec<(&'static str, String)>,
+    peers: tempfile::NamedTempFile,
+}
+
+async fn fuzz_target() -> FuzzTarget {
+    use hbx_service_accounts::auth::oauth::dev::DevKey;
+    use hbx_service_accounts::domain::{Capability, Subject};
+    let server = TestServer::start_with(|settings| settings.oauth_dev = true).await;
+    let dev_key = DevKey::load_or_create(server.data_dir()).unwrap();
+    let token_for = |user| {
+        dev_key
+            .token(user, server.now(), chrono::TimeDelta::hours(1))
+            .unwrap()
+    };
+    let (user, stranger) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let admin = server.app.admin();
+    admin
+        .add_grant(
+            server.account_id,
+            Subject::User(user),
+            Capability::AccountOwner.into(),
+        )
+        .await
+        .unwrap();
+    let other = admin.create_account("another tenant".into()).await.unwrap();
+    admin
+        .add_grant(
+            other.id,
+            Subject::User(stranger),
+            Capability::AccountOwner.into(),
+        )
+        .await
+        .unwrap();
+    let (client_id, client_secret) = server.new_introspection_client("schemathesis").await;
+    let peers = tempfile::Builder::new().suffix(".json").tempfile().unwrap();
+    let fixed = |name: &str, token: &str| {
+        serde_json::json!({
+            "name": name,
+            "fixedHeaders": [{"name": "Authorization", "value": format!("Bearer {token}")}],
+        })
+    };
+    std::fs::write(
+        peers.path(),
+        serde_json::json!({"auth": [fixed("tenant_a", &token_for(user)), fixed("tenant_b", &token_for(stranger))]})
+            .to_string(),
+    )
+    .unwrap();
+    let env = vec![
+        ("HBX_SA_ST_TOKEN", token_for(user)),
+        ("HBX_SA_ST_CLIENT_ID", client_id),
+        ("HBX_SA_ST_CLIENT_SECRET", client_secret),
+        ("HBX_SA_ST_ACCOUNT_ID", server.account_id.to_string()),
+        ("HBX_SA_ST_PEERS", peers.path().display().to_string()),
+    ];
+    FuzzTarget { server, env, peers }
+}
+
+/// What one Schemathesis run left behind.
+struct SchemathesisRun {
+    result: Run,
+    /// The run summary: failures, warnings, per-operation counts.
+    summary: serde_json::Value,
+    /// Every request sent, with its generation mode and response (the VCR
+    /// cassette, converted from YAML by Schemathesis's own Python).
+    interactions: Vec<serde_json::Value>,
+}
+
+/// Runs Schemathesis with `config` against `target`. The reports go to a
+/// temporary directory, or to `$HBX_SA_ST_REPORTS/<config>/` when that is set
+/// (to read them after a failure).
+async fn schemathesis(target: &FuzzTarget, config: &str, examples: u32) -> SchemathesisRun {
+    let scratch = tempfile::tempdir().unwrap();
+    let reports = match std::env::var_os("HBX_SA_ST_REPORTS") {
+        Some(dir) => PathBuf::from(dir).join(config),
+        None => scratch.path().to_path_buf(),
+    };
+    std::fs::create_dir_all(&reports).unwrap();
+    let (summary, cassette, cassette_json) = (
+        reports.join("run.json"),
+        reports.join("run.vcr.yaml"),
+        reports.join("run.vcr.json"),
+    );
+    let result = run(Command::new(python_tool("st"))
+        .arg("--config-file")
+        .arg(contract_dir().join("schemathesis").join(config))
+        .args(["run", DOCUMENT, "--url", &target.server.base_url])
+        .args(["--checks", "all", "--max-examples", &examples.to_string()])
+        .args(["--phases", "examples,coverage,fuzzing,stateful"])
+        .arg("--report-json-path")
+        .arg(&summary)
+        .arg("--report-vcr-path")
+        .arg(&cassette)
+        .envs(target.env.iter().map(|(k, v)| (*k, v.as_str()))))
+    .await;
+    let converted = run(Command::new(python_tool("python"))
+        .args([
+            "-c",
+            "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), open(sys.argv[2], 'w'))",
+        ])
+        .arg(&cassette)
+        .arg(&cassette_json))
+    .await;
+    assert!(
+        converted.success || !result.success,
+        "reading the cassette: {}",
+        converted.output
+    );
+    let read = |path: &Path| -> serde_json::Value {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let interactions = read(&cassette_json)["http_interactions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    SchemathesisRun {
+        result,
+        summary: read(&summary),
+        interactions,
+    }
+}
+
+/// Of the requests whose generation mode is `counted` ("positive": meant to
+/// be valid; "negative": meant to be refused; "" for the replays as another
+/// tenant), how many reached an operation's logic: answered 2xx, or 409 for a
+/// change the logic refused.
+fn reached_logic(
+    interactions: &[serde_json::Value],
+    counted: impl Fn(&str) -> bool,
+) -> (usize, usize) {
+    let positive: Vec<u64> = interactions
+        .iter()
+        .filter(|interaction| counted(interaction["generation"]["mode"].as_str().unwrap_or("")))
+        .map(|interaction| {
+            interaction["response"]["status"]["code"]
+                .as_str()
+                .and_then(|code| code.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect();
+    let reached = positive
+        .iter()
+        .filter(|status| (200..300).contains(*status) || **status == 409)
+        .count();
+    (reached, positive.len())
+}
+
+/// Fails unless the run passed with no warning that would mean it never got
+/// past authentication or the account's path.
+fn assert_clean(run: &SchemathesisRun) {
+    assert!(
+        run.result.success,
+        "schemathesis failed (exit {:?}):\n{}",
+        run.result.code, run.result.output
+    );
+    assert!(
+        run.summary["test_cases"]["generated"].as_u64() > Some(0),
+        "a JSON report with cases: {}",
+        run.summary
+    );
+    for warning in ["missing_auth", "missing_test_data"] {
+        let found = &run.summary["warnings"][warning];
+        assert!(
+            found.is_null() || found.as_array().is_some_and(Vec::is_empty),
+            "schemathesis warned {warning}: {found}\n{}",
+            run.result.output
+        );
+    }
+    let all = reached_logic(&run.interactions, |_| true);
+    let (reached, valid) = reached_logic(&run.interactions, |mode| mode == "positive");
+    println!(
+        "schemathesis: {} of {} responses reached an operation's logic (2xx or 409); \
+         of the {valid} requests it generated as valid, {reached}. The rest were its \
+         deliberate negative cases (bad credentials, undeclared methods, malformed \
+         input), refused at the door as they should be.",
+        all.0, all.1
+    );
+    assert!(
+        valid > 0 && reached * 10 >= valid * 7,
+        "most valid requests should reach the logic: {reached} of {valid}"
+    );
+}
+
+/// Schemathesis (a fuzzer nobody here wrote) against a live server: every
+/// published operation, every check, every phase. Zero failures, no
+/// authentication or test-data warnings, and most valid requests reach the
+/// logic.
+#[tokio::test]
+async fn schemathesis_finds_nothing() {
+    let target = fuzz_target().await;
+    let run = schemathesis(&target, "main.toml", 100).await;
+    assert_clean(&run);
+    drop(target.peers);
+}
+
+/// The same, with a second identity from another account replaying every read:
+/// the other tenant must never see the first one's service accounts.
+#[tokio::test]
+async fn schemathesis_finds_no_cross_tenant_access() {
+    let target = fuzz_target().await;
+    let run = schemathesis(&target, "peers.toml", 15).await;
+    assert_clean(&run);
+    // The replays as the other tenant (and anonymously) are the cassette's
+    // entries that Schemathesis did not generate.
+    let replays: Vec<u64> = run
+        .interactions
+        .iter()
+        .filter(|interaction| interaction["generation"].is_null())
+        .filter_map(|interaction| {
+            interaction["response"]["status"]["code"]
+                .as_str()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(
+        !replays.is_empty(),
+        "the reads were replayed as another tenant"
+    );
+    assert!(
+        replays.iter().all(|status| !(200..300).contains(status)),
+        "another tenant or nobody read the account: {replays:?}"
+    );
+}

@@ -10,8 +10,8 @@ use hbx_service_accounts::domain::{
     ServiceAccount, Subject, TokenFacts,
 };
 use hbx_service_accounts::store::{
-    Grant, LastUse, PageRequest, Revocation, Store, StoreError, StoredServiceAccount,
-    TokenReplacement,
+    EscalationGuard, Grant, LastUse, PageRequest, Revocation, Store, StoreError,
+    StoredServiceAccount, TokenReplacement,
 };
 use hbx_service_accounts::token::keyring::TokenMac;
 use uuid::Uuid;
@@ -119,6 +119,14 @@ async fn account_with_one(store: &Arc<dyn Store>) -> (Account, StoredServiceAcco
     (acme, sa)
 }
 
+/// A rotation by an owner: never refused for escalation.
+fn exempt() -> EscalationGuard {
+    EscalationGuard {
+        held: vec![],
+        exempt: true,
+    }
+}
+
 fn replacement(at: DateTime<Utc>) -> TokenReplacement {
     TokenReplacement {
         token: token_facts(),
@@ -177,7 +185,7 @@ async fn service_accounts_are_only_visible_in_their_account(backend: Backend) {
     let rotate = event(&sa.service_account, AuditAction::Rotate, now);
     assert_eq!(
         store
-            .rotate_token(other.id, id, &replacement(now), &rotate)
+            .rotate_token(other.id, id, &replacement(now), &rotate, &exempt())
             .await
             .unwrap(),
         None
@@ -459,7 +467,13 @@ async fn rotation_replaces_the_token_and_keeps_the_rest(backend: Backend) {
     let new_token = replacement(now);
     let rotate = event(&sa.service_account, AuditAction::Rotate, now);
     let rotated = store
-        .rotate_token(acme.id, sa.service_account.id, &new_token, &rotate)
+        .rotate_token(
+            acme.id,
+            sa.service_account.id,
+            &new_token,
+            &rotate,
+            &exempt(),
+        )
         .await
         .unwrap()
         .expect("rotated");
@@ -507,6 +521,7 @@ async fn revoked_and_expired_service_accounts_are_not_rotated(backend: Backend) 
             expiring.service_account.id,
             &replacement(now),
             &rotate,
+            &exempt(),
         )
         .await
         .unwrap();
@@ -518,6 +533,7 @@ async fn revoked_and_expired_service_accounts_are_not_rotated(backend: Backend) 
             expiring.service_account.id,
             &replacement(just_before),
             &rotate,
+            &exempt(),
         )
         .await
         .unwrap();
@@ -535,7 +551,7 @@ async fn revoked_and_expired_service_accounts_are_not_rotated(backend: Backend) 
     let rotate = event(&sa.service_account, AuditAction::Rotate, now);
     assert_eq!(
         store
-            .rotate_token(acme.id, id, &replacement(now), &rotate)
+            .rotate_token(acme.id, id, &replacement(now), &rotate, &exempt())
             .await
             .unwrap(),
         None
@@ -705,7 +721,13 @@ async fn key_versions_are_32_bit_on_both_stores(backend: Backend) {
     replacement.mac.key_version = u32::MAX;
     assert!(matches!(
         store
-            .rotate_token(acme.id, largest.service_account.id, &replacement, &rotate)
+            .rotate_token(
+                acme.id,
+                largest.service_account.id,
+                &replacement,
+                &rotate,
+                &exempt()
+            )
             .await,
         Err(StoreError::Internal(_))
     ));
@@ -771,6 +793,7 @@ async fn last_use_is_throttled_and_follows_the_current_token(backend: Backend) {
             id,
             &new_token,
             &event(&sa.service_account, AuditAction::Rotate, rotated_at),
+            &exempt(),
         )
         .await
         .unwrap();

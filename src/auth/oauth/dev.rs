@@ -56,7 +56,7 @@ impl DevKey {
             detail,
         };
         if !path.exists() {
-            std::fs::create_dir_all(data_dir).map_err(|e| error(e.to_string()))?;
+            crate::config::create_private_dir(data_dir).map_err(|e| error(e.to_string()))?;
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed).map_err(|e| error(e.to_string()))?;
             let mut file = OpenOptions::new()

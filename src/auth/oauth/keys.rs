@@ -75,6 +75,40 @@ struct FetchState {
     jwks_uri: Option<String>,
 }
 
+/// An issuer or JWKS URL that is not https (nor plain http on loopback).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{what} must be an https URL (plain http only on a loopback address), not {url:?}: keys \
+     fetched in clear text could be replaced on the way"
+)]
+pub struct InsecureUrl {
+    pub what: &'static str,
+    pub url: String,
+}
+
+/// `url` is https, or http on a loopback address (127.0.0.0/8, ::1,
+/// localhost).
+pub fn require_https(url: &str, what: &'static str) -> Result<(), InsecureUrl> {
+    let insecure = || InsecureUrl {
+        what,
+        url: url.to_owned(),
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|_| insecure())?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if loopback { Ok(()) } else { Err(insecure()) }
+        }
+        _ => Err(insecure()),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("the issuer's keys cannot be fetched: {0}")]
@@ -227,10 +261,20 @@ impl IssuerKeys {
         let text = self.get(&url).await?;
         let configuration: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| KeyError::Unavailable(format!("{url} is not JSON: {e}")))?;
-        configuration["jwks_uri"]
+        // OpenID Connect Discovery §4.3: the issuer it states must be exactly
+        // the one asked about, or its keys are someone else's.
+        if configuration["issuer"].as_str() != Some(self.issuer.as_str()) {
+            return Err(KeyError::Unavailable(format!(
+                "{url} states issuer {} instead of {:?}",
+                configuration["issuer"], self.issuer
+            )));
+        }
+        let jwks_uri = configuration["jwks_uri"]
             .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| KeyError::Unavailable(format!("{url} names no jwks_uri")))
+            .ok_or_else(|| KeyError::Unavailable(format!("{url} names no jwks_uri")))?;
+        require_https(jwks_uri, "the discovered jwks_uri")
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        Ok(jwks_uri.to_owned())
     }
 
     /// The body of `url`, which must be at most [`MAX_DOCUMENT_BYTES`].

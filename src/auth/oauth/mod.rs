@@ -129,10 +129,23 @@ struct UnverifiedIssuer {
 }
 
 impl OAuthAuthenticator {
-    /// An authenticator trusting the configured issuers, or none if there are none.
-    pub fn new(settings: &OAuthSettings, clock: Arc<dyn Clock>) -> Option<Self> {
+    /// An authenticator trusting the configured issuers, or none if there are
+    /// none. Issuers and JWKS URLs must be https (plain http only on a
+    /// loopback address, for tests and development).
+    pub fn new(
+        settings: &OAuthSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Option<Self>, keys::InsecureUrl> {
         if settings.issuers.is_empty() {
-            return None;
+            return Ok(None);
+        }
+        for issuer in &settings.issuers {
+            if issuer.issuer.starts_with("http:") || matches!(issuer.keys, KeySource::Discover) {
+                keys::require_https(&issuer.issuer, "the OAuth issuer")?;
+            }
+            if let KeySource::JwksUrl(url) = &issuer.keys {
+                keys::require_https(url, "the JWKS URL")?;
+            }
         }
         let issuers = settings
             .issuers
@@ -148,7 +161,7 @@ impl OAuthAuthenticator {
                 )),
             })
             .collect();
-        Some(Self {
+        Ok(Some(Self {
             issuers,
             leeway: settings.leeway,
             clock,
@@ -156,7 +169,7 @@ impl OAuthAuthenticator {
                 .max_capacity(VERIFIED_TOKEN_CAPACITY)
                 .time_to_live(VERIFIED_TOKEN_TTL)
                 .build(),
-        })
+        }))
     }
 
     /// Whether `credential` has a JWT's form: three base64url parts.
@@ -182,25 +195,11 @@ impl OAuthAuthenticator {
         credential: &str,
     ) -> Result<VerifiedToken, AuthError> {
         let invalid = AuthError::InvalidToken;
-        let header = jsonwebtoken::decode_header(credential)
-            .map_err(|_| invalid("malformed JWT or unsupported algorithm"))?;
-        if !ACCEPTED_ALGORITHMS.contains(&header.alg) {
-            return Err(invalid("JWT algorithm not accepted"));
-        }
-        // An ID token or a logout token is not a credential for this API.
-        if header.typ.as_deref().is_some_and(|typ| {
-            !ACCESS_TOKEN_HEADER_TYPES
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(typ))
-        }) {
-            return Err(invalid("JWT type is not an access token"));
-        }
-        let claimed: UnverifiedIssuer = jsonwebtoken::dangerous::insecure_decode_claims(credential)
-            .map_err(|_| invalid("malformed JWT claims"))?;
+        let (header, claimed) = read_unverified(credential)?;
         let issuer = self
             .issuers
             .iter()
-            .find(|trusted| claimed.iss.as_deref() == Some(trusted.issuer.as_str()))
+            .find(|trusted| claimed.as_deref() == Some(trusted.issuer.as_str()))
             .ok_or(invalid("JWT from an issuer this server does not trust"))?;
         let candidates = issuer
             .keys
@@ -300,6 +299,49 @@ impl OAuthAuthenticator {
             not_before,
         })
     }
+}
+
+/// What a token says about itself before anything is verified: its header
+/// (an accepted algorithm, no critical extensions, an access token's type)
+/// and the issuer it names, which only chooses the keys to verify with. The
+/// first of the checks, and the only ones that read untrusted input before
+/// a signature is verified.
+pub fn read_unverified(
+    credential: &str,
+) -> Result<(jsonwebtoken::Header, Option<String>), AuthError> {
+    let invalid = AuthError::InvalidToken;
+    let header = jsonwebtoken::decode_header(credential)
+        .map_err(|_| invalid("malformed JWT or unsupported algorithm"))?;
+    if !ACCEPTED_ALGORITHMS.contains(&header.alg) {
+        return Err(invalid("JWT algorithm not accepted"));
+    }
+    // RFC 7515 §4.1.11: a `crit` header names extensions the recipient must
+    // understand, and this service understands none.
+    if names_critical_extensions(credential) {
+        return Err(invalid("JWT header has crit"));
+    }
+    // An ID token or a logout token is not a credential for this API.
+    if header.typ.as_deref().is_some_and(|typ| {
+        !ACCESS_TOKEN_HEADER_TYPES
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(typ))
+    }) {
+        return Err(invalid("JWT type is not an access token"));
+    }
+    let claimed: UnverifiedIssuer = jsonwebtoken::dangerous::insecure_decode_claims(credential)
+        .map_err(|_| invalid("malformed JWT claims"))?;
+    Ok((header, claimed.iss))
+}
+
+/// Whether the token's header (already known to decode) has a `crit` member.
+fn names_critical_extensions(credential: &str) -> bool {
+    use base64::Engine as _;
+    let header = credential.split('.').next().unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|header| header.get("crit").is_some())
 }
 
 /// RFC 7519 NumericDate: seconds since the epoch, possibly fractional.

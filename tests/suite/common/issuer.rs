@@ -98,6 +98,8 @@ impl TestKey {
 #[derive(Default)]
 struct Published {
     keys: Vec<Value>,
+    /// What the OpenID configuration says, when not the truth.
+    discovery: Option<Value>,
 }
 
 pub struct TestIssuer {
@@ -114,13 +116,13 @@ impl TestIssuer {
         let address = listener.local_addr().unwrap();
         let published = Arc::new(Mutex::new(Published {
             keys: keys.iter().map(|key| key.jwk.clone()).collect(),
+            discovery: None,
         }));
         let jwks_fetches = Arc::new(AtomicUsize::new(0));
-        let server =
-            {
-                let (published, jwks_fetches) = (published.clone(), jwks_fetches.clone());
-                let issuer = format!("http://{address}");
-                tokio::spawn(async move {
+        let server = {
+            let (published, jwks_fetches) = (published.clone(), jwks_fetches.clone());
+            let issuer = format!("http://{address}");
+            tokio::spawn(async move {
                 loop {
                     let Ok((mut stream, _)) = listener.accept().await else { return };
                     let (published, jwks_fetches, issuer) =
@@ -139,7 +141,9 @@ impl TestIssuer {
                         let (status, body) = match path {
                             "/.well-known/openid-configuration" => (
                                 "200 OK",
-                                json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks") }),
+                                published.lock().unwrap().discovery.clone().unwrap_or_else(
+                                    || json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks") }),
+                                ),
                             ),
                             "/jwks" => {
                                 jwks_fetches.fetch_add(1, Ordering::SeqCst);
@@ -159,7 +163,7 @@ impl TestIssuer {
                 }
             })
             .abort_handle()
-            };
+        };
         Self {
             address,
             published,
@@ -175,6 +179,11 @@ impl TestIssuer {
 
     pub fn jwks_url(&self) -> String {
         format!("{}/jwks", self.issuer())
+    }
+
+    /// Makes the OpenID configuration say `document` instead of the truth.
+    pub fn set_discovery(&self, document: Value) {
+        self.published.lock().unwrap().discovery = Some(document);
     }
 
     /// Starts publishing `key` as well.
