@@ -19,7 +19,7 @@ use crate::service::identity::Identities;
 use crate::service::{ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
 use crate::store::{
-    CredentialLookup, PostgresOptions, PostgresStore, SqliteStore, Store, StoreError,
+    CredentialLookup, LastUseLog, PostgresOptions, PostgresStore, SqliteStore, Store, StoreError,
 };
 use crate::token::keyring::{self, KeyringError, TokenKeyring};
 
@@ -187,9 +187,10 @@ impl App {
     /// runtime), logging write failures to `log`.
     pub fn start_last_use_recorder(&self, log: Logger) -> Arc<LastUseRecorder> {
         LastUseRecorder::start(
-            self.store.clone(),
+            self.store.clone() as Arc<dyn LastUseLog>,
             self.clock.clone(),
             self.settings.last_use_interval,
+            self.settings.last_use_flush_delay,
             log,
         )
     }

@@ -56,6 +56,9 @@ pub struct Settings {
     pub token_policy: TokenPolicy,
     /// `last_used_at` is written at most once per token per this interval.
     pub last_use_interval: TimeDelta,
+    /// How long noted uses gather before they are written together (not a
+    /// flag: a test sets it long to see that shutdown writes them).
+    pub last_use_flush_delay: Duration,
     /// Trusted OAuth issuers (none: only service-account tokens are accepted).
     pub oauth: OAuthSettings,
     /// Also trust the local development key (`hbx-sa dev-token`). Not for
@@ -76,6 +79,7 @@ impl Settings {
             credential_cache_ttl: DEFAULT_CREDENTIAL_CACHE_TTL,
             token_policy: TokenPolicy::default(),
             last_use_interval: last_use::DEFAULT_INTERVAL,
+            last_use_flush_delay: last_use::FLUSH_DELAY,
             oauth: OAuthSettings::default(),
             oauth_dev: false,
         }

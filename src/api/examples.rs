@@ -29,6 +29,11 @@ pub fn create_request() -> CreateServiceAccountRequest {
     }
 }
 
+/// The public id embedded in the example token.
+fn example_public_id() -> String {
+    TOKEN[crate::token::TokenPrefix::default().public_id_range()].to_owned()
+}
+
 pub fn service_account() -> ServiceAccount {
     ServiceAccount { fields: fields() }
 }
@@ -41,7 +46,7 @@ fn fields() -> ServiceAccountFields {
         name: "ci-deploy".to_owned(),
         token_last4: TOKEN[TOKEN.len() - 4..].to_owned(),
         token_prefix: "hbxsa".to_owned(),
-        token_public_id: TOKEN[6..22].to_owned(),
+        token_public_id: example_public_id(),
         updated_at: at("2026-11-28T09:30:00Z"),
         created_by_user_id: Some(USER_ID),
         expires_at: Some(at("2027-06-01T00:00:00Z")),
@@ -76,7 +81,7 @@ pub fn whoami() -> Whoami {
         service_account_id: Some(SERVICE_ACCOUNT_ID),
         account_id: Some(ACCOUNT_ID),
         name: Some("ci-deploy".to_owned()),
-        token_public_id: Some(TOKEN[6..22].to_owned()),
+        token_public_id: Some(example_public_id()),
         expires_at: Some(at("2027-06-01T00:00:00Z")),
         grants: grants(),
     }
@@ -122,6 +127,6 @@ mod tests {
         let parsed = parse(&TokenPrefix::default(), TOKEN).expect("well formed");
         let example = service_account_with_token();
         assert_eq!(example.fields.token_public_id, parsed.public_id());
-        assert_eq!(example.fields.token_last4, &TOKEN[57..]);
+        assert_eq!(example.fields.token_last4, &TOKEN[TOKEN.len() - 4..]);
     }
 }

@@ -13,8 +13,9 @@
 //!   expires `ttl` after the read that produced it began, so even a lost
 //!   notification is bounded by `ttl` (the revocation bound, 1 second by
 //!   default);
-//! - a read that raced an invalidation is not kept (a generation counter), so
-//!   a stale row never outlives the change that made it stale;
+//! - a read that raced an invalidation is not kept (a generation counter,
+//!   checked before and after the insert), so a stale row never outlives the
+//!   change that made it stale;
 //! - expiry is never cached: it is compared with the clock on every request.
 //!
 //! Memory is bounded: each map holds at most `capacity` entries.
@@ -152,7 +153,7 @@ impl CredentialCache {
         read: impl Future<Output = Result<V, StoreError>>,
     ) -> Result<V, StoreError>
     where
-        K: Hash + Eq + Send + Sync + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         if let Some(cached) = map.get(&key) {
@@ -162,14 +163,22 @@ impl CredentialCache {
         let generation = self.generation.load(Ordering::SeqCst);
         let read_started = Instant::now();
         let value = read.await?;
-        if self.generation.load(Ordering::SeqCst) == generation {
-            map.insert(
-                key,
-                Timed {
-                    value: value.clone(),
-                    read_started,
-                },
-            );
+        if self.generation.load(Ordering::SeqCst) != generation {
+            return Ok(value);
+        }
+        map.insert(
+            key.clone(),
+            Timed {
+                value: value.clone(),
+                read_started,
+            },
+        );
+        // An invalidation between the check above and the insert may have
+        // run before the insert (and so removed nothing): look again, and
+        // take the entry back out if one did. An invalidation that starts
+        // after this second look removes the entry itself.
+        if self.generation.load(Ordering::SeqCst) != generation {
+            map.invalidate(&key);
         }
         Ok(value)
     }

@@ -23,9 +23,10 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::domain::ServiceAccount;
-use crate::store::{LastUse, Store, StoreError};
+use crate::store::{LastUse, LastUseLog, StoreError};
 
-/// How long noted uses gather before they are written together.
+/// How long noted uses gather before they are written together, when not
+/// told otherwise.
 pub const FLUSH_DELAY: Duration = Duration::from_millis(200);
 /// How long to wait before writing again after the store failed.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -33,9 +34,10 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 pub const DEFAULT_INTERVAL: TimeDelta = TimeDelta::seconds(60);
 
 pub struct LastUseRecorder {
-    store: Arc<dyn Store>,
+    store: Arc<dyn LastUseLog>,
     clock: Arc<dyn Clock>,
     interval: TimeDelta,
+    flush_delay: Duration,
     state: Mutex<State>,
     wake: Notify,
 }
@@ -54,15 +56,17 @@ impl LastUseRecorder {
     /// A recorder, with its background writer running on the current Tokio
     /// runtime until [`LastUseRecorder::close`].
     pub fn start(
-        store: Arc<dyn Store>,
+        store: Arc<dyn LastUseLog>,
         clock: Arc<dyn Clock>,
         interval: TimeDelta,
+        flush_delay: Duration,
         log: Logger,
     ) -> Arc<Self> {
         let recorder = Arc::new(Self {
             store,
             clock,
             interval,
+            flush_delay,
             state: Mutex::new(State::default()),
             wake: Notify::new(),
         });
@@ -141,7 +145,7 @@ impl LastUseRecorder {
             if self.state.lock().expect("last-use lock").closed {
                 return;
             }
-            tokio::time::sleep(FLUSH_DELAY).await;
+            tokio::time::sleep(self.flush_delay).await;
             if let Err(error) = self.flush().await {
                 warn!(log, "cannot record last use yet; will retry"; "error" => %error);
                 tokio::time::sleep(RETRY_DELAY).await;

@@ -39,10 +39,10 @@ pub struct ServeArgs {
     #[arg(long, env = "HBX_SA_LAST_USED_INTERVAL", default_value_t = HumanDuration(last_use::DEFAULT_INTERVAL))]
     pub last_used_interval: HumanDuration,
     /// Serve TLS with this certificate chain (PEM); needs --tls-key-file
-    #[arg(long, env = "HBX_SA_TLS_CERT_FILE", requires = "tls_key_file")]
+    #[arg(long, env = "HBX_SA_TLS_CERT_FILE")]
     pub tls_cert_file: Option<PathBuf>,
     /// The TLS private key (PEM, PKCS #8); needs --tls-cert-file
-    #[arg(long, env = "HBX_SA_TLS_KEY_FILE", requires = "tls_cert_file")]
+    #[arg(long, env = "HBX_SA_TLS_KEY_FILE")]
     pub tls_key_file: Option<PathBuf>,
     /// Serve plain HTTP on a non-loopback address (for a TLS-terminating proxy
     /// in front); without it such a bind is refused
@@ -236,27 +236,17 @@ pub struct CapabilityArgs {
 #[derive(Args)]
 pub struct OAuthArgs {
     /// Accept OAuth access tokens (JWTs) from this issuer; `iss` must match exactly
-    #[arg(long, env = "HBX_SA_OAUTH_ISSUER", requires = "oauth_audience")]
+    #[arg(long, env = "HBX_SA_OAUTH_ISSUER")]
     pub oauth_issuer: Option<String>,
     /// An accepted audience (repeatable; comma-separated in the variable)
-    #[arg(
-        long,
-        env = "HBX_SA_OAUTH_AUDIENCE",
-        value_delimiter = ',',
-        requires = "oauth_issuer"
-    )]
+    #[arg(long, env = "HBX_SA_OAUTH_AUDIENCE", value_delimiter = ',')]
     pub oauth_audience: Vec<String>,
     /// The issuer's JWKS; without it or --oauth-jwks-file, it is discovered from
     /// {issuer}/.well-known/openid-configuration
-    #[arg(
-        long,
-        env = "HBX_SA_OAUTH_JWKS_URL",
-        requires = "oauth_issuer",
-        conflicts_with = "oauth_jwks_file"
-    )]
+    #[arg(long, env = "HBX_SA_OAUTH_JWKS_URL")]
     pub oauth_jwks_url: Option<String>,
     /// The issuer's JWKS as a file (read again when an unknown key shows up)
-    #[arg(long, env = "HBX_SA_OAUTH_JWKS_FILE", requires = "oauth_issuer")]
+    #[arg(long, env = "HBX_SA_OAUTH_JWKS_FILE")]
     pub oauth_jwks_file: Option<PathBuf>,
     /// Clock skew tolerated on a token's exp and nbf
     #[arg(long, env = "HBX_SA_OAUTH_LEEWAY", value_parser = parse_tolerance, default_value_t = HumanDuration(oauth::DEFAULT_LEEWAY))]
@@ -322,9 +312,69 @@ impl StorageArgs {
     }
 }
 
+/// Settings that make no sense together. They are checked here rather than
+/// by clap, whose `requires` cannot see values from the configuration file
+/// (they are clap's defaults), so that halves from any two sources make a
+/// whole and a half alone is refused whatever its source.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error(
+        "`{setting}` is set but `{needs}` is not: set both (flags --{}/--{}, or the \
+         configuration file's keys of those names)",
+        flag(setting),
+        flag(needs)
+    )]
+    Needs {
+        setting: &'static str,
+        needs: &'static str,
+    },
+    #[error(
+        "`{0}` and `{1}` are both set (from flags, variables or the configuration file): \
+         choose one"
+    )]
+    Conflict(&'static str, &'static str),
+}
+
+/// The flag of a setting's key.
+fn flag(key: &str) -> String {
+    key.replace('_', "-")
+}
+
 impl ServeArgs {
-    /// Every setting of the server: storage, token rules, OAuth.
-    pub fn settings(self) -> Settings {
+    /// The relations between settings, whatever their sources.
+    fn check_relations(&self) -> Result<(), SettingsError> {
+        let oauth = &self.oauth;
+        let set = [
+            ("tls_cert_file", self.tls_cert_file.is_some()),
+            ("tls_key_file", self.tls_key_file.is_some()),
+            ("oauth_issuer", oauth.oauth_issuer.is_some()),
+            ("oauth_audience", !oauth.oauth_audience.is_empty()),
+            ("oauth_jwks_url", oauth.oauth_jwks_url.is_some()),
+            ("oauth_jwks_file", oauth.oauth_jwks_file.is_some()),
+        ];
+        let is_set = |key: &str| set.iter().any(|&(k, on)| k == key && on);
+        for (setting, needs) in [
+            ("tls_cert_file", "tls_key_file"),
+            ("tls_key_file", "tls_cert_file"),
+            ("oauth_issuer", "oauth_audience"),
+            ("oauth_audience", "oauth_issuer"),
+            ("oauth_jwks_url", "oauth_issuer"),
+            ("oauth_jwks_file", "oauth_issuer"),
+        ] {
+            if is_set(setting) && !is_set(needs) {
+                return Err(SettingsError::Needs { setting, needs });
+            }
+        }
+        if is_set("oauth_jwks_url") && is_set("oauth_jwks_file") {
+            return Err(SettingsError::Conflict("oauth_jwks_url", "oauth_jwks_file"));
+        }
+        Ok(())
+    }
+
+    /// Every setting of the server: storage, token rules, OAuth; refused if
+    /// some of them contradict each other.
+    pub fn settings(self) -> Result<Settings, SettingsError> {
+        self.check_relations()?;
         let oauth = self.oauth;
         let mut settings = self.storage.settings();
         settings.token_policy.max_lifetime = self.max_token_lifetime.map(|d| d.0);
@@ -345,6 +395,6 @@ impl ServeArgs {
         settings.oauth.leeway = oauth.oauth_leeway.0;
         settings.oauth.key_policy.refetch_interval = oauth.oauth_jwks_refetch_interval.0;
         settings.oauth_dev = oauth.oauth_dev;
-        settings
+        Ok(settings)
     }
 }

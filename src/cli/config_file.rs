@@ -160,22 +160,33 @@ fn scalar(value: &toml::Value) -> Option<String> {
     }
 }
 
-/// `url` with any password replaced, for showing.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// What stands in for a hidden secret.
+const REDACTED: &str = "REDACTED";
+
+/// `url` with its secrets replaced, for showing: the password of its user
+/// part, and the values of query parameters that carry a password
+/// (`password`, `sslpassword`, ...). Text that does not parse as a URL may
+/// hide a password anywhere, so it is not shown at all.
+pub fn redact_url(text: &str) -> String {
+    let Ok(mut url) = url::Url::parse(text) else {
+        return format!("{REDACTED} (not a URL)");
     };
-    let (authority, tail) = match rest.find('/') {
-        Some(slash) => rest.split_at(slash),
-        None => (rest, ""),
-    };
-    let Some((credentials, host)) = authority.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:<redacted>@{host}{tail}"),
-        None => url.to_owned(),
+    if url.password().is_some() {
+        // Only fails for URLs that cannot have credentials, which have none.
+        let _ = url.set_password(Some(REDACTED));
     }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let secret = name.to_ascii_lowercase().contains("password");
+                let value = if secret { REDACTED.into() } else { value };
+                (name.into_owned(), value.into_owned())
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -186,10 +197,32 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(
             redact_url("postgres://app:s3cret@db.example:5432/hbx?sslmode=require"),
-            "postgres://app:<redacted>@db.example:5432/hbx?sslmode=require"
+            "postgres://app:REDACTED@db.example:5432/hbx?sslmode=require"
         );
         assert_eq!(redact_url("postgres://app@db/hbx"), "postgres://app@db/hbx");
-        assert_eq!(redact_url("not a url"), "not a url");
+        // A password in the query, as sqlx and libpq accept it.
+        let shown = redact_url("postgres://app@db/hbx?password=s3cret&sslmode=require");
+        assert_eq!(
+            shown,
+            "postgres://app@db/hbx?password=REDACTED&sslmode=require"
+        );
+        let shown = redact_url("postgres://app@db/hbx?sslpassword=s3cret");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        // Percent-encoded passwords, and ones with characters a URL parser
+        // may split on.
+        for url in [
+            "postgres://app:s3%2Fcret@db/hbx",
+            "postgres://app:s3/cret@db/hbx",
+            "postgres://app:s3@cret@db/hbx",
+            "postgres://app:s3:cret@db/hbx",
+            "postgres://app:s3?cret@db/hbx",
+            "postgres://app:s3#cret@db/hbx",
+            "not a url with s3cret",
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains("s3"), "{url} is shown as {shown}");
+            assert!(!shown.contains("cret"), "{url} is shown as {shown}");
+        }
     }
 
     #[test]

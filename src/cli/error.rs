@@ -1,6 +1,7 @@
 //! Why a command failed, in words that say what to do. Printed with every
 //! cause behind it (`crate::report::chain`).
 
+use super::args::SettingsError;
 use crate::app::OpenError;
 use crate::auth::oauth::dev::DevKeyError;
 use crate::domain::ValidationError;
@@ -13,6 +14,8 @@ use crate::token::keyring::KeyringError;
 pub enum CliError {
     #[error(transparent)]
     Open(#[from] OpenError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error(transparent)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde::Serialize;
 use slog::{Drain, Logger, info, o, warn};
 
 use super::args::{LogFormat, LogLevel, ServeArgs};
@@ -19,11 +19,9 @@ use crate::server::{Server, ServerOptions, TlsFiles};
 
 pub async fn serve(args: ServeArgs, invocation: Invocation<'_>) -> Result<(), CliError> {
     if args.check_config {
-        let shown = effective_configuration(invocation);
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&shown).map_err(CliError::Output)?
-        );
+        // Contradicting settings are refused here too: the check says so.
+        args.settings()?;
+        super::print_object(&effective_configuration(invocation))?;
         return Ok(());
     }
     let options = ServerOptions {
@@ -43,7 +41,7 @@ pub async fn serve(args: ServeArgs, invocation: Invocation<'_>) -> Result<(), Cl
     let (log, log_writer) = logger(args.log_format, args.log_level);
     let shutdown_timeout = args.shutdown_timeout.to_std();
     let plain_beyond_loopback = options.tls.is_none() && !args.bind.ip().is_loopback();
-    let settings = args.settings();
+    let settings = args.settings()?;
     let app = App::open(&settings, Arc::new(SystemClock)).await?;
     for warning in app.warnings() {
         warn!(log, "{warning}");
@@ -72,7 +70,17 @@ pub async fn serve(args: ServeArgs, invocation: Invocation<'_>) -> Result<(), Cl
             "deadline_s" => shutdown_timeout.as_secs()),
     }
     let closed = server.close_within(shutdown_timeout).await;
-    app.store().close().await;
+    // Requests cut at the deadline may still hold connections, which a close
+    // would wait for: bounded like any database operation.
+    if tokio::time::timeout(settings.database_timeout, app.store().close())
+        .await
+        .is_err()
+    {
+        warn!(
+            log,
+            "database connections still in use at exit were dropped"
+        );
+    }
     info!(log, "stopped");
     // Waits for the logger's background thread to write the last lines.
     drop(log_writer);
@@ -110,14 +118,44 @@ fn logger(format: LogFormat, level: LogLevel) -> (Logger, slog_async::AsyncGuard
     )
 }
 
-/// Every setting of `serve` with its value and where it came from, the
-/// database URL's password hidden.
-fn effective_configuration(invocation: Invocation<'_>) -> Value {
+/// What `serve --check-config` prints: every setting of `serve` with its
+/// value and where it came from, the database URL's secrets hidden.
+#[derive(Debug, Default, Serialize)]
+struct EffectiveConfiguration {
+    /// The configuration file read, if any.
+    config_file: Option<String>,
+    settings: BTreeMap<String, SettingValue>,
+    sources: BTreeMap<String, SettingSource>,
+}
+
+/// A setting's value as the flag would take it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum SettingValue {
+    Unset,
+    One(String),
+    List(Vec<String>),
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum SettingSource {
+    Flag,
+    Environment,
+    ConfigFile,
+    Default,
+    Unset,
+}
+
+fn effective_configuration(invocation: Invocation<'_>) -> EffectiveConfiguration {
     let Some(("serve", matches)) = invocation.matches.subcommand() else {
-        return Value::Null;
+        return EffectiveConfiguration::default();
     };
-    let mut settings = BTreeMap::new();
-    let mut sources = BTreeMap::new();
+    let mut shown = EffectiveConfiguration {
+        config_file: invocation.file.map(|file| file.path.display().to_string()),
+        ..EffectiveConfiguration::default()
+    };
     for id in super::config_file::known_keys(&<super::Cli as clap::CommandFactory>::command()) {
         let id = id.as_str();
         let raw: Vec<String> = matches
@@ -132,31 +170,27 @@ fn effective_configuration(invocation: Invocation<'_>) -> Value {
             raw
         };
         let value = match raw.len() {
-            0 => Value::Null,
-            1 if !is_list(id) => Value::String(raw[0].clone()),
-            _ => Value::Array(raw.into_iter().map(Value::String).collect()),
+            0 => SettingValue::Unset,
+            1 if !is_list(id) => SettingValue::One(raw[0].clone()),
+            _ => SettingValue::List(raw),
         };
         let source = match matches.value_source(id) {
-            Some(clap::parser::ValueSource::CommandLine) => "flag",
-            Some(clap::parser::ValueSource::EnvVariable) => "environment",
+            Some(clap::parser::ValueSource::CommandLine) => SettingSource::Flag,
+            Some(clap::parser::ValueSource::EnvVariable) => SettingSource::Environment,
             Some(clap::parser::ValueSource::DefaultValue)
                 if invocation
                     .file
                     .is_some_and(|file| file.values.contains_key(id)) =>
             {
-                "config_file"
+                SettingSource::ConfigFile
             }
-            Some(clap::parser::ValueSource::DefaultValue) => "default",
-            _ => "unset",
+            Some(clap::parser::ValueSource::DefaultValue) => SettingSource::Default,
+            _ => SettingSource::Unset,
         };
-        settings.insert(id.to_owned(), value);
-        sources.insert(id.to_owned(), Value::String(source.to_owned()));
+        shown.settings.insert(id.to_owned(), value);
+        shown.sources.insert(id.to_owned(), source);
     }
-    serde_json::json!({
-        "config_file": invocation.file.map(|file| file.path.display().to_string()),
-        "settings": settings,
-        "sources": sources,
-    })
+    shown
 }
 
 fn is_list(id: &str) -> bool {

@@ -2,7 +2,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `hbx_sa_http_requests_total` | counter | `operation`, `status` |
+//! | `hbx_sa_http_requests_total` | counter | `operation` (`none` for a request answered before any operation ran: unknown path, wrong method, unreadable path, query or body), `status` |
 //! | `hbx_sa_http_request_duration_seconds` | histogram | `operation` |
 //! | `hbx_sa_authentications_total` | counter | `kind` (`service_account`, `user`, `introspection_client`, `unknown`), `outcome` (`ok`, `missing`, `invalid`, `unavailable`, `error`), `reason` |
 //! | `hbx_sa_store_connections` | gauge | `pool` (`readers`, `writer`), `state` (`idle`, `in_use`) |
@@ -63,6 +63,9 @@ pub struct AuthOutcome {
     pub reason: &'static str,
 }
 
+/// The `operation` label of requests no operation answered.
+pub const NO_OPERATION: &str = "none";
+
 fn latency_histogram() -> Histogram {
     // 100 µs to about 3.3 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
@@ -95,7 +98,7 @@ impl Default for Metrics {
         let active_service_accounts = Gauge::default();
         registry.register(
             "hbx_sa_http_requests",
-            "Requests answered by an operation, by operation and status",
+            "Requests answered, by operation (none: answered before any operation ran) and status",
             requests.clone(),
         );
         registry.register(
@@ -155,6 +158,17 @@ impl Metrics {
         self.latency
             .get_or_create(&OperationLabels { operation })
             .observe(took.as_secs_f64());
+    }
+
+    /// A request answered before any operation ran (by Dropshot's router, or
+    /// an extractor that could not read the path, query or body).
+    pub fn request_before_any_operation(&self, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                operation: NO_OPERATION,
+                status,
+            })
+            .inc();
     }
 
     pub fn authentication(&self, outcome: AuthOutcome) {

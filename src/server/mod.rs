@@ -277,10 +277,13 @@ impl Server {
     }
 
     pub fn start_with(app: &App, options: &ServerOptions, log: Logger) -> Result<Self, StartError> {
-        let request_lines = RequestLines::default();
+        let metrics = Arc::new(Metrics::default());
+        let request_lines = RequestLines::new({
+            let metrics = metrics.clone();
+            Arc::new(move |status| metrics.request_before_any_operation(status))
+        });
         let log = request_lines.wrap(log);
         let last_use = app.start_last_use_recorder(log.new(slog::o!("component" => "last_use")));
-        let metrics = Arc::new(Metrics::default());
         let context = ApiContext {
             authenticator: app.authenticator(Some(last_use.clone())),
             introspection_clients: app.introspection_clients(),

@@ -7,11 +7,14 @@
 //!   `?token=...` by mistake must not reach the log), and
 //! - drops Dropshot's line for requests that reached one of our operations,
 //!   whose own line ([`RequestLines::finished`]) says more: the operation and
-//!   the principal as well. Requests Dropshot answers itself (no such path,
-//!   wrong method) keep Dropshot's line.
+//!   the principal as well. Requests answered before any operation ran (no
+//!   such path, wrong method, a path, query or body that could not be read)
+//!   keep Dropshot's line, and are counted in the metrics by their status
+//!   (operation `none`): Dropshot's line is the one place that sees them.
 
 use std::collections::HashSet;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
 use slog::{Drain, KV, Key, Logger, OwnedKV, OwnedKVList, Record, Serializer, o};
@@ -22,13 +25,36 @@ const DROPSHOT_REQUEST_LINE: &str = "request completed";
 /// off in between would otherwise stay forever).
 const MAX_REMEMBERED: usize = 100_000;
 
+/// Told the status of each request answered before any operation ran.
+pub type Unclaimed = Arc<dyn Fn(u16) + Send + Sync>;
+
 /// Requests whose line this service has written already.
-#[derive(Clone, Default)]
 pub struct RequestLines {
     finished: Arc<Mutex<HashSet<String>>>,
+    /// A logger's drain must be unwind-safe; a counter is, whatever its
+    /// type says (a panic mid-count leaves at worst one count off).
+    unclaimed: AssertUnwindSafe<Unclaimed>,
+}
+
+impl Clone for RequestLines {
+    fn clone(&self) -> Self {
+        Self {
+            finished: self.finished.clone(),
+            unclaimed: AssertUnwindSafe(self.unclaimed.0.clone()),
+        }
+    }
 }
 
 impl RequestLines {
+    /// Lines for a server that tells `unclaimed` of the requests it answered
+    /// before any operation ran.
+    pub fn new(unclaimed: Unclaimed) -> Self {
+        Self {
+            finished: Arc::default(),
+            unclaimed: AssertUnwindSafe(unclaimed),
+        }
+    }
+
     /// A logger writing to `log` through the redacting, de-duplicating drain.
     pub fn wrap(&self, log: Logger) -> Logger {
         Logger::root(
@@ -68,11 +94,18 @@ impl Drain for RequestLineDrain {
     type Err = slog::Never;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        if record.msg().as_str() == Some(DROPSHOT_REQUEST_LINE)
-            && let Some(request_id) = request_id_of(record, values)
-            && self.lines.take(&request_id)
-        {
-            return Ok(());
+        if record.msg().as_str() == Some(DROPSHOT_REQUEST_LINE) {
+            let found = find_values(record, values);
+            if found
+                .request_id
+                .as_deref()
+                .is_some_and(|request_id| self.lines.take(request_id))
+            {
+                return Ok(());
+            }
+            if let Some(status) = found.response_code {
+                (self.lines.unclaimed.0)(status);
+            }
         }
         let redacted = OwnedKVList::from(OwnedKV(RedactedUri(values.clone())));
         let _ = Drain::log(&self.inner, record, &redacted);
@@ -80,20 +113,45 @@ impl Drain for RequestLineDrain {
     }
 }
 
-/// The `req_id` among a record's values.
-fn request_id_of(record: &Record<'_>, values: &OwnedKVList) -> Option<String> {
-    struct Find(Option<String>);
-    impl Serializer for Find {
-        fn emit_arguments(&mut self, key: Key, value: &fmt::Arguments<'_>) -> slog::Result {
-            if key == "req_id" {
-                self.0 = Some(value.to_string());
-            }
-            Ok(())
+/// What a request line says of the request.
+#[derive(Default)]
+struct Found {
+    request_id: Option<String>,
+    response_code: Option<u16>,
+}
+
+impl Serializer for Found {
+    fn emit_arguments(&mut self, key: Key, value: &fmt::Arguments<'_>) -> slog::Result {
+        if key == "req_id" {
+            self.request_id = Some(value.to_string());
+        } else if key == "response_code" {
+            self.response_code = value.to_string().parse().ok();
         }
+        Ok(())
     }
-    let mut find = Find(None);
-    values.serialize(record, &mut find).ok()?;
-    find.0
+
+    fn emit_u16(&mut self, key: Key, value: u16) -> slog::Result {
+        if key == "response_code" {
+            self.response_code = Some(value);
+        }
+        Ok(())
+    }
+
+    fn emit_u64(&mut self, key: Key, value: u64) -> slog::Result {
+        if key == "response_code" {
+            self.response_code = u16::try_from(value).ok();
+        }
+        Ok(())
+    }
+}
+
+/// The `req_id` and `response_code` of a record and its logger.
+fn find_values(record: &Record<'_>, values: &OwnedKVList) -> Found {
+    let mut found = Found::default();
+    // The request id is the request logger's; the status is the record's.
+    let _ = values.serialize(record, &mut found);
+    let _ = record.kv().serialize(record, &mut found);
+    found
 }
 
 /// Values whose `uri` shows no query string.

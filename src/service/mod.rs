@@ -464,60 +464,71 @@ impl ServiceAccounts {
         requested: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, ValidationError> {
-        if let Some(requested) = requested {
-            // chrono keeps a leap second as a nanosecond count past 10^9.
-            if requested.nanosecond() >= 1_000_000_000 {
-                return Err(ValidationError::new(
-                    "expires_at",
-                    "must not be a leap second (:60): use the next second",
-                ));
-            }
-            if requested > latest_expiry() {
-                return Err(ValidationError::new(
-                    "expires_at",
-                    "must be no later than 9999-12-31T23:59:59Z (a four-digit year, which \
-                     every RFC 3339 parser can read back)",
-                ));
-            }
-        }
-        let requested = requested.map(truncate_to_micros);
-        let Some(expires_at) = requested else {
-            return match self.policy.max_lifetime {
-                None => Ok(None),
-                Some(max) => Err(ValidationError::new(
-                    "expires_at",
-                    format!(
-                        "is required by this server: tokens may live at most {}",
-                        describe(max)
-                    ),
-                )),
-            };
-        };
-        if expires_at <= now {
-            return Err(ValidationError::new(
-                "expires_at",
-                format!(
-                    "must be in the future (got {}, the server's time is {})",
-                    rfc3339(expires_at),
-                    rfc3339(now)
-                ),
-            ));
-        }
-        if let Some(max) = self.policy.max_lifetime
-            && let Some(latest) = now.checked_add_signed(max)
-            && expires_at > latest
-        {
-            return Err(ValidationError::new(
-                "expires_at",
-                format!(
-                    "must be at most {} from now, that is no later than {}",
-                    describe(max),
-                    rfc3339(latest)
-                ),
-            ));
-        }
-        Ok(Some(expires_at))
+        parse_expiry(requested, now, &self.policy)
     }
+}
+
+/// A requested `expires_at`, checked at `now` against `policy`: in the
+/// future, no leap second, readable by every RFC 3339 parser, within the
+/// maximum lifetime (and present if there is one); truncated to microseconds.
+pub fn parse_expiry(
+    requested: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    policy: &TokenPolicy,
+) -> Result<Option<DateTime<Utc>>, ValidationError> {
+    if let Some(requested) = requested {
+        // chrono keeps a leap second as a nanosecond count past 10^9.
+        if requested.nanosecond() >= 1_000_000_000 {
+            return Err(ValidationError::new(
+                "expires_at",
+                "must not be a leap second (:60): use the next second",
+            ));
+        }
+        if requested > latest_expiry() {
+            return Err(ValidationError::new(
+                "expires_at",
+                "must be no later than 9999-12-31T23:59:59Z (a four-digit year, which \
+                 every RFC 3339 parser can read back)",
+            ));
+        }
+    }
+    let requested = requested.map(truncate_to_micros);
+    let Some(expires_at) = requested else {
+        return match policy.max_lifetime {
+            None => Ok(None),
+            Some(max) => Err(ValidationError::new(
+                "expires_at",
+                format!(
+                    "is required by this server: tokens may live at most {}",
+                    describe(max)
+                ),
+            )),
+        };
+    };
+    if expires_at <= now {
+        return Err(ValidationError::new(
+            "expires_at",
+            format!(
+                "must be in the future (got {}, the server's time is {})",
+                rfc3339(expires_at),
+                rfc3339(now)
+            ),
+        ));
+    }
+    if let Some(max) = policy.max_lifetime
+        && let Some(latest) = now.checked_add_signed(max)
+        && expires_at > latest
+    {
+        return Err(ValidationError::new(
+            "expires_at",
+            format!(
+                "must be at most {} from now, that is no later than {}",
+                describe(max),
+                rfc3339(latest)
+            ),
+        ));
+    }
+    Ok(Some(expires_at))
 }
 
 /// The latest `expires_at` accepted: RFC 3339 has four-digit years, and

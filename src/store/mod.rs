@@ -6,8 +6,8 @@
 //! runs against both databases.
 //!
 //! Authentication and authorization ask a few questions, so they depend on
-//! narrow traits ([`TokenLookup`], [`GrantLookup`], [`ClientLookup`]), not on
-//! the whole store.
+//! narrow traits ([`TokenLookup`], [`GrantLookup`], [`ClientLookup`], and
+//! [`LastUseLog`] to record uses), not on the whole store.
 //!
 //! Every method that returns `Ok` has made its change durable: a caller may
 //! acknowledge it to a client.
@@ -206,8 +206,15 @@ pub trait CredentialLookup: TokenLookup + GrantLookup + ClientLookup {}
 
 impl<T: TokenLookup + GrantLookup + ClientLookup> CredentialLookup for T {}
 
+/// What recording `last_used_at` asks of the store.
 #[async_trait]
-pub trait Store: CredentialLookup {
+pub trait LastUseLog: Send + Sync + 'static {
+    /// Records successful authentications (see [`LastUse`] for the conditions).
+    async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait Store: CredentialLookup + LastUseLog {
     async fn create_account(&self, account: &Account) -> Result<(), StoreError>;
 
     async fn get_account(&self, id: Uuid) -> Result<Option<Account>, StoreError>;
@@ -278,9 +285,6 @@ pub trait Store: CredentialLookup {
         revocation: Revocation,
         event: &AuditEvent,
     ) -> Result<Option<ServiceAccount>, StoreError>;
-
-    /// Records successful authentications (see [`LastUse`] for the conditions).
-    async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError>;
 
     /// Adds an introspection client.
     async fn insert_introspection_client(

@@ -26,9 +26,9 @@ use super::rows::{
     IntrospectionClientRow, PublicIdRow, ServiceAccountRow, Timestamp,
 };
 use super::{
-    BoxError, ClientLookup, EscalationGuard, Grant, GrantLookup, LastUse, PageRequest, PoolStats,
-    Revocation, Store, StoreError, StoreStats, StoredIntrospectionClient, StoredServiceAccount,
-    TokenLookup, TokenReplacement, sql,
+    BoxError, ClientLookup, EscalationGuard, Grant, GrantLookup, LastUse, LastUseLog, PageRequest,
+    PoolStats, Revocation, Store, StoreError, StoreStats, StoredIntrospectionClient,
+    StoredServiceAccount, TokenLookup, TokenReplacement, sql,
 };
 use crate::domain::{
     Account, AuditEvent, Capability, CapabilityKey, IntrospectionClient, ServiceAccount, Subject,
@@ -241,7 +241,11 @@ impl<D: Backend> SqlStore<D> {
         &self,
         work: impl AsyncFnOnce(&mut D::Connection) -> Result<(T, Vec<CredentialChange>), StoreError>,
     ) -> Result<T, StoreError> {
-        let (value, changes) = self
+        // The changes are told even when the write reports a failure: its
+        // timeout may have fired after the commit landed, and forgetting what
+        // did not change costs only a read.
+        let mut staged = Vec::new();
+        let result = self
             .write(async |tx| {
                 let (value, changes) = work(tx).await?;
                 if !changes.is_empty() {
@@ -249,11 +253,12 @@ impl<D: Backend> SqlStore<D> {
                         .await
                         .map_err(store_error::<D>)?;
                 }
-                Ok((value, changes))
+                staged = changes;
+                Ok(value)
             })
-            .await?;
-        self.changes.publish(&changes);
-        Ok(value)
+            .await;
+        self.changes.publish(&staged);
+        result
     }
 
     /// This process's subscribers to credential changes (a cache).
@@ -347,7 +352,9 @@ async fn insert_grant<D: Backend>(
         return Err(StoreError::AccountNotFound);
     }
     if let Subject::ServiceAccount(id) = grant.subject {
-        let member = query::<D>(sql::SERVICE_ACCOUNT_IN_ACCOUNT)
+        // Locked: a rotation of this service account checks its grants
+        // after this grant commits, or commits before it is added.
+        let member = query::<D>(sql::LOCK_SERVICE_ACCOUNT)
             .arg(id)
             .arg(grant.account_id);
         if fetch_optional(connection, member).await?.is_none() {
@@ -391,6 +398,24 @@ impl<D: Backend> TokenLookup for SqlStore<D> {
                 .await?
                 .map(|row| decode::<D, ServiceAccountRow>(&row)?.into_stored())
                 .transpose()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl<D: Backend> LastUseLog for SqlStore<D> {
+    async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError> {
+        self.write(async |tx| {
+            for last_use in uses {
+                let update = query::<D>(sql::RECORD_LAST_USE)
+                    .arg(last_use.service_account_id)
+                    .arg(last_use.public_id.as_str())
+                    .arg(Timestamp(last_use.at))
+                    .arg(Timestamp(last_use.unless_recorded_after));
+                execute(tx, update).await?;
+            }
+            Ok(())
         })
         .await
     }
@@ -573,7 +598,11 @@ impl<D: Backend> Store for SqlStore<D> {
     ) -> Result<Option<ServiceAccount>, StoreError> {
         let key_version = rows::stored_key_version(replacement.mac.key_version)?;
         self.write_changing(async |tx| {
-            let current = query::<D>(sql::SELECT_PUBLIC_ID).arg(id).arg(account_id);
+            // Locked first, so that no grant to it commits between the check
+            // below and this rotation's commit.
+            let current = query::<D>(sql::LOCK_SERVICE_ACCOUNT)
+                .arg(id)
+                .arg(account_id);
             let Some(current) = fetch_optional(tx, current).await? else {
                 return Ok((None, vec![]));
             };
@@ -645,21 +674,6 @@ impl<D: Backend> Store for SqlStore<D> {
                     vec![],
                 )),
             }
-        })
-        .await
-    }
-
-    async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError> {
-        self.write(async |tx| {
-            for last_use in uses {
-                let update = query::<D>(sql::RECORD_LAST_USE)
-                    .arg(last_use.service_account_id)
-                    .arg(last_use.public_id.as_str())
-                    .arg(Timestamp(last_use.at))
-                    .arg(Timestamp(last_use.unless_recorded_after));
-                execute(tx, update).await?;
-            }
-            Ok(())
         })
         .await
     }

@@ -8,8 +8,16 @@ pub const SELECT_ACCOUNT: &str = "SELECT id, name, created_at FROM accounts WHER
 
 pub const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = $1";
 
-pub const SERVICE_ACCOUNT_IN_ACCOUNT: &str =
-    "SELECT 1 FROM service_accounts WHERE id = $1 AND account_id = $2";
+/// Locks a service account's row for the rest of the write transaction and
+/// returns its token's public id (no row: not in that account). The update
+/// changes nothing; it is there for its lock, which PostgreSQL takes per row
+/// (SQLite's write transaction already holds the whole database): a rotation
+/// and a grant to the same service account then run one after the other, so
+/// the rotation's escalation check sees every grant committed before it.
+/// Both databases know this form; `SELECT ... FOR UPDATE` is PostgreSQL's
+/// alone.
+pub const LOCK_SERVICE_ACCOUNT: &str = "UPDATE service_accounts SET id = id \
+    WHERE id = $1 AND account_id = $2 RETURNING token_public_id";
 
 /// Adds a grant unless it exists; returns a row only when it was added.
 pub const INSERT_GRANT: &str = "INSERT INTO grants \
@@ -42,9 +50,6 @@ pub const INSERT_SERVICE_ACCOUNT: &str = "INSERT INTO service_accounts (id, acco
 
 pub const SELECT_SERVICE_ACCOUNT: &str =
     "SELECT * FROM service_accounts WHERE id = $1 AND account_id = $2";
-
-pub const SELECT_PUBLIC_ID: &str =
-    "SELECT token_public_id FROM service_accounts WHERE id = $1 AND account_id = $2";
 
 pub const SELECT_BY_PUBLIC_ID: &str = "SELECT * FROM service_accounts WHERE token_public_id = $1";
 

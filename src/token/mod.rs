@@ -57,7 +57,21 @@ impl TokenPrefix {
 
     /// Total length of a token with this prefix.
     pub fn token_len(&self) -> usize {
-        self.0.len() + 1 + PUBLIC_ID_LEN + 1 + SECRET_LEN + CHECKSUM_LEN
+        self.secret_range().end + CHECKSUM_LEN
+    }
+
+    /// Where the public id sits in a token with this prefix (after
+    /// `<prefix>_`).
+    pub fn public_id_range(&self) -> std::ops::Range<usize> {
+        let start = self.0.len() + 1;
+        start..start + PUBLIC_ID_LEN
+    }
+
+    /// Where the secret sits in a token with this prefix (after
+    /// `<prefix>_<public id>_`, before the checksum).
+    pub fn secret_range(&self) -> std::ops::Range<usize> {
+        let start = self.public_id_range().end + 1;
+        start..start + SECRET_LEN
     }
 }
 
@@ -316,10 +330,13 @@ mod tests {
         assert_eq!(token.len(), 61);
         assert_eq!(prefix().token_len(), 61);
         assert!(token.starts_with("hbxsa_"));
-        assert_eq!(&token[6..22], generated.public_id);
-        assert_eq!(&token[22..23], "_");
-        assert_eq!(&token[57..], &token[57..61]);
-        assert_eq!(generated.last4, &token[57..]);
+        let public_id = prefix().public_id_range();
+        let secret = prefix().secret_range();
+        assert_eq!(public_id, 6..22);
+        assert_eq!(secret, 23..55);
+        assert_eq!(&token[public_id.clone()], generated.public_id);
+        assert_eq!(&token[public_id.end..secret.start], "_");
+        assert_eq!(generated.last4, &token[token.len() - 4..]);
         let parsed = parse(&prefix(), token).expect("a generated token parses");
         assert_eq!(parsed.public_id(), generated.public_id);
     }
@@ -377,7 +394,7 @@ mod tests {
         }
         assert!(tried > 61 * 60);
         // Dropping or adding a character is rejected too.
-        assert!(parse(&prefix(), &token[..60]).is_err());
+        assert!(parse(&prefix(), &token[..token.len() - 1]).is_err());
         assert!(parse(&prefix(), &format!("{token}0")).is_err());
         assert!(parse(&prefix(), &format!("0{token}")).is_err());
     }
@@ -419,7 +436,7 @@ mod tests {
             format!("{}", generated.plaintext),
         ] {
             assert!(!rendered.contains(&secret));
-            assert!(!rendered.contains(&secret[23..55]));
+            assert!(!rendered.contains(&secret[prefix().secret_range()]));
         }
     }
 }

@@ -181,16 +181,37 @@ async fn discovery_must_name_the_issuer_and_use_https() {
     let server = server_trusting(Backend::Sqlite, &issuer, KeySource::Discover).await;
     let token = key.sign(&claims(&server, &issuer, user));
     expect_error(server.client(&token).whoami().await, 503, "unavailable");
+    // Refused for being plain http, not for being unreachable (the host does
+    // not resolve either, so the status alone would not tell).
+    let log = server
+        .log_once_it_holds("the discovered jwks_uri must be an https URL")
+        .await;
+    assert!(
+        log.contains("the discovered jwks_uri must be an https URL"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("GET http://keys.example"),
+        "never fetched: {log}"
+    );
 
     // Configured issuers and JWKS URLs must be https beyond loopback.
-    for keys in [
-        KeySource::Discover,
-        KeySource::JwksUrl("https://keys.example/jwks".into()),
+    for (issuer, keys) in [
+        ("http://sso.example/realms/hybridbox", KeySource::Discover),
+        (
+            "http://sso.example/realms/hybridbox",
+            KeySource::JwksUrl("https://keys.example/jwks".into()),
+        ),
+        // Schemes are case-insensitive.
+        (
+            "HTTP://sso.example/realms/hybridbox",
+            KeySource::JwksUrl("https://keys.example/jwks".into()),
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = hbx_service_accounts::config::Settings::in_dir(dir.path());
         settings.oauth.issuers.push(IssuerSettings {
-            issuer: "http://sso.example/realms/hybridbox".into(),
+            issuer: issuer.into(),
             audiences: vec![AUDIENCE.into()],
             keys,
         });
@@ -261,6 +282,50 @@ async fn a_jwt_with_critical_extensions_is_refused() {
         401,
         "invalid_token",
     );
+}
+
+/// On PostgreSQL (READ COMMITTED, row locks), the same race: a transaction
+/// that holds the target's row and grants it ownership commits while the
+/// rotation waits; the rotation must see the grant and refuse. (Reading the
+/// grants without locking the row first, the rotation saw no grant, then
+/// waited on the row for its update, and handed over an owner's token.)
+#[tokio::test]
+async fn rotation_checks_grants_inside_its_transaction_on_postgres() {
+    use sqlx::Connection;
+    let server = TestServer::start_on(Backend::Postgres).await;
+    let caller = server.create("caller").await;
+    let target = server.create("target").await;
+    for id in [caller.id, target.id] {
+        server.grant_auth_manage(id).await;
+    }
+    let url = server.database_url().expect("PostgreSQL").to_owned();
+    let mut granter = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut granter).await.unwrap();
+    sqlx::query("SELECT 1 FROM service_accounts WHERE id = $1 FOR UPDATE")
+        .bind(target.id)
+        .execute(&mut granter)
+        .await
+        .unwrap();
+    let rotation = {
+        let client = server.client(&caller.token);
+        let account_id = server.account_id;
+        let target_id = target.id;
+        tokio::spawn(async move { client.rotate_service_account(&account_id, &target_id).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sqlx::query(
+        "INSERT INTO grants (account_id, subject_kind, subject_id, capability, created_at) \
+         VALUES ($1, 'service_account', $2, 'account_owner', now())",
+    )
+    .bind(server.account_id)
+    .bind(target.id)
+    .execute(&mut granter)
+    .await
+    .unwrap();
+    sqlx::raw_sql("COMMIT").execute(&mut granter).await.unwrap();
+    let error = expect_error(rotation.await.unwrap(), 403, "forbidden");
+    assert!(error.message.contains("account_owner"), "{}", error.message);
+    assert!(server.authenticates(&target.token).await);
 }
 
 /// The rotation checks the target's grants inside its transaction: a grant of

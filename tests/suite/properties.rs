@@ -84,6 +84,51 @@ proptest! {
     }
 
     #[test]
+    fn any_expiry_is_accepted_only_within_its_bounds(seconds in any::<i64>(), nanos in 0u32..2_000_000_000) {
+        use hbx_service_accounts::service::{TokenPolicy, latest_expiry, parse_expiry};
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let Some(requested) = chrono::DateTime::from_timestamp(seconds % 300_000_000_000, nanos) else {
+            return Ok(());
+        };
+        let bounded = TokenPolicy { max_lifetime: Some(chrono::TimeDelta::days(90)) };
+        for policy in [TokenPolicy::default(), bounded] {
+            match parse_expiry(Some(requested), now, &policy) {
+                Ok(Some(accepted)) => {
+                    prop_assert!(accepted > now && accepted <= latest_expiry());
+                    prop_assert!(nanos < 1_000_000_000, "a leap second was accepted");
+                    prop_assert_eq!(accepted.timestamp_subsec_nanos() % 1000, 0, "microseconds");
+                    if let Some(max) = policy.max_lifetime {
+                        prop_assert!(accepted <= now + max);
+                    }
+                }
+                Ok(None) => prop_assert!(false, "a requested expiry vanished"),
+                Err(error) => prop_assert_eq!(error.field, "expires_at"),
+            }
+        }
+    }
+
+    #[test]
+    fn any_claims_are_checked_without_a_panic(
+        iss in proptest::option::of("[a-z:/.]{0,30}"),
+        aud in proptest::option::of("[a-z]{0,10}"),
+        exp in any::<f64>(),
+        nbf in proptest::option::of(any::<i64>()),
+        sub in ".{0,40}",
+    ) {
+        use hbx_service_accounts::auth::oauth::check_claims_json;
+        let mut claims = serde_json::json!({"sub": sub, "nbf": nbf});
+        if let Some(iss) = &iss { claims["iss"] = iss.clone().into(); }
+        if let Some(aud) = &aud { claims["aud"] = aud.clone().into(); }
+        if exp.is_finite() { claims["exp"] = exp.into(); }
+        let checked = check_claims_json("https://issuer.example", &["api".to_owned()], claims.to_string().as_bytes());
+        if checked.is_ok() {
+            prop_assert_eq!(iss.as_deref(), Some("https://issuer.example"));
+            prop_assert_eq!(aud.as_deref(), Some("api"));
+            prop_assert!(uuid::Uuid::parse_str(&sub).is_ok());
+        }
+    }
+
+    #[test]
     fn introspection_forms_never_panic(body in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = Form::decode::<IntrospectionRequest>(&body);
     }

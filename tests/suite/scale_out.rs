@@ -355,12 +355,21 @@ async fn expect_fast_503s(owner: &Client, account_id: &Uuid, what: &str) {
         first.as_millis(),
         later.iter().map(Duration::as_millis).collect::<Vec<_>>()
     );
-    later.sort();
-    let median = later[later.len() / 2];
+    // Each answer is bounded by the machine, not by the database timeout: on
+    // this shared machine one of ten may lose its core for a while, so nine
+    // of ten must be under the issue's 100 ms and every one far below the
+    // database timeout that a request to a dead database would wait.
+    let fast = later
+        .iter()
+        .filter(|took| **took < Duration::from_millis(100))
+        .count();
     assert!(
-        median < Duration::from_millis(100),
-        "{what}: 503s should come at once once the database is known to be down, \
-         the median took {median:?}"
+        fast >= 9,
+        "{what}: 503s should come at once once the database is known to be down: {later:?}"
+    );
+    assert!(
+        later.iter().all(|took| *took < Duration::from_millis(500)),
+        "{what}: no 503 may wait for the database: {later:?}"
     );
 }
 

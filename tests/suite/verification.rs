@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::common::issuer::{TestIssuer, TestKey, bad_access_tokens, claims, server_trusting};
 use crate::common::{
-    Backend, TestServer, basic_authorization, expect_error, public_id_of, secret_of, secret_start,
-    with_checksum,
+    Backend, TestServer, after_prefix, basic_authorization, expect_error, public_id_of, secret_of,
+    secret_start, with_checksum,
 };
 
 async fn grant(server: &TestServer, account_id: Uuid, subject: Subject, key: &str) {
@@ -163,6 +163,43 @@ async fn whoami_for_service_accounts_with_and_without_grants(backend: Backend) {
     );
 }
 
+/// Whoami's body as JSON, as any client sees it.
+async fn whoami_json(server: &TestServer, token: &str) -> serde_json::Value {
+    let response = server
+        .raw()
+        .get(format!("{}/v1/public/auth/whoami", server.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.unwrap()
+}
+
+/// Every member of whoami is present whatever the caller, null where it does
+/// not apply (contract §8): clients may read them without checking.
+fn assert_every_member_present(body: &serde_json::Value, null: &[&str]) {
+    let members = [
+        "principal_type",
+        "user_id",
+        "service_account_id",
+        "account_id",
+        "name",
+        "token_public_id",
+        "expires_at",
+        "grants",
+    ];
+    let object = body.as_object().expect("an object");
+    for member in members {
+        assert!(object.contains_key(member), "{member} missing from {body}");
+        assert_eq!(
+            object[member].is_null(),
+            null.contains(&member),
+            "{member} in {body}"
+        );
+    }
+}
+
 async fn whoami_for_users(backend: Backend) {
     // A user of a real (test) issuer, with grants in two accounts.
     let key = TestKey::p256("p256-1");
@@ -231,11 +268,24 @@ async fn whoami_for_users(backend: Backend) {
         .into_inner();
     assert_eq!(nobody.user_id, Some(stranger));
     assert!(nobody.grants.is_empty());
+
+    assert_every_member_present(
+        &whoami_json(&server, &key.sign(&user_claims)).await,
+        &[
+            "service_account_id",
+            "account_id",
+            "name",
+            "token_public_id",
+        ],
+    );
+    assert_every_member_present(
+        &whoami_json(&server, &server.owner_token).await,
+        &["user_id", "expires_at"],
+    );
 }
 
-#[tokio::test]
-async fn whoami_for_a_development_user() {
-    let server = TestServer::start_with(|settings| settings.oauth_dev = true).await;
+async fn whoami_for_a_development_user(backend: Backend) {
+    let server = TestServer::start_with_on(backend, |settings| settings.oauth_dev = true).await;
     let user = Uuid::new_v4();
     grant(
         &server,
@@ -362,17 +412,22 @@ async fn introspection_of_live_tokens(backend: Backend) {
             }],
         }
     );
-    // An unknown hint is ignored.
-    let hinted = introspect_raw(
-        &server,
-        &client,
-        &[
-            ("token", &worker.token),
-            ("token_type_hint", "refresh_token"),
-        ],
-    )
-    .await;
-    assert_eq!(hinted.0, 200);
+    // An unknown hint, or one naming the other kind, is ignored: the token
+    // is still found active.
+    for hint in ["refresh_token", "access_token", "something-else"] {
+        let (status, _, body) = introspect_raw(
+            &server,
+            &client,
+            &[("token", &rotated.token), ("token_type_hint", hint)],
+        )
+        .await;
+        assert_eq!(status, 200, "{hint}");
+        assert!(
+            body.starts_with(br#"{"active":true"#),
+            "{hint}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
 }
 
 async fn every_inactive_token_gets_the_same_answer(backend: Backend) {
@@ -434,7 +489,7 @@ async fn every_inactive_token_gets_the_same_answer(backend: Backend) {
         ("revoked", revoked.token.clone()),
         ("rotated away", rotated_away.token.clone()),
         ("expired", expiring.token.clone()),
-        ("another prefix", format!("ghp_{}", &owner[6..])),
+        ("another prefix", format!("ghp_{}", after_prefix(owner))),
     ];
     cases.extend(bad_access_tokens(&server, &issuer, &key, user));
 
@@ -508,7 +563,19 @@ async fn inactive_answers_cost_the_same_work(backend: Backend) {
 }
 
 async fn introspection_needs_an_introspection_client(backend: Backend) {
-    let server = TestServer::start_on(backend).await;
+    let key = TestKey::p256("p256-1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let server = server_trusting(backend, &issuer, KeySource::JwksUrl(issuer.jwks_url())).await;
+    let user = Uuid::new_v4();
+    grant(
+        &server,
+        server.account_id,
+        Subject::User(user),
+        "account_owner",
+    )
+    .await;
+    let user_token = key.sign(&claims(&server, &issuer, user));
+    assert!(server.authenticates(&user_token).await, "a good user token");
     let client = server.new_introspection_client("gateway").await;
     let revoked_client = server.new_introspection_client("retired").await;
     server
@@ -547,6 +614,14 @@ async fn introspection_needs_an_introspection_client(backend: Backend) {
         (
             "a token as the Basic user name",
             Some(basic_authorization(owner, owner)),
+        ),
+        (
+            "a user's access token as bearer",
+            Some(format!("Bearer {user_token}")),
+        ),
+        (
+            "a user's access token as Basic credentials",
+            Some(basic_authorization(&user.to_string(), &user_token)),
         ),
         ("malformed Basic", Some("Basic !!!".into())),
     ];
@@ -648,6 +723,63 @@ async fn bad_introspection_requests_are_400(backend: Backend) {
     assert_eq!(extra.status().as_u16(), 200);
 }
 
+/// When the issuer's keys cannot be fetched, an access token may be fine:
+/// introspection says 503 `unavailable` (ask again later), never
+/// `{"active": false}`; service-account tokens are answered as before.
+async fn introspection_is_503_while_the_issuer_is_unreachable(backend: Backend) {
+    // Nothing listens where the keys are said to be.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let issuer = format!("http://{closed}");
+    let server = TestServer::start_with_on(backend, |settings| {
+        settings
+            .oauth
+            .issuers
+            .push(hbx_service_accounts::auth::oauth::IssuerSettings {
+                issuer: issuer.clone(),
+                audiences: vec![crate::common::issuer::AUDIENCE.into()],
+                keys: KeySource::JwksUrl(format!("{issuer}/jwks")),
+            });
+    })
+    .await;
+    let client = server.new_introspection_client("gateway").await;
+    let key = TestKey::ed25519("k");
+    let now = server.now().timestamp();
+    let token = key.sign(&serde_json::json!({
+        "iss": issuer, "aud": crate::common::issuer::AUDIENCE,
+        "sub": Uuid::new_v4().to_string(), "iat": now, "exp": now + 300,
+    }));
+    let response = server
+        .raw()
+        .post(format!("{}/v1/internal/auth/introspect", server.base_url))
+        .header("authorization", basic_authorization(&client.0, &client.1))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string([("token", token.as_str())]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error["error_code"], "unavailable");
+    assert!(error.get("active").is_none(), "{error}");
+    // Through the generated client too.
+    expect_error(
+        server
+            .introspector(&client.0, &client.1)
+            .introspect_token(&introspection(&token))
+            .await,
+        503,
+        "unavailable",
+    );
+    // Service-account tokens never depend on the issuer.
+    let (status, _, body) =
+        introspect_raw(&server, &client, &[("token", &server.owner_token)]).await;
+    assert_eq!(status, 200);
+    assert!(body.starts_with(br#"{"active":true"#));
+}
+
 /// Whoami and introspection of a token whose grants change follow the change.
 async fn grants_changes_show_at_once(backend: Backend) {
     let server = TestServer::start_on(backend).await;
@@ -681,4 +813,6 @@ on_both_stores!(
     introspection_needs_an_introspection_client,
     bad_introspection_requests_are_400,
     grants_changes_show_at_once,
+    whoami_for_a_development_user,
+    introspection_is_503_while_the_issuer_is_unreachable,
 );

@@ -111,8 +111,33 @@ pub fn require_https(url: &str, what: &'static str) -> Result<(), InsecureUrl> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("the issuer's keys cannot be fetched: {0}")]
-    Unavailable(String),
+    /// The keys cannot be had: `what` says what failed, `source` (for the
+    /// log) why, when another error is the cause.
+    #[error("the issuer's keys cannot be fetched: {what}")]
+    Unavailable {
+        what: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl KeyError {
+    fn unavailable(what: impl Into<String>) -> Self {
+        KeyError::Unavailable {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    fn caused(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        KeyError::Unavailable {
+            what: what.into(),
+            source: Some(Box::new(source)),
+        }
+    }
 }
 
 pub struct IssuerKeys {
@@ -183,8 +208,8 @@ impl IssuerKeys {
             // Refreshing is not allowed yet: answer from what we have.
             Ok(None) => match &snapshot {
                 Some(snapshot) => Ok(matching(snapshot, kid, algorithm)),
-                None => Err(KeyError::Unavailable(
-                    "no keys yet, and the last attempt to fetch them failed moments ago".into(),
+                None => Err(KeyError::unavailable(
+                    "no keys yet, and the last attempt to fetch them failed moments ago",
                 )),
             },
             Err(error) => Err(error),
@@ -234,9 +259,8 @@ impl IssuerKeys {
     async fn fetch(&self, state: &mut FetchState) -> Result<JwkSet, KeyError> {
         let text = match &self.source {
             KeySource::Fixed(set) => return Ok(set.clone()),
-            KeySource::JwksFile(path) => std::fs::read_to_string(path).map_err(|e| {
-                KeyError::Unavailable(format!("cannot read {}: {e}", path.display()))
-            })?,
+            KeySource::JwksFile(path) => std::fs::read_to_string(path)
+                .map_err(|e| KeyError::caused(format!("cannot read {}", path.display()), e))?,
             KeySource::JwksUrl(url) => self.get(url).await?,
             KeySource::Discover => {
                 let jwks_uri = match &state.jwks_uri {
@@ -260,26 +284,26 @@ impl IssuerKeys {
         );
         let text = self.get(&url).await?;
         let configuration: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| KeyError::Unavailable(format!("{url} is not JSON: {e}")))?;
+            .map_err(|e| KeyError::caused(format!("{url} is not JSON"), e))?;
         // OpenID Connect Discovery §4.3: the issuer it states must be exactly
         // the one asked about, or its keys are someone else's.
         if configuration["issuer"].as_str() != Some(self.issuer.as_str()) {
-            return Err(KeyError::Unavailable(format!(
+            return Err(KeyError::unavailable(format!(
                 "{url} states issuer {} instead of {:?}",
                 configuration["issuer"], self.issuer
             )));
         }
         let jwks_uri = configuration["jwks_uri"]
             .as_str()
-            .ok_or_else(|| KeyError::Unavailable(format!("{url} names no jwks_uri")))?;
+            .ok_or_else(|| KeyError::unavailable(format!("{url} names no jwks_uri")))?;
         require_https(jwks_uri, "the discovered jwks_uri")
-            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+            .map_err(|e| KeyError::caused(format!("{url} names an insecure jwks_uri"), e))?;
         Ok(jwks_uri.to_owned())
     }
 
     /// The body of `url`, which must be at most [`MAX_DOCUMENT_BYTES`].
     async fn get(&self, url: &str) -> Result<String, KeyError> {
-        let fail = |e: reqwest::Error| KeyError::Unavailable(format!("GET {url}: {e}"));
+        let fail = |e: reqwest::Error| KeyError::caused(format!("GET {url}"), e);
         let mut response = self
             .http
             .get(url)
@@ -290,25 +314,25 @@ impl IssuerKeys {
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(fail)? {
             if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(KeyError::Unavailable(format!(
+                return Err(KeyError::unavailable(format!(
                     "GET {url}: the document is larger than {MAX_DOCUMENT_BYTES} bytes"
                 )));
             }
             body.extend_from_slice(&chunk);
         }
         String::from_utf8(body)
-            .map_err(|_| KeyError::Unavailable(format!("GET {url}: the document is not UTF-8")))
+            .map_err(|_| KeyError::unavailable(format!("GET {url}: the document is not UTF-8")))
     }
 }
 
 /// Reads a JWKS, skipping keys it cannot use (encryption keys, unknown types)
 /// rather than failing on them: issuers publish all sorts.
 fn parse_jwks(text: &str) -> Result<JwkSet, KeyError> {
-    let document: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| KeyError::Unavailable(format!("the JWKS is not JSON: {e}")))?;
+    let document: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| KeyError::caused("the JWKS is not JSON", e))?;
     let keys = document["keys"]
         .as_array()
-        .ok_or_else(|| KeyError::Unavailable("the JWKS has no \"keys\" array".into()))?;
+        .ok_or_else(|| KeyError::unavailable("the JWKS has no \"keys\" array"))?;
     Ok(JwkSet {
         keys: keys
             .iter()

@@ -140,7 +140,13 @@ impl OAuthAuthenticator {
             return Ok(None);
         }
         for issuer in &settings.issuers {
-            if issuer.issuer.starts_with("http:") || matches!(issuer.keys, KeySource::Discover) {
+            // An issuer that is an http URL is fetched from only on loopback
+            // (schemes are case-insensitive: `HTTP://` is http too).
+            let plain_http = issuer
+                .issuer
+                .get(..5)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http:"));
+            if plain_http || matches!(issuer.keys, KeySource::Discover) {
                 keys::require_https(&issuer.issuer, "the OAuth issuer")?;
             }
             if let KeySource::JwksUrl(url) = &issuer.keys {
@@ -222,7 +228,7 @@ impl OAuthAuthenticator {
             })
             .ok_or(invalid("JWT signature does not verify"))?
             .claims;
-        self.check(issuer, claims)
+        check_claims(&issuer.issuer, &issuer.audiences, claims)
     }
 
     /// `exp` (required) has not passed and `nbf` (if any) has, each with the
@@ -250,55 +256,72 @@ impl OAuthAuthenticator {
         }
         Ok(())
     }
+}
 
-    fn check(&self, issuer: &TrustedIssuer, claims: Claims) -> Result<VerifiedToken, AuthError> {
-        let invalid = AuthError::InvalidToken;
-        if claims.iss.as_deref() != Some(issuer.issuer.as_str()) {
-            return Err(invalid("JWT issuer mismatch"));
-        }
-        if !claims
-            .aud
-            .is_some_and(|aud| aud.contains_any(&issuer.audiences))
-        {
-            return Err(invalid("JWT audience not accepted"));
-        }
-        let expires = claims
-            .exp
-            .as_ref()
-            .and_then(numeric_date)
-            .ok_or(invalid("JWT without a valid exp"))?;
-        let not_before = match claims.nbf.as_ref() {
-            None => None,
-            Some(nbf) => Some(numeric_date(nbf).ok_or(invalid("JWT with an invalid nbf"))?),
-        };
-        if claims.typ.as_deref().is_some_and(|typ| {
-            NOT_ACCESS_TOKENS
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(typ))
-        }) {
-            return Err(invalid("JWT is not an access token"));
-        }
-        let user_id = claims
-            .sub
-            .as_deref()
-            .and_then(|sub| Uuid::parse_str(sub).ok())
-            .ok_or(invalid("JWT sub is not a UUID"))?;
-        let issued_at = match claims.iat.as_ref() {
-            None => None,
-            Some(iat) => Some(numeric_date(iat).ok_or(invalid("JWT with an invalid iat"))?),
-        };
-        Ok(VerifiedToken {
-            verified: Verified {
-                principal: Principal::User { user_id },
-                credential: CredentialFacts::AccessToken {
-                    issued_at,
-                    expires_at: expires,
-                },
-            },
-            expires_at: expires,
-            not_before,
-        })
+/// The claims of a token whose signature verified, checked against the
+/// issuer that signed it and the audiences it accepts (times are checked on
+/// every use, by [`OAuthAuthenticator::check_times`]).
+fn check_claims(
+    issuer: &str,
+    audiences: &[String],
+    claims: Claims,
+) -> Result<VerifiedToken, AuthError> {
+    let invalid = AuthError::InvalidToken;
+    if claims.iss.as_deref() != Some(issuer) {
+        return Err(invalid("JWT issuer mismatch"));
     }
+    if !claims.aud.is_some_and(|aud| aud.contains_any(audiences)) {
+        return Err(invalid("JWT audience not accepted"));
+    }
+    let expires = claims
+        .exp
+        .as_ref()
+        .and_then(numeric_date)
+        .ok_or(invalid("JWT without a valid exp"))?;
+    let not_before = match claims.nbf.as_ref() {
+        None => None,
+        Some(nbf) => Some(numeric_date(nbf).ok_or(invalid("JWT with an invalid nbf"))?),
+    };
+    if claims.typ.as_deref().is_some_and(|typ| {
+        NOT_ACCESS_TOKENS
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(typ))
+    }) {
+        return Err(invalid("JWT is not an access token"));
+    }
+    let user_id = claims
+        .sub
+        .as_deref()
+        .and_then(|sub| Uuid::parse_str(sub).ok())
+        .ok_or(invalid("JWT sub is not a UUID"))?;
+    let issued_at = match claims.iat.as_ref() {
+        None => None,
+        Some(iat) => Some(numeric_date(iat).ok_or(invalid("JWT with an invalid iat"))?),
+    };
+    Ok(VerifiedToken {
+        verified: Verified {
+            principal: Principal::User { user_id },
+            credential: CredentialFacts::AccessToken {
+                issued_at,
+                expires_at: expires,
+            },
+        },
+        expires_at: expires,
+        not_before,
+    })
+}
+
+/// The claims of a token as JSON (its decoded payload), checked as
+/// [`check_claims`] would check them after the signature verified: for the
+/// fuzz targets, which cannot sign.
+pub fn check_claims_json(
+    issuer: &str,
+    audiences: &[String],
+    payload: &[u8],
+) -> Result<(), AuthError> {
+    let claims: Claims = serde_json::from_slice(payload)
+        .map_err(|_| AuthError::InvalidToken("malformed JWT claims"))?;
+    check_claims(issuer, audiences, claims).map(|_| ())
 }
 
 /// What a token says about itself before anything is verified: its header

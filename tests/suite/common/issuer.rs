@@ -271,6 +271,28 @@ pub fn bad_access_tokens(
             b64(&good)
         )
     };
+    let with_critical_extension = {
+        let header = json!({
+            "alg": format!("{:?}", key.algorithm), "typ": "JWT", "kid": key.kid,
+            "crit": ["http://example.com/extension"],
+            "http://example.com/extension": true,
+        });
+        let message = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(good.to_string().as_bytes())
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, key.algorithm).unwrap();
+        format!("{message}.{signature}")
+    };
+    // What `hbx-sa dev-token` makes, shown to a server not in development
+    // mode.
+    let development =
+        hbx_service_accounts::auth::oauth::dev::DevKey::load_or_create(server.data_dir())
+            .unwrap()
+            .token(user, server.now(), TimeDelta::minutes(5))
+            .unwrap();
     let hs256_with_public_key = {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         header.kid = Some(key.kid.clone());
@@ -338,6 +360,8 @@ pub fn bad_access_tokens(
             "a Keycloak ID token",
             key.sign(&with(&|c| c["typ"] = json!("ID"))),
         ),
+        ("a critical header extension", with_critical_extension),
+        ("a development token, outside development mode", development),
         ("an ID token by header type", {
             let mut header = jsonwebtoken::Header::new(key.algorithm);
             header.kid = Some(key.kid.clone());

@@ -24,7 +24,7 @@ use hbx_service_accounts::config::Settings;
 use hbx_service_accounts::domain::ServiceAccount;
 use hbx_service_accounts::server::Server;
 use hbx_service_accounts::store::PageRequest;
-use hbx_service_accounts::token;
+use hbx_service_accounts::token::TokenPrefix;
 use uuid::Uuid;
 
 pub const LOG_FILE: &str = "test-server.log";
@@ -412,18 +412,23 @@ pub fn with_checksum(body: &str) -> String {
 /// Where the secret starts in a token with the default prefix: after
 /// `<prefix>_<public id>_`, by the format's lengths.
 pub fn secret_start() -> usize {
-    token::DEFAULT_PREFIX.len() + 1 + token::PUBLIC_ID_LEN + 1
+    TokenPrefix::default().secret_range().start
+}
+
+/// What follows `<prefix>_` in a token with the default prefix: its public
+/// id, secret and checksum.
+pub fn after_prefix(token: &str) -> &str {
+    &token[TokenPrefix::default().public_id_range().start..]
 }
 
 /// The public id of a token with the default prefix.
 pub fn public_id_of(token: &str) -> &str {
-    let start = token::DEFAULT_PREFIX.len() + 1;
-    &token[start..start + token::PUBLIC_ID_LEN]
+    &token[TokenPrefix::default().public_id_range()]
 }
 
 /// The secret of a token with the default prefix.
 pub fn secret_of(token: &str) -> &str {
-    &token[secret_start()..secret_start() + token::SECRET_LEN]
+    &token[TokenPrefix::default().secret_range()]
 }
 
 /// The last four characters, as `token_last4` shows them.
