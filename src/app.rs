@@ -15,6 +15,7 @@ use crate::auth::{Authenticator, ServiceAccountAuthenticator};
 use crate::clock::Clock;
 use crate::config::{Settings, TOKEN_KEY_FILE};
 use crate::service::admin::Admin;
+use crate::service::idempotency::Idempotency;
 use crate::service::identity::Identities;
 use crate::service::{ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
@@ -22,6 +23,10 @@ use crate::store::{
     CredentialLookup, LastUseLog, PostgresOptions, PostgresStore, SqliteStore, Store, StoreError,
 };
 use crate::token::keyring::{self, KeyringError, TokenKeyring};
+
+/// The shortest time an idempotent attempt holds its key before another may
+/// take over (see [`App::idempotency`]).
+const IDEMPOTENCY_LEASE_MIN: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -216,6 +221,21 @@ impl App {
             self.minter.clone(),
             self.clock.clone(),
             self.settings.token_policy,
+        )
+    }
+
+    /// Idempotency keys of create and rotate, remembered for the configured
+    /// retention. An attempt's lease outlasts any request: every database
+    /// wait is bounded by the database timeout.
+    pub fn idempotency(&self) -> Idempotency {
+        let bound = chrono::TimeDelta::from_std(self.settings.database_timeout * 2)
+            .unwrap_or(chrono::TimeDelta::MAX);
+        Idempotency::new(
+            self.store.clone(),
+            self.minter.keyring.clone(),
+            self.clock.clone(),
+            self.settings.idempotency_retention,
+            IDEMPOTENCY_LEASE_MIN.max(bound + chrono::TimeDelta::seconds(10)),
         )
     }
 

@@ -12,6 +12,7 @@ use chrono::TimeDelta;
 use crate::auth::last_use;
 use crate::auth::oauth::OAuthSettings;
 use crate::service::TokenPolicy;
+use crate::service::idempotency;
 use crate::token::TokenPrefix;
 
 /// Where the server listens when not told otherwise.
@@ -52,8 +53,10 @@ pub struct Settings {
     /// zero turns the cache off. Changes made through this process are seen
     /// at once, changes made elsewhere within this time.
     pub credential_cache_ttl: Duration,
-    /// Rules for new tokens (maximum lifetime).
+    /// Rules for new tokens (maximum lifetime, longest rotation grace).
     pub token_policy: TokenPolicy,
+    /// How long an idempotency key and its recorded response are kept.
+    pub idempotency_retention: TimeDelta,
     /// `last_used_at` is written at most once per token per this interval.
     pub last_use_interval: TimeDelta,
     /// How long noted uses gather before they are written together (not a
@@ -78,6 +81,7 @@ impl Settings {
             database_timeout: DEFAULT_DATABASE_TIMEOUT,
             credential_cache_ttl: DEFAULT_CREDENTIAL_CACHE_TTL,
             token_policy: TokenPolicy::default(),
+            idempotency_retention: idempotency::DEFAULT_RETENTION,
             last_use_interval: last_use::DEFAULT_INTERVAL,
             last_use_flush_delay: last_use::FLUSH_DELAY,
             oauth: OAuthSettings::default(),

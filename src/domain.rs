@@ -252,6 +252,35 @@ pub struct TokenFacts {
     pub issued_at: DateTime<Utc>,
 }
 
+/// Which of a service account's tokens: the current one, or the previous one
+/// that a rotation with a grace period left working for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenGeneration {
+    Current,
+    Previous,
+}
+
+impl TokenGeneration {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TokenGeneration::Current => "current",
+            TokenGeneration::Previous => "previous",
+        }
+    }
+}
+
+/// The token a rotation with a grace period replaced, still working until
+/// `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousToken {
+    pub token: TokenFacts,
+    /// When it stops working: the rotation's time plus the grace period, or
+    /// the service account's own `expires_at` if that comes first.
+    pub expires_at: DateTime<Utc>,
+    /// Its last successful use, recorded like the current token's.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
 /// A service account as the service sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceAccount {
@@ -266,13 +295,36 @@ pub struct ServiceAccount {
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_by_user_id: Option<Uuid>,
     pub token: TokenFacts,
+    /// The previous token as stored; it works only while
+    /// [`ServiceAccount::live_previous_token`] says so.
+    pub previous_token: Option<PreviousToken>,
 }
 
 impl ServiceAccount {
-    /// Whether its token is past `expires_at` at `now` (a token is dead at the
-    /// instant it expires).
+    /// Whether its tokens are past `expires_at` at `now` (a token is dead at
+    /// the instant it expires).
     pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|expires_at| now >= expires_at)
+    }
+
+    /// The previous token, if it still works at `now`: its grace period has
+    /// not ended, and the service account is neither revoked nor expired.
+    pub fn live_previous_token(&self, now: DateTime<Utc>) -> Option<&PreviousToken> {
+        if self.revoked_at.is_some() || self.is_expired_at(now) {
+            return None;
+        }
+        self.previous_token
+            .as_ref()
+            .filter(|previous| now < previous.expires_at)
+    }
+
+    /// The service account as it stands at `now`: a previous token that no
+    /// longer works is left out (what the API shows).
+    pub fn seen_at(mut self, now: DateTime<Utc>) -> Self {
+        if self.live_previous_token(now).is_none() {
+            self.previous_token = None;
+        }
+        self
     }
 }
 
@@ -296,15 +348,19 @@ pub enum AuditAction {
     GrantAdd,
     /// A grant was removed (the detail says which).
     GrantRemove,
+    /// The previous token's grace period was ended before its time (the
+    /// detail says which token).
+    RetirePreviousToken,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 5] = [
+    pub const ALL: [AuditAction; 6] = [
         AuditAction::Create,
         AuditAction::Rotate,
         AuditAction::Revoke,
         AuditAction::GrantAdd,
         AuditAction::GrantRemove,
+        AuditAction::RetirePreviousToken,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -314,6 +370,7 @@ impl AuditAction {
             AuditAction::Revoke => "revoke",
             AuditAction::GrantAdd => "grant_add",
             AuditAction::GrantRemove => "grant_remove",
+            AuditAction::RetirePreviousToken => "retire_previous_token",
         }
     }
 
@@ -330,6 +387,13 @@ pub enum AuditDetail {
         subject: Subject,
         capability: CapabilityKey,
     },
+    /// A rotation that left the previous token working until `until`.
+    Grace {
+        previous_token_public_id: String,
+        until: DateTime<Utc>,
+    },
+    /// The previous token whose grace period was ended.
+    Retired { previous_token_public_id: String },
 }
 
 /// Who did it.

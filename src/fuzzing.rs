@@ -32,6 +32,7 @@ pub fn create_body(data: &[u8]) {
         let now = DateTime::from_timestamp(1_800_000_000, 0).expect("a valid instant");
         let bounded = TokenPolicy {
             max_lifetime: Some(TimeDelta::days(90)),
+            ..TokenPolicy::default()
         };
         let policies = [TokenPolicy::default(), bounded];
         for policy in &policies {

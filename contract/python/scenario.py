@@ -18,6 +18,7 @@ from hybridbox_service_accounts_api_client.api.service_accounts import (
     create_service_account,
     get_service_account,
     list_service_accounts,
+    retire_previous_token,
     revoke_service_account,
     rotate_service_account,
 )
@@ -72,6 +73,40 @@ rotated = rotate_service_account.sync(account_id, made.id, client=owner)
 check(isinstance(rotated, ServiceAccountWithToken) and rotated.token != made.token, "rotate issues a new token")
 with_old = list_service_accounts.sync_detailed(account_id, client=client(made.token))
 check(with_old.status_code == 401, f"the old token is refused ({with_old.status_code})")
+
+# rotate with a grace period: both tokens work, the old one's answers carry
+# Sunset, until the previous token is retired
+graceful = rotate_service_account.sync(account_id, made.id, client=owner, grace_period_seconds=3600)
+check(isinstance(graceful, ServiceAccountWithToken), "rotate with a grace returns the new token")
+check(graceful.previous_token_public_id == rotated.token_public_id, "previous_token_public_id")
+check(graceful.previous_token_expires_at is not None, "previous_token_expires_at")
+# (It holds no grants: 403, authenticated, where a dead token gets 401.)
+with_previous = get_service_account.sync_detailed(account_id, made.id, client=client(rotated.token))
+check(with_previous.status_code == 403, f"the previous token authenticates ({with_previous.status_code})")
+check("Sunset" in with_previous.headers, "Sunset on the previous token's answer")
+me_previous = whoami.sync(client=client(rotated.token))
+check(str(me_previous.token_generation) == "previous", f"token_generation {me_previous.token_generation}")
+retired = retire_previous_token.sync(account_id, made.id, client=owner)
+check(retired.previous_token_public_id is None, "retired")
+after = get_service_account.sync_detailed(account_id, made.id, client=client(rotated.token))
+check(after.status_code == 401, f"the retired token is refused ({after.status_code})")
+
+# a retried create with the same Idempotency-Key gets the same answer
+key = str(uuid.uuid4())
+once = create_service_account.sync_detailed(
+    account_id, client=owner, body=CreateServiceAccountRequest(name="python-retried"), idempotency_key=key
+)
+twice = create_service_account.sync_detailed(
+    account_id, client=owner, body=CreateServiceAccountRequest(name="python-retried"), idempotency_key=key
+)
+check(once.status_code == 201 and twice.status_code == 201, "both answered 201")
+check(twice.headers.get("Idempotent-Replayed") == "true", "the retry is a replay")
+check(twice.parsed.id == once.parsed.id and twice.parsed.token == once.parsed.token, "the same answer")
+reused = create_service_account.sync_detailed(
+    account_id, client=owner, body=CreateServiceAccountRequest(name="python-other"), idempotency_key=key
+)
+check(reused.status_code == 422, f"a reused key answered {reused.status_code}")
+check(reused.parsed.error_code == "idempotency_key_reused", f"error_code {reused.parsed.error_code}")
 
 # revoke
 revoked = revoke_service_account.sync(account_id, made.id, client=owner)

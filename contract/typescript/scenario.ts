@@ -54,6 +54,46 @@ check(rotated.response.status === 200 && rotated.data!.token !== made.token, "ro
 const withOld = await client(made.token).GET(collection, { params: { path: { account_id: accountId } } });
 check(withOld.response.status === 401, `the old token is refused (${withOld.response.status})`);
 
+// rotate with a grace period: both tokens work, the old one's answers carry
+// Sunset, until the previous token is retired
+const graceful = await owner.POST(`${one}/rotate`, {
+  params: { path, query: { grace_period_seconds: 3600 } },
+});
+check(graceful.response.status === 200, `rotate with a grace answered ${graceful.response.status}`);
+const next = graceful.data!;
+check(next.previous_token_public_id === rotated.data!.token_public_id, "previous_token_public_id");
+check(typeof next.previous_token_expires_at === "string", "previous_token_expires_at");
+// (It holds no grants: 403, authenticated, where a dead token gets 401.)
+const withPrevious = await client(rotated.data!.token).GET(one, { params: { path } });
+check(withPrevious.response.status === 403, `the previous token authenticates (${withPrevious.response.status})`);
+check(withPrevious.response.headers.get("Sunset") !== null, "Sunset on the previous token's answer");
+const meBefore = await client(rotated.data!.token).GET("/v1/public/auth/whoami");
+check(meBefore.data?.token_generation === "previous", `token_generation ${meBefore.data?.token_generation}`);
+const retired = await owner.POST(`${one}/retire-previous-token`, { params: { path } });
+check(retired.response.status === 200 && retired.data!.previous_token_public_id === null, "retired");
+const afterRetirement = await client(rotated.data!.token).GET(one, { params: { path } });
+check(afterRetirement.response.status === 401, `the retired token is refused (${afterRetirement.response.status})`);
+
+// a retried create with the same Idempotency-Key gets the same answer
+const key = crypto.randomUUID();
+const once = await owner.POST(collection, {
+  params: { path: { account_id: accountId }, header: { "Idempotency-Key": key } },
+  body: { name: "typescript-retried" },
+});
+const twice = await owner.POST(collection, {
+  params: { path: { account_id: accountId }, header: { "Idempotency-Key": key } },
+  body: { name: "typescript-retried" },
+});
+check(once.response.status === 201 && twice.response.status === 201, "both answered 201");
+check(twice.response.headers.get("Idempotent-Replayed") === "true", "the retry is a replay");
+check(twice.data!.id === once.data!.id && twice.data!.token === once.data!.token, "the same answer");
+const reused = await owner.POST(collection, {
+  params: { path: { account_id: accountId }, header: { "Idempotency-Key": key } },
+  body: { name: "typescript-other" },
+});
+check(reused.response.status === 422, `a reused key answered ${reused.response.status}`);
+check(reused.error?.error_code === "idempotency_key_reused", `error_code ${reused.error?.error_code}`);
+
 // revoke
 const revoked = await owner.POST(`${one}/revoke`, { params: { path } });
 check(revoked.data?.revoked_at != null, "revoke sets revoked_at");

@@ -21,6 +21,10 @@ pub enum ErrorCode {
     ServiceAccountRevoked,
     /// 409: the service account's token has expired.
     ServiceAccountExpired,
+    /// 409: a request with the same idempotency key is still running.
+    IdempotencyKeyInUse,
+    /// 422: the idempotency key was used with a different request.
+    IdempotencyKeyReused,
     /// 408: the request body did not arrive in time.
     RequestTimeout,
     /// 413: the request body is larger than the operation accepts.
@@ -32,7 +36,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::InvalidToken,
@@ -41,6 +45,8 @@ impl ErrorCode {
         ErrorCode::NameConflict,
         ErrorCode::ServiceAccountRevoked,
         ErrorCode::ServiceAccountExpired,
+        ErrorCode::IdempotencyKeyInUse,
+        ErrorCode::IdempotencyKeyReused,
         ErrorCode::RequestTimeout,
         ErrorCode::PayloadTooLarge,
         ErrorCode::Unavailable,
@@ -57,6 +63,8 @@ impl ErrorCode {
             ErrorCode::NameConflict => "name_conflict",
             ErrorCode::ServiceAccountRevoked => "service_account_revoked",
             ErrorCode::ServiceAccountExpired => "service_account_expired",
+            ErrorCode::IdempotencyKeyInUse => "idempotency_key_in_use",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Unavailable => "unavailable",
@@ -87,6 +95,14 @@ impl ErrorCode {
             }
             ErrorCode::ServiceAccountRevoked => "the service account is revoked",
             ErrorCode::ServiceAccountExpired => "the service account's token has expired",
+            ErrorCode::IdempotencyKeyInUse => {
+                "a request with the same `Idempotency-Key` is still running: retry after it \
+                 finishes to get its response"
+            }
+            ErrorCode::IdempotencyKeyReused => {
+                "the `Idempotency-Key` was already used with a different request: use a new \
+                 key for a new request"
+            }
             ErrorCode::RequestTimeout => "the request body did not arrive within 10 seconds",
             ErrorCode::PayloadTooLarge => "the request body is larger than the operation accepts",
             ErrorCode::Unavailable => "the database cannot be reached; retry later",
@@ -102,7 +118,9 @@ impl ErrorCode {
             ErrorCode::NotFound => ErrorStatusCode::NOT_FOUND,
             ErrorCode::NameConflict
             | ErrorCode::ServiceAccountRevoked
-            | ErrorCode::ServiceAccountExpired => ErrorStatusCode::CONFLICT,
+            | ErrorCode::ServiceAccountExpired
+            | ErrorCode::IdempotencyKeyInUse => ErrorStatusCode::CONFLICT,
+            ErrorCode::IdempotencyKeyReused => ErrorStatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::RequestTimeout => ErrorStatusCode::REQUEST_TIMEOUT,
             ErrorCode::PayloadTooLarge => ErrorStatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unavailable => ErrorStatusCode::SERVICE_UNAVAILABLE,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::platform::{
     AccountGrants, IntrospectedTokenType, IntrospectionRequest, IntrospectionResponse,
-    PrincipalType, Whoami,
+    PrincipalType, TokenGeneration, Whoami,
 };
 use super::types::{
     CreateServiceAccountRequest, ServiceAccount, ServiceAccountFields, ServiceAccountWithToken,
@@ -53,6 +53,10 @@ fn fields() -> ServiceAccountFields {
         last_used_at: Some(at("2026-11-28T10:02:17.250000Z")),
         revoked_at: None,
         revoked_by_user_id: None,
+        previous_token_public_id: None,
+        previous_token_last4: None,
+        previous_token_expires_at: None,
+        previous_token_last_used_at: None,
     }
 }
 
@@ -82,6 +86,7 @@ pub fn whoami() -> Whoami {
         account_id: Some(ACCOUNT_ID),
         name: Some("ci-deploy".to_owned()),
         token_public_id: Some(example_public_id()),
+        token_generation: Some(TokenGeneration::Current),
         expires_at: Some(at("2027-06-01T00:00:00Z")),
         grants: grants(),
     }
@@ -105,6 +110,7 @@ pub fn introspection_response() -> IntrospectionResponse {
         hbx_account_id: Some(ACCOUNT_ID),
         hbx_service_account_id: Some(SERVICE_ACCOUNT_ID),
         hbx_user_id: None,
+        hbx_token_generation: Some(TokenGeneration::Current),
         hbx_grants: Some(grants()),
     }
 }

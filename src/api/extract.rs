@@ -9,8 +9,8 @@ use std::marker::PhantomData;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use dropshot::{
-    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, HttpError, Path, Query,
-    RequestContext, ServerContext, SharedExtractor, TypedBody,
+    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, Header, HttpError, Path,
+    Query, RequestContext, ServerContext, SharedExtractor, TypedBody,
 };
 use http_body_util::BodyExt;
 use schemars::JsonSchema;
@@ -94,21 +94,72 @@ where
     }
 }
 
+/// Request headers of type `T`: only the headers `T` names are read (unlike
+/// Dropshot's `Header`, which refuses a request if *any* header is not
+/// visible ASCII), and a value that does not decode is a 400
+/// `invalid_request` naming the header.
+#[derive(Debug)]
+pub struct HeaderParams<T: JsonSchema + Send + Sync>(T);
+
+impl<T: JsonSchema + Send + Sync> HeaderParams<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+#[async_trait]
+impl<T> SharedExtractor for HeaderParams<T>
+where
+    T: DeserializeOwned + JsonSchema + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, HttpError> {
+        let headers = rqctx.request.headers();
+        let mut values = serde_json::Map::new();
+        for name in field_names::<T>() {
+            let Some(value) = headers.get(name.as_str()) else {
+                continue;
+            };
+            let value = value.to_str().map_err(|_| {
+                ErrorCode::InvalidRequest
+                    .with_message(format!("the `{name}` header must be printable ASCII"))
+            })?;
+            values.insert(name, serde_json::Value::String(value.to_owned()));
+        }
+        serde_path_to_error::deserialize(serde_json::Value::Object(values))
+            .map(Self)
+            .map_err(|error| {
+                ErrorCode::InvalidRequest.with_message(format!(
+                    "invalid `{}` header: {}",
+                    error.path(),
+                    error.inner()
+                ))
+            })
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <Header<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+/// The names of `T`'s fields as serialized.
+fn field_names<T: JsonSchema>() -> Vec<String> {
+    let schema = schemars::r#gen::SchemaGenerator::default().into_root_schema_for::<T>();
+    schema
+        .schema
+        .object
+        .map(|object| object.properties.into_keys().collect())
+        .unwrap_or_default()
+}
+
 /// The names of `T`'s fields, for messages (Dropshot's own message does not say
 /// which parameter failed to parse).
 fn parameter_names<T: JsonSchema>() -> String {
-    let schema = schemars::r#gen::SchemaGenerator::default().into_root_schema_for::<T>();
-    let names: Vec<String> = schema
-        .schema
-        .object
-        .map(|object| {
-            object
-                .properties
-                .into_keys()
-                .map(|name| format!("`{name}`"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names: Vec<String> = field_names::<T>()
+        .into_iter()
+        .map(|name| format!("`{name}`"))
+        .collect();
     names.join(" or ")
 }
 

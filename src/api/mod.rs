@@ -13,17 +13,18 @@ use dropshot::{
     HttpError, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext,
 };
 
-use self::extract::{FormBody, JsonBody, PathParams, QueryParams};
+use self::extract::{FormBody, HeaderParams, JsonBody, PathParams, QueryParams};
 use self::platform::{IntrospectionRequest, IntrospectionResponse, Whoami};
 use self::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
-    HealthStatus, ListServiceAccountsQuery, NoStoreHeaders, ServiceAccount, ServiceAccountPath,
-    ServiceAccountWithToken,
+    HealthStatus, IdempotencyHeaders, ListServiceAccountsQuery, RotateServiceAccountQuery,
+    RotatedHeaders, ServiceAccount, ServiceAccountPath, ServiceAccountWithToken, SunsetHeaders,
+    WhoamiHeaders,
 };
 
 /// Version of the API contract (the document's `info.version`). The major
 /// number goes up with every breaking change.
-pub const API_VERSION: semver::Version = semver::Version::new(1, 2, 0);
+pub const API_VERSION: semver::Version = semver::Version::new(1, 3, 0);
 
 /// Largest request body any operation accepts. A create request is at most a
 /// 120-character name and a timestamp; 8 KiB leaves room for generous escaping
@@ -51,8 +52,10 @@ pub trait ServiceAccountsApi {
     /// Creates a service account in the account and issues its bearer token. The
     /// token is in this response and nowhere else: store it now, it is never
     /// returned again (rotate to get a new one). The new service account holds no
-    /// capabilities until one is granted. Requires the `auth.manage` capability on
-    /// the account.
+    /// capabilities until one is granted. Send an `Idempotency-Key` to make the
+    /// request safe to retry: a retry after a timeout then gets this response,
+    /// token included, instead of a 409. Requires the `auth.manage` capability
+    /// on the account.
     #[endpoint {
         method = POST,
         path = "/v1/public/accounts/{account_id}/auth/service-accounts",
@@ -62,6 +65,7 @@ pub trait ServiceAccountsApi {
     async fn create_service_account(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<AccountPath>,
+        headers: HeaderParams<IdempotencyHeaders>,
         body: JsonBody<CreateServiceAccountRequest>,
     ) -> Result<
         HttpResponseHeaders<HttpResponseCreated<ServiceAccountWithToken>, CreatedHeaders>,
@@ -86,7 +90,7 @@ pub trait ServiceAccountsApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<AccountPath>,
         query: QueryParams<ListServiceAccountsQuery>,
-    ) -> Result<HttpResponseOk<Vec<ServiceAccount>>, HttpError>;
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<ServiceAccount>>, SunsetHeaders>, HttpError>;
 
     /// Get a service account
     ///
@@ -100,16 +104,23 @@ pub trait ServiceAccountsApi {
     async fn get_service_account(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ServiceAccountPath>,
-    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError>;
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError>;
 
     /// Rotate a service account's token
     ///
     /// Issues a new token for the service account and returns it, in this response
-    /// only. The previous token stops working at once. The service account keeps
-    /// its `id`, `name`, `created_*` and `expires_at`; `last_used_at` starts over
-    /// and `updated_at` moves. A revoked service account cannot be rotated (409
-    /// `service_account_revoked`), nor can an expired one (409
-    /// `service_account_expired`): create a new one instead. Takes no request
+    /// only. By default the replaced token stops working at once. To rotate
+    /// without an outage, pass `grace_period_seconds`: the replaced token then
+    /// keeps working until `previous_token_expires_at` (responses to requests
+    /// made with it carry a `Sunset` header), while its users move to the new
+    /// one; watch `previous_token_last_used_at`, then end the grace early with
+    /// `retire-previous-token` if you like. There is at most one previous token:
+    /// rotating again ends an earlier grace period at once. The service account
+    /// keeps its `id`, `name`, `created_*` and `expires_at`; `last_used_at`
+    /// starts over and `updated_at` moves. A revoked service account cannot be
+    /// rotated (409 `service_account_revoked`), nor can an expired one (409
+    /// `service_account_expired`): create a new one instead. Send an
+    /// `Idempotency-Key` to make the request safe to retry. Takes no request
     /// body. Requires the `auth.manage` capability on the account.
     #[endpoint {
         method = POST,
@@ -119,18 +130,39 @@ pub trait ServiceAccountsApi {
     async fn rotate_service_account(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ServiceAccountPath>,
+        query: QueryParams<RotateServiceAccountQuery>,
+        headers: HeaderParams<IdempotencyHeaders>,
     ) -> Result<
-        HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, NoStoreHeaders>,
+        HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, RotatedHeaders>,
         HttpError,
     >;
 
+    /// Retire a service account's previous token
+    ///
+    /// Ends the grace period of the token that a rotation replaced: from now
+    /// on only the current token works. Do it once `previous_token_last_used_at`
+    /// shows that nothing uses the old token any more. Without a previous token
+    /// still in its grace period this changes nothing; either way the answer is
+    /// the service account as it now stands (so retrying is safe). Takes no
+    /// request body. Requires the `auth.manage` capability on the account.
+    #[endpoint {
+        method = POST,
+        path = "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}/retire-previous-token",
+        tags = ["service-accounts"],
+    }]
+    async fn retire_previous_token(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError>;
+
     /// Revoke a service account
     ///
-    /// Revokes the service account: its token stops working at once, and it is
-    /// listed only with `include_revoked=true`. The record stays, with
-    /// `revoked_at` and `revoked_by_user_id`. Revoking it again changes nothing and
-    /// returns the first revocation. Takes no request body. Requires the
-    /// `auth.manage` capability on the account.
+    /// Revokes the service account: its tokens (the current one, and a previous
+    /// one in its grace period) stop working at once, and it is listed only with
+    /// `include_revoked=true`. The record stays, with `revoked_at` and
+    /// `revoked_by_user_id`. Revoking it again changes nothing and returns the
+    /// first revocation. Takes no request body. Requires the `auth.manage`
+    /// capability on the account.
     #[endpoint {
         method = POST,
         path = "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}/revoke",
@@ -139,15 +171,16 @@ pub trait ServiceAccountsApi {
     async fn revoke_service_account(
         rqctx: RequestContext<Self::Context>,
         path: PathParams<ServiceAccountPath>,
-    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError>;
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError>;
 
     /// Who am I
     ///
-    /// Describes the caller: a service account (its id, account, name, the
-    /// public id and expiry of the token used) or a user (their id and the
-    /// access token's expiry), and its grants in every account where it has
-    /// standing. Any valid bearer credential may ask; no capability is needed.
-    /// Counts as a use of a service-account token (`last_used_at`).
+    /// Describes the caller: a service account (its id, account, name, and the
+    /// token used: its public id, whether it is the current or the previous
+    /// one, and when it stops working) or a user (their id and the access
+    /// token's expiry), and its grants in every account where it has standing.
+    /// Any valid bearer credential may ask; no capability is needed. Counts as
+    /// a use of a service-account token (`last_used_at`).
     #[endpoint {
         method = GET,
         path = "/v1/public/auth/whoami",
@@ -155,7 +188,7 @@ pub trait ServiceAccountsApi {
     }]
     async fn whoami(
         rqctx: RequestContext<Self::Context>,
-    ) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, CredentialAnswerHeaders>, HttpError>;
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, WhoamiHeaders>, HttpError>;
 
     /// Introspect a token
     ///
@@ -168,7 +201,9 @@ pub trait ServiceAccountsApi {
     /// (malformed, unknown, expired, revoked, rotated away, or a failing access
     /// token) is exactly `{"active": false}` whatever the reason. An active one
     /// carries `token_type`, `sub`, `exp`, `iat` and the `hbx_` members,
-    /// grants included. Counts as a use of a service-account token. Callers may
+    /// grants included; a service-account token that a rotation replaced is
+    /// active until its grace period ends (`exp`), with `hbx_token_generation`
+    /// `previous`. Counts as a use of a service-account token. Callers may
     /// cache an answer for at most 1 second (the revocation bound). If the
     /// authorization server's keys cannot be fetched, an access token gets 503
     /// `unavailable`: it may be fine, ask again later.
@@ -263,6 +298,7 @@ pub fn openapi_document() -> String {
     add_bearer_security(&mut document);
     add_introspection_security(&mut document);
     add_links(&mut document);
+    require_every_member(&mut document, "Whoami");
     let mut text = serde_json::to_string_pretty(&document).expect("the document serializes");
     text.push('\n');
     text
@@ -370,11 +406,31 @@ fn document_errors(document: &mut openapiv3::OpenAPI) {
     }
 }
 
+/// Marks every member of schema `name` required: the server always sends
+/// each one, null where it does not apply (contract §8), so clients may read
+/// them without checking for their presence. (schemars leaves an `Option`
+/// out of `required`, and its `required` attribute would drop the null.)
+fn require_every_member(document: &mut openapiv3::OpenAPI, name: &str) {
+    use openapiv3::{ReferenceOr, SchemaKind, Type};
+    let Some(ReferenceOr::Item(schema)) = document
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut(name))
+    else {
+        panic!("{name} is in the document");
+    };
+    let SchemaKind::Type(Type::Object(object)) = &mut schema.schema_kind else {
+        panic!("{name} is an object");
+    };
+    object.required = object.properties.keys().cloned().collect();
+}
+
 /// Response links, so that tools (and readers) can follow a created or
 /// listed service account to the operations on it: create → get, rotate,
-/// revoke; list → get (the first item).
+/// revoke; rotate → get, retire the previous token; list → get (the first
+/// item).
 fn add_links(document: &mut openapiv3::OpenAPI) {
-    use openapiv3::{Link, LinkOperation, ReferenceOr};
+    use openapiv3::{Link, LinkOperation, ReferenceOr, StatusCode};
     let link = |operation_id: &str, description: &str, id: &str| {
         ReferenceOr::Item(Link {
             description: Some(description.to_owned()),
@@ -394,58 +450,95 @@ fn add_links(document: &mut openapiv3::OpenAPI) {
         })
     };
     let collection = "/v1/public/accounts/{account_id}/auth/service-accounts";
-    let Some(ReferenceOr::Item(item)) = document.paths.paths.get_mut(collection) else {
-        panic!("the collection is in the document");
-    };
-    let created = "$response.body#/id";
-    let responses = &mut item.post.as_mut().expect("create").responses.responses;
-    let Some(ReferenceOr::Item(response)) = responses.get_mut(&openapiv3::StatusCode::Code(201))
-    else {
-        panic!("create answers 201");
-    };
-    response.links = [
+    let rotate =
+        "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}/rotate";
+    let answered = "$response.body#/id";
+    for (path, post, status, links) in [
         (
-            "GetServiceAccount".to_owned(),
-            link(
-                "get_service_account",
-                "The service account just created.",
-                created,
-            ),
+            collection,
+            true,
+            201,
+            vec![
+                (
+                    "GetServiceAccount",
+                    link(
+                        "get_service_account",
+                        "The service account just created.",
+                        answered,
+                    ),
+                ),
+                (
+                    "RotateServiceAccount",
+                    link(
+                        "rotate_service_account",
+                        "Rotate the token of the service account just created.",
+                        answered,
+                    ),
+                ),
+                (
+                    "RevokeServiceAccount",
+                    link(
+                        "revoke_service_account",
+                        "Revoke the service account just created.",
+                        answered,
+                    ),
+                ),
+            ],
         ),
         (
-            "RotateServiceAccount".to_owned(),
-            link(
-                "rotate_service_account",
-                "Rotate the token of the service account just created.",
-                created,
-            ),
+            rotate,
+            true,
+            200,
+            vec![
+                (
+                    "GetServiceAccount",
+                    link(
+                        "get_service_account",
+                        "The service account just rotated.",
+                        answered,
+                    ),
+                ),
+                (
+                    "RetirePreviousToken",
+                    link(
+                        "retire_previous_token",
+                        "End the grace period of the token just replaced.",
+                        answered,
+                    ),
+                ),
+            ],
         ),
         (
-            "RevokeServiceAccount".to_owned(),
-            link(
-                "revoke_service_account",
-                "Revoke the service account just created.",
-                created,
-            ),
+            collection,
+            false,
+            200,
+            vec![(
+                "GetFirstServiceAccount",
+                link(
+                    "get_service_account",
+                    "The first service account of the page.",
+                    "$response.body#/0/id",
+                ),
+            )],
         ),
-    ]
-    .into_iter()
-    .collect();
-    let responses = &mut item.get.as_mut().expect("list").responses.responses;
-    let Some(ReferenceOr::Item(response)) = responses.get_mut(&openapiv3::StatusCode::Code(200))
-    else {
-        panic!("list answers 200");
-    };
-    response.links = [(
-        "GetFirstServiceAccount".to_owned(),
-        link(
-            "get_service_account",
-            "The first service account of the page.",
-            "$response.body#/0/id",
-        ),
-    )]
-    .into_iter()
-    .collect();
+    ] {
+        let Some(ReferenceOr::Item(item)) = document.paths.paths.get_mut(path) else {
+            panic!("{path} is in the document");
+        };
+        let operation = if post {
+            item.post.as_mut()
+        } else {
+            item.get.as_mut()
+        };
+        let responses = &mut operation.expect("the operation exists").responses.responses;
+        let Some(ReferenceOr::Item(response)) = responses.get_mut(&StatusCode::Code(status)) else {
+            panic!("{path} answers {status}");
+        };
+        response.links = links
+            .into_iter()
+            .map(|(name, link)| (name.to_owned(), link))
+            .collect();
+    }
 }
 
 /// Introspection is called with an introspection client's Basic credentials,

@@ -20,6 +20,16 @@ pub enum PrincipalType {
     User,
 }
 
+/// Which of a service account's tokens was used: `current`, or `previous`
+/// (the token a rotation with a grace period replaced, working until the
+/// grace period ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenGeneration {
+    Current,
+    Previous,
+}
+
 /// What a principal holds in one account.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub struct AccountGrants {
@@ -50,8 +60,14 @@ pub struct Whoami {
     /// The public id of the service-account token that was used; null for a
     /// user.
     pub token_public_id: Option<String>,
-    /// When the credential expires: the service-account token's `expires_at`,
-    /// or the access token's `exp`. Null for a token that does not expire.
+    /// Which of the service account's tokens was used: `current`, or
+    /// `previous` (still working in a rotation's grace period, until
+    /// `expires_at`); null for a user.
+    #[schemars(schema_with = "nullable_token_generation")]
+    pub token_generation: Option<TokenGeneration>,
+    /// When the credential stops working: the service-account token's
+    /// `expires_at` (for a previous token, the end of its grace period), or
+    /// the access token's `exp`. Null for a token that does not expire.
     pub expires_at: Option<DateTime<Utc>>,
     /// One entry per account in which the caller has standing: a service
     /// account's own account (always), a user's accounts with at least one
@@ -99,8 +115,9 @@ pub struct IntrospectionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Uuid")]
     pub sub: Option<Uuid>,
-    /// When the token expires, in seconds since the Unix epoch; left out for a
-    /// service-account token that does not expire.
+    /// When the token stops working, in seconds since the Unix epoch (for a
+    /// previous service-account token, the end of its grace period); left out
+    /// for a service-account token that does not expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "i64")]
     pub exp: Option<i64>,
@@ -124,8 +141,33 @@ pub struct IntrospectionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Uuid")]
     pub hbx_user_id: Option<Uuid>,
+    /// Which of the service account's tokens this is: `current`, or
+    /// `previous` (working until `exp`, the end of a rotation's grace
+    /// period). Service accounts only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "TokenGeneration")]
+    pub hbx_token_generation: Option<TokenGeneration>,
     /// The principal's grants, as whoami lists them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Vec<AccountGrants>")]
     pub hbx_grants: Option<Vec<AccountGrants>>,
+}
+
+/// A nullable `TokenGeneration`, spelled out: OpenAPI 3.0 wants a `type`
+/// beside `nullable` (a nullable reference has none), and `null` among the
+/// enumerated values.
+fn nullable_token_generation(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+    let mut schema = schemars::schema::SchemaObject {
+        instance_type: Some(schemars::schema::InstanceType::String.into()),
+        enum_values: Some(vec![
+            "current".into(),
+            "previous".into(),
+            serde_json::Value::Null,
+        ]),
+        ..Default::default()
+    };
+    schema
+        .extensions
+        .insert("nullable".to_owned(), serde_json::Value::Bool(true));
+    schema.into()
 }

@@ -43,6 +43,36 @@ pub struct ListServiceAccountsQuery {
     pub after: Option<Uuid>,
 }
 
+/// Query parameters of the rotate operation.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateServiceAccountQuery {
+    /// How long the replaced token keeps working, in seconds, so that its
+    /// users can move to the new one without an outage. Default 0: it stops
+    /// at once. At most the server's maximum (`--max-rotation-grace`, 7 days
+    /// = 604800 by default); more is 400. A previous token left by an earlier
+    /// rotation stops at once either way.
+    pub grace_period_seconds: Option<u64>,
+}
+
+/// The idempotency header of create and rotate.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+pub struct IdempotencyHeaders {
+    /// Makes the request safe to retry: a repeat with the same key and the
+    /// same request (by the same caller, to the same operation and path)
+    /// within 24 hours gets the first response again, with
+    /// `Idempotent-Replayed: true`, and changes nothing; its token included.
+    /// The same key with a different request is 422
+    /// `idempotency_key_reused`; a repeat while the first still runs is 409
+    /// `idempotency_key_in_use`. 16 to 255 printable ASCII characters, not
+    /// starting or ending with a space: send a new random UUID for each new
+    /// request. Refusals before the operation runs (authentication,
+    /// authorization, a malformed body) and 5xx answers are not recorded.
+    #[serde(rename = "Idempotency-Key")]
+    #[schemars(length(min = 16, max = 255), regex(pattern = r"^[!-~]([ -~]*[!-~])?$"))]
+    pub idempotency_key: Option<String>,
+}
+
 /// Request body for creating a service account.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -62,8 +92,9 @@ pub struct CreateServiceAccountRequest {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A service account: a non-human identity in one account that holds exactly one
-/// bearer token at a time.
+/// A service account: a non-human identity in one account that holds one bearer
+/// token at a time, and for a while after a rotation with a grace period, the
+/// previous one too.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[schemars(example = "examples::service_account")]
 pub struct ServiceAccount {
@@ -90,7 +121,8 @@ pub struct ServiceAccountFields {
     pub token_prefix: String,
     /// The non-secret identifier embedded in the current token.
     pub token_public_id: String,
-    /// When the service account last changed: creation, rotation or revocation (UTC).
+    /// When the service account last changed: creation, rotation, retirement of
+    /// the previous token, or revocation (UTC).
     pub updated_at: DateTime<Utc>,
     /// The user who created the service account; null when a service account did.
     pub created_by_user_id: Option<Uuid>,
@@ -104,6 +136,23 @@ pub struct ServiceAccountFields {
     /// The user who revoked the service account; null when a service account
     /// did, or while it is active.
     pub revoked_by_user_id: Option<Uuid>,
+    /// The public id of the previous token, which a rotation with a grace
+    /// period left working until `previous_token_expires_at`; null when there
+    /// is no previous token still working.
+    pub previous_token_public_id: Option<String>,
+    /// The last 4 characters of the previous token; null when there is no
+    /// previous token still working.
+    pub previous_token_last4: Option<String>,
+    /// When the previous token stops working (UTC): the rotation's time plus
+    /// its grace period, or `expires_at` if that comes first. Null when there
+    /// is no previous token still working.
+    pub previous_token_expires_at: Option<DateTime<Utc>>,
+    /// The last successful authentication with the previous token (UTC):
+    /// its `last_used_at` when the rotation replaced it, then every use since
+    /// (written like `last_used_at`, at most once a minute). When it stops
+    /// moving, nothing uses the old token any more. Null if it was never
+    /// used, or when there is no previous token still working.
+    pub previous_token_last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A service account together with its plaintext bearer token, returned only
@@ -128,12 +177,32 @@ impl std::fmt::Debug for ServiceAccountWithToken {
     }
 }
 
-/// Headers of a response that carries a new token.
+/// The `Sunset` header of a response to a request made with a previous
+/// token (RFC 8594).
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct SunsetHeaders {
+    /// Only on a response to a request authenticated with a previous token
+    /// (in a rotation's grace period): when that token stops working, as an
+    /// HTTP-date. Move to the current token before then.
+    #[serde(rename = "Sunset")]
+    pub sunset: Option<String>,
+}
+
+/// Headers of a rotate response, which carries a new token.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct NoStoreHeaders {
+pub struct RotatedHeaders {
     /// Always `no-store`: the response carries a secret that no cache may keep.
     #[serde(rename = "Cache-Control")]
     pub cache_control: String,
+    /// `true` when this response is the replay of an earlier request with the
+    /// same `Idempotency-Key`; absent otherwise.
+    #[serde(rename = "Idempotent-Replayed")]
+    pub idempotent_replayed: Option<String>,
+    /// Only on a response to a request authenticated with a previous token
+    /// (in a rotation's grace period): when that token stops working, as an
+    /// HTTP-date (RFC 8594).
+    #[serde(rename = "Sunset")]
+    pub sunset: Option<String>,
 }
 
 /// The answer of the health endpoints.
@@ -151,13 +220,26 @@ impl HealthStatus {
     }
 }
 
-/// Headers of an answer about a credential (whoami, introspection).
+/// Headers of an answer about a credential (introspection).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CredentialAnswerHeaders {
     /// Always `no-store`: the answer is about a credential that may be revoked
     /// at any moment, so no shared cache may keep it.
     #[serde(rename = "Cache-Control")]
     pub cache_control: String,
+}
+
+/// Headers of the whoami answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WhoamiHeaders {
+    /// Always `no-store`: the answer is about a credential that may be revoked
+    /// at any moment, so no shared cache may keep it.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: String,
+    /// Only when the caller used a previous token (in a rotation's grace
+    /// period): when that token stops working, as an HTTP-date (RFC 8594).
+    #[serde(rename = "Sunset")]
+    pub sunset: Option<String>,
 }
 
 /// Headers of a response that creates a service account.
@@ -169,6 +251,15 @@ pub struct CreatedHeaders {
     /// Always `no-store`: the response carries a secret that no cache may keep.
     #[serde(rename = "Cache-Control")]
     pub cache_control: String,
+    /// `true` when this response is the replay of an earlier request with the
+    /// same `Idempotency-Key`; absent otherwise.
+    #[serde(rename = "Idempotent-Replayed")]
+    pub idempotent_replayed: Option<String>,
+    /// Only on a response to a request authenticated with a previous token
+    /// (in a rotation's grace period): when that token stops working, as an
+    /// HTTP-date (RFC 8594).
+    #[serde(rename = "Sunset")]
+    pub sunset: Option<String>,
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ impl From<StoreError> for ClientAuthError {
             | StoreError::AccountNotFound
             | StoreError::ServiceAccountNotInAccount
             | StoreError::CursorNotFound
+            | StoreError::IdempotencyLeaseLost
             | StoreError::WouldEscalate { .. }
             | StoreError::Internal(_) => ClientAuthError::Internal(error),
         }

@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::domain::ServiceAccount;
+use crate::domain::{TokenFacts, TokenGeneration};
 use crate::store::{LastUse, LastUseLog, StoreError};
 
 /// How long noted uses gather before they are written together, when not
@@ -44,8 +44,8 @@ pub struct LastUseRecorder {
 
 #[derive(Default)]
 struct State {
-    /// Uses waiting to be written, by service account.
-    pending: HashMap<Uuid, LastUse>,
+    /// Uses waiting to be written, by service account and token.
+    pending: HashMap<(Uuid, TokenGeneration), LastUse>,
     /// When this process last noted a use of each token (by public id); pruned
     /// of entries older than the interval at every flush.
     noted: HashMap<String, DateTime<Utc>>,
@@ -74,25 +74,33 @@ impl LastUseRecorder {
         recorder
     }
 
-    /// Notes a successful authentication of `service_account` with its current
-    /// token.
-    pub fn note(&self, service_account: &ServiceAccount) {
+    /// Notes a successful authentication of service account
+    /// `service_account_id` with its `generation` token, which `token`
+    /// describes and whose stored last use is `last_used_at`.
+    pub fn note(
+        &self,
+        service_account_id: Uuid,
+        generation: TokenGeneration,
+        token: &TokenFacts,
+        last_used_at: Option<DateTime<Utc>>,
+    ) {
         let now = self.clock.now();
         let quiet = |since: DateTime<Utc>| now - since >= self.interval;
-        if !service_account.last_used_at.is_none_or(quiet) {
+        if !last_used_at.is_none_or(quiet) {
             return;
         }
-        let public_id = &service_account.token.public_id;
+        let public_id = &token.public_id;
         let mut state = self.state.lock().expect("last-use lock");
         if state.closed || !state.noted.get(public_id).copied().is_none_or(quiet) {
             return;
         }
         state.noted.insert(public_id.clone(), now);
         state.pending.insert(
-            service_account.id,
+            (service_account_id, generation),
             LastUse {
-                service_account_id: service_account.id,
+                service_account_id,
                 public_id: public_id.clone(),
+                generation,
                 at: now,
                 unless_recorded_after: now - self.interval,
             },
@@ -124,7 +132,7 @@ impl LastUseRecorder {
                 // A use noted meanwhile is newer: keep it.
                 state
                     .pending
-                    .entry(last_use.service_account_id)
+                    .entry((last_use.service_account_id, last_use.generation))
                     .or_insert(last_use);
             }
             return Err(error);

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use self::oauth::OAuthAuthenticator;
 use self::oauth::keys::KeyError;
+use crate::domain::TokenGeneration;
 use crate::store::StoreError;
 
 pub use bearer::{BearerError, bearer_credential};
@@ -82,9 +83,14 @@ pub enum CredentialFacts {
     /// A service-account token of this server.
     ServiceAccountToken {
         public_id: String,
+        /// The current token, or the previous one (in a rotation's grace
+        /// period).
+        generation: TokenGeneration,
         /// The service account's name.
         name: String,
         issued_at: DateTime<Utc>,
+        /// When this token stops working: the service account's
+        /// `expires_at`, or for a previous token the end of its grace period.
         expires_at: Option<DateTime<Utc>>,
     },
     /// An OAuth access token, as its claims describe it.
@@ -95,6 +101,19 @@ pub enum CredentialFacts {
 }
 
 impl CredentialFacts {
+    /// For a previous token in its grace period, when it stops working (the
+    /// `Sunset` of responses to requests made with it).
+    pub fn sunset(&self) -> Option<DateTime<Utc>> {
+        match self {
+            CredentialFacts::ServiceAccountToken {
+                generation: TokenGeneration::Previous,
+                expires_at,
+                ..
+            } => *expires_at,
+            _ => None,
+        }
+    }
+
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         match self {
             CredentialFacts::ServiceAccountToken { expires_at, .. } => *expires_at,
@@ -141,6 +160,7 @@ impl From<StoreError> for AuthError {
             | StoreError::AccountNotFound
             | StoreError::ServiceAccountNotInAccount
             | StoreError::CursorNotFound
+            | StoreError::IdempotencyLeaseLost
             | StoreError::WouldEscalate { .. }
             | StoreError::Internal(_) => AuthError::Internal(error),
         }

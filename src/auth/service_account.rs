@@ -1,12 +1,14 @@
-//! The service-account token scheme: format check, lookup by public id, MAC
-//! check in constant time, then revocation and expiry.
+//! The service-account token scheme: format check, lookup by public id (of
+//! the current token or of the previous one, during a rotation's grace
+//! period), MAC check in constant time, then revocation and expiry.
 
 use std::sync::Arc;
 
 use super::last_use::LastUseRecorder;
 use super::{AuthError, CredentialFacts, Principal, Verified};
 use crate::clock::Clock;
-use crate::store::TokenLookup;
+use crate::domain::TokenGeneration;
+use crate::store::{StoredServiceAccount, TokenLookup};
 use crate::token::keyring::TokenKeyring;
 use crate::token::{self, TokenFormatError, TokenPrefix};
 
@@ -63,18 +65,50 @@ impl ServiceAccountAuthenticator {
             self.keyring.burn_equivalent_work(parsed.as_str());
             return Err(AuthError::InvalidToken("unknown public id"));
         };
-        if !self.keyring.verify(parsed.as_str(), &stored.mac) {
+        let StoredServiceAccount {
+            service_account,
+            mac,
+            previous_mac,
+        } = stored;
+        // The lookup matched the current token or the previous one.
+        let used = if service_account.token.public_id == parsed.public_id() {
+            Some((TokenGeneration::Current, &mac, &service_account.token))
+        } else {
+            match (&service_account.previous_token, &previous_mac) {
+                (Some(previous), Some(mac)) if previous.token.public_id == parsed.public_id() => {
+                    Some((TokenGeneration::Previous, mac, &previous.token))
+                }
+                _ => None,
+            }
+        };
+        let Some((generation, mac, token)) = used else {
+            self.keyring.burn_equivalent_work(parsed.as_str());
+            return Err(AuthError::InvalidToken("unknown public id"));
+        };
+        if !self.keyring.verify(parsed.as_str(), mac) {
             return Err(AuthError::InvalidToken("wrong secret"));
         }
-        let service_account = stored.service_account;
         if service_account.revoked_at.is_some() {
             return Err(AuthError::InvalidToken("revoked"));
         }
-        if service_account.is_expired_at(self.clock.now()) {
+        let now = self.clock.now();
+        if service_account.is_expired_at(now) {
             return Err(AuthError::InvalidToken("expired"));
         }
+        let (expires_at, last_used_at) = match generation {
+            TokenGeneration::Current => (service_account.expires_at, service_account.last_used_at),
+            TokenGeneration::Previous => {
+                let previous =
+                    service_account
+                        .live_previous_token(now)
+                        .ok_or(AuthError::InvalidToken(
+                            "previous token past its grace period",
+                        ))?;
+                (Some(previous.expires_at), previous.last_used_at)
+            }
+        };
         if let Some(last_use) = &self.last_use {
-            last_use.note(&service_account);
+            last_use.note(service_account.id, generation, token, last_used_at);
         }
         Ok(Verified {
             principal: Principal::ServiceAccount {
@@ -82,10 +116,11 @@ impl ServiceAccountAuthenticator {
                 account_id: service_account.account_id,
             },
             credential: CredentialFacts::ServiceAccountToken {
-                public_id: service_account.token.public_id,
+                public_id: token.public_id.clone(),
+                generation,
+                issued_at: token.issued_at,
+                expires_at,
                 name: service_account.name,
-                issued_at: service_account.token.issued_at,
-                expires_at: service_account.expires_at,
             },
         })
     }

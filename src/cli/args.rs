@@ -17,6 +17,7 @@ use crate::config::{
     DEFAULT_SHUTDOWN_TIMEOUT, HumanDuration, Settings, parse_tolerance,
 };
 use crate::service::admin::DEFAULT_BOOTSTRAP_NAME;
+use crate::service::{DEFAULT_MAX_ROTATION_GRACE, idempotency};
 use crate::store::postgres::DEFAULT_MAX_CONNECTIONS;
 use crate::token::{DEFAULT_PREFIX, TokenPrefix};
 
@@ -35,6 +36,13 @@ pub struct ServeArgs {
     /// expires_at is required
     #[arg(long, env = "HBX_SA_MAX_TOKEN_LIFETIME")]
     pub max_token_lifetime: Option<HumanDuration>,
+    /// Longest grace period a rotation may give the replaced token
+    /// (grace_period_seconds)
+    #[arg(long, env = "HBX_SA_MAX_ROTATION_GRACE", default_value_t = HumanDuration(DEFAULT_MAX_ROTATION_GRACE))]
+    pub max_rotation_grace: HumanDuration,
+    /// How long an Idempotency-Key and its recorded response are kept
+    #[arg(long, env = "HBX_SA_IDEMPOTENCY_RETENTION", default_value_t = HumanDuration(idempotency::DEFAULT_RETENTION))]
+    pub idempotency_retention: HumanDuration,
     /// Write last_used_at at most once per token per this interval
     #[arg(long, env = "HBX_SA_LAST_USED_INTERVAL", default_value_t = HumanDuration(last_use::DEFAULT_INTERVAL))]
     pub last_used_interval: HumanDuration,
@@ -378,6 +386,8 @@ impl ServeArgs {
         let oauth = self.oauth;
         let mut settings = self.storage.settings();
         settings.token_policy.max_lifetime = self.max_token_lifetime.map(|d| d.0);
+        settings.token_policy.max_rotation_grace = self.max_rotation_grace.0;
+        settings.idempotency_retention = self.idempotency_retention.0;
         settings.last_use_interval = self.last_used_interval.0;
         settings.credential_cache_ttl = self.credential_cache_ttl.to_std();
         if let Some(issuer) = oauth.oauth_issuer {

@@ -307,6 +307,14 @@ pub struct AuditLine {
     /// For a grant added or removed: the grant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grant: Option<GrantOutput>,
+    /// For a rotation with a grace period, or a retirement: the previous
+    /// token's public id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_token_public_id: Option<String>,
+    /// For a rotation with a grace period: until when the previous token
+    /// works.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_token_expires_at: Option<DateTime<Utc>>,
 }
 
 pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
@@ -314,25 +322,44 @@ pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
     let events = app.admin().audit_events(args.account).await?;
     Ok(events
         .into_iter()
-        .map(|event| AuditLine {
-            occurred_at: event.occurred_at,
-            account_id: event.account_id,
-            service_account_id: event.service_account_id,
-            action: event.action.as_str(),
-            actor_type: event.actor.kind(),
-            actor_id: event.actor.id(),
-            request_id: event.request_id,
-            grant: event.detail.map(|detail| match detail {
-                AuditDetail::Grant {
+        .map(|event| {
+            let mut line = AuditLine {
+                occurred_at: event.occurred_at,
+                account_id: event.account_id,
+                service_account_id: event.service_account_id,
+                action: event.action.as_str(),
+                actor_type: event.actor.kind(),
+                actor_id: event.actor.id(),
+                request_id: event.request_id,
+                grant: None,
+                previous_token_public_id: None,
+                previous_token_expires_at: None,
+            };
+            match event.detail {
+                None => {}
+                Some(AuditDetail::Grant {
                     subject,
                     capability,
-                } => GrantOutput {
-                    account_id: event.account_id,
-                    subject_type: subject.kind(),
-                    subject_id: subject.id(),
-                    capability: capability.as_str().to_owned(),
-                },
-            }),
+                }) => {
+                    line.grant = Some(GrantOutput {
+                        account_id: event.account_id,
+                        subject_type: subject.kind(),
+                        subject_id: subject.id(),
+                        capability: capability.as_str().to_owned(),
+                    })
+                }
+                Some(AuditDetail::Grace {
+                    previous_token_public_id,
+                    until,
+                }) => {
+                    line.previous_token_public_id = Some(previous_token_public_id);
+                    line.previous_token_expires_at = Some(until);
+                }
+                Some(AuditDetail::Retired {
+                    previous_token_public_id,
+                }) => line.previous_token_public_id = Some(previous_token_public_id),
+            }
+            line
         })
         .collect())
 }

@@ -98,6 +98,14 @@ pub fn service_error(error: ServiceError) -> HttpError {
                 expired_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
             ))
         }
+        ServiceError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused.with_message(
+            "this Idempotency-Key was already used with a different request (another body, \
+             query or path): send a new key for a new request",
+        ),
+        ServiceError::IdempotencyKeyInUse => ErrorCode::IdempotencyKeyInUse.with_message(
+            "a request with this Idempotency-Key is still running: retry in a moment to get \
+             its response",
+        ),
         ServiceError::Unavailable(detail) => unavailable(&detail),
         ServiceError::Internal(detail) => internal(&*detail),
     }

@@ -22,13 +22,13 @@ use dropshot::{
 };
 use slog::Logger;
 
-use crate::api::extract::{FormBody, JsonBody, PathParams, QueryParams};
+use crate::api::extract::{FormBody, HeaderParams, JsonBody, PathParams, QueryParams};
 use crate::api::platform::{IntrospectionRequest, IntrospectionResponse, Whoami};
 use crate::api::types::HealthStatus;
 use crate::api::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
-    ListServiceAccountsQuery, NoStoreHeaders, ServiceAccount, ServiceAccountPath,
-    ServiceAccountWithToken,
+    IdempotencyHeaders, ListServiceAccountsQuery, RotateServiceAccountQuery, RotatedHeaders,
+    ServiceAccount, ServiceAccountPath, ServiceAccountWithToken, SunsetHeaders, WhoamiHeaders,
 };
 use crate::api::{
     self, CHECKED_IN_DOCUMENT, REQUEST_BODY_MAX_BYTES, ServiceAccountsApi, service_accounts_api_mod,
@@ -39,6 +39,7 @@ use crate::auth::introspection_client::IntrospectionClientAuthenticator;
 use crate::auth::last_use::LastUseRecorder;
 use crate::auth::{AuthError, Authenticator, Verified, bearer_credential};
 use crate::service::ServiceAccounts;
+use crate::service::idempotency::{CLEANUP_INTERVAL, Idempotency};
 use crate::service::identity::Identities;
 use crate::store::Store;
 
@@ -50,6 +51,7 @@ pub struct ApiContext {
     pub authenticator: Authenticator,
     pub introspection_clients: IntrospectionClientAuthenticator,
     pub service_accounts: ServiceAccounts,
+    pub idempotency: Arc<Idempotency>,
     pub identities: Identities,
     pub store: Arc<dyn Store>,
     pub cache: Option<Arc<CredentialCache>>,
@@ -68,6 +70,7 @@ impl ServiceAccountsApi for ApiImpl {
     async fn create_service_account(
         rqctx: RequestContext<ApiContext>,
         path: PathParams<AccountPath>,
+        headers: HeaderParams<IdempotencyHeaders>,
         body: JsonBody<CreateServiceAccountRequest>,
     ) -> Result<
         HttpResponseHeaders<HttpResponseCreated<ServiceAccountWithToken>, CreatedHeaders>,
@@ -77,7 +80,7 @@ impl ServiceAccountsApi for ApiImpl {
             &rqctx,
             "create_service_account",
             201,
-            service_accounts::create(&rqctx, path, body),
+            service_accounts::create(&rqctx, path, headers, body),
         )
         .await
     }
@@ -86,7 +89,8 @@ impl ServiceAccountsApi for ApiImpl {
         rqctx: RequestContext<ApiContext>,
         path: PathParams<AccountPath>,
         query: QueryParams<ListServiceAccountsQuery>,
-    ) -> Result<HttpResponseOk<Vec<ServiceAccount>>, HttpError> {
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<ServiceAccount>>, SunsetHeaders>, HttpError>
+    {
         observe(
             &rqctx,
             "list_service_accounts",
@@ -99,7 +103,7 @@ impl ServiceAccountsApi for ApiImpl {
     async fn get_service_account(
         rqctx: RequestContext<ApiContext>,
         path: PathParams<ServiceAccountPath>,
-    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError> {
         observe(
             &rqctx,
             "get_service_account",
@@ -112,15 +116,30 @@ impl ServiceAccountsApi for ApiImpl {
     async fn rotate_service_account(
         rqctx: RequestContext<ApiContext>,
         path: PathParams<ServiceAccountPath>,
+        query: QueryParams<RotateServiceAccountQuery>,
+        headers: HeaderParams<IdempotencyHeaders>,
     ) -> Result<
-        HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, NoStoreHeaders>,
+        HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, RotatedHeaders>,
         HttpError,
     > {
         observe(
             &rqctx,
             "rotate_service_account",
             200,
-            service_accounts::rotate(&rqctx, path),
+            service_accounts::rotate(&rqctx, path, query, headers),
+        )
+        .await
+    }
+
+    async fn retire_previous_token(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError> {
+        observe(
+            &rqctx,
+            "retire_previous_token",
+            200,
+            service_accounts::retire_previous_token(&rqctx, path),
         )
         .await
     }
@@ -128,7 +147,7 @@ impl ServiceAccountsApi for ApiImpl {
     async fn revoke_service_account(
         rqctx: RequestContext<ApiContext>,
         path: PathParams<ServiceAccountPath>,
-    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError> {
         observe(
             &rqctx,
             "revoke_service_account",
@@ -140,8 +159,7 @@ impl ServiceAccountsApi for ApiImpl {
 
     async fn whoami(
         rqctx: RequestContext<ApiContext>,
-    ) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, CredentialAnswerHeaders>, HttpError>
-    {
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, WhoamiHeaders>, HttpError> {
         observe(&rqctx, "whoami", 200, platform::whoami(&rqctx)).await
     }
 
@@ -266,6 +284,8 @@ pub struct Server {
     last_use: Arc<LastUseRecorder>,
     /// Watches other processes' changes for the credential cache.
     watcher: Option<tokio::task::JoinHandle<()>>,
+    /// Deletes expired idempotency records.
+    cleanup: tokio::task::JoinHandle<()>,
     log: Logger,
 }
 
@@ -284,10 +304,16 @@ impl Server {
         });
         let log = request_lines.wrap(log);
         let last_use = app.start_last_use_recorder(log.new(slog::o!("component" => "last_use")));
+        let idempotency = Arc::new(app.idempotency());
+        let cleanup = tokio::spawn(delete_expired_idempotency_records(
+            idempotency.clone(),
+            log.new(slog::o!("component" => "idempotency")),
+        ));
         let context = ApiContext {
             authenticator: app.authenticator(Some(last_use.clone())),
             introspection_clients: app.introspection_clients(),
             service_accounts: app.service_accounts(),
+            idempotency,
             identities: app.identities(),
             store: app.store().clone(),
             cache: app.credential_cache(),
@@ -336,6 +362,7 @@ impl Server {
             metrics_http,
             last_use,
             watcher,
+            cleanup,
             log,
         })
     }
@@ -372,6 +399,7 @@ impl Server {
         if let Some(watcher) = &self.watcher {
             watcher.abort();
         }
+        self.cleanup.abort();
         if let Some(metrics) = self.metrics_http {
             let _ = metrics.close().await;
         }
@@ -385,6 +413,20 @@ impl Server {
         };
         self.last_use.close().await.map_err(StopError::LastUse)?;
         closed
+    }
+}
+
+/// Deletes expired idempotency records now and then, until aborted.
+async fn delete_expired_idempotency_records(idempotency: Arc<Idempotency>, log: Logger) {
+    loop {
+        match idempotency.delete_expired().await {
+            Ok(0) => {}
+            Ok(deleted) => slog::debug!(log, "deleted expired idempotency records";
+                "deleted" => deleted),
+            Err(error) => slog::warn!(log, "cannot delete expired idempotency records yet";
+                "error" => crate::report::chain(&error)),
+        }
+        tokio::time::sleep(CLEANUP_INTERVAL).await;
     }
 }
 
@@ -438,14 +480,34 @@ fn metrics_response(text: String) -> Result<http::Response<dropshot::Body>, Http
         .map_err(|e| error::internal(&e))
 }
 
+/// What is learned about a request while it is handled.
+#[derive(Default)]
+struct RequestNotes {
+    /// Who is making it (kind and id, never a credential): for its log line.
+    principal: Option<String>,
+    /// When the previous token it was made with stops working: for the
+    /// `Sunset` header of its response, error or not.
+    sunset: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 tokio::task_local! {
-    /// Who is making the request in this task, once known: for its log line.
-    static PRINCIPAL: RefCell<Option<String>>;
+    static NOTES: RefCell<RequestNotes>;
 }
 
 /// Notes who is making the current request (kind and id, never a credential).
 pub(crate) fn note_principal(description: String) {
-    let _ = PRINCIPAL.try_with(|principal| *principal.borrow_mut() = Some(description));
+    let _ = NOTES.try_with(|notes| notes.borrow_mut().principal = Some(description));
+}
+
+/// The current request's `Sunset` value: when the previous token it was made
+/// with stops working, as an HTTP-date (RFC 8594); none for any other
+/// credential.
+pub(crate) fn sunset() -> Option<String> {
+    NOTES
+        .try_with(|notes| notes.borrow().sunset)
+        .ok()
+        .flatten()
+        .map(|at| at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
 }
 
 /// Verifies the request's bearer credential, noting the principal for the
@@ -463,7 +525,12 @@ pub(crate) async fn authenticate(
     context.metrics.authentication(auth_outcome(kind, &result));
     match result {
         Ok(verified) => {
-            note_principal(verified.principal.log_id());
+            let sunset = verified.credential.sunset();
+            let _ = NOTES.try_with(|notes| {
+                let mut notes = notes.borrow_mut();
+                notes.principal = Some(verified.principal.log_id());
+                notes.sunset = sunset;
+            });
             Ok(verified)
         }
         Err(error) => Err(error::auth_error(error)),
@@ -500,15 +567,21 @@ async fn observe<T>(
     handler: impl Future<Output = Result<T, HttpError>>,
 ) -> Result<T, HttpError> {
     let started = Instant::now();
-    let (result, principal) = PRINCIPAL
-        .scope(RefCell::new(None), async {
+    let (mut result, principal, sunset) = NOTES
+        .scope(RefCell::default(), async {
             let result = handler.await;
-            (
-                result,
-                PRINCIPAL.with(|principal| principal.borrow_mut().take()),
-            )
+            let sunset = sunset();
+            let principal = NOTES.with(|notes| notes.borrow_mut().principal.take());
+            (result, principal, sunset)
         })
         .await;
+    // A request made with a previous token learns when it stops working even
+    // when it fails (successes carry it as a documented header).
+    if let (Err(error), Some(sunset)) = (&mut result, sunset)
+        && let Ok(value) = http::HeaderValue::from_str(&sunset)
+    {
+        error.headers_mut().insert("sunset", value);
+    }
     let took = started.elapsed();
     let status = match &result {
         Ok(_) => success,

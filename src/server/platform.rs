@@ -14,14 +14,15 @@ use crate::api::extract::FormBody;
 use crate::api::platform::{
     self, IntrospectedTokenType, IntrospectionRequest, IntrospectionResponse, PrincipalType, Whoami,
 };
-use crate::api::types::CredentialAnswerHeaders;
+use crate::api::types::{CredentialAnswerHeaders, WhoamiHeaders};
 use crate::auth::introspection_client::ClientAuthError;
 use crate::auth::{AuthError, CredentialFacts, Principal};
+use crate::domain::TokenGeneration;
 use crate::service::identity::{AccountGrants, Identity};
 
 pub async fn whoami(
     rqctx: &RequestContext<ApiContext>,
-) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, CredentialAnswerHeaders>, HttpError> {
+) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, WhoamiHeaders>, HttpError> {
     let context = rqctx.context();
     let verified = super::authenticate(rqctx).await?;
     let identity = context
@@ -31,8 +32,9 @@ pub async fn whoami(
         .map_err(service_error)?;
     Ok(HttpResponseHeaders::new(
         HttpResponseOk(whoami_of(identity)),
-        CredentialAnswerHeaders {
+        WhoamiHeaders {
             cache_control: no_store(),
+            sunset: super::sunset(),
         },
     ))
 }
@@ -106,6 +108,7 @@ fn whoami_of(identity: Identity) -> Whoami {
         } => (Some(name.clone()), Some(public_id.clone())),
         CredentialFacts::AccessToken { .. } => (None, None),
     };
+    let token_generation = generation(&verified.credential);
     Whoami {
         principal_type: principal_type(verified.principal),
         user_id,
@@ -113,6 +116,7 @@ fn whoami_of(identity: Identity) -> Whoami {
         account_id,
         name,
         token_public_id,
+        token_generation,
         expires_at: verified.credential.expires_at(),
         grants: grants.into_iter().map(api_grants).collect(),
     }
@@ -134,7 +138,19 @@ fn active(identity: Identity) -> IntrospectionResponse {
         hbx_account_id: account_id,
         hbx_service_account_id: service_account_id,
         hbx_user_id: user_id,
+        hbx_token_generation: generation(&verified.credential),
         hbx_grants: Some(grants.into_iter().map(api_grants).collect()),
+    }
+}
+
+/// Which of its service account's tokens a credential is (none for a user's).
+fn generation(credential: &CredentialFacts) -> Option<platform::TokenGeneration> {
+    match credential {
+        CredentialFacts::ServiceAccountToken { generation, .. } => Some(match generation {
+            TokenGeneration::Current => platform::TokenGeneration::Current,
+            TokenGeneration::Previous => platform::TokenGeneration::Previous,
+        }),
+        CredentialFacts::AccessToken { .. } => None,
     }
 }
 

@@ -1,24 +1,31 @@
 //! The service-account operations: each handler authenticates, authorizes,
 //! decodes its input, calls the service layer and shapes the response. Nothing
-//! here decides what the API means.
+//! here decides what the API means. Create and rotate go through an
+//! idempotency key when the request has one (`crate::service::idempotency`):
+//! replays are answered here, from the recorded response.
 
 use dropshot::{
-    HttpError, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext,
+    ErrorStatusCode, HttpError, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk,
+    RequestContext,
 };
-use slog::info;
+use slog::{info, warn};
 use uuid::Uuid;
 
 use super::ApiContext;
-use super::error::service_error;
-use crate::api::extract::{JsonBody, PathParams, QueryParams};
+use super::error::{self, service_error};
+use crate::api::extract::{HeaderParams, JsonBody, PathParams, QueryParams};
 use crate::api::types::{
-    AccountPath, CreateServiceAccountRequest, CreatedHeaders, ListServiceAccountsQuery,
-    NoStoreHeaders, ServiceAccount, ServiceAccountFields, ServiceAccountPath,
-    ServiceAccountWithToken,
+    AccountPath, CreateServiceAccountRequest, CreatedHeaders, IdempotencyHeaders,
+    ListServiceAccountsQuery, RotateServiceAccountQuery, RotatedHeaders, ServiceAccount,
+    ServiceAccountFields, ServiceAccountPath, ServiceAccountWithToken, SunsetHeaders,
 };
 use crate::domain::{self, Capability};
+use crate::service::idempotency::{
+    Attempt, Begun, IdempotencyKey, IdempotencyScope, RecordedResponse,
+};
 use crate::service::{
     AccountAccess, Caller, CreateServiceAccount, IssuedServiceAccount, ListServiceAccounts,
+    RotateServiceAccount, SealIssued, ServiceError,
 };
 
 /// Every operation of this API needs `auth.manage` on the account in its path.
@@ -47,9 +54,177 @@ pub(super) fn no_store() -> String {
     "no-store".to_owned()
 }
 
+/// What an idempotency key found before the operation ran.
+enum Started {
+    /// Run the operation (completing this attempt's record, if there is a key).
+    Run(Option<Attempt>),
+    /// Answered already: this response again.
+    Replay(Box<ServiceAccountWithToken>),
+}
+
+/// An operation that issues a token, as the idempotency record knows it.
+struct Idempotent<'r, R> {
+    /// The `Idempotency-Key` header, if the request has one.
+    key: Option<String>,
+    operation: &'static str,
+    /// The request's path, from its parsed parameters.
+    path: String,
+    /// What makes two requests the same: the decoded input.
+    request: &'r R,
+    /// The status of its success.
+    status: u16,
+}
+
+/// Runs `issue` (which gets the sealer to complete the record in its
+/// transaction), unless the request's key answers for it already: the
+/// service account with its token, and whether that is a replay.
+async fn issue_idempotently<R, Issue, Issuing>(
+    rqctx: &RequestContext<ApiContext>,
+    access: &AccountAccess,
+    idempotent: Idempotent<'_, R>,
+    issue: Issue,
+) -> Result<(ServiceAccountWithToken, bool), HttpError>
+where
+    R: serde::Serialize,
+    Issue: FnOnce(Option<SealIssued>) -> Issuing,
+    Issuing: Future<Output = Result<IssuedServiceAccount, ServiceError>>,
+{
+    let status = idempotent.status;
+    match start_idempotent(rqctx, access, idempotent).await? {
+        Started::Replay(replayed) => Ok((*replayed, true)),
+        Started::Run(attempt) => {
+            let seal = attempt
+                .as_ref()
+                .map(|attempt| sealer(rqctx, attempt, status));
+            let result = issue(seal).await;
+            let issued = finish_idempotent(rqctx, attempt.as_ref(), result).await?;
+            Ok((with_token(issued), false))
+        }
+    }
+}
+
+/// Claims the request's idempotency key, if it has one, for `request` (the
+/// decoded input): run, replay the recorded answer, or refuse.
+async fn start_idempotent<R: serde::Serialize>(
+    rqctx: &RequestContext<ApiContext>,
+    access: &AccountAccess,
+    idempotent: Idempotent<'_, R>,
+) -> Result<Started, HttpError> {
+    let Idempotent {
+        key,
+        operation,
+        path,
+        request,
+        ..
+    } = idempotent;
+    let Some(key) = key else {
+        return Ok(Started::Run(None));
+    };
+    let key = IdempotencyKey::parse(&key).map_err(|e| service_error(e.into()))?;
+    let scope = IdempotencyScope {
+        caller: *access.principal(),
+        operation,
+        path,
+    };
+    match rqctx
+        .context()
+        .idempotency
+        .begin(&key, &scope, request)
+        .await
+        .map_err(service_error)?
+    {
+        Begun::Run(attempt) => Ok(Started::Run(Some(attempt))),
+        Begun::Replay(recorded) if (200..300).contains(&recorded.status) => {
+            serde_json::from_value(recorded.body)
+                .map(|replayed| Started::Replay(Box::new(replayed)))
+                .map_err(|e| error::internal(&e))
+        }
+        Begun::Replay(recorded) => Err(replayed_refusal(&recorded)),
+    }
+}
+
+/// A recorded refusal, again.
+fn replayed_refusal(recorded: &RecordedResponse) -> HttpError {
+    let text = |field: &str| recorded.body[field].as_str().unwrap_or_default().to_owned();
+    let message = text("message");
+    let mut error = HttpError {
+        status_code: ErrorStatusCode::from_u16(recorded.status)
+            .unwrap_or(ErrorStatusCode::INTERNAL_SERVER_ERROR),
+        error_code: Some(text("error_code")),
+        external_message: message.clone(),
+        internal_message: format!("replayed: {message}"),
+        headers: None,
+    };
+    error
+        .headers_mut()
+        .insert(REPLAYED_HEADER, http::HeaderValue::from_static("true"));
+    error
+}
+
+const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// Seals an issued service account as `status`'s response, for `attempt`.
+fn sealer(rqctx: &RequestContext<ApiContext>, attempt: &Attempt, status: u16) -> SealIssued {
+    let idempotency = rqctx.context().idempotency.clone();
+    let attempt = attempt.clone();
+    Box::new(move |service_account, token| {
+        let body = ServiceAccountWithToken {
+            fields: service_account.clone().into(),
+            token: token.expose().to_owned(),
+        };
+        idempotency.completion(
+            &attempt,
+            &RecordedResponse {
+                status,
+                body: serde_json::to_value(body).expect("a service account serializes"),
+            },
+        )
+    })
+}
+
+/// After the operation ran: a refusal (4xx) is recorded as the key's answer;
+/// anything worse (5xx) is forgotten, so that a retry runs anew. (Success was
+/// recorded with the change.)
+async fn finish_idempotent(
+    rqctx: &RequestContext<ApiContext>,
+    attempt: Option<&Attempt>,
+    result: Result<IssuedServiceAccount, ServiceError>,
+) -> Result<IssuedServiceAccount, HttpError> {
+    let error = match result {
+        Ok(issued) => return Ok(issued),
+        Err(error) => error,
+    };
+    // A lost lease means another attempt owns the record now.
+    let lost_lease = matches!(error, ServiceError::IdempotencyKeyInUse);
+    let response = service_error(error);
+    let Some(attempt) = attempt.filter(|_| !lost_lease) else {
+        return Err(response);
+    };
+    let idempotency = &rqctx.context().idempotency;
+    let status = response.status_code.as_u16();
+    let recorded = if (400..500).contains(&status) {
+        let refusal = RecordedResponse {
+            status,
+            body: serde_json::json!({
+                "error_code": response.error_code,
+                "message": response.external_message,
+            }),
+        };
+        idempotency.finish(attempt, &refusal).await
+    } else {
+        idempotency.abandon(attempt).await
+    };
+    if let Err(failure) = recorded {
+        warn!(rqctx.log, "cannot update the idempotency record; a retry may run again";
+            "error" => crate::report::chain(&failure));
+    }
+    Err(response)
+}
+
 pub async fn create(
     rqctx: &RequestContext<ApiContext>,
     path: PathParams<AccountPath>,
+    headers: HeaderParams<IdempotencyHeaders>,
     body: JsonBody<CreateServiceAccountRequest>,
 ) -> Result<
     HttpResponseHeaders<HttpResponseCreated<ServiceAccountWithToken>, CreatedHeaders>,
@@ -58,40 +233,56 @@ pub async fn create(
     let account_id = path.into_inner().account_id;
     let access = authorize(rqctx, account_id).await?;
     let request = body.decode()?;
-    let issued = rqctx
-        .context()
-        .service_accounts
-        .create(
-            &access,
-            CreateServiceAccount {
-                name: request.name,
-                expires_at: request.expires_at,
-            },
-        )
-        .await
-        .map_err(service_error)?;
-    let service_account_id = issued.service_account.id;
-    info!(rqctx.log, "service account created";
-        "account_id" => %account_id,
-        "service_account_id" => %service_account_id,
-        "principal" => access.principal().log_id());
+    let collection = format!("/v1/public/accounts/{account_id}/auth/service-accounts");
+    let idempotent = Idempotent {
+        key: headers.into_inner().idempotency_key,
+        operation: "create_service_account",
+        path: collection.clone(),
+        request: &request,
+        status: 201,
+    };
+    let service_accounts = &rqctx.context().service_accounts;
+    let create = CreateServiceAccount {
+        name: request.name.clone(),
+        expires_at: request.expires_at,
+    };
+    let (created, replayed) = issue_idempotently(rqctx, &access, idempotent, |seal| {
+        service_accounts.create(&access, create, seal)
+    })
+    .await?;
+    if !replayed {
+        info!(rqctx.log, "service account created";
+            "account_id" => %account_id,
+            "service_account_id" => %created.fields.id,
+            "principal" => access.principal().log_id());
+    }
     let headers = CreatedHeaders {
-        location: format!(
-            "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}"
-        ),
+        location: format!("{collection}/{}", created.fields.id),
         cache_control: no_store(),
+        idempotent_replayed: replayed.then(|| "true".to_owned()),
+        sunset: super::sunset(),
     };
     Ok(HttpResponseHeaders::new(
-        HttpResponseCreated(with_token(issued)),
+        HttpResponseCreated(created),
         headers,
     ))
+}
+
+/// A response with the `Sunset` header when the caller used a previous token.
+fn with_sunset<T: dropshot::HttpCodedResponse>(body: T) -> HttpResponseHeaders<T, SunsetHeaders> {
+    HttpResponseHeaders::new(
+        body,
+        SunsetHeaders {
+            sunset: super::sunset(),
+        },
+    )
 }
 
 pub async fn list(
     rqctx: &RequestContext<ApiContext>,
     path: PathParams<AccountPath>,
     query: QueryParams<ListServiceAccountsQuery>,
-) -> Result<HttpResponseOk<Vec<ServiceAccount>>, HttpError> {
+) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<ServiceAccount>>, SunsetHeaders>, HttpError> {
     let access = authorize(rqctx, path.into_inner().account_id).await?;
     let query = query.into_inner();
     let page = rqctx
@@ -107,15 +298,15 @@ pub async fn list(
         )
         .await
         .map_err(service_error)?;
-    Ok(HttpResponseOk(
+    Ok(with_sunset(HttpResponseOk(
         page.into_iter().map(ServiceAccount::from).collect(),
-    ))
+    )))
 }
 
 pub async fn get(
     rqctx: &RequestContext<ApiContext>,
     path: PathParams<ServiceAccountPath>,
-) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
+) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError> {
     let path = path.into_inner();
     let access = authorize(rqctx, path.account_id).await?;
     let service_account = rqctx
@@ -124,38 +315,79 @@ pub async fn get(
         .get(&access, path.service_account_id)
         .await
         .map_err(service_error)?;
-    Ok(HttpResponseOk(service_account.into()))
+    Ok(with_sunset(HttpResponseOk(service_account.into())))
 }
 
 pub async fn rotate(
     rqctx: &RequestContext<ApiContext>,
     path: PathParams<ServiceAccountPath>,
-) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, NoStoreHeaders>, HttpError>
+    query: QueryParams<RotateServiceAccountQuery>,
+    headers: HeaderParams<IdempotencyHeaders>,
+) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, RotatedHeaders>, HttpError>
 {
     let path = path.into_inner();
     let access = authorize(rqctx, path.account_id).await?;
-    let issued = rqctx
+    let request = RotateServiceAccount {
+        grace_period_seconds: query.into_inner().grace_period_seconds,
+    };
+    let idempotent = Idempotent {
+        key: headers.into_inner().idempotency_key,
+        operation: "rotate_service_account",
+        path: format!(
+            "/v1/public/accounts/{}/auth/service-accounts/{}/rotate",
+            path.account_id, path.service_account_id
+        ),
+        // What makes two rotations the same: the grace period (absent is 0).
+        request: &RotateServiceAccount {
+            grace_period_seconds: Some(request.grace_period_seconds.unwrap_or(0)),
+        },
+        status: 200,
+    };
+    let service_accounts = &rqctx.context().service_accounts;
+    let (rotated, replayed) = issue_idempotently(rqctx, &access, idempotent, |seal| {
+        service_accounts.rotate(&access, path.service_account_id, request, seal)
+    })
+    .await?;
+    if !replayed {
+        info!(rqctx.log, "service account token rotated";
+            "account_id" => %path.account_id,
+            "service_account_id" => %path.service_account_id,
+            "grace_period_seconds" => request.grace_period_seconds.unwrap_or(0),
+            "principal" => access.principal().log_id());
+    }
+    Ok(HttpResponseHeaders::new(
+        HttpResponseOk(rotated),
+        RotatedHeaders {
+            cache_control: no_store(),
+            idempotent_replayed: replayed.then(|| "true".to_owned()),
+            sunset: super::sunset(),
+        },
+    ))
+}
+
+pub async fn retire_previous_token(
+    rqctx: &RequestContext<ApiContext>,
+    path: PathParams<ServiceAccountPath>,
+) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError> {
+    let path = path.into_inner();
+    let access = authorize(rqctx, path.account_id).await?;
+    let service_account = rqctx
         .context()
         .service_accounts
-        .rotate(&access, path.service_account_id)
+        .retire_previous_token(&access, path.service_account_id)
         .await
         .map_err(service_error)?;
-    info!(rqctx.log, "service account token rotated";
+    info!(rqctx.log, "previous token retired (if there was one in its grace period)";
         "account_id" => %path.account_id,
         "service_account_id" => %path.service_account_id,
         "principal" => access.principal().log_id());
-    Ok(HttpResponseHeaders::new(
-        HttpResponseOk(with_token(issued)),
-        NoStoreHeaders {
-            cache_control: no_store(),
-        },
-    ))
+    Ok(with_sunset(HttpResponseOk(service_account.into())))
 }
 
 pub async fn revoke(
     rqctx: &RequestContext<ApiContext>,
     path: PathParams<ServiceAccountPath>,
-) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
+) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError> {
     let path = path.into_inner();
     let access = authorize(rqctx, path.account_id).await?;
     let revoked = rqctx
@@ -168,7 +400,7 @@ pub async fn revoke(
         "account_id" => %path.account_id,
         "service_account_id" => %path.service_account_id,
         "principal" => access.principal().log_id());
-    Ok(HttpResponseOk(revoked.into()))
+    Ok(with_sunset(HttpResponseOk(revoked.into())))
 }
 
 fn with_token(issued: IssuedServiceAccount) -> ServiceAccountWithToken {
@@ -200,6 +432,13 @@ impl From<domain::ServiceAccount> for ServiceAccountFields {
             last_used_at: sa.last_used_at,
             revoked_at: sa.revoked_at,
             revoked_by_user_id: sa.revoked_by_user_id,
+            previous_token_public_id: sa
+                .previous_token
+                .as_ref()
+                .map(|p| p.token.public_id.clone()),
+            previous_token_last4: sa.previous_token.as_ref().map(|p| p.token.last4.clone()),
+            previous_token_expires_at: sa.previous_token.as_ref().map(|p| p.expires_at),
+            previous_token_last_used_at: sa.previous_token.and_then(|p| p.last_used_at),
         }
     }
 }

@@ -262,6 +262,7 @@ fn grant_error(error: StoreError, grant: &Grant) -> AdminError {
         },
         StoreError::NameConflict
         | StoreError::CursorNotFound
+        | StoreError::IdempotencyLeaseLost
         | StoreError::WouldEscalate { .. }
         | StoreError::Unavailable(_)
         | StoreError::Internal(_) => AdminError::Service(error.into()),

@@ -5,6 +5,7 @@
 //! (`server::error`).
 
 pub mod admin;
+pub mod idempotency;
 pub mod identity;
 
 use std::sync::Arc;
@@ -19,8 +20,8 @@ use crate::domain::{
     TokenFacts, ValidationError,
 };
 use crate::store::{
-    BoxError, EscalationGuard, GrantLookup, PageRequest, Revocation, Store, StoreError,
-    StoredServiceAccount, TokenReplacement,
+    self, BoxError, EscalationGuard, GrantLookup, IdempotentCompletion, PageRequest, Revocation,
+    Store, StoreError, StoredServiceAccount, TokenReplacement,
 };
 use crate::token::keyring::{TokenKeyring, TokenMac};
 use crate::token::{self, PlaintextToken, TokenPrefix};
@@ -50,6 +51,12 @@ pub enum ServiceError {
     Revoked,
     #[error("the service account's token expired at {expired_at}")]
     Expired { expired_at: DateTime<Utc> },
+    /// The idempotency key was used with a different request.
+    #[error("the idempotency key was used with a different request")]
+    IdempotencyKeyReused,
+    /// A request with the same idempotency key is still running.
+    #[error("a request with the same idempotency key is still running")]
+    IdempotencyKeyInUse,
     /// The store cannot be reached; retrying later may work.
     #[error("the storage is unavailable")]
     Unavailable(#[source] StoreError),
@@ -68,6 +75,7 @@ impl From<StoreError> for ServiceError {
             StoreError::AccountNotFound | StoreError::ServiceAccountNotInAccount => {
                 ServiceError::NotFound
             }
+            StoreError::IdempotencyLeaseLost => ServiceError::IdempotencyKeyInUse,
             StoreError::NameConflict
             | StoreError::CursorNotFound
             | StoreError::WouldEscalate { .. }
@@ -76,12 +84,26 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+/// The longest rotation grace period when not told otherwise: 7 days.
+pub const DEFAULT_MAX_ROTATION_GRACE: TimeDelta = TimeDelta::days(7);
+
 /// Server-wide rules for tokens, set by the operator.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenPolicy {
     /// If set, every new service account must have an `expires_at`, at most
     /// this far in the future.
     pub max_lifetime: Option<TimeDelta>,
+    /// The longest grace period a rotation may give the replaced token.
+    pub max_rotation_grace: TimeDelta,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        Self {
+            max_lifetime: None,
+            max_rotation_grace: DEFAULT_MAX_ROTATION_GRACE,
+        }
+    }
 }
 
 /// An authenticated principal making one request.
@@ -147,6 +169,20 @@ pub struct CreateServiceAccount {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A rotate request as it arrived.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RotateServiceAccount {
+    /// How long the replaced token keeps working, in seconds; none or 0: it
+    /// stops at once.
+    pub grace_period_seconds: Option<u64>,
+}
+
+/// Seals the response of an operation that issues a token, for idempotent
+/// replays: called inside the operation's transaction with the service
+/// account as committed (as the API shows it) and its new token.
+pub type SealIssued =
+    Box<dyn Fn(&ServiceAccount, &PlaintextToken) -> IdempotentCompletion + Send + Sync>;
+
 /// A list request as it arrived.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ListServiceAccounts {
@@ -209,11 +245,13 @@ impl TokenMinter {
             revoked_at: None,
             revoked_by_user_id: None,
             token: facts,
+            previous_token: None,
         };
         (
             StoredServiceAccount {
                 service_account,
                 mac,
+                previous_mac: None,
             },
             token,
         )
@@ -288,11 +326,14 @@ impl ServiceAccounts {
         })
     }
 
-    /// Creates a service account in the authorized account and issues its token.
+    /// Creates a service account in the authorized account and issues its
+    /// token; with `seal`, the response is recorded for idempotent replays in
+    /// the same transaction.
     pub async fn create(
         &self,
         access: &AccountAccess,
         request: CreateServiceAccount,
+        seal: Option<SealIssued>,
     ) -> Result<IssuedServiceAccount, ServiceError> {
         let now = self.clock.now();
         let name = ServiceAccountName::parse(request.name)?;
@@ -305,8 +346,14 @@ impl ServiceAccounts {
             now,
         );
         let event = access.audit(stored.service_account.id, AuditAction::Create, now);
+        let issued = &token;
+        let complete = seal.map(|seal| move |sa: &ServiceAccount| seal(sa, issued));
         self.store
-            .insert_service_account(&stored, &event)
+            .insert_service_account(
+                &stored,
+                &event,
+                complete.as_ref().map(|c| c as store::Complete<'_>),
+            )
             .await
             .map_err(|e| match e {
                 StoreError::NameConflict => ServiceError::NameConflict {
@@ -342,9 +389,11 @@ impl ServiceAccounts {
             limit,
             after: request.after,
         };
+        let now = self.clock.now();
         self.store
             .list_service_accounts(access.account_id, page)
             .await
+            .map(|page| page.into_iter().map(|sa| sa.seen_at(now)).collect())
             .map_err(|e| match e {
                 StoreError::CursorNotFound => ValidationError::new(
                     "after",
@@ -364,17 +413,24 @@ impl ServiceAccounts {
         self.store
             .get_service_account(access.account_id, id)
             .await?
+            .map(|sa| sa.seen_at(self.clock.now()))
             .ok_or(ServiceError::NotFound)
     }
 
-    /// Issues a new token; the old one stops working at once. A revoked or
+    /// Issues a new token. The old one stops working at once, or at the end
+    /// of the grace period asked for (at most the server's maximum); a
+    /// previous token from an earlier rotation stops at once. A revoked or
     /// expired service account cannot be rotated, nor one holding capabilities
-    /// the caller lacks (the new token would hand them over).
+    /// the caller lacks (the new token would hand them over). With `seal`, the
+    /// response is recorded for idempotent replays in the same transaction.
     pub async fn rotate(
         &self,
         access: &AccountAccess,
         id: Uuid,
+        request: RotateServiceAccount,
+        seal: Option<SealIssued>,
     ) -> Result<IssuedServiceAccount, ServiceError> {
+        let grace = self.parse_grace(request.grace_period_seconds)?;
         let guard = Self::escalation_guard(access, id);
         let now = self.clock.now();
         let (token, facts, mac) = self.minter.issue(now);
@@ -382,18 +438,29 @@ impl ServiceAccounts {
             token: facts,
             mac,
             at: now,
+            previous_works_until: grace.map(|grace| now + grace),
         };
         let event = access.audit(id, AuditAction::Rotate, now);
+        let issued = &token;
+        let complete =
+            seal.map(|seal| move |sa: &ServiceAccount| seal(&sa.clone().seen_at(now), issued));
         match self
             .store
-            .rotate_token(access.account_id, id, &replacement, &event, &guard)
+            .rotate_token(
+                access.account_id,
+                id,
+                &replacement,
+                &event,
+                &guard,
+                complete.as_ref().map(|c| c as store::Complete<'_>),
+            )
             .await
             .map_err(|e| match e {
                 StoreError::WouldEscalate { missing } => ServiceError::WouldEscalate { missing },
                 other => other.into(),
             })? {
             Some(service_account) => Ok(IssuedServiceAccount {
-                service_account,
+                service_account: service_account.seen_at(now),
                 token,
             }),
             // Nothing changed: say why.
@@ -438,8 +505,54 @@ impl ServiceAccounts {
         }
     }
 
-    /// Revokes the service account; its token stops working at once. Revoking
-    /// again changes nothing and returns the first revocation.
+    /// Ends the previous token's grace period now: only the current token
+    /// works from then on. Without a previous token in its grace period this
+    /// changes nothing (and records nothing).
+    pub async fn retire_previous_token(
+        &self,
+        access: &AccountAccess,
+        id: Uuid,
+    ) -> Result<ServiceAccount, ServiceError> {
+        let now = self.clock.now();
+        let event = access.audit(id, AuditAction::RetirePreviousToken, now);
+        let (service_account, _retired) = self
+            .store
+            .retire_previous_token(access.account_id, id, now, &event)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        Ok(service_account.seen_at(now))
+    }
+
+    /// A grace period asked for, in whole seconds, within the server's
+    /// maximum; none for 0 (the old token stops at once).
+    fn parse_grace(&self, seconds: Option<u64>) -> Result<Option<TimeDelta>, ValidationError> {
+        let max = self.policy.max_rotation_grace;
+        match seconds {
+            None | Some(0) => Ok(None),
+            // `try_seconds`: a count past what a duration can hold is refused
+            // like any other count over the maximum, not a panic.
+            Some(seconds) => i64::try_from(seconds)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .filter(|grace| *grace <= max)
+                .map(Some)
+                .ok_or_else(|| {
+                    ValidationError::new(
+                        "grace_period_seconds",
+                        format!(
+                            "must be at most {} ({} seconds, this server's \
+                             --max-rotation-grace); got {seconds}",
+                            describe(max),
+                            max.num_seconds()
+                        ),
+                    )
+                }),
+        }
+    }
+
+    /// Revokes the service account; its tokens (the current one and any
+    /// previous one) stop working at once. Revoking again changes nothing and
+    /// returns the first revocation.
     pub async fn revoke(
         &self,
         access: &AccountAccess,
@@ -454,6 +567,7 @@ impl ServiceAccounts {
         self.store
             .revoke(access.account_id, id, revocation, &event)
             .await?
+            .map(|sa| sa.seen_at(now))
             .ok_or(ServiceError::NotFound)
     }
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::changes::{ChangeHub, CredentialChange};
 use super::rows::{
-    AccountRow, AuditEventRow, CapabilityRow, CountRow, CursorRow, GrantRow,
+    AccountRow, AuditEventRow, CapabilityRow, CountRow, CursorRow, GrantRow, IdempotencyRow,
     IntrospectionClientRow, PublicIdRow, ServiceAccountRow, Timestamp,
 };
 
@@ -156,6 +156,7 @@ pub trait Backend:
     + Decodes<IntrospectionClientRow>
     + Decodes<PublicIdRow>
     + Decodes<CountRow>
+    + Decodes<IdempotencyRow>
 {
     /// Whether an operation that outlives the store's timeout means the
     /// database cannot be reached (a network that stopped answering), rather

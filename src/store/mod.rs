@@ -32,6 +32,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Account, AuditEvent, CapabilityKey, IntrospectionClient, ServiceAccount, Subject, TokenFacts,
+    TokenGeneration,
 };
 use crate::token::keyring::TokenMac;
 
@@ -39,12 +40,14 @@ pub use postgres::{PostgresOptions, PostgresStore};
 pub use shared::SqlStore;
 pub use sqlite::SqliteStore;
 
-/// A service account together with the MAC of its current token: what the store
+/// A service account together with the MACs of its tokens: what the store
 /// keeps, and what authentication needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredServiceAccount {
     pub service_account: ServiceAccount,
     pub mac: TokenMac,
+    /// The MAC of `service_account.previous_token`, when there is one.
+    pub previous_mac: Option<TokenMac>,
 }
 
 /// An introspection client together with the MAC of its secret.
@@ -93,6 +96,10 @@ pub struct TokenReplacement {
     /// When the rotation happens: the new `updated_at`, and the instant at
     /// which the service account must not yet have expired.
     pub at: DateTime<Utc>,
+    /// Until when the replaced token keeps working (capped by the service
+    /// account's own `expires_at`); none: it stops at once. Either way, a
+    /// previous token from an earlier rotation stops at once.
+    pub previous_works_until: Option<DateTime<Utc>>,
 }
 
 /// Who may receive a rotated token: a caller holding `held`, unless it is
@@ -117,8 +124,10 @@ pub struct Revocation {
 pub struct LastUse {
     pub service_account_id: Uuid,
     /// The token that was used: a use of a token that has since been rotated
-    /// away is not recorded.
+    /// away (or, for a previous token, retired) is not recorded.
     pub public_id: String,
+    /// Whether it was the current or the previous token.
+    pub generation: TokenGeneration,
     pub at: DateTime<Utc>,
     /// Only record if the stored `last_used_at` is null or not after this
     /// (the throttle: at most one write per token per interval, across every
@@ -136,6 +145,72 @@ pub struct PageRequest {
     /// Start after this service account (the last of the previous page).
     pub after: Option<Uuid>,
 }
+
+/// What an idempotent request claims before it runs: its record, under the
+/// MAC of its idempotency key (the key itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// The key's MAC under each known server key version, current first:
+    /// a record made under an older key is still found.
+    pub keys: Vec<IdempotencyKeyMac>,
+    /// The operation, for operators reading the table.
+    pub operation: &'static str,
+    pub at: DateTime<Utc>,
+    /// When the record may be deleted (a repeat after that runs anew).
+    pub expires_at: DateTime<Utc>,
+    /// Identifies this attempt: only its holder may complete the record.
+    pub lease: Uuid,
+    /// After this, an attempt that never completed is taken to have died
+    /// (its operation did not commit) and another may run.
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+/// An idempotency key's MAC under one server key version, and the MAC of
+/// the request made with it under the same version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKeyMac {
+    pub key_version: u32,
+    pub key_mac: Vec<u8>,
+    pub request_mac: Vec<u8>,
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// Nothing recorded (or only an attempt that died): this attempt runs,
+    /// under the current key version (the first of the claim's keys).
+    Run,
+    /// Answered already: the recorded response, sealed, and the key version
+    /// it was recorded under.
+    Done {
+        key_version: u32,
+        response: SealedResponse,
+    },
+    /// Another attempt with this key is running.
+    InUse,
+    /// The key was used with a different request.
+    Reused,
+}
+
+/// A recorded response: its status and its sealed content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedResponse {
+    pub status: u16,
+    pub sealed: Vec<u8>,
+}
+
+/// Completes an idempotency record: written in the same transaction as the
+/// operation's change, so the two commit or fail together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentCompletion {
+    pub key_mac: Vec<u8>,
+    pub lease: Uuid,
+    pub response: SealedResponse,
+}
+
+/// Builds the completion of an idempotent operation from the service account
+/// it committed (called inside the transaction).
+pub type Complete<'a> = &'a (dyn Fn(&ServiceAccount) -> IdempotentCompletion + Send + Sync);
 
 /// A boxed error kept as the source of another, for the logs.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -157,6 +232,10 @@ pub enum StoreError {
     /// A page's `after` does not name a service account of the account.
     #[error("the paging cursor does not name a service account of this account")]
     CursorNotFound,
+    /// An idempotent attempt outlived its lease and another took over: its
+    /// change was not committed.
+    #[error("another request with the same idempotency key took over")]
+    IdempotencyLeaseLost,
     /// The database cannot be reached or is too busy; retrying later may work.
     #[error("the database is unavailable")]
     Unavailable(#[source] BoxError),
@@ -168,7 +247,8 @@ pub enum StoreError {
 /// What authenticating a service-account token asks of the store.
 #[async_trait]
 pub trait TokenLookup: Send + Sync + 'static {
-    /// The service account whose current token has `public_id`, if any.
+    /// The service account whose current or previous token has `public_id`,
+    /// if any (the caller compares `public_id` to tell which).
     async fn find_by_public_id(
         &self,
         public_id: &str,
@@ -235,13 +315,15 @@ pub trait Store: CredentialLookup + LastUseLog {
     /// Every grant on an account, by subject.
     async fn grants_in(&self, account_id: Uuid) -> Result<Vec<Grant>, StoreError>;
 
-    /// Inserts a new service account and its audit event. Fails with
+    /// Inserts a new service account and its audit event, and completes an
+    /// idempotency record with `complete` if given. Fails with
     /// [`StoreError::NameConflict`] if a non-revoked one in the same account has
     /// the same name.
     async fn insert_service_account(
         &self,
         new: &StoredServiceAccount,
         event: &AuditEvent,
+        complete: Option<Complete<'_>>,
     ) -> Result<(), StoreError>;
 
     /// Creates an account, its first service account and that service account's
@@ -262,9 +344,11 @@ pub trait Store: CredentialLookup + LastUseLog {
 
     /// Replaces the token of service account `id` of `account_id` (resetting
     /// `last_used_at`) and records `event`, provided it is neither revoked nor
-    /// expired at `replacement.at`. Returns the updated service account, or
-    /// `None` when nothing was changed (not found, revoked or expired): the
-    /// caller reads it again to say which.
+    /// expired at `replacement.at`; the replaced token becomes the previous
+    /// one if `replacement.previous_works_until` says so. Completes an
+    /// idempotency record with `complete` if given. Returns the updated
+    /// service account, or `None` when nothing was changed (not found, revoked
+    /// or expired): the caller reads it again to say which.
     async fn rotate_token(
         &self,
         account_id: Uuid,
@@ -272,7 +356,21 @@ pub trait Store: CredentialLookup + LastUseLog {
         replacement: &TokenReplacement,
         event: &AuditEvent,
         guard: &EscalationGuard,
+        complete: Option<Complete<'_>>,
     ) -> Result<Option<ServiceAccount>, StoreError>;
+
+    /// Ends the grace period of service account `id`'s previous token at
+    /// `at` and records `event` (its detail filled in here), if there is a
+    /// previous token still in its grace period; otherwise changes nothing.
+    /// Returns the service account as it then stands and whether a token was
+    /// retired; `None` if not found.
+    async fn retire_previous_token(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        at: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<Option<(ServiceAccount, bool)>, StoreError>;
 
     /// Revokes service account `id` of `account_id` and records `event`, unless
     /// it is revoked already (then nothing changes and nothing is recorded).
@@ -285,6 +383,25 @@ pub trait Store: CredentialLookup + LastUseLog {
         revocation: Revocation,
         event: &AuditEvent,
     ) -> Result<Option<ServiceAccount>, StoreError>;
+
+    /// Looks for the idempotency record of `claim`'s key and, if there is
+    /// none to answer with, records this attempt as running.
+    async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> Result<Claimed, StoreError>;
+
+    /// Completes an idempotency record on its own (for a refusal, which
+    /// changed nothing). `false` if the lease was lost.
+    async fn complete_idempotency_key(
+        &self,
+        completion: &IdempotentCompletion,
+    ) -> Result<bool, StoreError>;
+
+    /// Drops a running attempt's record (it failed in a way not to be
+    /// replayed), so that a retry runs anew.
+    async fn release_idempotency_key(&self, key_mac: &[u8], lease: Uuid) -> Result<(), StoreError>;
+
+    /// Deletes the idempotency records that expired before `now`; returns
+    /// how many.
+    async fn delete_expired_idempotency_keys(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Adds an introspection client.
     async fn insert_introspection_client(

@@ -8,10 +8,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::backend::{Arg, Backend, SqlQuery};
-use super::{Grant, StoreError, StoredIntrospectionClient, StoredServiceAccount};
+use super::{
+    Claimed, Grant, IdempotencyClaim, IdempotencyKeyMac, IdempotentCompletion, SealedResponse,
+    StoreError, StoredIntrospectionClient, StoredServiceAccount,
+};
 use crate::domain::{
     Account, Actor, AuditAction, AuditDetail, AuditEvent, CapabilityKey, IntrospectionClient,
-    ServiceAccount,
+    PreviousToken, ServiceAccount,
 };
 use crate::domain::{Subject, TokenFacts};
 use crate::token::keyring::TokenMac;
@@ -110,6 +113,16 @@ pub struct ServiceAccountRow {
     pub token_issued_at: Timestamp,
     pub token_mac: Vec<u8>,
     pub token_key_version: i32,
+    /// The previous token (all null when there is none): what the current
+    /// token's columns held before a rotation with a grace period.
+    pub previous_token_prefix: Option<String>,
+    pub previous_token_public_id: Option<String>,
+    pub previous_token_last4: Option<String>,
+    pub previous_token_issued_at: Option<Timestamp>,
+    pub previous_token_expires_at: Option<Timestamp>,
+    pub previous_token_last_used_at: Option<Timestamp>,
+    pub previous_token_mac: Option<Vec<u8>>,
+    pub previous_token_key_version: Option<i32>,
 }
 
 impl ServiceAccountRow {
@@ -132,10 +145,21 @@ impl ServiceAccountRow {
             token_issued_at: sa.token.issued_at.into(),
             token_mac: stored.mac.digest.clone(),
             token_key_version: stored_key_version(stored.mac.key_version)?,
+            // A new service account has no previous token: only a rotation
+            // makes one.
+            previous_token_prefix: None,
+            previous_token_public_id: None,
+            previous_token_last4: None,
+            previous_token_issued_at: None,
+            previous_token_expires_at: None,
+            previous_token_last_used_at: None,
+            previous_token_mac: None,
+            previous_token_key_version: None,
         })
     }
 
-    /// Binds every column, in the order of `INSERT_SERVICE_ACCOUNT`.
+    /// Binds the columns of a new service account, in the order of
+    /// `INSERT_SERVICE_ACCOUNT` (the previous token's are null).
     pub fn bind<D: Backend>(self, query: SqlQuery<D>) -> SqlQuery<D> {
         query
             .arg(self.id)
@@ -158,6 +182,48 @@ impl ServiceAccountRow {
 
     pub fn into_stored(self) -> Result<StoredServiceAccount, StoreError> {
         let key_version = read_key_version(self.token_key_version, &self.id)?;
+        let previous = match (
+            self.previous_token_prefix,
+            self.previous_token_public_id,
+            self.previous_token_last4,
+            self.previous_token_issued_at,
+            self.previous_token_expires_at,
+            self.previous_token_mac,
+            self.previous_token_key_version,
+        ) {
+            (None, None, None, None, None, None, None) => None,
+            (
+                Some(prefix),
+                Some(public_id),
+                Some(last4),
+                Some(issued_at),
+                Some(expires_at),
+                Some(digest),
+                Some(version),
+            ) => Some((
+                PreviousToken {
+                    token: TokenFacts {
+                        prefix,
+                        public_id,
+                        last4,
+                        issued_at: issued_at.0,
+                    },
+                    expires_at: expires_at.0,
+                    last_used_at: self.previous_token_last_used_at.map(|t| t.0),
+                },
+                TokenMac {
+                    key_version: read_key_version(version, &self.id)?,
+                    digest,
+                },
+            )),
+            _ => {
+                return Err(corrupt(format!(
+                    "service account {} has a partly written previous token",
+                    self.id
+                )));
+            }
+        };
+        let (previous_token, previous_mac) = previous.unzip();
         Ok(StoredServiceAccount {
             service_account: ServiceAccount {
                 id: self.id,
@@ -176,11 +242,13 @@ impl ServiceAccountRow {
                     last4: self.token_last4,
                     issued_at: self.token_issued_at.0,
                 },
+                previous_token,
             },
             mac: TokenMac {
                 key_version,
                 digest: self.token_mac,
             },
+            previous_mac,
         })
     }
 
@@ -239,10 +307,11 @@ pub fn bind_subject<D: Backend>(query: SqlQuery<D>, subject: Subject) -> SqlQuer
     query.arg(subject.kind()).arg(subject.id())
 }
 
-/// The public id of a service account's current token.
+/// The public ids of a service account's tokens.
 #[derive(Debug, sqlx::FromRow)]
 pub struct PublicIdRow {
     pub token_public_id: String,
+    pub previous_token_public_id: Option<String>,
 }
 
 /// A count.
@@ -361,6 +430,20 @@ fn detail_to_json(detail: &AuditDetail) -> String {
             "subject_id": subject.id(),
             "capability": capability.as_str(),
         }),
+        AuditDetail::Grace {
+            previous_token_public_id,
+            until,
+        } => serde_json::json!({
+            "kind": "grace",
+            "previous_token_public_id": previous_token_public_id,
+            "until": until,
+        }),
+        AuditDetail::Retired {
+            previous_token_public_id,
+        } => serde_json::json!({
+            "kind": "retired",
+            "previous_token_public_id": previous_token_public_id,
+        }),
     }
     .to_string()
 }
@@ -385,6 +468,97 @@ fn detail_from_json(text: &str) -> Result<AuditDetail, StoreError> {
                     .ok_or_else(invalid)?,
             })
         }
+        Some("grace") => Ok(AuditDetail::Grace {
+            previous_token_public_id: value["previous_token_public_id"]
+                .as_str()
+                .ok_or_else(invalid)?
+                .to_owned(),
+            until: value["until"]
+                .as_str()
+                .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+                .ok_or_else(invalid)?
+                .with_timezone(&Utc),
+        }),
+        Some("retired") => Ok(AuditDetail::Retired {
+            previous_token_public_id: value["previous_token_public_id"]
+                .as_str()
+                .ok_or_else(invalid)?
+                .to_owned(),
+        }),
         _ => Err(invalid()),
     }
+}
+
+/// The `idempotency_records` table.
+#[derive(Debug, sqlx::FromRow)]
+pub struct IdempotencyRow {
+    pub key_mac: Vec<u8>,
+    pub key_version: i32,
+    pub request_mac: Vec<u8>,
+    pub operation: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub lease: Option<Uuid>,
+    pub lease_expires_at: Option<Timestamp>,
+    pub status: Option<i32>,
+    pub response: Option<Vec<u8>>,
+}
+
+impl IdempotencyRow {
+    /// What a claim finds in this record at `at`, given the request MAC the
+    /// claim computed under the record's key version.
+    pub fn claimed(self, request_mac: &[u8], at: DateTime<Utc>) -> Result<Claimed, StoreError> {
+        use subtle::ConstantTimeEq;
+        if !bool::from(self.request_mac.ct_eq(request_mac)) {
+            return Ok(Claimed::Reused);
+        }
+        match (self.status, self.response) {
+            (Some(status), Some(sealed)) => Ok(Claimed::Done {
+                key_version: read_key_version(self.key_version, &"an idempotency record")?,
+                response: SealedResponse {
+                    status: u16::try_from(status)
+                        .map_err(|_| corrupt(format!("idempotency record status {status}")))?,
+                    sealed,
+                },
+            }),
+            (None, None) => Ok(match self.lease_expires_at {
+                Some(until) if until.0 > at => Claimed::InUse,
+                // The attempt died without committing: run again.
+                _ => Claimed::Run,
+            }),
+            _ => Err(corrupt(
+                "an idempotency record has a status without a response".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Binds `idempotency_records` columns in the order of
+/// `INSERT_IDEMPOTENCY_RECORD`, for the claim's current key version.
+pub fn bind_idempotency_claim<D: Backend>(
+    query: SqlQuery<D>,
+    claim: &IdempotencyClaim,
+    key: &IdempotencyKeyMac,
+) -> Result<SqlQuery<D>, StoreError> {
+    Ok(query
+        .arg(key.key_mac.as_slice())
+        .arg(stored_key_version(key.key_version)?)
+        .arg(key.request_mac.as_slice())
+        .arg(claim.operation)
+        .arg(Timestamp(claim.at))
+        .arg(Timestamp(claim.expires_at))
+        .arg(claim.lease)
+        .arg(Timestamp(claim.lease_expires_at)))
+}
+
+/// Binds a completion in the order of `COMPLETE_IDEMPOTENCY_RECORD`.
+pub fn bind_idempotency_completion<D: Backend>(
+    query: SqlQuery<D>,
+    completion: &IdempotentCompletion,
+) -> SqlQuery<D> {
+    query
+        .arg(completion.key_mac.as_slice())
+        .arg(completion.lease)
+        .arg(i32::from(completion.response.status))
+        .arg(completion.response.sealed.as_slice())
 }

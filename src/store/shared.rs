@@ -22,16 +22,18 @@ use uuid::Uuid;
 use super::backend::{Arg, Backend, Decodes, ErrorClass, SqlQuery};
 use super::changes::{ChangeHub, CredentialChange};
 use super::rows::{
-    self, AccountRow, AuditEventRow, CapabilityRow, CountRow, CursorRow, GrantRow,
+    self, AccountRow, AuditEventRow, CapabilityRow, CountRow, CursorRow, GrantRow, IdempotencyRow,
     IntrospectionClientRow, PublicIdRow, ServiceAccountRow, Timestamp,
 };
 use super::{
-    BoxError, ClientLookup, EscalationGuard, Grant, GrantLookup, LastUse, LastUseLog, PageRequest,
-    PoolStats, Revocation, Store, StoreError, StoreStats, StoredIntrospectionClient,
-    StoredServiceAccount, TokenLookup, TokenReplacement, sql,
+    BoxError, Claimed, ClientLookup, Complete, EscalationGuard, Grant, GrantLookup,
+    IdempotencyClaim, IdempotentCompletion, LastUse, LastUseLog, PageRequest, PoolStats,
+    Revocation, Store, StoreError, StoreStats, StoredIntrospectionClient, StoredServiceAccount,
+    TokenLookup, TokenReplacement, sql,
 };
 use crate::domain::{
-    Account, AuditEvent, Capability, CapabilityKey, IntrospectionClient, ServiceAccount, Subject,
+    Account, AuditDetail, AuditEvent, Capability, CapabilityKey, IntrospectionClient,
+    ServiceAccount, Subject, TokenGeneration,
 };
 
 /// A store on one SQL database. Writes go through `writer`, reads through
@@ -365,6 +367,29 @@ async fn insert_grant<D: Backend>(
     Ok(fetch_optional(connection, insert).await?.is_some())
 }
 
+/// Completes an idempotency record inside the operation's transaction; an
+/// attempt that lost its lease must not commit its change.
+async fn complete_idempotency<D: Backend>(
+    connection: &mut D::Connection,
+    completion: &IdempotentCompletion,
+) -> Result<(), StoreError> {
+    let update =
+        rows::bind_idempotency_completion(query::<D>(sql::COMPLETE_IDEMPOTENCY_RECORD), completion);
+    match fetch_optional(connection, update).await? {
+        Some(_) => Ok(()),
+        None => Err(StoreError::IdempotencyLeaseLost),
+    }
+}
+
+/// Every token of a service account as it stood: what a cache must forget
+/// when the service account changes.
+fn token_changes(service_account: &ServiceAccount) -> Vec<CredentialChange> {
+    std::iter::once(&service_account.token)
+        .chain(service_account.previous_token.as_ref().map(|p| &p.token))
+        .map(|token| CredentialChange::Token(token.public_id.clone()))
+        .collect()
+}
+
 fn grant_change(grant: &Grant) -> CredentialChange {
     CredentialChange::Grants {
         account_id: grant.account_id,
@@ -408,7 +433,11 @@ impl<D: Backend> LastUseLog for SqlStore<D> {
     async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError> {
         self.write(async |tx| {
             for last_use in uses {
-                let update = query::<D>(sql::RECORD_LAST_USE)
+                let sql = match last_use.generation {
+                    TokenGeneration::Current => sql::RECORD_LAST_USE,
+                    TokenGeneration::Previous => sql::RECORD_PREVIOUS_LAST_USE,
+                };
+                let update = query::<D>(sql)
                     .arg(last_use.service_account_id)
                     .arg(last_use.public_id.as_str())
                     .arg(Timestamp(last_use.at))
@@ -544,10 +573,14 @@ impl<D: Backend> Store for SqlStore<D> {
         &self,
         new: &StoredServiceAccount,
         event: &AuditEvent,
+        complete: Option<Complete<'_>>,
     ) -> Result<(), StoreError> {
         self.write_changing(async |tx| {
             insert_service_account::<D>(tx, new).await?;
             insert_audit_event::<D>(tx, event).await?;
+            if let Some(complete) = complete {
+                complete_idempotency::<D>(tx, &complete(&new.service_account)).await?;
+            }
             let created = CredentialChange::Token(new.service_account.token.public_id.clone());
             Ok(((), vec![created]))
         })
@@ -595,6 +628,7 @@ impl<D: Backend> Store for SqlStore<D> {
         replacement: &TokenReplacement,
         event: &AuditEvent,
         guard: &EscalationGuard,
+        complete: Option<Complete<'_>>,
     ) -> Result<Option<ServiceAccount>, StoreError> {
         let key_version = rows::stored_key_version(replacement.mac.key_version)?;
         self.write_changing(async |tx| {
@@ -622,7 +656,7 @@ impl<D: Backend> Store for SqlStore<D> {
                     return Err(StoreError::WouldEscalate { missing });
                 }
             }
-            let old = decode::<D, PublicIdRow>(&current)?.token_public_id;
+            let old = decode::<D, PublicIdRow>(&current)?;
             let update = query::<D>(sql::ROTATE_TOKEN)
                 .arg(id)
                 .arg(account_id)
@@ -632,16 +666,28 @@ impl<D: Backend> Store for SqlStore<D> {
                 .arg(replacement.mac.digest.as_slice())
                 .arg(key_version)
                 .arg(Timestamp(replacement.at))
-                .arg(Timestamp(replacement.token.issued_at));
+                .arg(Timestamp(replacement.token.issued_at))
+                .arg(replacement.previous_works_until.map(Timestamp));
             let Some(row) = fetch_optional(tx, update).await? else {
                 return Ok((None, vec![]));
             };
             let rotated = decode::<D, ServiceAccountRow>(&row)?.into_service_account()?;
-            insert_audit_event::<D>(tx, event).await?;
-            let changes = vec![
-                CredentialChange::Token(old),
-                CredentialChange::Token(rotated.token.public_id.clone()),
-            ];
+            let mut event = event.clone();
+            if let Some(previous) = &rotated.previous_token {
+                event.detail = Some(AuditDetail::Grace {
+                    previous_token_public_id: previous.token.public_id.clone(),
+                    until: previous.expires_at,
+                });
+            }
+            insert_audit_event::<D>(tx, &event).await?;
+            if let Some(complete) = complete {
+                complete_idempotency::<D>(tx, &complete(&rotated)).await?;
+            }
+            let changes = std::iter::once(old.token_public_id)
+                .chain(old.previous_token_public_id)
+                .map(CredentialChange::Token)
+                .chain(token_changes(&rotated))
+                .collect();
             Ok((Some(rotated), changes))
         })
         .await
@@ -664,8 +710,8 @@ impl<D: Backend> Store for SqlStore<D> {
                 Some(row) => {
                     insert_audit_event::<D>(tx, event).await?;
                     let revoked = decode::<D, ServiceAccountRow>(&row)?.into_service_account()?;
-                    let change = CredentialChange::Token(revoked.token.public_id.clone());
-                    Ok((Some(revoked), vec![change]))
+                    let changes = token_changes(&revoked);
+                    Ok((Some(revoked), changes))
                 }
                 // Revoked already (or not there): the row as it stands, read
                 // in the same transaction.
@@ -676,6 +722,142 @@ impl<D: Backend> Store for SqlStore<D> {
             }
         })
         .await
+    }
+
+    async fn retire_previous_token(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        at: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<Option<(ServiceAccount, bool)>, StoreError> {
+        self.write_changing(async |tx| {
+            let ids = query::<D>(sql::LOCK_SERVICE_ACCOUNT)
+                .arg(id)
+                .arg(account_id);
+            let Some(ids) = fetch_optional(tx, ids).await? else {
+                return Ok((None, vec![]));
+            };
+            let ids = decode::<D, PublicIdRow>(&ids)?;
+            let update = query::<D>(sql::RETIRE_PREVIOUS_TOKEN)
+                .arg(id)
+                .arg(account_id)
+                .arg(Timestamp(at));
+            match (
+                fetch_optional(tx, update).await?,
+                ids.previous_token_public_id,
+            ) {
+                (Some(row), Some(retired)) => {
+                    let service_account =
+                        decode::<D, ServiceAccountRow>(&row)?.into_service_account()?;
+                    let mut event = event.clone();
+                    event.detail = Some(AuditDetail::Retired {
+                        previous_token_public_id: retired.clone(),
+                    });
+                    insert_audit_event::<D>(tx, &event).await?;
+                    Ok((
+                        Some((service_account, true)),
+                        vec![CredentialChange::Token(retired)],
+                    ))
+                }
+                // No previous token in its grace period: nothing to do.
+                _ => Ok((
+                    select_service_account::<D>(tx, account_id, id)
+                        .await?
+                        .map(|service_account| (service_account, false)),
+                    vec![],
+                )),
+            }
+        })
+        .await
+    }
+
+    async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> Result<Claimed, StoreError> {
+        let current = claim
+            .keys
+            .first()
+            .ok_or_else(|| StoreError::Internal("an idempotency claim without a key".into()))?;
+        self.write(async |tx| {
+            for key in &claim.keys {
+                let select = query::<D>(sql::SELECT_IDEMPOTENCY_RECORD).arg(key.key_mac.as_slice());
+                let Some(row) = fetch_optional(tx, select).await? else {
+                    continue;
+                };
+                let record = decode::<D, IdempotencyRow>(&row)?;
+                if record.expires_at.0 <= claim.at {
+                    let delete =
+                        query::<D>(sql::DELETE_IDEMPOTENCY_RECORD).arg(key.key_mac.as_slice());
+                    execute(tx, delete).await?;
+                    continue;
+                }
+                let claimed = record.claimed(&key.request_mac, claim.at)?;
+                if claimed != Claimed::Run {
+                    return Ok(claimed);
+                }
+                if key == current {
+                    let take_over = query::<D>(sql::TAKE_OVER_IDEMPOTENCY_RECORD)
+                        .arg(key.key_mac.as_slice())
+                        .arg(claim.lease)
+                        .arg(Timestamp(claim.lease_expires_at));
+                    execute(tx, take_over).await?;
+                    return Ok(Claimed::Run);
+                }
+                // A dead attempt under an older server key: start over under
+                // the current one (the completion names its MAC).
+                let delete = query::<D>(sql::DELETE_IDEMPOTENCY_RECORD).arg(key.key_mac.as_slice());
+                execute(tx, delete).await?;
+                break;
+            }
+            let insert = rows::bind_idempotency_claim(
+                query::<D>(sql::INSERT_IDEMPOTENCY_RECORD),
+                claim,
+                current,
+            )?;
+            execute(tx, insert).await?;
+            Ok(Claimed::Run)
+        })
+        .await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        completion: &IdempotentCompletion,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            async |tx| match complete_idempotency::<D>(tx, completion).await {
+                Ok(()) => Ok(true),
+                Err(StoreError::IdempotencyLeaseLost) => Ok(false),
+                Err(other) => Err(other),
+            },
+        )
+        .await
+    }
+
+    async fn release_idempotency_key(&self, key_mac: &[u8], lease: Uuid) -> Result<(), StoreError> {
+        self.write(async |tx| {
+            let delete = query::<D>(sql::RELEASE_IDEMPOTENCY_RECORD)
+                .arg(key_mac)
+                .arg(lease);
+            execute(tx, delete).await
+        })
+        .await
+    }
+
+    async fn delete_expired_idempotency_keys(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        loop {
+            let batch = self
+                .write(async |tx| {
+                    let delete =
+                        query::<D>(sql::DELETE_EXPIRED_IDEMPOTENCY_RECORDS).arg(Timestamp(now));
+                    Ok(fetch_all(tx, delete).await?.len() as u64)
+                })
+                .await?;
+            deleted += batch;
+            if batch < 1000 {
+                return Ok(deleted);
+            }
+        }
     }
 
     async fn insert_introspection_client(

@@ -9,7 +9,7 @@ pub const SELECT_ACCOUNT: &str = "SELECT id, name, created_at FROM accounts WHER
 pub const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = $1";
 
 /// Locks a service account's row for the rest of the write transaction and
-/// returns its token's public id (no row: not in that account). The update
+/// returns its tokens' public ids (no row: not in that account). The update
 /// changes nothing; it is there for its lock, which PostgreSQL takes per row
 /// (SQLite's write transaction already holds the whole database): a rotation
 /// and a grant to the same service account then run one after the other, so
@@ -17,7 +17,7 @@ pub const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = $1";
 /// Both databases know this form; `SELECT ... FOR UPDATE` is PostgreSQL's
 /// alone.
 pub const LOCK_SERVICE_ACCOUNT: &str = "UPDATE service_accounts SET id = id \
-    WHERE id = $1 AND account_id = $2 RETURNING token_public_id";
+    WHERE id = $1 AND account_id = $2 RETURNING token_public_id, previous_token_public_id";
 
 /// Adds a grant unless it exists; returns a row only when it was added.
 pub const INSERT_GRANT: &str = "INSERT INTO grants \
@@ -51,7 +51,10 @@ pub const INSERT_SERVICE_ACCOUNT: &str = "INSERT INTO service_accounts (id, acco
 pub const SELECT_SERVICE_ACCOUNT: &str =
     "SELECT * FROM service_accounts WHERE id = $1 AND account_id = $2";
 
-pub const SELECT_BY_PUBLIC_ID: &str = "SELECT * FROM service_accounts WHERE token_public_id = $1";
+/// The service account with a current or previous token of public id `$1`:
+/// two index lookups (a token is one or the other, never both).
+pub const SELECT_BY_PUBLIC_ID: &str = "SELECT * FROM service_accounts WHERE token_public_id = $1 \
+    UNION ALL SELECT * FROM service_accounts WHERE previous_token_public_id = $1";
 
 pub const SELECT_CURSOR: &str =
     "SELECT created_at FROM service_accounts WHERE id = $1 AND account_id = $2";
@@ -68,12 +71,36 @@ pub const LIST_ACTIVE: &str = "SELECT * FROM service_accounts \
     ORDER BY created_at, id LIMIT $4";
 
 /// Replaces the token unless revoked or expired at `$8` (the rotation's time).
+/// With `$10` (until when the replaced token keeps working) the replaced token
+/// becomes the previous one, working until `$10` or the service account's
+/// expiry, whichever comes first; without, there is no previous token. The
+/// right-hand sides read the row as it was before the update.
 pub const ROTATE_TOKEN: &str = "UPDATE service_accounts SET \
+    previous_token_prefix = CASE WHEN $10 IS NULL THEN NULL ELSE token_prefix END, \
+    previous_token_public_id = CASE WHEN $10 IS NULL THEN NULL ELSE token_public_id END, \
+    previous_token_last4 = CASE WHEN $10 IS NULL THEN NULL ELSE token_last4 END, \
+    previous_token_issued_at = CASE WHEN $10 IS NULL THEN NULL ELSE token_issued_at END, \
+    previous_token_expires_at = CASE WHEN $10 IS NULL THEN NULL \
+        WHEN expires_at IS NOT NULL AND expires_at < $10 THEN expires_at ELSE $10 END, \
+    previous_token_last_used_at = CASE WHEN $10 IS NULL THEN NULL ELSE last_used_at END, \
+    previous_token_mac = CASE WHEN $10 IS NULL THEN NULL ELSE token_mac END, \
+    previous_token_key_version = CASE WHEN $10 IS NULL THEN NULL ELSE token_key_version END, \
     token_prefix = $3, token_public_id = $4, token_last4 = $5, \
     token_mac = $6, token_key_version = $7, last_used_at = NULL, updated_at = $8, \
     token_issued_at = $9 \
     WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL \
       AND (expires_at IS NULL OR expires_at > $8) \
+    RETURNING *";
+
+/// Ends the previous token's grace period at `$3`, if it is still in it and
+/// the service account still works.
+pub const RETIRE_PREVIOUS_TOKEN: &str = "UPDATE service_accounts SET \
+    previous_token_prefix = NULL, previous_token_public_id = NULL, \
+    previous_token_last4 = NULL, previous_token_issued_at = NULL, \
+    previous_token_expires_at = NULL, previous_token_last_used_at = NULL, \
+    previous_token_mac = NULL, previous_token_key_version = NULL, updated_at = $3 \
+    WHERE id = $1 AND account_id = $2 AND previous_token_expires_at > $3 \
+      AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3) \
     RETURNING *";
 
 /// Revokes unless revoked already; returns the revoked row.
@@ -85,6 +112,12 @@ pub const REVOKE: &str = "UPDATE service_accounts SET \
 /// Records a use of the current token, unless one was recorded after `$4`.
 pub const RECORD_LAST_USE: &str = "UPDATE service_accounts SET last_used_at = $3 \
     WHERE id = $1 AND token_public_id = $2 AND (last_used_at IS NULL OR last_used_at <= $4)";
+
+/// The same for the previous token.
+pub const RECORD_PREVIOUS_LAST_USE: &str = "UPDATE service_accounts \
+    SET previous_token_last_used_at = $3 \
+    WHERE id = $1 AND previous_token_public_id = $2 \
+      AND (previous_token_last_used_at IS NULL OR previous_token_last_used_at <= $4)";
 
 pub const INSERT_INTROSPECTION_CLIENT: &str = "INSERT INTO introspection_clients \
     (client_id, name, created_at, revoked_at, secret_mac, secret_key_version) \
@@ -114,3 +147,31 @@ pub const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events (occurred_at, acc
 
 pub const SELECT_AUDIT_EVENTS: &str =
     "SELECT * FROM audit_events WHERE account_id = $1 ORDER BY seq";
+
+pub const SELECT_IDEMPOTENCY_RECORD: &str = "SELECT * FROM idempotency_records WHERE key_mac = $1";
+
+pub const DELETE_IDEMPOTENCY_RECORD: &str = "DELETE FROM idempotency_records WHERE key_mac = $1";
+
+pub const INSERT_IDEMPOTENCY_RECORD: &str = "INSERT INTO idempotency_records \
+    (key_mac, key_version, request_mac, operation, created_at, expires_at, lease, \
+    lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// A new attempt takes over a record whose attempt died.
+pub const TAKE_OVER_IDEMPOTENCY_RECORD: &str = "UPDATE idempotency_records \
+    SET lease = $2, lease_expires_at = $3 WHERE key_mac = $1 AND status IS NULL";
+
+/// Completes a record, if the attempt still holds its lease; returns a row
+/// only then.
+pub const COMPLETE_IDEMPOTENCY_RECORD: &str = "UPDATE idempotency_records \
+    SET status = $3, response = $4, lease = NULL, lease_expires_at = NULL \
+    WHERE key_mac = $1 AND lease = $2 AND status IS NULL RETURNING key_mac";
+
+/// Drops a running attempt's record.
+pub const RELEASE_IDEMPOTENCY_RECORD: &str = "DELETE FROM idempotency_records \
+    WHERE key_mac = $1 AND lease = $2 AND status IS NULL";
+
+/// Deletes up to 1000 expired records (in batches, so that SQLite's write
+/// lock is held briefly); returns one row per record deleted.
+pub const DELETE_EXPIRED_IDEMPOTENCY_RECORDS: &str = "DELETE FROM idempotency_records \
+    WHERE key_mac IN (SELECT key_mac FROM idempotency_records WHERE expires_at <= $1 LIMIT 1000) \
+    RETURNING key_mac";

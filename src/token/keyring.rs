@@ -184,6 +184,40 @@ impl TokenKeyring {
     }
 }
 
+/// Keys for purposes other than token MACs, derived from the token keys so
+/// that the key file stays the one secret to keep.
+impl TokenKeyring {
+    /// Every key version, newest (current) first.
+    pub fn versions(&self) -> Vec<u32> {
+        self.keys.keys().rev().copied().collect()
+    }
+
+    /// HMAC-SHA-256 of `message` under key `version` (none if unknown). The
+    /// caller separates purposes by what it puts in `message`.
+    pub fn mac_under(&self, version: u32, message: &[u8]) -> Option<[u8; 32]> {
+        let key = self.keys.get(&version)?;
+        let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
+        mac.update(message);
+        Some(mac.finalize().into_bytes().into())
+    }
+
+    /// A key for `purpose` derived with HKDF-SHA-256 from key `version`
+    /// together with `secret` (none if the version is unknown): without
+    /// both, it cannot be computed.
+    pub fn derive(&self, version: u32, secret: &[u8], purpose: &[u8]) -> Option<[u8; 32]> {
+        let key = self.keys.get(&version)?;
+        let mut input = Vec::with_capacity(KEY_LEN + 1 + secret.len());
+        input.extend_from_slice(key);
+        input.push(0);
+        input.extend_from_slice(secret);
+        let mut derived = [0u8; 32];
+        hkdf::Hkdf::<Sha256>::new(None, &input)
+            .expand(purpose, &mut derived)
+            .expect("32 bytes is a valid HKDF-SHA-256 output length");
+        Some(derived)
+    }
+}
+
 fn mac_with(key: &[u8; KEY_LEN], token: &str) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(token.as_bytes());

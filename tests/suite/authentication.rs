@@ -166,6 +166,7 @@ async fn unknown_wrong_secret_and_expired_tokens_are_refused() {
                 name: "short-lived".into(),
                 expires_at: Some(f.clock.now() + TimeDelta::seconds(10)),
             },
+            None,
         )
         .await
         .unwrap();

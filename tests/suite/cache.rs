@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use hbx_service_accounts::auth::cache::CredentialCache;
-use hbx_service_accounts::client::types::{CreateServiceAccountRequest, IntrospectionRequest};
+use hbx_service_accounts::client::types::IntrospectionRequest;
 use hbx_service_accounts::config::DEFAULT_CREDENTIAL_CACHE_TTL;
 use hbx_service_accounts::domain::{CapabilityKey, Subject};
 use hbx_service_accounts::store::changes::{ChangeHub, CredentialChange};
@@ -22,7 +22,7 @@ use hbx_service_accounts::store::{
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::common::process::{ServeProcess, hbx_sa, json_stdout};
+use crate::common::process::{Deployment, ServeProcess, hbx_sa, json_stdout};
 use crate::common::stores::open_store;
 use crate::common::{Backend, TestServer, secret_of, secret_start, with_checksum};
 
@@ -101,7 +101,7 @@ async fn same_process_changes_apply_to_the_next_request(backend: Backend) {
     // A rotation: the old token fails on the next request, the new one works.
     let rotated = server
         .owner()
-        .rotate_service_account(&server.account_id, &worker.id)
+        .rotate_service_account(&server.account_id, &worker.id, None, None)
         .await
         .unwrap()
         .into_inner();
@@ -155,18 +155,7 @@ async fn a_wrong_secret_is_refused_on_a_warm_cache(backend: Backend) {
 async fn expiry_is_exact_on_a_warm_cache(backend: Backend) {
     let server = TestServer::start_on(backend).await;
     let expires_at = server.now() + TimeDelta::seconds(30);
-    let expiring = server
-        .owner()
-        .create_service_account(
-            &server.account_id,
-            &CreateServiceAccountRequest {
-                name: "expiring".parse().unwrap(),
-                expires_at: Some(expires_at),
-            },
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let expiring = server.create_expiring("expiring", expires_at).await;
     assert_eq!(status(&server, &expiring.token).await, 403, "warm");
     server.clock.set(expires_at - TimeDelta::microseconds(1));
     assert_eq!(status(&server, &expiring.token).await, 403);
@@ -261,6 +250,7 @@ on_both_stores!(
     a_command_beside_a_running_server_applies_within_the_bound,
     another_instance_sees_changes_within_the_bound,
     another_instance_is_told_of_changes,
+    a_grace_and_its_retirement_reach_every_instance,
     a_command_beside_a_running_server_is_told_of,
 );
 
@@ -276,52 +266,18 @@ const NOTIFICATION_BOUND: Duration = Duration::from_secs(1);
 /// bound; `cache_ttl` is the servers' `--credential-cache-ttl`, and `bound`
 /// what the test allows.
 async fn two_instances(backend: Backend, cache_ttl: Option<&str>, bound: Duration) {
-    let dir = tempfile::tempdir().unwrap();
-    let database = match backend {
-        Backend::Postgres => Some(crate::common::postgres::TestDatabase::create().await),
-        Backend::Sqlite => None,
+    let deployment = Deployment::new(backend).await;
+    let made = deployment.bootstrap("acme");
+    let (account_id, owner, owner_id) = (made.account_id, made.owner_token, made.owner_id);
+    let extra: Vec<&str> = match cache_ttl {
+        Some(ttl) => vec!["--credential-cache-ttl", ttl],
+        None => vec![],
     };
-    let key_file = dir.path().join("keys");
-    let data_dir = dir.path().join("data");
-    let storage: Vec<String> = match &database {
-        Some(database) => vec![
-            "--database-url".into(),
-            database.url.clone(),
-            "--token-key-file".into(),
-            key_file.display().to_string(),
-        ],
-        None => vec!["--data-dir".into(), data_dir.display().to_string()],
-    };
-    let with_storage = |args: &[&str]| -> Vec<String> {
-        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        all.extend(storage.iter().cloned());
-        all
-    };
-    let run = |args: Vec<String>| {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        json_stdout(&hbx_sa(dir.path(), &args))
-    };
-    if database.is_some() {
-        run(vec![
-            "keys".into(),
-            "create".into(),
-            "--file".into(),
-            key_file.display().to_string(),
-        ]);
-    }
-    let made = run(with_storage(&["bootstrap", "--account-name", "acme"]));
-    let account_id: Uuid = made["account_id"].as_str().unwrap().parse().unwrap();
-    let owner = made["token"].as_str().unwrap().to_owned();
-    let mut serve = with_storage(&["--bind", "127.0.0.1:0"]);
-    if let Some(ttl) = cache_ttl {
-        serve.extend(["--credential-cache-ttl".into(), ttl.into()]);
-    }
-    let serve: Vec<&str> = serve.iter().map(String::as_str).collect();
-    let first = ServeProcess::start(dir.path(), &serve);
-    let second = ServeProcess::start(dir.path(), &serve);
+    let first = deployment.serve(&extra);
+    let second = deployment.serve(&extra);
     let created = first
         .client(&owner)
-        .create_service_account(&account_id, &crate::common::create_request("shared"))
+        .create_service_account(&account_id, None, &crate::common::create_request("shared"))
         .await
         .unwrap()
         .into_inner();
@@ -332,16 +288,11 @@ async fn two_instances(backend: Backend, cache_ttl: Option<&str>, bound: Duratio
             .is_ok()
     };
     let (owner_on_first, owner_on_second) = (first.client(&owner), second.client(&owner));
-    let owner_id = made["service_account_id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
     // Warm both caches with the owner's token.
     assert!(works(&owner_on_first).await && works(&owner_on_second).await);
     let rotated = second
         .client(&owner)
-        .rotate_service_account(&account_id, &owner_id)
+        .rotate_service_account(&account_id, &owner_id, None, None)
         .await
         .unwrap()
         .into_inner();
@@ -372,6 +323,58 @@ async fn two_instances(backend: Backend, cache_ttl: Option<&str>, bound: Duratio
         async || status_on_second().await == Some(401),
     )
     .await;
+}
+
+/// A rotation with a grace period through one instance: both instances
+/// accept both tokens during the grace; once the previous token is retired
+/// through the other, each refuses it within the bound.
+async fn a_grace_and_its_retirement_reach_every_instance(backend: Backend) {
+    let deployment = Deployment::new(backend).await;
+    let made = deployment.bootstrap("acme");
+    let (first, second) = (deployment.serve(&[]), deployment.serve(&[]));
+    let works = async |instance: &ServeProcess, token: &str| {
+        instance
+            .client(token)
+            .get_service_account(&made.account_id, &made.owner_id)
+            .await
+            .is_ok()
+    };
+    // Warm: the old token is cached on both.
+    assert!(works(&first, &made.owner_token).await);
+    assert!(works(&second, &made.owner_token).await);
+    let rotated = first
+        .client(&made.owner_token)
+        .rotate_service_account(&made.account_id, &made.owner_id, Some(3600), None)
+        .await
+        .unwrap()
+        .into_inner();
+    within_the_bound("the new token on the other instance", async || {
+        works(&second, &rotated.token).await
+    })
+    .await;
+    for instance in [&first, &second] {
+        assert!(
+            works(instance, &made.owner_token).await,
+            "old, in its grace"
+        );
+        assert!(works(instance, &rotated.token).await, "new");
+    }
+    second
+        .client(&rotated.token)
+        .retire_previous_token(&made.account_id, &made.owner_id)
+        .await
+        .unwrap();
+    assert!(
+        !works(&second, &made.owner_token).await,
+        "at once where retired"
+    );
+    within_the_bound("a retirement through the other instance", async || {
+        !works(&first, &made.owner_token).await
+    })
+    .await;
+    for instance in [&first, &second] {
+        assert!(works(instance, &rotated.token).await);
+    }
 }
 
 /// With the default cache lifetime: within the bound of contract §6.

@@ -67,7 +67,7 @@ async fn serve_with_no_configuration_creates_its_data_directory() {
     let token = made["token"].as_str().unwrap();
     let created = server
         .client(token)
-        .create_service_account(&account_id, &create_request("from the README"))
+        .create_service_account(&account_id, None, &create_request("from the README"))
         .await
         .expect("the bootstrap token creates a service account");
     assert_eq!(created.status().as_u16(), 201);
@@ -89,7 +89,7 @@ async fn a_201_survives_the_process_being_killed() {
     );
     let created = server
         .client(made["token"].as_str().unwrap())
-        .create_service_account(&account_id, &create_request("durable"))
+        .create_service_account(&account_id, None, &create_request("durable"))
         .await
         .unwrap()
         .into_inner();
@@ -304,7 +304,7 @@ async fn audit_prints_create_rotate_and_revoke_with_their_actors() {
     );
     let owner = server.client(made["token"].as_str().unwrap());
     let created = owner
-        .create_service_account(&account_id, &create_request("audited"))
+        .create_service_account(&account_id, None, &create_request("audited"))
         .await
         .unwrap();
     let create_request_id = created.headers()["x-request-id"]
@@ -313,7 +313,7 @@ async fn audit_prints_create_rotate_and_revoke_with_their_actors() {
         .to_owned();
     let created = created.into_inner();
     owner
-        .rotate_service_account(&account_id, &created.id)
+        .rotate_service_account(&account_id, &created.id, None, None)
         .await
         .unwrap();
     owner
@@ -446,7 +446,7 @@ async fn development_mode_lets_a_newcomer_try_the_user_path() {
     );
     let created = dev
         .client(token)
-        .create_service_account(&account_id, &create_request("made by a user"))
+        .create_service_account(&account_id, None, &create_request("made by a user"))
         .await
         .expect("the development token is trusted")
         .into_inner();

@@ -9,8 +9,10 @@ async fn parallel_rotations_leave_exactly_one_valid_token(backend: Backend) {
     let server = TestServer::start_on(backend).await;
     let sa = server.create("rotated in parallel").await;
     let owner = server.owner();
-    let results =
-        join_all((0..16).map(|_| owner.rotate_service_account(&server.account_id, &sa.id))).await;
+    let results = join_all(
+        (0..16).map(|_| owner.rotate_service_account(&server.account_id, &sa.id, None, None)),
+    )
+    .await;
     let mut tokens = vec![sa.token.clone()];
     for result in results {
         tokens.push(
@@ -34,7 +36,8 @@ async fn parallel_creates_with_one_name_make_one_service_account(backend: Backen
     let owner = server.owner();
     let request = create_request("contested");
     let results =
-        join_all((0..16).map(|_| owner.create_service_account(&server.account_id, &request))).await;
+        join_all((0..16).map(|_| owner.create_service_account(&server.account_id, None, &request)))
+            .await;
     let mut created = 0;
     for result in results {
         match result {
@@ -58,7 +61,7 @@ async fn rotation_racing_revocation_never_leaves_a_usable_token(backend: Backend
     for round in 0..10 {
         let sa = server.create(&format!("raced {round}")).await;
         let (rotated, revoked) = tokio::join!(
-            owner.rotate_service_account(&server.account_id, &sa.id),
+            owner.rotate_service_account(&server.account_id, &sa.id, None, None),
             owner.revoke_service_account(&server.account_id, &sa.id),
         );
         revoked.expect("revocation always succeeds");

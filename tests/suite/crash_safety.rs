@@ -75,7 +75,7 @@ async fn work(client: Client, account_id: Uuid, worker: usize, model: Arc<Mutex<
         if choice == 0 || mine.is_empty() {
             let name = format!("w{worker}-{step}");
             match client
-                .create_service_account(&account_id, &create_request(&name))
+                .create_service_account(&account_id, None, &create_request(&name))
                 .await
             {
                 Ok(created) => {
@@ -106,7 +106,7 @@ async fn work(client: Client, account_id: Uuid, worker: usize, model: Arc<Mutex<
                     .map(|_| None)
             } else {
                 client
-                    .rotate_service_account(&account_id, &target)
+                    .rotate_service_account(&account_id, &target, None, None)
                     .await
                     .map(|rotated| Some(rotated.into_inner().token))
             };

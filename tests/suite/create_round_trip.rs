@@ -22,6 +22,7 @@ async fn create_returns_every_seed_field_and_a_working_token(backend: Backend) {
         .owner()
         .create_service_account(
             &server.account_id,
+            None,
             &CreateServiceAccountRequest {
                 name: "ci deploy".parse().unwrap(),
                 expires_at: Some(expires_at),
@@ -70,7 +71,7 @@ async fn create_returns_every_seed_field_and_a_working_token(backend: Backend) {
     assert_eq!(server.service_account_count().await, 2);
     let own = server
         .client(token)
-        .create_service_account(&server.account_id, &create_request("child"))
+        .create_service_account(&server.account_id, None, &create_request("child"))
         .await;
     expect_error(own, 403, "forbidden");
 }
@@ -88,13 +89,18 @@ async fn response_carries_nulls_explicitly(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), 201);
     let body: serde_json::Map<String, serde_json::Value> = response.json().await.unwrap();
-    assert_eq!(body.len(), 14);
+    // The seed's 14 fields and the 4 of a rotation's previous token.
+    assert_eq!(body.len(), 18);
     for field in [
         "created_by_user_id",
         "expires_at",
         "last_used_at",
         "revoked_at",
         "revoked_by_user_id",
+        "previous_token_public_id",
+        "previous_token_last4",
+        "previous_token_expires_at",
+        "previous_token_last_used_at",
     ] {
         assert_eq!(body[field], serde_json::Value::Null, "{field}");
     }
@@ -108,7 +114,7 @@ async fn grants_decide_403_and_standing_decides_404(backend: Backend) {
 
     let created = server
         .owner()
-        .create_service_account(&server.account_id, &create_request("worker"))
+        .create_service_account(&server.account_id, None, &create_request("worker"))
         .await
         .unwrap()
         .into_inner();
@@ -117,21 +123,21 @@ async fn grants_decide_403_and_standing_decides_404(backend: Backend) {
     // No grants: 403 at home, 404 anywhere else (existing or not).
     expect_error(
         worker
-            .create_service_account(&server.account_id, &create_request("a"))
+            .create_service_account(&server.account_id, None, &create_request("a"))
             .await,
         403,
         "forbidden",
     );
     let elsewhere = expect_error(
         worker
-            .create_service_account(&other.id, &create_request("a"))
+            .create_service_account(&other.id, None, &create_request("a"))
             .await,
         404,
         "not_found",
     );
     let nowhere = expect_error(
         worker
-            .create_service_account(&Uuid::new_v4(), &create_request("a"))
+            .create_service_account(&Uuid::new_v4(), None, &create_request("a"))
             .await,
         404,
         "not_found",
@@ -145,7 +151,7 @@ async fn grants_decide_403_and_standing_decides_404(backend: Backend) {
     expect_error(
         server
             .owner()
-            .create_service_account(&other.id, &create_request("a"))
+            .create_service_account(&other.id, None, &create_request("a"))
             .await,
         404,
         "not_found",
@@ -162,7 +168,7 @@ async fn grants_decide_403_and_standing_decides_404(backend: Backend) {
         .await
         .unwrap();
     let made = worker
-        .create_service_account(&server.account_id, &create_request("made by worker"))
+        .create_service_account(&server.account_id, None, &create_request("made by worker"))
         .await
         .expect("auth.manage allows create");
     assert_eq!(made.status().as_u16(), 201);
@@ -178,7 +184,7 @@ async fn grants_decide_403_and_standing_decides_404(backend: Backend) {
     );
     expect_error(
         worker
-            .create_service_account(&other.id, &create_request("b"))
+            .create_service_account(&other.id, None, &create_request("b"))
             .await,
         404,
         "not_found",
@@ -189,12 +195,12 @@ async fn duplicate_active_names_conflict(backend: Backend) {
     let server = TestServer::start_on(backend).await;
     let owner = server.owner();
     owner
-        .create_service_account(&server.account_id, &create_request("deploy"))
+        .create_service_account(&server.account_id, None, &create_request("deploy"))
         .await
         .unwrap();
     let conflict = expect_error(
         owner
-            .create_service_account(&server.account_id, &create_request("deploy"))
+            .create_service_account(&server.account_id, None, &create_request("deploy"))
             .await,
         409,
         "name_conflict",
@@ -203,7 +209,7 @@ async fn duplicate_active_names_conflict(backend: Backend) {
     // Names are compared exactly: case and surrounding space make a different name.
     for distinct in ["Deploy", "deploy ", "deploy2"] {
         owner
-            .create_service_account(&server.account_id, &create_request(distinct))
+            .create_service_account(&server.account_id, None, &create_request(distinct))
             .await
             .unwrap_or_else(|e| panic!("{distinct:?}: {e:?}"));
     }
@@ -216,7 +222,7 @@ async fn duplicate_active_names_conflict(backend: Backend) {
         .unwrap();
     server
         .client(other.owner.token.expose())
-        .create_service_account(&other.account.id, &create_request("deploy"))
+        .create_service_account(&other.account.id, None, &create_request("deploy"))
         .await
         .expect("names are per account");
     assert_eq!(server.service_account_count().await, 5);
@@ -235,6 +241,7 @@ async fn expiry_must_be_in_the_future(backend: Backend) {
             owner
                 .create_service_account(
                     &server.account_id,
+                    None,
                     &CreateServiceAccountRequest {
                         name: format!("expires {label}").parse().unwrap(),
                         expires_at: Some(expires_at),
@@ -254,6 +261,7 @@ async fn expiry_must_be_in_the_future(backend: Backend) {
     let created = owner
         .create_service_account(
             &server.account_id,
+            None,
             &CreateServiceAccountRequest {
                 name: "expires in a microsecond".parse().unwrap(),
                 expires_at: Some(soonest),
@@ -272,7 +280,7 @@ async fn invalid_names_that_the_client_can_send_are_400(backend: Backend) {
         let error = expect_error(
             server
                 .owner()
-                .create_service_account(&server.account_id, &create_request(name))
+                .create_service_account(&server.account_id, None, &create_request(name))
                 .await,
             400,
             "invalid_request",
@@ -305,7 +313,7 @@ async fn bad_credentials_are_401_as_rfc_6750_says(backend: Backend) {
         let error = expect_error(
             server
                 .client_with_authorization(authorization)
-                .create_service_account(&server.account_id, &create_request("x"))
+                .create_service_account(&server.account_id, None, &create_request("x"))
                 .await,
             401,
             "unauthenticated",
@@ -353,7 +361,7 @@ async fn bad_credentials_are_401_as_rfc_6750_says(backend: Backend) {
         let error = expect_error(
             server
                 .client_with_authorization(Some(&authorization))
-                .create_service_account(&server.account_id, &create_request("x"))
+                .create_service_account(&server.account_id, None, &create_request("x"))
                 .await,
             401,
             "invalid_token",
@@ -376,7 +384,7 @@ async fn bad_credentials_are_401_as_rfc_6750_says(backend: Backend) {
     // And the real token still works.
     server
         .owner()
-        .create_service_account(&server.account_id, &create_request("still works"))
+        .create_service_account(&server.account_id, None, &create_request("still works"))
         .await
         .expect("the owner's token is valid");
 }
@@ -389,7 +397,7 @@ async fn created_at_is_the_servers_time_in_utc(backend: Backend) {
     server.clock.set(fixed);
     let created = server
         .owner()
-        .create_service_account(&server.account_id, &create_request("clocked"))
+        .create_service_account(&server.account_id, None, &create_request("clocked"))
         .await
         .unwrap()
         .into_inner();
@@ -444,7 +452,7 @@ async fn a_database_that_cannot_be_written_is_503_then_recovers() {
     let error = expect_error(
         server
             .owner()
-            .create_service_account(&server.account_id, &create_request("blocked"))
+            .create_service_account(&server.account_id, None, &create_request("blocked"))
             .await,
         503,
         "unavailable",
@@ -459,7 +467,7 @@ async fn a_database_that_cannot_be_written_is_503_then_recovers() {
     assert_eq!(server.service_account_count().await, 1);
     server
         .owner()
-        .create_service_account(&server.account_id, &create_request("blocked"))
+        .create_service_account(&server.account_id, None, &create_request("blocked"))
         .await
         .expect("the lock is gone");
 }

@@ -102,6 +102,7 @@ async fn invisible_names_are_refused(backend: Backend) {
 on_both_stores!(
     expiry_must_be_readable_by_every_client,
     invisible_names_are_refused,
+    rotation_checks_grants_inside_its_transaction,
 );
 
 fn mode(path: &std::path::Path) -> u32 {
@@ -284,89 +285,106 @@ async fn a_jwt_with_critical_extensions_is_refused() {
     );
 }
 
-/// On PostgreSQL (READ COMMITTED, row locks), the same race: a transaction
-/// that holds the target's row and grants it ownership commits while the
-/// rotation waits; the rotation must see the grant and refuse. (Reading the
-/// grants without locking the row first, the rotation saw no grant, then
-/// waited on the row for its update, and handed over an owner's token.)
-#[tokio::test]
-async fn rotation_checks_grants_inside_its_transaction_on_postgres() {
-    use sqlx::Connection;
-    let server = TestServer::start_on(Backend::Postgres).await;
-    let caller = server.create("caller").await;
-    let target = server.create("target").await;
-    for id in [caller.id, target.id] {
-        server.grant_auth_manage(id).await;
-    }
-    let url = server.database_url().expect("PostgreSQL").to_owned();
-    let mut granter = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql("BEGIN").execute(&mut granter).await.unwrap();
-    sqlx::query("SELECT 1 FROM service_accounts WHERE id = $1 FOR UPDATE")
-        .bind(target.id)
-        .execute(&mut granter)
-        .await
-        .unwrap();
-    let rotation = {
-        let client = server.client(&caller.token);
-        let account_id = server.account_id;
-        let target_id = target.id;
-        tokio::spawn(async move { client.rotate_service_account(&account_id, &target_id).await })
-    };
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    sqlx::query(
-        "INSERT INTO grants (account_id, subject_kind, subject_id, capability, created_at) \
-         VALUES ($1, 'service_account', $2, 'account_owner', now())",
-    )
-    .bind(server.account_id)
-    .bind(target.id)
-    .execute(&mut granter)
-    .await
-    .unwrap();
-    sqlx::raw_sql("COMMIT").execute(&mut granter).await.unwrap();
-    let error = expect_error(rotation.await.unwrap(), 403, "forbidden");
-    assert!(error.message.contains("account_owner"), "{}", error.message);
-    assert!(server.authenticates(&target.token).await);
+/// Another writer that will grant ownership of a service account while a
+/// rotation of it waits: on SQLite it holds the write lock; on PostgreSQL
+/// (READ COMMITTED, row locks) it holds the service account's row.
+enum Granter {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
 }
 
-/// The rotation checks the target's grants inside its transaction: a grant of
-/// ownership to the target that commits while the rotation waits for the
-/// write lock is seen, and the rotation refused (before, the check ran first,
-/// outside, and the caller received an owner's token).
-#[tokio::test]
-async fn rotation_checks_grants_inside_its_transaction() {
-    use sqlx::Connection;
-    let server = TestServer::start().await;
+impl Granter {
+    async fn hold(server: &TestServer, target: Uuid) -> Self {
+        use sqlx::Connection;
+        match server.database_url() {
+            Some(url) => {
+                let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::raw_sql("BEGIN")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+                sqlx::query("SELECT 1 FROM service_accounts WHERE id = $1 FOR UPDATE")
+                    .bind(target)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+                Granter::Postgres(connection)
+            }
+            None => {
+                let url = format!("sqlite://{}", server.database_path().display());
+                let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql("BEGIN IMMEDIATE")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+                Granter::Sqlite(connection)
+            }
+        }
+    }
+
+    /// Makes `target` an owner of `account_id`, and commits.
+    async fn grant_ownership(self, account_id: Uuid, target: Uuid) {
+        let insert = |created_at: &str| {
+            format!(
+                "INSERT INTO grants (account_id, subject_kind, subject_id, capability, created_at) \
+                 VALUES ($1, 'service_account', $2, 'account_owner', {created_at})"
+            )
+        };
+        match self {
+            Granter::Postgres(mut connection) => {
+                sqlx::query(sqlx::AssertSqlSafe(insert("now()")))
+                    .bind(account_id)
+                    .bind(target)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+                sqlx::raw_sql("COMMIT")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            Granter::Sqlite(mut connection) => {
+                sqlx::query(sqlx::AssertSqlSafe(insert("0")))
+                    .bind(account_id)
+                    .bind(target)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+                sqlx::raw_sql("COMMIT")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// The rotation checks the target's grants inside its transaction, with the
+/// target's row locked: a grant of ownership to the target that commits while
+/// the rotation waits is seen, and the rotation refused. (Before, the check
+/// ran first, outside; then, on PostgreSQL, it read the grants without
+/// locking the row, and the caller still received an owner's token.)
+async fn rotation_checks_grants_inside_its_transaction(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let caller = server.create("caller").await;
     let target = server.create("target").await;
     for id in [caller.id, target.id] {
         server.grant_auth_manage(id).await;
     }
-    // Another writer holds SQLite's write lock.
-    let url = format!("sqlite://{}", server.database_path().display());
-    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let granter = Granter::hold(&server, target.id).await;
     // The rotation is allowed by the grants it can see now, and waits.
     let rotation = {
         let client = server.client(&caller.token);
         let account_id = server.account_id;
         let target_id = target.id;
-        tokio::spawn(async move { client.rotate_service_account(&account_id, &target_id).await })
+        tokio::spawn(async move {
+            client
+                .rotate_service_account(&account_id, &target_id, None, None)
+                .await
+        })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // Meanwhile the other writer makes the target an owner, and commits.
-    sqlx::query(
-        "INSERT INTO grants (account_id, subject_kind, subject_id, capability, created_at) \
-         VALUES ($1, 'service_account', $2, 'account_owner', 0)",
-    )
-    .bind(server.account_id)
-    .bind(target.id)
-    .execute(&mut blocker)
-    .await
-    .unwrap();
-    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    granter.grant_ownership(server.account_id, target.id).await;
     let error = expect_error(rotation.await.unwrap(), 403, "forbidden");
     assert!(error.message.contains("account_owner"), "{}", error.message);
     // The target's token is untouched.

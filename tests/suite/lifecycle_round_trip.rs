@@ -13,18 +13,7 @@ use uuid::Uuid;
 async fn rotation_issues_a_new_token_and_kills_the_old_one(backend: Backend) {
     let server = TestServer::start_on(backend).await;
     let expires_at = server.now() + TimeDelta::days(10);
-    let created = server
-        .owner()
-        .create_service_account(
-            &server.account_id,
-            &CreateServiceAccountRequest {
-                name: "rotating".parse().unwrap(),
-                expires_at: Some(expires_at),
-            },
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let created = server.create_expiring("rotating", expires_at).await;
     // It is used once, so that rotation has a last_used_at to reset.
     assert!(server.authenticates(&created.token).await);
     server.flush_last_use().await;
@@ -32,7 +21,7 @@ async fn rotation_issues_a_new_token_and_kills_the_old_one(backend: Backend) {
     server.clock.advance(TimeDelta::minutes(5));
     let response = server
         .owner()
-        .rotate_service_account(&server.account_id, &created.id)
+        .rotate_service_account(&server.account_id, &created.id, None, None)
         .await
         .expect("rotate");
     assert_eq!(response.status().as_u16(), 200);
@@ -139,25 +128,14 @@ async fn revoked_and_expired_service_accounts_cannot_be_rotated(backend: Backend
     expect_error(
         server
             .owner()
-            .rotate_service_account(&server.account_id, &revoked.id)
+            .rotate_service_account(&server.account_id, &revoked.id, None, None)
             .await,
         409,
         "service_account_revoked",
     );
 
     let expires_at = server.now() + TimeDelta::hours(1);
-    let expiring = server
-        .owner()
-        .create_service_account(
-            &server.account_id,
-            &CreateServiceAccountRequest {
-                name: "expiring".parse().unwrap(),
-                expires_at: Some(expires_at),
-            },
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let expiring = server.create_expiring("expiring", expires_at).await;
     // One microsecond before expiry: still a working token.
     server.clock.set(expires_at - TimeDelta::microseconds(1));
     assert!(server.authenticates(&expiring.token).await);
@@ -167,7 +145,7 @@ async fn revoked_and_expired_service_accounts_cannot_be_rotated(backend: Backend
     let error = expect_error(
         server
             .owner()
-            .rotate_service_account(&server.account_id, &expiring.id)
+            .rotate_service_account(&server.account_id, &expiring.id, None, None)
             .await,
         409,
         "service_account_expired",
@@ -201,7 +179,9 @@ async fn another_accounts_service_account_is_404_whatever_the_caller_holds(backe
             "not_found",
         );
         expect_error(
-            owner.rotate_service_account(&account, &theirs).await,
+            owner
+                .rotate_service_account(&account, &theirs, None, None)
+                .await,
             404,
             "not_found",
         );
@@ -227,7 +207,7 @@ async fn another_accounts_service_account_is_404_whatever_the_caller_holds(backe
     );
     expect_error(
         owner
-            .rotate_service_account(&server.account_id, &nobody)
+            .rotate_service_account(&server.account_id, &nobody, None, None)
             .await,
         404,
         "not_found",
@@ -283,7 +263,9 @@ async fn every_operation_answers_401_403_and_404(backend: Backend) {
             code,
         );
         expect_error(
-            client.rotate_service_account(&account, &id).await,
+            client
+                .rotate_service_account(&account, &id, None, None)
+                .await,
             status,
             code,
         );
@@ -401,6 +383,7 @@ async fn five_thousand_service_accounts_page_exactly_once_in_order(backend: Back
                     name: format!("sa-{i:04}"),
                     expires_at: None,
                 },
+                None,
             )
             .await
             .unwrap();
@@ -445,6 +428,7 @@ async fn a_maximum_token_lifetime_makes_expiry_required_and_bounded(backend: Bac
     let server = TestServer::start_with_on(backend, |settings| {
         settings.token_policy = TokenPolicy {
             max_lifetime: Some(TimeDelta::days(30)),
+            ..TokenPolicy::default()
         };
     })
     .await;
@@ -455,7 +439,7 @@ async fn a_maximum_token_lifetime_makes_expiry_required_and_bounded(backend: Bac
     };
     let error = expect_error(
         owner
-            .create_service_account(&server.account_id, &create_request("forever"))
+            .create_service_account(&server.account_id, None, &create_request("forever"))
             .await,
         400,
         "invalid_request",
@@ -469,7 +453,11 @@ async fn a_maximum_token_lifetime_makes_expiry_required_and_bounded(backend: Bac
     let too_late = server.now() + TimeDelta::days(30) + TimeDelta::microseconds(1);
     let error = expect_error(
         owner
-            .create_service_account(&server.account_id, &with_expiry("too long", Some(too_late)))
+            .create_service_account(
+                &server.account_id,
+                None,
+                &with_expiry("too long", Some(too_late)),
+            )
             .await,
         400,
         "invalid_request",
@@ -481,14 +469,18 @@ async fn a_maximum_token_lifetime_makes_expiry_required_and_bounded(backend: Bac
     );
     let longest = server.now() + TimeDelta::days(30);
     let created = owner
-        .create_service_account(&server.account_id, &with_expiry("longest", Some(longest)))
+        .create_service_account(
+            &server.account_id,
+            None,
+            &with_expiry("longest", Some(longest)),
+        )
         .await
         .expect("exactly the maximum is allowed")
         .into_inner();
     assert_eq!(created.expires_at, Some(longest));
     // Rotation keeps expires_at, so it cannot extend a token's life.
     let rotated = owner
-        .rotate_service_account(&server.account_id, &created.id)
+        .rotate_service_account(&server.account_id, &created.id, None, None)
         .await
         .unwrap()
         .into_inner();
@@ -506,7 +498,7 @@ async fn rotation_never_hands_over_more_than_the_caller_holds(backend: Backend) 
     // The owner's token would make the manager an owner: refused, and nothing changes.
     let error = expect_error(
         as_manager
-            .rotate_service_account(&server.account_id, &server.owner_id)
+            .rotate_service_account(&server.account_id, &server.owner_id, None, None)
             .await,
         403,
         "forbidden",
@@ -516,20 +508,20 @@ async fn rotation_never_hands_over_more_than_the_caller_holds(backend: Backend) 
 
     // A peer with the same capabilities, and itself: fine.
     let peer_rotated = as_manager
-        .rotate_service_account(&server.account_id, &peer.id)
+        .rotate_service_account(&server.account_id, &peer.id, None, None)
         .await
         .expect("a peer holds nothing the manager lacks")
         .into_inner();
     assert!(server.authenticates(&peer_rotated.token).await);
     let own = as_manager
-        .rotate_service_account(&server.account_id, &manager.id)
+        .rotate_service_account(&server.account_id, &manager.id, None, None)
         .await
         .expect("a service account may always rotate itself")
         .into_inner();
     // The owner may rotate anyone.
     server
         .owner()
-        .rotate_service_account(&server.account_id, &manager.id)
+        .rotate_service_account(&server.account_id, &manager.id, None, None)
         .await
         .expect("an owner holds everything");
     assert!(!server.authenticates(&own.token).await);

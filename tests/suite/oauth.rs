@@ -45,6 +45,7 @@ async fn users_with_grants_create_and_revoke(backend: Backend) {
         let created = as_user
             .create_service_account(
                 &server.account_id,
+                None,
                 &create_request(&format!("by {}", key.kid)),
             )
             .await
@@ -193,7 +194,7 @@ async fn grants_decide_404_and_403_for_users(backend: Backend) {
     expect_error(
         server
             .client(&key.sign(&claims(&server, &issuer, stranger)))
-            .create_service_account(&server.account_id, &create_request("x"))
+            .create_service_account(&server.account_id, None, &create_request("x"))
             .await,
         404,
         "not_found",
@@ -203,7 +204,7 @@ async fn grants_decide_404_and_403_for_users(backend: Backend) {
     expect_error(
         server
             .client(&key.sign(&claims(&server, &issuer, reader)))
-            .create_service_account(&server.account_id, &create_request("x"))
+            .create_service_account(&server.account_id, None, &create_request("x"))
             .await,
         403,
         "forbidden",
@@ -212,7 +213,7 @@ async fn grants_decide_404_and_403_for_users(backend: Backend) {
     grant(&server, owner, "account_owner").await;
     server
         .client(&key.sign(&claims(&server, &issuer, owner)))
-        .create_service_account(&server.account_id, &create_request("x"))
+        .create_service_account(&server.account_id, None, &create_request("x"))
         .await
         .expect("ownership implies auth.manage");
 }
@@ -311,7 +312,11 @@ async fn development_tokens_work_only_in_development_mode() {
         .unwrap();
     let created = development
         .client(&token)
-        .create_service_account(&development.account_id, &create_request("made in dev"))
+        .create_service_account(
+            &development.account_id,
+            None,
+            &create_request("made in dev"),
+        )
         .await
         .expect("the development token is trusted")
         .into_inner();

@@ -90,7 +90,7 @@ proptest! {
         let Some(requested) = chrono::DateTime::from_timestamp(seconds % 300_000_000_000, nanos) else {
             return Ok(());
         };
-        let bounded = TokenPolicy { max_lifetime: Some(chrono::TimeDelta::days(90)) };
+        let bounded = TokenPolicy { max_lifetime: Some(chrono::TimeDelta::days(90)), ..TokenPolicy::default() };
         for policy in [TokenPolicy::default(), bounded] {
             match parse_expiry(Some(requested), now, &policy) {
                 Ok(Some(accepted)) => {

@@ -70,7 +70,7 @@ async fn two_instances_share_tokens_and_revocations() {
     // Created through the first instance...
     let created = first
         .client(&owner_token)
-        .create_service_account(&account_id, &create_request("shared"))
+        .create_service_account(&account_id, None, &create_request("shared"))
         .await
         .unwrap()
         .into_inner();
@@ -154,6 +154,8 @@ async fn two_instances_share_tokens_and_revocations() {
         .rotate_service_account(
             &account_id,
             &Uuid::parse_str(made["service_account_id"].as_str().unwrap()).unwrap(),
+            None,
+            None,
         )
         .await
         .unwrap()
@@ -333,7 +335,7 @@ async fn expect_503(owner: &Client, account_id: &Uuid) -> Duration {
     let started = Instant::now();
     let error = expect_error(
         owner
-            .create_service_account(account_id, &create_request("during"))
+            .create_service_account(account_id, None, &create_request("during"))
             .await,
         503,
         "unavailable",
@@ -389,7 +391,7 @@ async fn recovered(owner: &Client, account_id: &Uuid, name: &str) -> Uuid {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match owner
-            .create_service_account(account_id, &create_request(name))
+            .create_service_account(account_id, None, &create_request(name))
             .await
         {
             Ok(created) => return created.into_inner().id,
@@ -485,7 +487,7 @@ async fn postgres_never_holds_a_token() {
         assert!(server.authenticates(&created.token).await);
         let rotated = server
             .owner()
-            .rotate_service_account(&server.account_id, &created.id)
+            .rotate_service_account(&server.account_id, &created.id, None, None)
             .await
             .unwrap()
             .into_inner();

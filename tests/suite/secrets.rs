@@ -2,7 +2,7 @@
 //! any file of the data directory (database, WAL, shared memory, key file, log),
 //! not in error responses, whether the server is running or stopped.
 
-use crate::common::{TestServer, contains_bytes, files_under, secret_of};
+use crate::common::{Backend, TestServer, contains_bytes, files_under, secret_of};
 use hbx_service_accounts::client::types::CreateServiceAccountRequest;
 use hbx_service_accounts::token::{self, TokenPrefix};
 
@@ -48,6 +48,7 @@ async fn no_file_in_the_data_directory_ever_holds_a_token() {
             .owner()
             .create_service_account(
                 &server.account_id,
+                None,
                 &CreateServiceAccountRequest {
                     name: format!("sa {i}").parse().unwrap(),
                     expires_at: None,
@@ -62,6 +63,7 @@ async fn no_file_in_the_data_directory_ever_holds_a_token() {
             .client(&created.token)
             .create_service_account(
                 &server.account_id,
+                None,
                 &CreateServiceAccountRequest {
                     name: "x".parse().unwrap(),
                     expires_at: None,
@@ -78,6 +80,7 @@ async fn no_file_in_the_data_directory_ever_holds_a_token() {
             .client(&stranger)
             .create_service_account(
                 &server.account_id,
+                None,
                 &CreateServiceAccountRequest {
                     name: "x".parse().unwrap(),
                     expires_at: None,
@@ -105,3 +108,134 @@ async fn no_file_in_the_data_directory_ever_holds_a_token() {
     server.app.store().close().await;
     assert_no_file_contains(&server, &tokens, "after stopping");
 }
+
+/// Every row of every table of a PostgreSQL database, as text: each row as
+/// JSON (where a bytea shows as `\x` and hex), so both the readable and the
+/// hex form of a secret can be looked for.
+async fn every_postgres_row(url: &str) -> String {
+    use sqlx::{AssertSqlSafe, Connection, Row};
+    let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+    let tables: Vec<String> = sqlx::query(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.get(0))
+    .collect();
+    assert!(
+        tables.iter().any(|t| t == "idempotency_records"),
+        "{tables:?}"
+    );
+    let mut dump = String::new();
+    for table in tables {
+        let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
+        for row in sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+        {
+            dump.push_str(&row.get::<String, _>(0));
+            dump.push('\n');
+        }
+    }
+    dump
+}
+
+/// After creates and rotations with idempotency keys, and their replays
+/// (whose recorded answers hold the tokens), no file of the data directory
+/// and no row of the database holds a token, a secret or an idempotency key
+/// in plaintext: the store keeps a MAC of each key and the answers sealed.
+async fn replays_leave_no_token_or_key_in_plaintext(backend: Backend) {
+    use hbx_service_accounts::client::types::{
+        CreateServiceAccountIdempotencyKey, RotateServiceAccountIdempotencyKey,
+    };
+    let mut server = TestServer::start_on(backend).await;
+    let mut tokens = vec![server.owner_token.clone()];
+    let mut keys = Vec::new();
+    for i in 0..5 {
+        let key = format!("retry-key-{i}-{}", uuid::Uuid::new_v4());
+        let create_key = CreateServiceAccountIdempotencyKey::try_from(key.as_str()).unwrap();
+        let request = CreateServiceAccountRequest {
+            name: format!("retried {i}").parse().unwrap(),
+            expires_at: None,
+        };
+        let mut created = None;
+        for _ in 0..2 {
+            let answer = server
+                .owner()
+                .create_service_account(&server.account_id, Some(&create_key), &request)
+                .await
+                .unwrap()
+                .into_inner();
+            created = Some(answer);
+        }
+        let created = created.unwrap();
+        tokens.push(created.token.clone());
+        let rotate_key = format!("rotate-key-{i}-{}", uuid::Uuid::new_v4());
+        let typed = RotateServiceAccountIdempotencyKey::try_from(rotate_key.as_str()).unwrap();
+        for _ in 0..2 {
+            let rotated = server
+                .owner()
+                .rotate_service_account(&server.account_id, &created.id, Some(600), Some(&typed))
+                .await
+                .unwrap()
+                .into_inner();
+            tokens.push(rotated.token);
+        }
+        keys.push(key);
+        keys.push(rotate_key);
+    }
+    let mut needles: Vec<Vec<u8>> = tokens.iter().flat_map(|t| needles(t)).collect();
+    needles.extend(keys.iter().map(|k| k.as_bytes().to_vec()));
+    let hex_needles: Vec<String> = needles.iter().map(hex::encode).collect();
+
+    match server.database_url() {
+        Some(url) => {
+            let dump = every_postgres_row(url).await;
+            assert!(
+                dump.contains(r#""operation":"rotate_service_account""#),
+                "the idempotency records are in the dump"
+            );
+            for (needle, hex) in needles.iter().zip(&hex_needles) {
+                assert!(
+                    !contains_bytes(dump.as_bytes(), needle),
+                    "a PostgreSQL row holds a token, secret or key in plaintext"
+                );
+                assert!(
+                    !dump.contains(hex.as_str()),
+                    "a PostgreSQL bytea holds a token, secret or key"
+                );
+            }
+            // And the data directory (key file, log) too.
+            for file in files_under(server.data_dir()) {
+                let bytes = std::fs::read(&file).unwrap();
+                for needle in &needles {
+                    assert!(!contains_bytes(&bytes, needle), "{}", file.display());
+                }
+            }
+        }
+        None => {
+            for when in ["while running", "after stopping"] {
+                if when == "after stopping" {
+                    server.stop().await;
+                    server.app.store().close().await;
+                }
+                for file in files_under(server.data_dir()) {
+                    let bytes = std::fs::read(&file).unwrap();
+                    for needle in &needles {
+                        assert!(
+                            !contains_bytes(&bytes, needle),
+                            "{when}: {} holds a token, secret or key in plaintext",
+                            file.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+on_both_stores!(replays_leave_no_token_or_key_in_plaintext);

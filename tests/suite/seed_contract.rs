@@ -95,7 +95,18 @@ fn create_is_a_post_with_a_uuid_account_id() {
             .as_deref()
             .is_some_and(|s| !s.is_empty())
     );
-    assert_eq!(operation.parameters.len(), 1);
+    // The seed's one parameter, and the optional Idempotency-Key header
+    // (contract §9) that makes a create safe to retry.
+    assert_eq!(operation.parameters.len(), 2);
+    let ReferenceOr::Item(openapiv3::Parameter::Header {
+        parameter_data: header,
+        ..
+    }) = &operation.parameters[1]
+    else {
+        panic!("Idempotency-Key is a header parameter")
+    };
+    assert_eq!(header.name, "Idempotency-Key");
+    assert!(!header.required);
     let ReferenceOr::Item(openapiv3::Parameter::Path { parameter_data, .. }) =
         &operation.parameters[0]
     else {
@@ -187,12 +198,18 @@ fn response_matches_the_seed() {
         "token_public_id",
         "updated_at",
     ]);
+    // The seed's nullable fields, and the four a rotation's grace period
+    // added (contract §9): optional and nullable, so additive.
     let nullable = set(&[
         "created_by_user_id",
         "expires_at",
         "last_used_at",
         "revoked_at",
         "revoked_by_user_id",
+        "previous_token_public_id",
+        "previous_token_last4",
+        "previous_token_expires_at",
+        "previous_token_last_used_at",
     ]);
     let all: BTreeSet<String> = required.union(&nullable).cloned().collect();
     assert_eq!(
@@ -206,9 +223,13 @@ fn response_matches_the_seed() {
 
     let expected_format = |name: &str| match name {
         "account_id" | "id" | "created_by_user_id" | "revoked_by_user_id" => Some("uuid"),
-        "created_at" | "updated_at" | "expires_at" | "last_used_at" | "revoked_at" => {
-            Some("date-time")
-        }
+        "created_at"
+        | "updated_at"
+        | "expires_at"
+        | "last_used_at"
+        | "revoked_at"
+        | "previous_token_expires_at"
+        | "previous_token_last_used_at" => Some("date-time"),
         _ => None,
     };
     for (name, property) in &object.properties {

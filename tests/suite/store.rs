@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use hbx_service_accounts::domain::{
     Account, Actor, AuditAction, AuditDetail, AuditEvent, Capability, CapabilityKey,
-    ServiceAccount, Subject, TokenFacts,
+    ServiceAccount, Subject, TokenFacts, TokenGeneration,
 };
 use hbx_service_accounts::store::{
     EscalationGuard, Grant, LastUse, PageRequest, Revocation, Store, StoreError,
@@ -58,11 +58,13 @@ fn service_account(
             revoked_at: None,
             revoked_by_user_id: None,
             token: token_facts(),
+            previous_token: None,
         },
         mac: TokenMac {
             key_version: 3,
             digest: (0u8..32).collect(),
         },
+        previous_mac: None,
     }
 }
 
@@ -107,7 +109,7 @@ async fn insert(store: &Arc<dyn Store>, new: &StoredServiceAccount) -> Result<()
         AuditAction::Create,
         new.service_account.created_at,
     );
-    store.insert_service_account(new, &created).await
+    store.insert_service_account(new, &created, None).await
 }
 
 /// An account with one service account in it.
@@ -135,6 +137,7 @@ fn replacement(at: DateTime<Utc>) -> TokenReplacement {
             digest: vec![9; 32],
         },
         at,
+        previous_works_until: None,
     }
 }
 
@@ -185,7 +188,7 @@ async fn service_accounts_are_only_visible_in_their_account(backend: Backend) {
     let rotate = event(&sa.service_account, AuditAction::Rotate, now);
     assert_eq!(
         store
-            .rotate_token(other.id, id, &replacement(now), &rotate, &exempt())
+            .rotate_token(other.id, id, &replacement(now), &rotate, &exempt(), None)
             .await
             .unwrap(),
         None
@@ -458,6 +461,7 @@ async fn rotation_replaces_the_token_and_keeps_the_rest(backend: Backend) {
     let used = LastUse {
         service_account_id: sa.service_account.id,
         public_id: sa.service_account.token.public_id.clone(),
+        generation: TokenGeneration::Current,
         at: at("2030-01-05T00:00:00Z"),
         unless_recorded_after: at("2030-01-04T23:59:00Z"),
     };
@@ -473,6 +477,7 @@ async fn rotation_replaces_the_token_and_keeps_the_rest(backend: Backend) {
             &new_token,
             &rotate,
             &exempt(),
+            None,
         )
         .await
         .unwrap()
@@ -522,6 +527,7 @@ async fn revoked_and_expired_service_accounts_are_not_rotated(backend: Backend) 
             &replacement(now),
             &rotate,
             &exempt(),
+            None,
         )
         .await
         .unwrap();
@@ -534,6 +540,7 @@ async fn revoked_and_expired_service_accounts_are_not_rotated(backend: Backend) 
             &replacement(just_before),
             &rotate,
             &exempt(),
+            None,
         )
         .await
         .unwrap();
@@ -551,7 +558,7 @@ async fn revoked_and_expired_service_accounts_are_not_rotated(backend: Backend) 
     let rotate = event(&sa.service_account, AuditAction::Rotate, now);
     assert_eq!(
         store
-            .rotate_token(acme.id, id, &replacement(now), &rotate, &exempt())
+            .rotate_token(acme.id, id, &replacement(now), &rotate, &exempt(), None)
             .await
             .unwrap(),
         None
@@ -726,7 +733,8 @@ async fn key_versions_are_32_bit_on_both_stores(backend: Backend) {
                 largest.service_account.id,
                 &replacement,
                 &rotate,
-                &exempt()
+                &exempt(),
+                None
             )
             .await,
         Err(StoreError::Internal(_))
@@ -751,6 +759,7 @@ async fn last_use_is_throttled_and_follows_the_current_token(backend: Backend) {
     let use_at = |t: DateTime<Utc>, public_id: &str| LastUse {
         service_account_id: id,
         public_id: public_id.to_owned(),
+        generation: TokenGeneration::Current,
         at: t,
         unless_recorded_after: t - interval,
     };
@@ -794,6 +803,7 @@ async fn last_use_is_throttled_and_follows_the_current_token(backend: Backend) {
             &new_token,
             &event(&sa.service_account, AuditAction::Rotate, rotated_at),
             &exempt(),
+            None,
         )
         .await
         .unwrap();
@@ -911,6 +921,406 @@ async fn pages_follow_creation_order(backend: Backend) {
     }
 }
 
+/// A rotation with a grace period keeps the replaced token as the previous
+/// one (its facts, MAC and last use), found by its public id; a rotation
+/// without one leaves none; uses of each token are recorded separately.
+async fn a_grace_keeps_the_previous_token_until_the_next_rotation(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
+    let (acme, sa) = account_with_one(&store).await;
+    let id = sa.service_account.id;
+    let used_at = at("2030-01-05T00:00:00Z");
+    let use_of = |public_id: &str, generation, at_: DateTime<Utc>| LastUse {
+        service_account_id: id,
+        public_id: public_id.to_owned(),
+        generation,
+        at: at_,
+        unless_recorded_after: at_ - TimeDelta::minutes(1),
+    };
+    store
+        .record_last_use(&[use_of(
+            &sa.service_account.token.public_id,
+            TokenGeneration::Current,
+            used_at,
+        )])
+        .await
+        .unwrap();
+    let now = at("2030-02-01T00:00:00Z");
+    let until = now + TimeDelta::hours(1);
+    let with_grace = with_grace_at(now, until);
+    let rotate = event(&sa.service_account, AuditAction::Rotate, now);
+    let rotated = store
+        .rotate_token(acme.id, id, &with_grace, &rotate, &exempt(), None)
+        .await
+        .unwrap()
+        .expect("rotated");
+    let previous = rotated.previous_token.clone().expect("a previous token");
+    assert_eq!(previous.token, sa.service_account.token);
+    assert_eq!(previous.expires_at, until);
+    assert_eq!(previous.last_used_at, Some(used_at));
+    assert_eq!(rotated.token, with_grace.token);
+    assert_eq!(rotated.last_used_at, None);
+    // Either public id finds the row; the previous one with its own MAC.
+    let by_old = store
+        .find_by_public_id(&sa.service_account.token.public_id)
+        .await
+        .unwrap()
+        .expect("the previous token is found");
+    assert_eq!(by_old.previous_mac.as_ref(), Some(&sa.mac));
+    assert_eq!(by_old.mac, with_grace.mac);
+    assert_eq!(by_old.service_account, rotated);
+    // The audit event says until when.
+    let logged = store.audit_events(acme.id).await.unwrap();
+    assert_eq!(
+        logged.last().unwrap().detail,
+        Some(AuditDetail::Grace {
+            previous_token_public_id: sa.service_account.token.public_id.clone(),
+            until,
+        })
+    );
+
+    // Uses: each token's own column.
+    let later = now + TimeDelta::minutes(10);
+    store
+        .record_last_use(&[use_of(
+            &sa.service_account.token.public_id,
+            TokenGeneration::Previous,
+            later,
+        )])
+        .await
+        .unwrap();
+    let seen = store
+        .get_service_account(acme.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        seen.previous_token.as_ref().unwrap().last_used_at,
+        Some(later)
+    );
+    assert_eq!(seen.last_used_at, None);
+
+    // The next rotation, without a grace: no previous token at all.
+    let plain = replacement(later);
+    let again = store
+        .rotate_token(
+            acme.id,
+            id,
+            &plain,
+            &event(&seen, AuditAction::Rotate, later),
+            &exempt(),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.previous_token, None);
+    for gone in [
+        &sa.service_account.token.public_id,
+        &with_grace.token.public_id,
+    ] {
+        assert_eq!(store.find_by_public_id(gone).await.unwrap(), None);
+    }
+    // A grace beyond the service account's expiry ends with it.
+    let acme2 = account("acme 2");
+    store.create_account(&acme2).await.unwrap();
+    let mut expiring = service_account(acme2.id, "expiring", at("2030-01-01T00:00:00Z"));
+    let expires_at = now + TimeDelta::minutes(5);
+    expiring.service_account.expires_at = Some(expires_at);
+    insert(&store, &expiring).await.unwrap();
+    let capped = store
+        .rotate_token(
+            acme2.id,
+            expiring.service_account.id,
+            &with_grace_at(now, until),
+            &event(&expiring.service_account, AuditAction::Rotate, now),
+            &exempt(),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(capped.previous_token.unwrap().expires_at, expires_at);
+}
+
+fn with_grace_at(now: DateTime<Utc>, until: DateTime<Utc>) -> TokenReplacement {
+    TokenReplacement {
+        previous_works_until: Some(until),
+        ..replacement(now)
+    }
+}
+
+/// Retiring ends the grace once: the second time changes and records
+/// nothing; a service account without a previous token is left alone.
+async fn retiring_the_previous_token_happens_once(backend: Backend) {
+    let (store, _guard) = open_store(backend).await;
+    let (acme, sa) = account_with_one(&store).await;
+    let id = sa.service_account.id;
+    let now = at("2030-02-01T00:00:00Z");
+    let (untouched, retired) = store
+        .retire_previous_token(
+            acme.id,
+            id,
+            now,
+            &event(&sa.service_account, AuditAction::RetirePreviousToken, now),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!retired);
+    assert_eq!(untouched, sa.service_account);
+    store
+        .rotate_token(
+            acme.id,
+            id,
+            &with_grace_at(now, now + TimeDelta::hours(1)),
+            &event(&sa.service_account, AuditAction::Rotate, now),
+            &exempt(),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let later = now + TimeDelta::minutes(1);
+    let retire = event(&sa.service_account, AuditAction::RetirePreviousToken, later);
+    let (first, retired) = store
+        .retire_previous_token(acme.id, id, later, &retire)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(retired);
+    assert_eq!(first.previous_token, None);
+    assert_eq!(first.updated_at, later);
+    assert_eq!(
+        store
+            .find_by_public_id(&sa.service_account.token.public_id)
+            .await
+            .unwrap(),
+        None,
+        "the retired token is not found any more"
+    );
+    let (second, retired) = store
+        .retire_previous_token(acme.id, id, later + TimeDelta::minutes(1), &retire)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!retired);
+    assert_eq!(second, first);
+    let retirements = store
+        .audit_events(acme.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == AuditAction::RetirePreviousToken)
+        .count();
+    assert_eq!(retirements, 1);
+    assert_eq!(
+        store
+            .retire_previous_token(acme.id, Uuid::new_v4(), later, &retire)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+fn claim(
+    key: &[u8],
+    request: &[u8],
+    at_: DateTime<Utc>,
+    lease: Uuid,
+) -> hbx_service_accounts::store::IdempotencyClaim {
+    use hbx_service_accounts::store::{IdempotencyClaim, IdempotencyKeyMac};
+    IdempotencyClaim {
+        keys: vec![IdempotencyKeyMac {
+            key_version: 2,
+            key_mac: key.to_vec(),
+            request_mac: request.to_vec(),
+        }],
+        operation: "create_service_account",
+        at: at_,
+        expires_at: at_ + TimeDelta::hours(24),
+        lease,
+        lease_expires_at: at_ + TimeDelta::minutes(1),
+    }
+}
+
+/// An idempotency record: the first claim runs, a second waits (in use) or
+/// is refused (another request), a completed one answers, an attempt that
+/// outlived its lease is taken over (and cannot complete any more), a
+/// released one runs again, and expired ones are deleted.
+async fn idempotency_records_run_once(backend: Backend) {
+    use hbx_service_accounts::store::{Claimed, IdempotentCompletion, SealedResponse};
+    let (store, _guard) = open_store(backend).await;
+    let now = at("2030-03-01T00:00:00Z");
+    let (key, request) = (b"key-mac-1".as_slice(), b"request-mac-1".as_slice());
+    let first = Uuid::new_v4();
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim(key, request, now, first))
+            .await
+            .unwrap(),
+        Claimed::Run
+    );
+    let second = Uuid::new_v4();
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim(key, request, now + TimeDelta::seconds(1), second))
+            .await
+            .unwrap(),
+        Claimed::InUse
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim(key, b"another request", now, second))
+            .await
+            .unwrap(),
+        Claimed::Reused
+    );
+    let response = SealedResponse {
+        status: 201,
+        sealed: vec![1, 2, 3],
+    };
+    let completion = |lease| IdempotentCompletion {
+        key_mac: key.to_vec(),
+        lease,
+        response: response.clone(),
+    };
+    assert!(
+        !store
+            .complete_idempotency_key(&completion(second))
+            .await
+            .unwrap(),
+        "not its lease"
+    );
+    assert!(
+        store
+            .complete_idempotency_key(&completion(first))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim(key, request, now + TimeDelta::hours(1), second))
+            .await
+            .unwrap(),
+        Claimed::Done {
+            key_version: 2,
+            response: response.clone()
+        }
+    );
+    assert!(
+        !store
+            .complete_idempotency_key(&completion(first))
+            .await
+            .unwrap(),
+        "once"
+    );
+
+    // An attempt that died: after its lease, another takes over.
+    let (dead_key, dead) = (b"key-mac-2".as_slice(), Uuid::new_v4());
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim(dead_key, request, now, dead))
+            .await
+            .unwrap(),
+        Claimed::Run
+    );
+    let heir = Uuid::new_v4();
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim(dead_key, request, now + TimeDelta::minutes(2), heir))
+            .await
+            .unwrap(),
+        Claimed::Run
+    );
+    let late = IdempotentCompletion {
+        key_mac: dead_key.to_vec(),
+        ..completion(dead)
+    };
+    assert!(
+        !store.complete_idempotency_key(&late).await.unwrap(),
+        "the dead lease lost"
+    );
+    let heirs = IdempotentCompletion {
+        key_mac: dead_key.to_vec(),
+        ..completion(heir)
+    };
+    assert!(store.complete_idempotency_key(&heirs).await.unwrap());
+
+    // Released (a 5xx): the next claim runs.
+    let (released_key, lease) = (b"key-mac-3".as_slice(), Uuid::new_v4());
+    store
+        .claim_idempotency_key(&claim(released_key, request, now, lease))
+        .await
+        .unwrap();
+    store
+        .release_idempotency_key(released_key, lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim(released_key, request, now, Uuid::new_v4()))
+            .await
+            .unwrap(),
+        Claimed::Run
+    );
+
+    // Past the retention: gone, and the key runs anew.
+    assert_eq!(store.delete_expired_idempotency_keys(now).await.unwrap(), 0);
+    let after = now + TimeDelta::hours(25);
+    assert_eq!(
+        store.delete_expired_idempotency_keys(after).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim(key, request, after, Uuid::new_v4()))
+            .await
+            .unwrap(),
+        Claimed::Run
+    );
+}
+
+/// A record made under an older server key version is still found (and
+/// answered under that version) when the claim lists the current key first.
+async fn an_idempotency_record_survives_a_key_rotation(backend: Backend) {
+    use hbx_service_accounts::store::{
+        Claimed, IdempotencyKeyMac, IdempotentCompletion, SealedResponse,
+    };
+    let (store, _guard) = open_store(backend).await;
+    let now = at("2030-03-01T00:00:00Z");
+    let lease = Uuid::new_v4();
+    let old = claim(b"under-v2", b"request-under-v2", now, lease);
+    store.claim_idempotency_key(&old).await.unwrap();
+    let response = SealedResponse {
+        status: 200,
+        sealed: vec![7; 40],
+    };
+    assert!(
+        store
+            .complete_idempotency_key(&IdempotentCompletion {
+                key_mac: b"under-v2".to_vec(),
+                lease,
+                response: response.clone(),
+            })
+            .await
+            .unwrap()
+    );
+    let mut rotated = claim(b"under-v3", b"request-under-v3", now, Uuid::new_v4());
+    rotated.keys[0].key_version = 3;
+    rotated.keys.push(IdempotencyKeyMac {
+        key_version: 2,
+        key_mac: b"under-v2".to_vec(),
+        request_mac: b"request-under-v2".to_vec(),
+    });
+    assert_eq!(
+        store.claim_idempotency_key(&rotated).await.unwrap(),
+        Claimed::Done {
+            key_version: 2,
+            response
+        }
+    );
+}
+
 on_both_stores!(
     accounts_round_trip,
     service_accounts_round_trip_every_field,
@@ -928,4 +1338,8 @@ on_both_stores!(
     key_versions_are_32_bit_on_both_stores,
     last_use_is_throttled_and_follows_the_current_token,
     pages_follow_creation_order,
+    a_grace_keeps_the_previous_token_until_the_next_rotation,
+    retiring_the_previous_token_happens_once,
+    idempotency_records_run_once,
+    an_idempotency_record_survives_a_key_rotation,
 );

@@ -5,8 +5,8 @@
 use chrono::TimeDelta;
 use hbx_service_accounts::auth::oauth::keys::KeySource;
 use hbx_service_accounts::client::types::{
-    AccountGrants, CreateServiceAccountRequest, IntrospectedTokenType, IntrospectionRequest,
-    IntrospectionResponse, PrincipalType,
+    AccountGrants, IntrospectedTokenType, IntrospectionRequest, IntrospectionResponse,
+    PrincipalType, TokenGeneration,
 };
 use hbx_service_accounts::domain::{CapabilityKey, Subject};
 use uuid::Uuid;
@@ -92,18 +92,7 @@ async fn whoami_for_service_accounts_with_and_without_grants(backend: Backend) {
 
     // No grants: standing in its own account, holding nothing.
     let expires_at = server.now() + TimeDelta::days(30);
-    let worker = server
-        .owner()
-        .create_service_account(
-            &server.account_id,
-            &CreateServiceAccountRequest {
-                name: "worker".parse().unwrap(),
-                expires_at: Some(expires_at),
-            },
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let worker = server.create_expiring("worker", expires_at).await;
     let bare = server
         .client(&worker.token)
         .whoami()
@@ -186,6 +175,7 @@ fn assert_every_member_present(body: &serde_json::Value, null: &[&str]) {
         "account_id",
         "name",
         "token_public_id",
+        "token_generation",
         "expires_at",
         "grants",
     ];
@@ -276,6 +266,7 @@ async fn whoami_for_users(backend: Backend) {
             "account_id",
             "name",
             "token_public_id",
+            "token_generation",
         ],
     );
     assert_every_member_present(
@@ -341,6 +332,7 @@ async fn introspection_of_live_tokens(backend: Backend) {
             hbx_account_id: Some(server.account_id),
             hbx_service_account_id: Some(worker.id),
             hbx_user_id: None,
+            hbx_token_generation: Some(TokenGeneration::Current),
             hbx_grants: vec![AccountGrants {
                 account_id: server.account_id,
                 capabilities: vec!["auth.manage".into()],
@@ -364,7 +356,7 @@ async fn introspection_of_live_tokens(backend: Backend) {
     server.clock.advance(TimeDelta::minutes(5));
     let rotated = server
         .owner()
-        .rotate_service_account(&server.account_id, &worker.id)
+        .rotate_service_account(&server.account_id, &worker.id, None, None)
         .await
         .unwrap()
         .into_inner();
@@ -405,6 +397,7 @@ async fn introspection_of_live_tokens(backend: Backend) {
             hbx_account_id: None,
             hbx_service_account_id: None,
             hbx_user_id: Some(user),
+            hbx_token_generation: None,
             hbx_grants: vec![AccountGrants {
                 account_id: server.account_id,
                 capabilities: vec!["auth.manage".into()],
@@ -455,21 +448,12 @@ async fn every_inactive_token_gets_the_same_answer(backend: Backend) {
     let rotated_away = server.create("rotated").await;
     server
         .owner()
-        .rotate_service_account(&server.account_id, &rotated_away.id)
+        .rotate_service_account(&server.account_id, &rotated_away.id, None, None)
         .await
         .unwrap();
     let expiring = server
-        .owner()
-        .create_service_account(
-            &server.account_id,
-            &CreateServiceAccountRequest {
-                name: "expiring".parse().unwrap(),
-                expires_at: Some(server.now() + TimeDelta::seconds(1)),
-            },
-        )
-        .await
-        .unwrap()
-        .into_inner();
+        .create_expiring("expiring", server.now() + TimeDelta::seconds(1))
+        .await;
     // Past the expiry, before the access tokens are made (their times are
     // relative to the server's clock).
     server.clock.advance(TimeDelta::seconds(1));

@@ -236,10 +236,42 @@ impl TestServer {
     /// Creates a service account in the bootstrapped account, as its owner.
     pub async fn create(&self, name: &str) -> ServiceAccountWithToken {
         self.owner()
-            .create_service_account(&self.account_id, &create_request(name))
+            .create_service_account(&self.account_id, None, &create_request(name))
             .await
             .expect("create")
             .into_inner()
+    }
+
+    /// Creates a service account expiring at `expires_at`, as the owner.
+    pub async fn create_expiring(
+        &self,
+        name: &str,
+        expires_at: DateTime<Utc>,
+    ) -> ServiceAccountWithToken {
+        self.owner()
+            .create_service_account(
+                &self.account_id,
+                None,
+                &CreateServiceAccountRequest {
+                    name: name.parse().expect("a valid name"),
+                    expires_at: Some(expires_at),
+                },
+            )
+            .await
+            .expect("create")
+            .into_inner()
+    }
+
+    /// How many audit events of `action` the bootstrapped account has.
+    pub async fn audit_count(&self, action: hbx_service_accounts::domain::AuditAction) -> usize {
+        self.app
+            .store()
+            .audit_events(self.account_id)
+            .await
+            .expect("audit events")
+            .iter()
+            .filter(|event| event.action == action)
+            .count()
     }
 
     /// Gives service account `id` the auth.manage capability on the bootstrapped account.

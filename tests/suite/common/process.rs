@@ -143,3 +143,86 @@ impl Drop for ServeProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Storage shared by several `hbx-sa` processes, as a deployment has it: a
+/// SQLite data directory, or a fresh PostgreSQL database with a shared token
+/// key file. Commands and servers started through it all use the same.
+pub struct Deployment {
+    pub dir: tempfile::TempDir,
+    pub database: Option<super::postgres::TestDatabase>,
+    storage: Vec<String>,
+}
+
+/// What `hbx-sa bootstrap` made.
+pub struct Bootstrapped {
+    pub account_id: uuid::Uuid,
+    pub owner_id: uuid::Uuid,
+    pub owner_token: String,
+}
+
+impl Deployment {
+    pub async fn new(backend: super::Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (database, storage) = match backend {
+            super::Backend::Postgres => {
+                let database = super::postgres::TestDatabase::create().await;
+                let key_file = dir.path().join("shared-keys");
+                json_stdout(&hbx_sa(
+                    dir.path(),
+                    &["keys", "create", "--file", key_file.to_str().unwrap()],
+                ));
+                let storage = vec![
+                    "--database-url".to_owned(),
+                    database.url.clone(),
+                    "--token-key-file".to_owned(),
+                    key_file.display().to_string(),
+                ];
+                (Some(database), storage)
+            }
+            super::Backend::Sqlite => {
+                let data_dir = dir.path().join("data");
+                (
+                    None,
+                    vec!["--data-dir".to_owned(), data_dir.display().to_string()],
+                )
+            }
+        };
+        Self {
+            dir,
+            database,
+            storage,
+        }
+    }
+
+    /// `args` with the storage flags after them.
+    pub fn with_storage(&self, args: &[&str]) -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(self.storage.iter().cloned());
+        all
+    }
+
+    /// Runs a command on the shared storage; its JSON result.
+    pub fn run(&self, args: &[&str]) -> Value {
+        let args = self.with_storage(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        json_stdout(&hbx_sa(self.dir.path(), &args))
+    }
+
+    pub fn bootstrap(&self, account_name: &str) -> Bootstrapped {
+        let made = self.run(&["bootstrap", "--account-name", account_name]);
+        let id = |key: &str| made[key].as_str().unwrap().parse().unwrap();
+        Bootstrapped {
+            account_id: id("account_id"),
+            owner_id: id("service_account_id"),
+            owner_token: made["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A server on the shared storage, on a free port, with `extra` flags.
+    pub fn serve(&self, extra: &[&str]) -> ServeProcess {
+        let mut args = self.with_storage(&["--bind", "127.0.0.1:0"]);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ServeProcess::start(self.dir.path(), &args)
+    }
+}
