@@ -11,12 +11,14 @@ use crate::auth::introspection_client::IntrospectionClientAuthenticator;
 use crate::auth::last_use::LastUseRecorder;
 use crate::auth::oauth::OAuthAuthenticator;
 use crate::auth::oauth::dev::{DevKey, DevKeyError};
+use crate::auth::secret_scanning::{Sender, SenderKeys};
 use crate::auth::{Authenticator, ServiceAccountAuthenticator};
 use crate::clock::Clock;
 use crate::config::{Settings, TOKEN_KEY_FILE};
 use crate::service::admin::Admin;
 use crate::service::idempotency::Idempotency;
 use crate::service::identity::Identities;
+use crate::service::leaks::Leaks;
 use crate::service::{ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
 use crate::store::{
@@ -68,6 +70,9 @@ pub struct App {
     clock: Arc<dyn Clock>,
     settings: Settings,
     oauth: Option<Arc<OAuthAuthenticator>>,
+    /// The keys of the secret-scanning partners whose reports are taken.
+    github_keys: Arc<SenderKeys>,
+    gitlab_keys: Arc<SenderKeys>,
     warnings: Vec<String>,
 }
 
@@ -132,6 +137,12 @@ impl App {
             );
         }
         let oauth = OAuthAuthenticator::new(&oauth, clock.clone())?.map(Arc::new);
+        let scanning = &settings.secret_scanning;
+        let keys = |sender, url: &Option<String>| {
+            SenderKeys::new(sender, url.clone(), scanning.keys_refetch_interval).map(Arc::new)
+        };
+        let github_keys = keys(Sender::GitHub, &scanning.github_keys_url)?;
+        let gitlab_keys = keys(Sender::GitLab, &scanning.gitlab_keys_url)?;
         let cache = (!settings.credential_cache_ttl.is_zero()).then(|| {
             CredentialCache::new(
                 store.clone(),
@@ -155,6 +166,8 @@ impl App {
             },
             clock,
             settings: settings.clone(),
+            github_keys,
+            gitlab_keys,
             warnings,
         })
     }
@@ -177,6 +190,29 @@ impl App {
     /// The credential cache, if credentials are cached.
     pub fn credential_cache(&self) -> Option<Arc<CredentialCache>> {
         self.cache.clone()
+    }
+
+    /// Leaked-token reports and public revocations.
+    pub fn leaks(&self) -> Leaks {
+        Leaks::new(
+            self.store.clone(),
+            self.minter.keyring.clone(),
+            self.minter.prefix.clone(),
+            self.clock.clone(),
+            self.settings.secret_scanning.action,
+        )
+    }
+
+    /// The keys that sign `sender`'s leak reports.
+    pub fn sender_keys(&self, sender: Sender) -> Arc<SenderKeys> {
+        match sender {
+            Sender::GitHub => self.github_keys.clone(),
+            Sender::GitLab => self.gitlab_keys.clone(),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Mints service-account tokens (with this server's prefix and keys).

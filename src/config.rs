@@ -11,8 +11,10 @@ use chrono::TimeDelta;
 
 use crate::auth::last_use;
 use crate::auth::oauth::OAuthSettings;
+use crate::auth::secret_scanning::{DEFAULT_REFETCH_INTERVAL, GITHUB_KEYS_URL};
 use crate::service::TokenPolicy;
 use crate::service::idempotency;
+use crate::service::leaks::LeakAction;
 use crate::token::TokenPrefix;
 
 /// Where the server listens when not told otherwise.
@@ -67,6 +69,110 @@ pub struct Settings {
     /// Also trust the local development key (`hbx-sa dev-token`). Not for
     /// production.
     pub oauth_dev: bool,
+    /// How leaked tokens are taken in.
+    pub secret_scanning: SecretScanningSettings,
+}
+
+/// How leaked tokens are taken in: whose signed reports, what is done with
+/// them, and how the public revocation endpoint is bounded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretScanningSettings {
+    /// Where GitHub publishes its signing keys (none: its reports are refused).
+    pub github_keys_url: Option<String>,
+    /// Where GitLab's signing keys are (none: its reports are refused).
+    pub gitlab_keys_url: Option<String>,
+    /// Least time between two fetches of a partner's keys (a report naming
+    /// an unknown key triggers one).
+    pub keys_refetch_interval: Duration,
+    pub action: LeakAction,
+    /// Public revocation requests allowed per client address.
+    pub public_revoke_rate: Rate,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers, proxies).
+    pub trusted_proxies: Vec<TrustedProxy>,
+}
+
+impl Default for SecretScanningSettings {
+    fn default() -> Self {
+        Self {
+            github_keys_url: Some(GITHUB_KEYS_URL.to_owned()),
+            gitlab_keys_url: None,
+            keys_refetch_interval: DEFAULT_REFETCH_INTERVAL,
+            action: LeakAction::default(),
+            public_revoke_rate: DEFAULT_PUBLIC_REVOKE_RATE,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Public revocation requests per client address when not told otherwise.
+pub const DEFAULT_PUBLIC_REVOKE_RATE: Rate = Rate {
+    requests: 10,
+    per: Duration::from_secs(60),
+};
+
+/// So many requests per so long (`10/1m`): at most `requests` at once, and
+/// then one more every `per / requests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub requests: u32,
+    pub per: Duration,
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || {
+            format!("{text:?} is not a rate: write requests/duration, as in 10/1m (ten a minute)")
+        };
+        let (requests, per) = text.split_once('/').ok_or_else(invalid)?;
+        let requests: u32 = requests.trim().parse().map_err(|_| invalid())?;
+        let per = parse_duration(per.trim())
+            .map_err(|_| invalid())?
+            .to_std()
+            .map_err(|_| invalid())?;
+        if requests == 0 || per.is_zero() {
+            return Err(invalid());
+        }
+        Ok(Self { requests, per })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.requests, HumanDuration::from_std(self.per))
+    }
+}
+
+/// A peer trusted to say who its client is: an address (`10.0.0.7`) or a
+/// network (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(pub ipnet::IpNet);
+
+impl TrustedProxy {
+    pub fn contains(&self, address: &std::net::IpAddr) -> bool {
+        self.0.contains(address)
+    }
+}
+
+impl FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        text.parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map(Self)
+            .map_err(|_| {
+                format!("{text:?} is not an address or a network: write 10.0.0.7 or 10.0.0.0/8")
+            })
+    }
+}
+
+impl fmt::Display for TrustedProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 impl Settings {
@@ -86,6 +192,7 @@ impl Settings {
             last_use_flush_delay: last_use::FLUSH_DELAY,
             oauth: OAuthSettings::default(),
             oauth_dev: false,
+            secret_scanning: SecretScanningSettings::default(),
         }
     }
 }

@@ -281,6 +281,37 @@ pub struct PreviousToken {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
+/// Why a service account was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevocationReason {
+    /// Through the revoke operation, by a caller with `auth.manage`.
+    Requested,
+    /// Reported leaked by a secret-scanning partner (GitHub, GitLab).
+    Leaked,
+    /// Sent to the public revocation endpoint by someone holding the token.
+    Reported,
+}
+
+impl RevocationReason {
+    pub const ALL: [RevocationReason; 3] = [
+        RevocationReason::Requested,
+        RevocationReason::Leaked,
+        RevocationReason::Reported,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RevocationReason::Requested => "requested",
+            RevocationReason::Leaked => "leaked",
+            RevocationReason::Reported => "reported",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == text)
+    }
+}
+
 /// A service account as the service sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceAccount {
@@ -294,6 +325,8 @@ pub struct ServiceAccount {
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_by_user_id: Option<Uuid>,
+    /// Why it was revoked; none while it is not.
+    pub revoked_reason: Option<RevocationReason>,
     pub token: TokenFacts,
     /// The previous token as stored; it works only while
     /// [`ServiceAccount::live_previous_token`] says so.
@@ -351,16 +384,24 @@ pub enum AuditAction {
     /// The previous token's grace period was ended before its time (the
     /// detail says which token).
     RetirePreviousToken,
+    /// A secret-scanning partner reported one of the service account's
+    /// tokens leaked (the detail says who, where, and whether it was revoked).
+    LeakReport,
+    /// Someone holding one of the service account's tokens sent it to the
+    /// public revocation endpoint (the detail says from which address).
+    PublicRevocation,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 6] = [
+    pub const ALL: [AuditAction; 8] = [
         AuditAction::Create,
         AuditAction::Rotate,
         AuditAction::Revoke,
         AuditAction::GrantAdd,
         AuditAction::GrantRemove,
         AuditAction::RetirePreviousToken,
+        AuditAction::LeakReport,
+        AuditAction::PublicRevocation,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -371,6 +412,8 @@ impl AuditAction {
             AuditAction::GrantAdd => "grant_add",
             AuditAction::GrantRemove => "grant_remove",
             AuditAction::RetirePreviousToken => "retire_previous_token",
+            AuditAction::LeakReport => "leak_report",
+            AuditAction::PublicRevocation => "public_revocation",
         }
     }
 
@@ -394,6 +437,16 @@ pub enum AuditDetail {
     },
     /// The previous token whose grace period was ended.
     Retired { previous_token_public_id: String },
+    /// A leaked token reported: by whom, where it was found, which token
+    /// (its public id), and whether this report revoked the service account
+    /// (it may have been revoked already, or the server only records).
+    Leak {
+        reporter: String,
+        token_public_id: String,
+        source: Option<String>,
+        url: Option<String>,
+        revoked: bool,
+    },
 }
 
 /// Who did it.
@@ -403,6 +456,9 @@ pub enum Actor {
     ServiceAccount(Uuid),
     /// Someone at the command line (`hbx-sa bootstrap`), with no API identity.
     Operator,
+    /// An outsider with no identity here: a secret-scanning partner, or
+    /// whoever sent a token to the public revocation endpoint.
+    Reporter,
 }
 
 impl Actor {
@@ -411,13 +467,14 @@ impl Actor {
             Actor::User(_) => "user",
             Actor::ServiceAccount(_) => "service_account",
             Actor::Operator => "operator",
+            Actor::Reporter => "reporter",
         }
     }
 
     pub fn id(&self) -> Option<Uuid> {
         match self {
             Actor::User(id) | Actor::ServiceAccount(id) => Some(*id),
-            Actor::Operator => None,
+            Actor::Operator | Actor::Reporter => None,
         }
     }
 
@@ -426,6 +483,7 @@ impl Actor {
             ("user", Some(id)) => Some(Actor::User(id)),
             ("service_account", Some(id)) => Some(Actor::ServiceAccount(id)),
             ("operator", None) => Some(Actor::Operator),
+            ("reporter", None) => Some(Actor::Reporter),
             _ => None,
         }
     }

@@ -1,19 +1,23 @@
 """A short scenario against a live server, through the client that
 openapi-python-client generated from the checked-in document.
 
-Reads HBX_SA_URL, HBX_SA_TOKEN, HBX_SA_ACCOUNT_ID, and the introspection
-client's HBX_SA_CLIENT_ID and HBX_SA_CLIENT_SECRET; the generated package must
-be importable (PYTHONPATH)."""
+Reads HBX_SA_URL, HBX_SA_TOKEN, HBX_SA_ACCOUNT_ID, the introspection
+client's HBX_SA_CLIENT_ID and HBX_SA_CLIENT_SECRET, and the signing key of a
+secret-scanning partner, HBX_SA_SIGNING_KEY (PKCS#8 PEM) and
+HBX_SA_SIGNING_KEY_ID; the generated package must be importable
+(PYTHONPATH)."""
 
 import base64
-
 import datetime
+import hashlib
+import json
 import os
 import uuid
 
 from hybridbox_service_accounts_api_client import AuthenticatedClient, Client
 from hybridbox_service_accounts_api_client.api.auth import whoami
 from hybridbox_service_accounts_api_client.api.platform import introspect_token
+from hybridbox_service_accounts_api_client.api.secret_scanning import report_github_leaks, revoke_credentials
 from hybridbox_service_accounts_api_client.api.service_accounts import (
     create_service_account,
     get_service_account,
@@ -29,7 +33,11 @@ from hybridbox_service_accounts_api_client.models import (
     IntrospectionRequest,
     IntrospectionResponse,
     PrincipalType,
+    PublicRevocationRequest,
+    ReportedToken,
     ServiceAccountWithToken,
+    TokenLabel,
+    TokenReportFeedback,
 )
 
 
@@ -144,5 +152,47 @@ inactive = introspect_token.sync(client=introspector, body=IntrospectionRequest(
 check(inactive.active is False, "a revoked token is inactive")
 not_a_client = introspect_token.sync_detailed(client=owner, body=IntrospectionRequest(token=made.token))
 check(not_a_client.status_code == 401, f"a bearer token is not an introspection client ({not_a_client.status_code})")
+
+# a leak report, signed as GitHub signs them (ECDSA P-256/SHA-256 over the raw
+# body, base64 DER): the leaked token is revoked, with its reason
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+leaked = create_service_account.sync(account_id, client=owner, body=CreateServiceAccountRequest(name="python-leaked"))
+items = [ReportedToken(token=leaked.token, type_="hbx_service_account_token", url="https://github.com/o/r/blob/1/.env", source="content")]
+raw = json.dumps([item.to_dict() for item in items]).encode()
+key = serialization.load_pem_private_key(os.environ["HBX_SA_SIGNING_KEY"].encode(), password=None)
+signature = base64.b64encode(key.sign(raw, ec.ECDSA(hashes.SHA256()))).decode()
+anonymous = Client(base_url=base_url, raise_on_unexpected_status=True)
+# The generated client serializes the body itself: send the same bytes it
+# would, so that the signature covers what arrives.
+reported = anonymous.get_httpx_client().post(
+    "/v1/public/secret-scanning/github",
+    content=raw,
+    headers={
+        "Content-Type": "application/json",
+        "Github-Public-Key-Identifier": os.environ["HBX_SA_SIGNING_KEY_ID"],
+        "Github-Public-Key-Signature": signature,
+    },
+)
+check(reported.status_code == 200, f"a signed report answered {reported.status_code}")
+feedback = [TokenReportFeedback.from_dict(item) for item in reported.json()]
+check(feedback[0].label == TokenLabel.TRUE_POSITIVE, f"label {feedback[0].label}")
+check(feedback[0].token_hash == hashlib.sha256(leaked.token.encode()).hexdigest(), "token_hash")
+after_leak = get_service_account.sync(account_id, leaked.id, client=owner)
+check(str(after_leak.revoked_reason) == "leaked", f"revoked_reason {after_leak.revoked_reason}")
+refused = report_github_leaks.sync_detailed(
+    client=anonymous, body=items, github_public_key_identifier="key-1", github_public_key_signature="AAAA"
+)
+check(refused.status_code == 401 and refused.parsed.error_code == "invalid_signature", "a bad signature is refused")
+
+# public revocation: anyone holding a token may kill it; the answer says nothing
+held = create_service_account.sync(account_id, client=owner, body=CreateServiceAccountRequest(name="python-held"))
+accepted = revoke_credentials.sync_detailed(
+    client=anonymous, body=PublicRevocationRequest(credentials=[held.token, "not a token"])
+)
+check(accepted.status_code == 202, f"public revocation answered {accepted.status_code}")
+after_holder = get_service_account.sync(account_id, held.id, client=owner)
+check(str(after_holder.revoked_reason) == "reported", f"revoked_reason {after_holder.revoked_reason}")
 
 print("python scenario passed")

@@ -1,7 +1,10 @@
 // A short scenario against a live server, through a client generated from the
 // checked-in document (openapi-typescript types + openapi-fetch), compiled with
-// `tsc --strict`. Reads HBX_SA_URL, HBX_SA_TOKEN, HBX_SA_ACCOUNT_ID, and the
-// introspection client's HBX_SA_CLIENT_ID and HBX_SA_CLIENT_SECRET.
+// `tsc --strict`. Reads HBX_SA_URL, HBX_SA_TOKEN, HBX_SA_ACCOUNT_ID, the
+// introspection client's HBX_SA_CLIENT_ID and HBX_SA_CLIENT_SECRET, and the
+// signing key of a secret-scanning partner, HBX_SA_SIGNING_KEY (PKCS#8 PEM)
+// and HBX_SA_SIGNING_KEY_ID.
+import { createHash, sign } from "node:crypto";
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
 
@@ -141,5 +144,52 @@ const stranger = await client(env("HBX_SA_TOKEN")).POST("/v1/internal/auth/intro
   headers: { "Content-Type": "application/x-www-form-urlencoded" },
 });
 check(stranger.response.status === 401, `a bearer token is not an introspection client (${stranger.response.status})`);
+
+// a leak report, signed as GitHub signs them (ECDSA P-256/SHA-256 over the
+// raw body, base64 DER): the leaked token is revoked, with its reason
+const leaked = await owner.POST(collection, {
+  params: { path: { account_id: accountId } },
+  body: { name: "typescript-leaked" },
+});
+const leakedPath = { account_id: accountId, service_account_id: leaked.data!.id };
+const report = JSON.stringify([
+  { token: leaked.data!.token, type: "hbx_service_account_token", url: "https://github.com/o/r/blob/1/.env", source: "content" },
+]);
+const anonymous = createClient<paths>({ baseUrl });
+const reported = await anonymous.POST("/v1/public/secret-scanning/github", {
+  params: {
+    header: {
+      "Github-Public-Key-Identifier": env("HBX_SA_SIGNING_KEY_ID"),
+      "Github-Public-Key-Signature": sign("sha256", Buffer.from(report), env("HBX_SA_SIGNING_KEY")).toString("base64"),
+    },
+  },
+  body: JSON.parse(report),
+  bodySerializer: () => report,
+});
+check(reported.response.status === 200, `a signed report answered ${reported.response.status}`);
+check(reported.data?.[0].label === "true_positive", `label ${reported.data?.[0].label}`);
+check(
+  reported.data?.[0].token_hash === createHash("sha256").update(leaked.data!.token).digest("hex"),
+  "token_hash",
+);
+const afterLeak = await owner.GET(one, { params: { path: leakedPath } });
+check(afterLeak.data?.revoked_reason === "leaked", `revoked_reason ${afterLeak.data?.revoked_reason}`);
+const unsigned = await anonymous.POST("/v1/public/secret-scanning/github", {
+  params: { header: { "Github-Public-Key-Identifier": "key-1", "Github-Public-Key-Signature": "AAAA" } },
+  body: JSON.parse(report),
+});
+check(unsigned.response.status === 401 && unsigned.error?.error_code === "invalid_signature", "a bad signature is refused");
+
+// public revocation: anyone holding a token may kill it; the answer says nothing
+const held = await owner.POST(collection, {
+  params: { path: { account_id: accountId } },
+  body: { name: "typescript-held" },
+});
+const revokedByHolder = await anonymous.POST("/v1/public/credentials/revoke", {
+  body: { credentials: [held.data!.token, "not a token"] },
+});
+check(revokedByHolder.response.status === 202, `public revocation answered ${revokedByHolder.response.status}`);
+const afterHolder = await owner.GET(one, { params: { path: { account_id: accountId, service_account_id: held.data!.id } } });
+check(afterHolder.data?.revoked_reason === "reported", `revoked_reason ${afterHolder.data?.revoked_reason}`);
 
 console.log("typescript scenario passed");

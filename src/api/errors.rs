@@ -25,6 +25,10 @@ pub enum ErrorCode {
     IdempotencyKeyInUse,
     /// 422: the idempotency key was used with a different request.
     IdempotencyKeyReused,
+    /// 401: a leak report's signature is missing or does not verify.
+    InvalidSignature,
+    /// 429: too many requests from this client address; retry later.
+    RateLimited,
     /// 408: the request body did not arrive in time.
     RequestTimeout,
     /// 413: the request body is larger than the operation accepts.
@@ -36,7 +40,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::InvalidToken,
@@ -47,6 +51,8 @@ impl ErrorCode {
         ErrorCode::ServiceAccountExpired,
         ErrorCode::IdempotencyKeyInUse,
         ErrorCode::IdempotencyKeyReused,
+        ErrorCode::InvalidSignature,
+        ErrorCode::RateLimited,
         ErrorCode::RequestTimeout,
         ErrorCode::PayloadTooLarge,
         ErrorCode::Unavailable,
@@ -65,6 +71,8 @@ impl ErrorCode {
             ErrorCode::ServiceAccountExpired => "service_account_expired",
             ErrorCode::IdempotencyKeyInUse => "idempotency_key_in_use",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Unavailable => "unavailable",
@@ -103,6 +111,13 @@ impl ErrorCode {
                 "the `Idempotency-Key` was already used with a different request: use a new \
                  key for a new request"
             }
+            ErrorCode::InvalidSignature => {
+                "a leak report's signature is missing, malformed, by a key the sender does not \
+                 publish, or does not verify"
+            }
+            ErrorCode::RateLimited => {
+                "too many requests from this client address: retry after `Retry-After` seconds"
+            }
             ErrorCode::RequestTimeout => "the request body did not arrive within 10 seconds",
             ErrorCode::PayloadTooLarge => "the request body is larger than the operation accepts",
             ErrorCode::Unavailable => "the database cannot be reached; retry later",
@@ -113,7 +128,10 @@ impl ErrorCode {
     pub fn status(&self) -> ErrorStatusCode {
         match self {
             ErrorCode::InvalidRequest => ErrorStatusCode::BAD_REQUEST,
-            ErrorCode::Unauthenticated | ErrorCode::InvalidToken => ErrorStatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated | ErrorCode::InvalidToken | ErrorCode::InvalidSignature => {
+                ErrorStatusCode::UNAUTHORIZED
+            }
+            ErrorCode::RateLimited => ErrorStatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Forbidden => ErrorStatusCode::FORBIDDEN,
             ErrorCode::NotFound => ErrorStatusCode::NOT_FOUND,
             ErrorCode::NameConflict

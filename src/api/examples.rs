@@ -53,6 +53,7 @@ fn fields() -> ServiceAccountFields {
         last_used_at: Some(at("2026-11-28T10:02:17.250000Z")),
         revoked_at: None,
         revoked_by_user_id: None,
+        revoked_reason: None,
         previous_token_public_id: None,
         previous_token_last4: None,
         previous_token_expires_at: None,

@@ -231,6 +231,11 @@ impl BodyFormat for Form {
 }
 
 impl<T: DeserializeOwned, F: BodyFormat> Body<T, F> {
+    /// The body's bytes as they arrived (what a signature covers).
+    pub fn raw(&self) -> &[u8] {
+        &self.bytes
+    }
+
     pub fn decode(&self) -> Result<T, HttpError> {
         match &self.content_type {
             None if F::DEFAULT => {}

@@ -7,14 +7,20 @@ pub mod errors;
 pub mod examples;
 pub mod extract;
 pub mod platform;
+pub mod secret_scanning;
 pub mod types;
 
 use dropshot::{
-    HttpError, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext,
+    HttpError, HttpResponseAccepted, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk,
+    RequestContext,
 };
 
 use self::extract::{FormBody, HeaderParams, JsonBody, PathParams, QueryParams};
 use self::platform::{IntrospectionRequest, IntrospectionResponse, Whoami};
+use self::secret_scanning::{
+    GithubSignatureHeaders, GitlabSignatureHeaders, PublicRevocationReceipt,
+    PublicRevocationRequest, ReportedToken, TokenReportFeedback,
+};
 use self::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
     HealthStatus, IdempotencyHeaders, ListServiceAccountsQuery, RotateServiceAccountQuery,
@@ -24,7 +30,7 @@ use self::types::{
 
 /// Version of the API contract (the document's `info.version`). The major
 /// number goes up with every breaking change.
-pub const API_VERSION: semver::Version = semver::Version::new(1, 3, 0);
+pub const API_VERSION: semver::Version = semver::Version::new(1, 4, 0);
 
 /// Largest request body any operation accepts. A create request is at most a
 /// 120-character name and a timestamp; 8 KiB leaves room for generous escaping
@@ -34,6 +40,12 @@ pub const REQUEST_BODY_MAX_BYTES: usize = 8 * 1024;
 /// Largest introspection request: room for a large access token (an identity
 /// provider's JWT with many claims runs to a few KiB).
 pub const INTROSPECTION_BODY_MAX_BYTES: usize = 16 * 1024;
+
+/// Largest leak report: 1000 tokens, each with a URL of up to about 2 KiB.
+pub const LEAK_REPORT_BODY_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+/// Largest public revocation request: 1000 tokens and generous escaping.
+pub const PUBLIC_REVOCATION_BODY_MAX_BYTES: usize = 256 * 1024;
 
 /// Name of the bearer security scheme in the document (every operation but
 /// introspection).
@@ -222,6 +234,75 @@ pub trait ServiceAccountsApi {
         HttpError,
     >;
 
+    /// Report leaked tokens (GitHub)
+    ///
+    /// For GitHub's secret scanning partner program: GitHub sends the strings
+    /// of our token form it found in public, signed with one of its published
+    /// keys (ECDSA P-256/SHA-256 over the raw body, base64 DER, in
+    /// `Github-Public-Key-Signature`, the key named in
+    /// `Github-Public-Key-Identifier`). A bad or missing signature is 401 and
+    /// changes nothing. Each reported token that is ours (form, checksum and
+    /// a stored MAC) is a `true_positive`, even if it no longer works; a live
+    /// one is put out of use at once (the service account is revoked with
+    /// `revoked_reason` `leaked`; a previous token in its grace period is
+    /// retired), unless the server only records (`--secret-scanning-action
+    /// notify`); each is audited with its source and URL. Anything else is a
+    /// `false_positive`. At most 1000 tokens per report. No bearer
+    /// credential: the signature is the authority.
+    #[endpoint {
+        method = POST,
+        path = "/v1/public/secret-scanning/github",
+        tags = ["secret-scanning"],
+        request_body_max_bytes = LEAK_REPORT_BODY_MAX_BYTES,
+    }]
+    async fn report_github_leaks(
+        rqctx: RequestContext<Self::Context>,
+        headers: HeaderParams<GithubSignatureHeaders>,
+        body: JsonBody<Vec<ReportedToken>>,
+    ) -> Result<HttpResponseOk<Vec<TokenReportFeedback>>, HttpError>;
+
+    /// Report leaked tokens (GitLab)
+    ///
+    /// The same as the GitHub operation, for GitLab's token revocation: the
+    /// report is signed the same way, with the key and signature in
+    /// `Gitlab-Public-Key-Identifier` and `Gitlab-Public-Key-Signature`, and
+    /// checked against the keys at `--secret-scanning-gitlab-keys-url`
+    /// (without one, every report is 401).
+    #[endpoint {
+        method = POST,
+        path = "/v1/public/secret-scanning/gitlab",
+        tags = ["secret-scanning"],
+        request_body_max_bytes = LEAK_REPORT_BODY_MAX_BYTES,
+    }]
+    async fn report_gitlab_leaks(
+        rqctx: RequestContext<Self::Context>,
+        headers: HeaderParams<GitlabSignatureHeaders>,
+        body: JsonBody<Vec<ReportedToken>>,
+    ) -> Result<HttpResponseOk<Vec<TokenReportFeedback>>, HttpError>;
+
+    /// Revoke tokens you hold
+    ///
+    /// For anyone who holds a token of this server and wants it dead (found in
+    /// a log, pasted in a chat): holding it is the authority to revoke it, so
+    /// no credential is needed. Always 202 with the same body, whatever the
+    /// tokens are (live, revoked, unknown or not tokens at all): the answer
+    /// tells nobody whether a token was valid. Each live token among them is
+    /// put out of use (its service account is revoked with `revoked_reason`
+    /// `reported`; a previous token in its grace period is retired) and
+    /// audited with the client's address. At most 1000 tokens per request;
+    /// requests are rate-limited per client address (429 `rate_limited`, with
+    /// `Retry-After`).
+    #[endpoint {
+        method = POST,
+        path = "/v1/public/credentials/revoke",
+        tags = ["secret-scanning"],
+        request_body_max_bytes = PUBLIC_REVOCATION_BODY_MAX_BYTES,
+    }]
+    async fn revoke_credentials(
+        rqctx: RequestContext<Self::Context>,
+        body: JsonBody<PublicRevocationRequest>,
+    ) -> Result<HttpResponseAccepted<PublicRevocationReceipt>, HttpError>;
+
     /// Liveness: the process answers. For orchestrators; not part of the
     /// published API.
     #[endpoint {
@@ -299,6 +380,7 @@ pub fn openapi_document() -> String {
     add_introspection_security(&mut document);
     add_links(&mut document);
     require_every_member(&mut document, "Whoami");
+    document_secret_scanning(&mut document);
     let mut text = serde_json::to_string_pretty(&document).expect("the document serializes");
     text.push('\n');
     text
@@ -353,6 +435,11 @@ fn add_tags(document: &mut openapiv3::OpenAPI) {
             "For other Hybridbox services, not for end users: verifying tokens presented \
              to them (introspection), authenticated as an introspection client.",
         ),
+        tag(
+            "secret-scanning",
+            "Leaked tokens: reports from secret-scanning partners (GitHub, GitLab), signed \
+             by them, and revocation by anyone who holds a token. No bearer credential.",
+        ),
     ];
 }
 
@@ -402,6 +489,30 @@ fn document_errors(document: &mut openapiv3::OpenAPI) {
     ] {
         if let Some(ReferenceOr::Item(property)) = object.properties.get_mut(name) {
             property.schema_data.description = Some(description.to_owned());
+        }
+    }
+}
+
+/// The leaked-token operations take no bearer credential (a partner's
+/// report is signed; a token's holder needs none), and a report's signature
+/// headers are required: without them it is refused (with 401, not 400,
+/// which is why the types leave them optional).
+fn document_secret_scanning(document: &mut openapiv3::OpenAPI) {
+    use openapiv3::{Parameter, ReferenceOr};
+    for path in [
+        "/v1/public/secret-scanning/github",
+        "/v1/public/secret-scanning/gitlab",
+        "/v1/public/credentials/revoke",
+    ] {
+        let Some(ReferenceOr::Item(item)) = document.paths.paths.get_mut(path) else {
+            panic!("{path} is in the document");
+        };
+        let operation = item.post.as_mut().expect("a POST");
+        operation.security = Some(vec![]);
+        for parameter in &mut operation.parameters {
+            if let ReferenceOr::Item(Parameter::Header { parameter_data, .. }) = parameter {
+                parameter_data.required = true;
+            }
         }
     }
 }

@@ -153,21 +153,7 @@ pub struct IntrospectionResponse {
     pub hbx_grants: Option<Vec<AccountGrants>>,
 }
 
-/// A nullable `TokenGeneration`, spelled out: OpenAPI 3.0 wants a `type`
-/// beside `nullable` (a nullable reference has none), and `null` among the
-/// enumerated values.
+/// A nullable `TokenGeneration` (see [`super::types::nullable_string_enum`]).
 fn nullable_token_generation(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-    let mut schema = schemars::schema::SchemaObject {
-        instance_type: Some(schemars::schema::InstanceType::String.into()),
-        enum_values: Some(vec![
-            "current".into(),
-            "previous".into(),
-            serde_json::Value::Null,
-        ]),
-        ..Default::default()
-    };
-    schema
-        .extensions
-        .insert("nullable".to_owned(), serde_json::Value::Bool(true));
-    schema.into()
+    super::types::nullable_string_enum(&["current", "previous"])
 }

@@ -136,6 +136,15 @@ pub struct ServiceAccountFields {
     /// The user who revoked the service account; null when a service account
     /// did, or while it is active.
     pub revoked_by_user_id: Option<Uuid>,
+    /// Why the service account was revoked: `requested` (the revoke
+    /// operation), `leaked` (a secret-scanning partner reported its token
+    /// found in public) or `reported` (someone holding its token sent it to
+    /// the public revocation endpoint). Null while it is active.
+    // `default`: optional like its neighbours (a custom schema would
+    // otherwise be required).
+    #[serde(default)]
+    #[schemars(schema_with = "nullable_revoked_reason")]
+    pub revoked_reason: Option<RevokedReason>,
     /// The public id of the previous token, which a rotation with a grace
     /// period left working until `previous_token_expires_at`; null when there
     /// is no previous token still working.
@@ -153,6 +162,40 @@ pub struct ServiceAccountFields {
     /// moving, nothing uses the old token any more. Null if it was never
     /// used, or when there is no previous token still working.
     pub previous_token_last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Why a service account was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokedReason {
+    Requested,
+    Leaked,
+    Reported,
+}
+
+fn nullable_revoked_reason(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+    nullable_string_enum(&["requested", "leaked", "reported"])
+}
+
+/// A nullable string enumeration, spelled out: OpenAPI 3.0 wants a `type`
+/// beside `nullable` (a nullable reference has none), and `null` among the
+/// enumerated values; client generators then make one optional enum of it.
+pub(crate) fn nullable_string_enum(values: &[&str]) -> schemars::schema::Schema {
+    let mut schema = schemars::schema::SchemaObject {
+        instance_type: Some(schemars::schema::InstanceType::String.into()),
+        enum_values: Some(
+            values
+                .iter()
+                .map(|value| serde_json::Value::from(*value))
+                .chain([serde_json::Value::Null])
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    schema
+        .extensions
+        .insert("nullable".to_owned(), serde_json::Value::Bool(true));
+    schema.into()
 }
 
 /// A service account together with its plaintext bearer token, returned only

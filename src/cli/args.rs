@@ -12,11 +12,14 @@ use uuid::Uuid;
 use crate::auth::last_use;
 use crate::auth::oauth::keys::{self, KeySource};
 use crate::auth::oauth::{self, IssuerSettings};
+use crate::auth::secret_scanning::{DEFAULT_REFETCH_INTERVAL, GITHUB_KEYS_URL};
 use crate::config::{
     DEFAULT_BIND, DEFAULT_CREDENTIAL_CACHE_TTL, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT,
-    DEFAULT_SHUTDOWN_TIMEOUT, HumanDuration, Settings, parse_tolerance,
+    DEFAULT_PUBLIC_REVOKE_RATE, DEFAULT_SHUTDOWN_TIMEOUT, HumanDuration, Rate,
+    SecretScanningSettings, Settings, TrustedProxy, parse_tolerance,
 };
 use crate::service::admin::DEFAULT_BOOTSTRAP_NAME;
+use crate::service::leaks::LeakAction;
 use crate::service::{DEFAULT_MAX_ROTATION_GRACE, idempotency};
 use crate::store::postgres::DEFAULT_MAX_CONNECTIONS;
 use crate::token::{DEFAULT_PREFIX, TokenPrefix};
@@ -74,10 +77,51 @@ pub struct ServeArgs {
     /// instances or commands within this bound
     #[arg(long, env = "HBX_SA_CREDENTIAL_CACHE_TTL", value_parser = parse_tolerance, default_value_t = HumanDuration::from_std(DEFAULT_CREDENTIAL_CACHE_TTL))]
     pub credential_cache_ttl: HumanDuration,
+    /// Where GitHub publishes the keys that sign its secret-scanning reports
+    #[arg(long, env = "HBX_SA_SECRET_SCANNING_GITHUB_KEYS_URL", default_value = GITHUB_KEYS_URL)]
+    pub secret_scanning_github_keys_url: String,
+    /// Where GitLab's signing keys are published (unset: GitLab reports are
+    /// refused)
+    #[arg(long, env = "HBX_SA_SECRET_SCANNING_GITLAB_KEYS_URL")]
+    pub secret_scanning_gitlab_keys_url: Option<String>,
+    /// Least time between two fetches of a partner's signing keys (a report
+    /// naming an unknown key triggers one)
+    #[arg(long, env = "HBX_SA_SECRET_SCANNING_KEYS_REFETCH_INTERVAL", default_value_t = HumanDuration::from_std(DEFAULT_REFETCH_INTERVAL))]
+    pub secret_scanning_keys_refetch_interval: HumanDuration,
+    /// What a partner's report of a live token does: revoke it, or only
+    /// record the report (notify)
+    #[arg(long, env = "HBX_SA_SECRET_SCANNING_ACTION", value_enum, default_value_t = SecretScanningAction::Revoke)]
+    pub secret_scanning_action: SecretScanningAction,
+    /// Public revocation requests allowed per client address (requests/duration)
+    #[arg(long, env = "HBX_SA_PUBLIC_REVOKE_RATE", default_value_t = DEFAULT_PUBLIC_REVOKE_RATE)]
+    pub public_revoke_rate: Rate,
+    /// Proxies whose X-Forwarded-For is believed (addresses or networks,
+    /// comma-separated in the variable); without them it is ignored
+    #[arg(long, env = "HBX_SA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<TrustedProxy>,
     #[command(flatten)]
     pub oauth: OAuthArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
+}
+
+/// What a partner's report of a live token does.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretScanningAction {
+    /// Put the leaked token out of use
+    Revoke,
+    /// Only record the report in the audit log
+    Notify,
+}
+
+#[derive(Args)]
+pub struct ScanArgs {
+    /// Files and directories to search (directories recursively); `-` reads
+    /// standard input. None: the current directory
+    pub paths: Vec<PathBuf>,
+    /// The prefix of the tokens to look for
+    #[arg(long, env = "HBX_SA_TOKEN_PREFIX", default_value = DEFAULT_PREFIX)]
+    pub token_prefix: TokenPrefix,
 }
 
 #[derive(Args)]
@@ -405,6 +449,18 @@ impl ServeArgs {
         settings.oauth.leeway = oauth.oauth_leeway.0;
         settings.oauth.key_policy.refetch_interval = oauth.oauth_jwks_refetch_interval.0;
         settings.oauth_dev = oauth.oauth_dev;
+        settings.secret_scanning = SecretScanningSettings {
+            github_keys_url: Some(self.secret_scanning_github_keys_url)
+                .filter(|url| !url.is_empty()),
+            gitlab_keys_url: self.secret_scanning_gitlab_keys_url,
+            keys_refetch_interval: self.secret_scanning_keys_refetch_interval.to_std(),
+            action: match self.secret_scanning_action {
+                SecretScanningAction::Revoke => LeakAction::Revoke,
+                SecretScanningAction::Notify => LeakAction::Notify,
+            },
+            public_revoke_rate: self.public_revoke_rate,
+            trusted_proxies: self.trusted_proxies,
+        };
         Ok(settings)
     }
 }

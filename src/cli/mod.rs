@@ -12,6 +12,7 @@ pub mod args;
 pub mod config_file;
 pub mod error;
 pub mod operator;
+pub mod scan;
 pub mod serve;
 
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use serde::Serialize;
 
 use self::args::{
     AccountsCommand, AuditArgs, BootstrapArgs, DevTokenArgs, GrantsCommand,
-    IntrospectionClientsCommand, KeysCommand, ServeArgs,
+    IntrospectionClientsCommand, KeysCommand, ScanArgs, ServeArgs,
 };
 use self::config_file::ConfigFile;
 pub use self::error::CliError;
@@ -74,6 +75,9 @@ enum Command {
     Audit(AuditArgs),
     /// Print the OpenAPI document (identical to openapi/hbx-service-accounts.json)
     Openapi,
+    /// Find leaked tokens (valid checksum) in files, directories or stdin (-);
+    /// exit 1 if any is found. Prints where, never the secret
+    Scan(ScanArgs),
 }
 
 /// Parses the command line (over the configuration file, if any), runs the
@@ -103,6 +107,11 @@ pub fn main() -> ExitCode {
         matches: &matches,
         file: file.as_ref(),
     };
+    // A scan's exit status says what it found (1), so its failures are 2.
+    let command = match cli.command {
+        Command::Scan(args) => return scan::run(args).unwrap_or_else(report_failure(2)),
+        command => command,
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -110,12 +119,17 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, invocation)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("hbx-sa: error: {}", crate::report::chain(&error));
-            ExitCode::FAILURE
-        }
+    runtime
+        .block_on(run(command, invocation))
+        .map(|()| ExitCode::SUCCESS)
+        .unwrap_or_else(report_failure(1))
+}
+
+/// Prints a failure with its causes; exits with `status`.
+fn report_failure(status: u8) -> impl FnOnce(CliError) -> ExitCode {
+    move |error| {
+        eprintln!("hbx-sa: error: {}", crate::report::chain(&error));
+        ExitCode::from(status)
     }
 }
 
@@ -159,11 +173,13 @@ async fn run(command: Command, invocation: Invocation<'_>) -> Result<(), CliErro
             print!("{}", crate::api::openapi_document());
             Ok(())
         }
+        // Run before the runtime starts, for its exit status.
+        Command::Scan(args) => scan::run(args).map(|_| ()),
     }
 }
 
 /// A command's result: one JSON object on stdout.
-fn print_object(value: &impl Serialize) -> Result<(), CliError> {
+pub(crate) fn print_object(value: &impl Serialize) -> Result<(), CliError> {
     println!(
         "{}",
         serde_json::to_string(value).map_err(CliError::Output)?

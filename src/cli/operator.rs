@@ -315,6 +315,20 @@ pub struct AuditLine {
     /// works.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_token_expires_at: Option<DateTime<Utc>>,
+    /// For a leak report or a public revocation: who reported which token,
+    /// where it was found, and whether the report revoked it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leak: Option<LeakOutput>,
+}
+
+/// A leak report, in the audit log.
+#[derive(Debug, Serialize)]
+pub struct LeakOutput {
+    pub reporter: String,
+    pub token_public_id: String,
+    pub source: Option<String>,
+    pub url: Option<String>,
+    pub revoked: bool,
 }
 
 pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
@@ -334,6 +348,7 @@ pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
                 grant: None,
                 previous_token_public_id: None,
                 previous_token_expires_at: None,
+                leak: None,
             };
             match event.detail {
                 None => {}
@@ -358,6 +373,21 @@ pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
                 Some(AuditDetail::Retired {
                     previous_token_public_id,
                 }) => line.previous_token_public_id = Some(previous_token_public_id),
+                Some(AuditDetail::Leak {
+                    reporter,
+                    token_public_id,
+                    source,
+                    url,
+                    revoked,
+                }) => {
+                    line.leak = Some(LeakOutput {
+                        reporter,
+                        token_public_id,
+                        source,
+                        url,
+                        revoked,
+                    })
+                }
             }
             line
         })

@@ -194,7 +194,7 @@ fn effective_configuration(invocation: Invocation<'_>) -> EffectiveConfiguration
 }
 
 fn is_list(id: &str) -> bool {
-    id == "oauth_audience"
+    ["oauth_audience", "trusted_proxies"].contains(&id)
 }
 
 impl From<LogLevel> for slog::Level {

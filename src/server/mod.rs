@@ -7,6 +7,7 @@ pub mod error;
 pub mod metrics;
 pub mod platform;
 pub mod request_log;
+pub mod secret_scanning;
 pub mod service_accounts;
 
 use std::cell::RefCell;
@@ -17,13 +18,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dropshot::{
-    ApiDescription, ConfigDropshot, ConfigTls, HandlerTaskMode, HttpError, HttpResponseCreated,
-    HttpResponseHeaders, HttpResponseOk, HttpServer, RequestContext, ServerBuilder,
+    ApiDescription, ConfigDropshot, ConfigTls, HandlerTaskMode, HttpError, HttpResponseAccepted,
+    HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, HttpServer, RequestContext,
+    ServerBuilder,
 };
 use slog::Logger;
 
 use crate::api::extract::{FormBody, HeaderParams, JsonBody, PathParams, QueryParams};
 use crate::api::platform::{IntrospectionRequest, IntrospectionResponse, Whoami};
+use crate::api::secret_scanning::{
+    GithubSignatureHeaders, GitlabSignatureHeaders, PublicRevocationReceipt,
+    PublicRevocationRequest, ReportedToken, TokenReportFeedback,
+};
 use crate::api::types::HealthStatus;
 use crate::api::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
@@ -37,10 +43,13 @@ use crate::app::App;
 use crate::auth::cache::CredentialCache;
 use crate::auth::introspection_client::IntrospectionClientAuthenticator;
 use crate::auth::last_use::LastUseRecorder;
+use crate::auth::secret_scanning::{Sender, SenderKeys};
 use crate::auth::{AuthError, Authenticator, Verified, bearer_credential};
+use crate::config::TrustedProxy;
 use crate::service::ServiceAccounts;
 use crate::service::idempotency::{CLEANUP_INTERVAL, Idempotency};
 use crate::service::identity::Identities;
+use crate::service::leaks::Leaks;
 use crate::store::Store;
 
 use self::metrics::{AuthOutcome, Metrics};
@@ -59,6 +68,12 @@ pub struct ApiContext {
     /// Whether `/metrics` is served here (not on `--metrics-bind`).
     pub metrics_here: bool,
     pub request_lines: RequestLines,
+    pub leaks: Leaks,
+    pub github_keys: Arc<SenderKeys>,
+    pub gitlab_keys: Arc<SenderKeys>,
+    /// Bounds the public revocation endpoint, per client address.
+    pub public_revocations: secret_scanning::RateLimiter,
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 /// The type the API trait is implemented on; never constructed.
@@ -175,6 +190,61 @@ impl ServiceAccountsApi for ApiImpl {
             "introspect_token",
             200,
             platform::introspect(&rqctx, body),
+        )
+        .await
+    }
+
+    async fn report_github_leaks(
+        rqctx: RequestContext<ApiContext>,
+        headers: HeaderParams<GithubSignatureHeaders>,
+        body: JsonBody<Vec<ReportedToken>>,
+    ) -> Result<HttpResponseOk<Vec<TokenReportFeedback>>, HttpError> {
+        let headers = headers.into_inner();
+        observe(
+            &rqctx,
+            "report_github_leaks",
+            200,
+            secret_scanning::report(
+                &rqctx,
+                Sender::GitHub,
+                headers.key_identifier,
+                headers.signature,
+                body,
+            ),
+        )
+        .await
+    }
+
+    async fn report_gitlab_leaks(
+        rqctx: RequestContext<ApiContext>,
+        headers: HeaderParams<GitlabSignatureHeaders>,
+        body: JsonBody<Vec<ReportedToken>>,
+    ) -> Result<HttpResponseOk<Vec<TokenReportFeedback>>, HttpError> {
+        let headers = headers.into_inner();
+        observe(
+            &rqctx,
+            "report_gitlab_leaks",
+            200,
+            secret_scanning::report(
+                &rqctx,
+                Sender::GitLab,
+                headers.key_identifier,
+                headers.signature,
+                body,
+            ),
+        )
+        .await
+    }
+
+    async fn revoke_credentials(
+        rqctx: RequestContext<ApiContext>,
+        body: JsonBody<PublicRevocationRequest>,
+    ) -> Result<HttpResponseAccepted<PublicRevocationReceipt>, HttpError> {
+        observe(
+            &rqctx,
+            "revoke_credentials",
+            202,
+            secret_scanning::revoke(&rqctx, body),
         )
         .await
     }
@@ -320,6 +390,13 @@ impl Server {
             metrics: metrics.clone(),
             metrics_here: options.metrics_bind.is_none(),
             request_lines,
+            leaks: app.leaks(),
+            github_keys: app.sender_keys(Sender::GitHub),
+            gitlab_keys: app.sender_keys(Sender::GitLab),
+            public_revocations: secret_scanning::RateLimiter::new(
+                app.settings().secret_scanning.public_revoke_rate,
+            ),
+            trusted_proxies: app.settings().secret_scanning.trusted_proxies.clone(),
         };
         let start_error = |bind, error: dropshot::BuildError| StartError {
             bind,

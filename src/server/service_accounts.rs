@@ -16,8 +16,9 @@ use super::error::{self, service_error};
 use crate::api::extract::{HeaderParams, JsonBody, PathParams, QueryParams};
 use crate::api::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, IdempotencyHeaders,
-    ListServiceAccountsQuery, RotateServiceAccountQuery, RotatedHeaders, ServiceAccount,
-    ServiceAccountFields, ServiceAccountPath, ServiceAccountWithToken, SunsetHeaders,
+    ListServiceAccountsQuery, RevokedReason, RotateServiceAccountQuery, RotatedHeaders,
+    ServiceAccount, ServiceAccountFields, ServiceAccountPath, ServiceAccountWithToken,
+    SunsetHeaders,
 };
 use crate::domain::{self, Capability};
 use crate::service::idempotency::{
@@ -432,6 +433,11 @@ impl From<domain::ServiceAccount> for ServiceAccountFields {
             last_used_at: sa.last_used_at,
             revoked_at: sa.revoked_at,
             revoked_by_user_id: sa.revoked_by_user_id,
+            revoked_reason: sa.revoked_reason.map(|reason| match reason {
+                domain::RevocationReason::Requested => RevokedReason::Requested,
+                domain::RevocationReason::Leaked => RevokedReason::Leaked,
+                domain::RevocationReason::Reported => RevokedReason::Reported,
+            }),
             previous_token_public_id: sa
                 .previous_token
                 .as_ref()

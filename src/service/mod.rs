@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod idempotency;
 pub mod identity;
+pub mod leaks;
 
 use std::sync::Arc;
 
@@ -16,8 +17,8 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::clock::{Clock, truncate_to_micros};
 use crate::domain::{
-    Actor, AuditAction, AuditEvent, Capability, CapabilityKey, ServiceAccount, ServiceAccountName,
-    TokenFacts, ValidationError,
+    Actor, AuditAction, AuditEvent, Capability, CapabilityKey, RevocationReason, ServiceAccount,
+    ServiceAccountName, TokenFacts, ValidationError,
 };
 use crate::store::{
     self, BoxError, EscalationGuard, GrantLookup, IdempotentCompletion, PageRequest, Revocation,
@@ -244,6 +245,7 @@ impl TokenMinter {
             last_used_at: None,
             revoked_at: None,
             revoked_by_user_id: None,
+            revoked_reason: None,
             token: facts,
             previous_token: None,
         };
@@ -562,6 +564,7 @@ impl ServiceAccounts {
         let revocation = Revocation {
             at: now,
             by_user_id: access.principal().user_id(),
+            reason: RevocationReason::Requested,
         };
         let event = access.audit(id, AuditAction::Revoke, now);
         self.store

@@ -31,8 +31,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Account, AuditEvent, CapabilityKey, IntrospectionClient, ServiceAccount, Subject, TokenFacts,
-    TokenGeneration,
+    Account, AuditEvent, CapabilityKey, IntrospectionClient, RevocationReason, ServiceAccount,
+    Subject, TokenFacts, TokenGeneration,
 };
 use crate::token::keyring::TokenMac;
 
@@ -115,8 +115,23 @@ pub struct EscalationGuard {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Revocation {
     pub at: DateTime<Utc>,
-    /// The user who revoked it; none when a service account did.
+    /// The user who revoked it; none when a service account (or an outsider,
+    /// for a leak) did.
     pub by_user_id: Option<Uuid>,
+    pub reason: RevocationReason,
+}
+
+/// What to do about a leaked token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeakResponse {
+    /// The current token leaked: revoke the service account (unless it is
+    /// revoked already).
+    Revoke(Revocation),
+    /// The previous token leaked in its grace period: retire it at this
+    /// instant (the current token did not leak).
+    RetirePrevious(DateTime<Utc>),
+    /// Only record the report.
+    Record,
 }
 
 /// A successful authentication to record as `last_used_at`.
@@ -383,6 +398,20 @@ pub trait Store: CredentialLookup + LastUseLog {
         revocation: Revocation,
         event: &AuditEvent,
     ) -> Result<Option<ServiceAccount>, StoreError>;
+
+    /// Records `event` (a leak report, a public revocation) about service
+    /// account `id` of `account_id`, and does what `response` says to the
+    /// token that leaked: all in one transaction. Returns the service account
+    /// as it then stands and whether the leaked token was put out of use by
+    /// this call (the detail's `revoked` is set to that); `None` if not found
+    /// (then nothing is recorded).
+    async fn record_leak(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        response: LeakResponse,
+        event: &AuditEvent,
+    ) -> Result<Option<(ServiceAccount, bool)>, StoreError>;
 
     /// Looks for the idempotency record of `claim`'s key and, if there is
     /// none to answer with, records this attempt as running.

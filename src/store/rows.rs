@@ -14,7 +14,7 @@ use super::{
 };
 use crate::domain::{
     Account, Actor, AuditAction, AuditDetail, AuditEvent, CapabilityKey, IntrospectionClient,
-    PreviousToken, ServiceAccount,
+    PreviousToken, RevocationReason, ServiceAccount,
 };
 use crate::domain::{Subject, TokenFacts};
 use crate::token::keyring::TokenMac;
@@ -107,6 +107,7 @@ pub struct ServiceAccountRow {
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
     pub revoked_by_user_id: Option<Uuid>,
+    pub revoked_reason: Option<String>,
     pub token_prefix: String,
     pub token_public_id: String,
     pub token_last4: String,
@@ -139,6 +140,7 @@ impl ServiceAccountRow {
             last_used_at: sa.last_used_at.map(Timestamp),
             revoked_at: sa.revoked_at.map(Timestamp),
             revoked_by_user_id: sa.revoked_by_user_id,
+            revoked_reason: sa.revoked_reason.map(|reason| reason.as_str().to_owned()),
             token_prefix: sa.token.prefix.clone(),
             token_public_id: sa.token.public_id.clone(),
             token_last4: sa.token.last4.clone(),
@@ -172,6 +174,7 @@ impl ServiceAccountRow {
             .arg(self.last_used_at)
             .arg(self.revoked_at)
             .arg(self.revoked_by_user_id)
+            .arg(self.revoked_reason)
             .arg(self.token_prefix.as_str())
             .arg(self.token_public_id.as_str())
             .arg(self.token_last4.as_str())
@@ -224,6 +227,17 @@ impl ServiceAccountRow {
             }
         };
         let (previous_token, previous_mac) = previous.unzip();
+        let revoked_reason = self
+            .revoked_reason
+            .map(|reason| {
+                RevocationReason::parse(&reason).ok_or_else(|| {
+                    corrupt(format!(
+                        "service account {} has an unknown revoked_reason {reason:?}",
+                        self.id
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(StoredServiceAccount {
             service_account: ServiceAccount {
                 id: self.id,
@@ -236,6 +250,7 @@ impl ServiceAccountRow {
                 last_used_at: self.last_used_at.map(|t| t.0),
                 revoked_at: self.revoked_at.map(|t| t.0),
                 revoked_by_user_id: self.revoked_by_user_id,
+                revoked_reason,
                 token: TokenFacts {
                     prefix: self.token_prefix,
                     public_id: self.token_public_id,
@@ -444,6 +459,20 @@ fn detail_to_json(detail: &AuditDetail) -> String {
             "kind": "retired",
             "previous_token_public_id": previous_token_public_id,
         }),
+        AuditDetail::Leak {
+            reporter,
+            token_public_id,
+            source,
+            url,
+            revoked,
+        } => serde_json::json!({
+            "kind": "leak",
+            "reporter": reporter,
+            "token_public_id": token_public_id,
+            "source": source,
+            "url": url,
+            "revoked": revoked,
+        }),
     }
     .to_string()
 }
@@ -485,6 +514,16 @@ fn detail_from_json(text: &str) -> Result<AuditDetail, StoreError> {
                 .ok_or_else(invalid)?
                 .to_owned(),
         }),
+        Some("leak") => {
+            let text = |key: &str| value[key].as_str().map(str::to_owned);
+            Ok(AuditDetail::Leak {
+                reporter: text("reporter").ok_or_else(invalid)?,
+                token_public_id: text("token_public_id").ok_or_else(invalid)?,
+                source: text("source"),
+                url: text("url"),
+                revoked: value["revoked"].as_bool().ok_or_else(invalid)?,
+            })
+        }
         _ => Err(invalid()),
     }
 }

@@ -27,9 +27,9 @@ use super::rows::{
 };
 use super::{
     BoxError, Claimed, ClientLookup, Complete, EscalationGuard, Grant, GrantLookup,
-    IdempotencyClaim, IdempotentCompletion, LastUse, LastUseLog, PageRequest, PoolStats,
-    Revocation, Store, StoreError, StoreStats, StoredIntrospectionClient, StoredServiceAccount,
-    TokenLookup, TokenReplacement, sql,
+    IdempotencyClaim, IdempotentCompletion, LastUse, LastUseLog, LeakResponse, PageRequest,
+    PoolStats, Revocation, Store, StoreError, StoreStats, StoredIntrospectionClient,
+    StoredServiceAccount, TokenLookup, TokenReplacement, sql,
 };
 use crate::domain::{
     Account, AuditDetail, AuditEvent, Capability, CapabilityKey, IntrospectionClient,
@@ -381,6 +381,33 @@ async fn complete_idempotency<D: Backend>(
     }
 }
 
+/// Revokes service account `id` of `account_id` unless it is revoked
+/// already; a row only when it revoked.
+fn revoke_query<D: Backend>(account_id: Uuid, id: Uuid, revocation: &Revocation) -> SqlQuery<D> {
+    query::<D>(sql::REVOKE)
+        .arg(id)
+        .arg(account_id)
+        .arg(Timestamp(revocation.at))
+        .arg(revocation.by_user_id)
+        .arg(revocation.reason.as_str())
+}
+
+/// Ends the previous token's grace at `at`, if it is in one; a row only then.
+fn retire_query<D: Backend>(account_id: Uuid, id: Uuid, at: DateTime<Utc>) -> SqlQuery<D> {
+    query::<D>(sql::RETIRE_PREVIOUS_TOKEN)
+        .arg(id)
+        .arg(account_id)
+        .arg(Timestamp(at))
+}
+
+/// Locks service account `id` of `account_id` for the transaction; its
+/// tokens' public ids (no row: not there).
+fn lock<D: Backend>(account_id: Uuid, id: Uuid) -> SqlQuery<D> {
+    query::<D>(sql::LOCK_SERVICE_ACCOUNT)
+        .arg(id)
+        .arg(account_id)
+}
+
 /// Every token of a service account as it stood: what a cache must forget
 /// when the service account changes.
 fn token_changes(service_account: &ServiceAccount) -> Vec<CredentialChange> {
@@ -634,9 +661,7 @@ impl<D: Backend> Store for SqlStore<D> {
         self.write_changing(async |tx| {
             // Locked first, so that no grant to it commits between the check
             // below and this rotation's commit.
-            let current = query::<D>(sql::LOCK_SERVICE_ACCOUNT)
-                .arg(id)
-                .arg(account_id);
+            let current = lock::<D>(account_id, id);
             let Some(current) = fetch_optional(tx, current).await? else {
                 return Ok((None, vec![]));
             };
@@ -701,11 +726,7 @@ impl<D: Backend> Store for SqlStore<D> {
         event: &AuditEvent,
     ) -> Result<Option<ServiceAccount>, StoreError> {
         self.write_changing(async |tx| {
-            let update = query::<D>(sql::REVOKE)
-                .arg(id)
-                .arg(account_id)
-                .arg(Timestamp(revocation.at))
-                .arg(revocation.by_user_id);
+            let update = revoke_query::<D>(account_id, id, &revocation);
             match fetch_optional(tx, update).await? {
                 Some(row) => {
                     insert_audit_event::<D>(tx, event).await?;
@@ -720,6 +741,59 @@ impl<D: Backend> Store for SqlStore<D> {
                     vec![],
                 )),
             }
+        })
+        .await
+    }
+
+    async fn record_leak(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        response: LeakResponse,
+        event: &AuditEvent,
+    ) -> Result<Option<(ServiceAccount, bool)>, StoreError> {
+        self.write_changing(async |tx| {
+            let Some(before) = fetch_optional(tx, lock::<D>(account_id, id)).await? else {
+                return Ok((None, vec![]));
+            };
+            let before = decode::<D, PublicIdRow>(&before)?;
+            let changed = match response {
+                LeakResponse::Revoke(revocation) => {
+                    fetch_optional(tx, revoke_query::<D>(account_id, id, &revocation)).await?
+                }
+                LeakResponse::RetirePrevious(at) => {
+                    fetch_optional(tx, retire_query::<D>(account_id, id, at)).await?
+                }
+                LeakResponse::Record => None,
+            };
+            let (service_account, put_out) = match changed {
+                Some(row) => (
+                    decode::<D, ServiceAccountRow>(&row)?.into_service_account()?,
+                    true,
+                ),
+                None => (
+                    select_service_account::<D>(tx, account_id, id)
+                        .await?
+                        .ok_or(StoreError::Internal(
+                            "a locked service account vanished".into(),
+                        ))?,
+                    false,
+                ),
+            };
+            let mut event = event.clone();
+            if let Some(AuditDetail::Leak { revoked, .. }) = &mut event.detail {
+                *revoked = put_out;
+            }
+            insert_audit_event::<D>(tx, &event).await?;
+            let changes = if put_out {
+                std::iter::once(before.token_public_id)
+                    .chain(before.previous_token_public_id)
+                    .map(CredentialChange::Token)
+                    .collect()
+            } else {
+                vec![]
+            };
+            Ok((Some((service_account, put_out)), changes))
         })
         .await
     }
@@ -739,10 +813,7 @@ impl<D: Backend> Store for SqlStore<D> {
                 return Ok((None, vec![]));
             };
             let ids = decode::<D, PublicIdRow>(&ids)?;
-            let update = query::<D>(sql::RETIRE_PREVIOUS_TOKEN)
-                .arg(id)
-                .arg(account_id)
-                .arg(Timestamp(at));
+            let update = retire_query::<D>(account_id, id, at);
             match (
                 fetch_optional(tx, update).await?,
                 ids.previous_token_public_id,
@@ -798,9 +869,13 @@ impl<D: Backend> Store for SqlStore<D> {
                     let take_over = query::<D>(sql::TAKE_OVER_IDEMPOTENCY_RECORD)
                         .arg(key.key_mac.as_slice())
                         .arg(claim.lease)
-                        .arg(Timestamp(claim.lease_expires_at));
-                    execute(tx, take_over).await?;
-                    return Ok(Claimed::Run);
+                        .arg(Timestamp(claim.lease_expires_at))
+                        .arg(Timestamp(claim.at));
+                    return Ok(match fetch_optional(tx, take_over).await? {
+                        Some(_) => Claimed::Run,
+                        // Another attempt took it over just now.
+                        None => Claimed::InUse,
+                    });
                 }
                 // A dead attempt under an older server key: start over under
                 // the current one (the completion names its MAC).
@@ -813,8 +888,11 @@ impl<D: Backend> Store for SqlStore<D> {
                 claim,
                 current,
             )?;
-            execute(tx, insert).await?;
-            Ok(Claimed::Run)
+            Ok(match fetch_optional(tx, insert).await? {
+                Some(_) => Claimed::Run,
+                // Another attempt with this key claimed it at the same time.
+                None => Claimed::InUse,
+            })
         })
         .await
     }

@@ -44,9 +44,9 @@ pub const SELECT_CAPABILITIES: &str = "SELECT capability FROM grants \
 
 pub const INSERT_SERVICE_ACCOUNT: &str = "INSERT INTO service_accounts (id, account_id, name, \
     created_at, updated_at, created_by_user_id, expires_at, last_used_at, revoked_at, \
-    revoked_by_user_id, token_prefix, token_public_id, token_last4, token_issued_at, \
-    token_mac, token_key_version) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+    revoked_by_user_id, revoked_reason, token_prefix, token_public_id, token_last4, \
+    token_issued_at, token_mac, token_key_version) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
 pub const SELECT_SERVICE_ACCOUNT: &str =
     "SELECT * FROM service_accounts WHERE id = $1 AND account_id = $2";
@@ -103,9 +103,9 @@ pub const RETIRE_PREVIOUS_TOKEN: &str = "UPDATE service_accounts SET \
       AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3) \
     RETURNING *";
 
-/// Revokes unless revoked already; returns the revoked row.
+/// Revokes unless revoked already, for reason `$5`; returns the revoked row.
 pub const REVOKE: &str = "UPDATE service_accounts SET \
-    revoked_at = $3, revoked_by_user_id = $4, updated_at = $3 \
+    revoked_at = $3, revoked_by_user_id = $4, revoked_reason = $5, updated_at = $3 \
     WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL \
     RETURNING *";
 
@@ -152,13 +152,19 @@ pub const SELECT_IDEMPOTENCY_RECORD: &str = "SELECT * FROM idempotency_records W
 
 pub const DELETE_IDEMPOTENCY_RECORD: &str = "DELETE FROM idempotency_records WHERE key_mac = $1";
 
+/// Records a running attempt, unless another attempt recorded one first
+/// (then no row: on PostgreSQL two claims can race here).
 pub const INSERT_IDEMPOTENCY_RECORD: &str = "INSERT INTO idempotency_records \
     (key_mac, key_version, request_mac, operation, created_at, expires_at, lease, \
-    lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+    ON CONFLICT (key_mac) DO NOTHING RETURNING key_mac";
 
-/// A new attempt takes over a record whose attempt died.
+/// A new attempt takes over a record whose attempt died (its lease ran out
+/// before `$4`, the claim's time); no row if another took it over first.
 pub const TAKE_OVER_IDEMPOTENCY_RECORD: &str = "UPDATE idempotency_records \
-    SET lease = $2, lease_expires_at = $3 WHERE key_mac = $1 AND status IS NULL";
+    SET lease = $2, lease_expires_at = $3 WHERE key_mac = $1 AND status IS NULL \
+      AND (lease_expires_at IS NULL OR lease_expires_at <= $4) \
+    RETURNING key_mac";
 
 /// Completes a record, if the attempt still holds its lease; returns a row
 /// only then.

@@ -15,6 +15,7 @@
 
 pub mod client;
 pub mod keyring;
+pub mod scan;
 
 use std::fmt;
 

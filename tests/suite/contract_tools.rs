@@ -213,8 +213,20 @@ fn schemas(document: &mut serde_json::Value) -> &mut serde_json::Value {
 }
 
 /// A server for a client scenario, and the environment the scenario reads.
-async fn scenario_server() -> (TestServer, Vec<(&'static str, String)>) {
-    let server = TestServer::start().await;
+/// A server for a client scenario, with an introspection client and a
+/// secret-scanning partner whose key signs the scenario's leak report.
+struct ScenarioServer {
+    _server: TestServer,
+    _sender: crate::common::sender::TestSender,
+}
+
+async fn scenario_server() -> (ScenarioServer, Vec<(&'static str, String)>) {
+    let sender = crate::common::sender::TestSender::start().await;
+    let keys_url = sender.keys_url();
+    let server = TestServer::start_with(|settings| {
+        settings.secret_scanning.github_keys_url = Some(keys_url);
+    })
+    .await;
     let (client_id, client_secret) = server.new_introspection_client("scenario").await;
     let env = vec![
         ("HBX_SA_URL", server.base_url.clone()),
@@ -222,8 +234,16 @@ async fn scenario_server() -> (TestServer, Vec<(&'static str, String)>) {
         ("HBX_SA_ACCOUNT_ID", server.account_id.to_string()),
         ("HBX_SA_CLIENT_ID", client_id),
         ("HBX_SA_CLIENT_SECRET", client_secret),
+        ("HBX_SA_SIGNING_KEY", sender.private_key_pem()),
+        ("HBX_SA_SIGNING_KEY_ID", "key-1".to_owned()),
     ];
-    (server, env)
+    (
+        ScenarioServer {
+            _server: server,
+            _sender: sender,
+        },
+        env,
+    )
 }
 
 #[tokio::test]
@@ -309,12 +329,24 @@ struct FuzzTarget {
     server: TestServer,
     env: Vec<(&'static str, String)>,
     peers: tempfile::NamedTempFile,
+    /// The secret-scanning partner whose key the hooks sign reports with.
+    _sender: crate::common::sender::TestSender,
 }
 
 async fn fuzz_target() -> FuzzTarget {
     use hbx_service_accounts::auth::oauth::dev::DevKey;
     use hbx_service_accounts::domain::{Capability, Subject};
-    let server = TestServer::start_with(|settings| settings.oauth_dev = true).await;
+    let sender = crate::common::sender::TestSender::start().await;
+    let keys_url = sender.keys_url();
+    let server = TestServer::start_with(|settings| {
+        settings.oauth_dev = true;
+        settings.secret_scanning.github_keys_url = Some(keys_url.clone());
+        settings.secret_scanning.gitlab_keys_url = Some(keys_url);
+        // A fuzzer sends thousands of requests from one address: the
+        // public revocation limit would leave its logic untested.
+        settings.secret_scanning.public_revoke_rate = "1000000/1m".parse().unwrap();
+    })
+    .await;
     let dev_key = DevKey::load_or_create(server.data_dir()).unwrap();
     let token_for = |user| {
         dev_key
@@ -360,8 +392,21 @@ async fn fuzz_target() -> FuzzTarget {
         ("HBX_SA_ST_CLIENT_SECRET", client_secret),
         ("HBX_SA_ST_ACCOUNT_ID", server.account_id.to_string()),
         ("HBX_SA_ST_PEERS", peers.path().display().to_string()),
+        // The hooks sign leak reports as the partner would.
+        ("HBX_SA_ST_SIGNING_KEY", sender.private_key_pem()),
+        ("HBX_SA_ST_SIGNING_KEY_ID", "key-1".to_owned()),
+        ("SCHEMATHESIS_HOOKS", "hooks".to_owned()),
+        (
+            "PYTHONPATH",
+            contract_dir().join("schemathesis").display().to_string(),
+        ),
     ];
-    FuzzTarget { server, env, peers }
+    FuzzTarget {
+        server,
+        env,
+        peers,
+        _sender: sender,
+    }
 }
 
 /// What one Schemathesis run left behind.
@@ -481,9 +526,10 @@ fn assert_clean(run: &SchemathesisRun, config: &str) {
     let (reached, valid) = reached_logic(&run.interactions, |mode| mode == "positive");
     let summary = format!(
         "schemathesis ({config}): {} of {} responses reached an operation's logic (2xx or \
-         409); of the {valid} requests it generated as valid, {reached}. The rest were its \
-         deliberate negative cases (bad credentials, undeclared methods, malformed \
-         input), refused at the door as they should be.",
+         409). Of the {valid} requests it generated as valid, {reached} did; the others \
+         broke a rule the schema cannot express (declared in {config}). The rest of all \
+         requests were its deliberate negative cases (missing or bad credentials and \
+         signatures, undeclared methods, malformed input), refused as they should be.",
         all.0, all.1
     );
     println!("{summary}");

@@ -89,14 +89,16 @@ async fn response_carries_nulls_explicitly(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), 201);
     let body: serde_json::Map<String, serde_json::Value> = response.json().await.unwrap();
-    // The seed's 14 fields and the 4 of a rotation's previous token.
-    assert_eq!(body.len(), 18);
+    // The seed's 14 fields, the 4 of a rotation's previous token, and why it
+    // was revoked.
+    assert_eq!(body.len(), 19);
     for field in [
         "created_by_user_id",
         "expires_at",
         "last_used_at",
         "revoked_at",
         "revoked_by_user_id",
+        "revoked_reason",
         "previous_token_public_id",
         "previous_token_last4",
         "previous_token_expires_at",

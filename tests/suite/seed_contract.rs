@@ -198,8 +198,9 @@ fn response_matches_the_seed() {
         "token_public_id",
         "updated_at",
     ]);
-    // The seed's nullable fields, and the four a rotation's grace period
-    // added (contract §9): optional and nullable, so additive.
+    // The seed's nullable fields, the four a rotation's grace period added
+    // (contract §9) and the revocation's reason (§10): optional and nullable,
+    // so additive.
     let nullable = set(&[
         "created_by_user_id",
         "expires_at",
@@ -210,6 +211,7 @@ fn response_matches_the_seed() {
         "previous_token_last4",
         "previous_token_expires_at",
         "previous_token_last_used_at",
+        "revoked_reason",
     ]);
     let all: BTreeSet<String> = required.union(&nullable).cloned().collect();
     assert_eq!(

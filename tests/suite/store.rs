@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use hbx_service_accounts::domain::{
     Account, Actor, AuditAction, AuditDetail, AuditEvent, Capability, CapabilityKey,
-    ServiceAccount, Subject, TokenFacts, TokenGeneration,
+    RevocationReason, ServiceAccount, Subject, TokenFacts, TokenGeneration,
 };
 use hbx_service_accounts::store::{
     EscalationGuard, Grant, LastUse, PageRequest, Revocation, Store, StoreError,
@@ -57,6 +57,7 @@ fn service_account(
             last_used_at: None,
             revoked_at: None,
             revoked_by_user_id: None,
+            revoked_reason: None,
             token: token_facts(),
             previous_token: None,
         },
@@ -196,6 +197,7 @@ async fn service_accounts_are_only_visible_in_their_account(backend: Backend) {
     let revocation = Revocation {
         at: now,
         by_user_id: None,
+        reason: RevocationReason::Requested,
     };
     let revoke = event(&sa.service_account, AuditAction::Revoke, now);
     assert_eq!(
@@ -253,6 +255,7 @@ async fn names_are_unique_among_active_service_accounts(backend: Backend) {
             Revocation {
                 at: now,
                 by_user_id: None,
+                reason: RevocationReason::Requested,
             },
             &revoke,
         )
@@ -549,6 +552,7 @@ async fn revoked_and_expired_service_accounts_are_not_rotated(backend: Backend) 
     let revocation = Revocation {
         at: now,
         by_user_id: Some(Uuid::from_u128(9)),
+        reason: RevocationReason::Requested,
     };
     let revoke = event(&sa.service_account, AuditAction::Revoke, now);
     store
@@ -585,6 +589,7 @@ async fn revocation_happens_once(backend: Backend) {
     let first = Revocation {
         at: at("2030-03-01T00:00:00Z"),
         by_user_id: Some(Uuid::from_u128(1)),
+        reason: RevocationReason::Requested,
     };
     let revoke = event(&sa.service_account, AuditAction::Revoke, first.at);
     let revoked = store
@@ -599,6 +604,7 @@ async fn revocation_happens_once(backend: Backend) {
     let second = Revocation {
         at: at("2030-04-01T00:00:00Z"),
         by_user_id: None,
+        reason: RevocationReason::Requested,
     };
     let again = store
         .revoke(
@@ -642,6 +648,7 @@ async fn concurrent_revocations_all_answer_the_one_that_won(backend: Backend) {
         let revocation = Revocation {
             at: at("2030-03-01T00:00:00Z") + TimeDelta::seconds(n as i64),
             by_user_id: Some(Uuid::from_u128(n)),
+            reason: RevocationReason::Requested,
         };
         let revoke = AuditEvent {
             actor: Actor::User(Uuid::from_u128(n)),
@@ -840,6 +847,7 @@ async fn pages_follow_creation_order(backend: Backend) {
             let revocation = Revocation {
                 at: start,
                 by_user_id: None,
+                reason: RevocationReason::Requested,
             };
             sa = store
                 .revoke(

@@ -11,10 +11,9 @@ use base64::Engine as _;
 use chrono::TimeDelta;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use uuid::Uuid;
 
+use super::json_server::JsonServer;
 use super::{Backend, TestServer};
 use hbx_service_accounts::auth::oauth::IssuerSettings;
 use hbx_service_accounts::auth::oauth::keys::KeySource;
@@ -106,69 +105,46 @@ pub struct TestIssuer {
     pub address: SocketAddr,
     published: Arc<Mutex<Published>>,
     jwks_fetches: Arc<AtomicUsize>,
-    server: tokio::task::AbortHandle,
+    _server: JsonServer,
 }
 
 impl TestIssuer {
     /// An issuer publishing `keys`.
     pub async fn start(keys: &[&TestKey]) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
         let published = Arc::new(Mutex::new(Published {
             keys: keys.iter().map(|key| key.jwk.clone()).collect(),
             discovery: None,
         }));
         let jwks_fetches = Arc::new(AtomicUsize::new(0));
+        // The issuer's own URL is only known once it listens.
+        let issuer_url: Arc<Mutex<String>> = Arc::default();
         let server = {
-            let (published, jwks_fetches) = (published.clone(), jwks_fetches.clone());
-            let issuer = format!("http://{address}");
-            tokio::spawn(async move {
-                loop {
-                    let Ok((mut stream, _)) = listener.accept().await else { return };
-                    let (published, jwks_fetches, issuer) =
-                        (published.clone(), jwks_fetches.clone(), issuer.clone());
-                    tokio::spawn(async move {
-                        let mut request = Vec::new();
-                        let mut buffer = [0u8; 4096];
-                        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                            match stream.read(&mut buffer).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => request.extend_from_slice(&buffer[..n]),
-                            }
-                        }
-                        let request = String::from_utf8_lossy(&request);
-                        let path = request.split_whitespace().nth(1).unwrap_or("/");
-                        let (status, body) = match path {
-                            "/.well-known/openid-configuration" => (
-                                "200 OK",
-                                published.lock().unwrap().discovery.clone().unwrap_or_else(
-                                    || json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks") }),
-                                ),
-                            ),
-                            "/jwks" => {
-                                jwks_fetches.fetch_add(1, Ordering::SeqCst);
-                                ("200 OK", json!({ "keys": published.lock().unwrap().keys }))
-                            }
-                            _ => ("404 Not Found", json!({})),
-                        };
-                        let body = body.to_string();
-                        let response = format!(
-                            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
-                             content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                        let _ = stream.write_all(response.as_bytes()).await;
-                        let _ = stream.shutdown().await;
-                    });
+            let (published, jwks_fetches, issuer_url) =
+                (published.clone(), jwks_fetches.clone(), issuer_url.clone());
+            JsonServer::start(Arc::new(move |path| match path {
+                "/.well-known/openid-configuration" => {
+                    let issuer = issuer_url.lock().unwrap().clone();
+                    (
+                        "200 OK",
+                        published.lock().unwrap().discovery.clone().unwrap_or_else(
+                            || json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks") }),
+                        ),
+                    )
                 }
-            })
-            .abort_handle()
+                "/jwks" => {
+                    jwks_fetches.fetch_add(1, Ordering::SeqCst);
+                    ("200 OK", json!({ "keys": published.lock().unwrap().keys }))
+                }
+                _ => ("404 Not Found", json!({})),
+            }))
+            .await
         };
+        *issuer_url.lock().unwrap() = format!("http://{}", server.address);
         Self {
-            address,
+            address: server.address,
             published,
             jwks_fetches,
-            server,
+            _server: server,
         }
     }
 
@@ -193,12 +169,6 @@ impl TestIssuer {
 
     pub fn jwks_fetches(&self) -> usize {
         self.jwks_fetches.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for TestIssuer {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 

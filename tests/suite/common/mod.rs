@@ -5,8 +5,10 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod issuer;
+pub mod json_server;
 pub mod postgres;
 pub mod process;
+pub mod sender;
 pub mod stores;
 
 use std::path::{Path, PathBuf};
