@@ -2,18 +2,36 @@
 //! implementation (`server`), what it does (`service`), who may do it (`auth`),
 //! the token format (`token`), durable state (`store`), and a client generated
 //! from the published document (`client`).
+//!
+//! With `default-features = false, features = ["client"]` the crate is the
+//! client alone: [`client`] and its types, without the server's dependencies.
 
-pub mod api;
-pub mod app;
-pub mod auth;
-pub mod cli;
+#[cfg(feature = "client")]
 pub mod client;
+
+#[cfg(feature = "server")]
+pub mod api;
+#[cfg(feature = "server")]
+pub mod app;
+#[cfg(feature = "server")]
+pub mod auth;
+#[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
 pub mod clock;
+#[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
 pub mod domain;
+#[cfg(feature = "server")]
 pub mod fuzzing;
+#[cfg(feature = "server")]
 pub mod report;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
 pub mod service;
+#[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
 pub mod token;

@@ -23,9 +23,9 @@ use self::secret_scanning::{
 };
 use self::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
-    HealthStatus, IdempotencyHeaders, ListServiceAccountsQuery, RotateServiceAccountQuery,
-    RotatedHeaders, ServiceAccount, ServiceAccountPath, ServiceAccountWithToken, SunsetHeaders,
-    WhoamiHeaders,
+    DocsFilePath, HealthStatus, IdempotencyHeaders, ListServiceAccountsQuery,
+    RotateServiceAccountQuery, RotatedHeaders, ServiceAccount, ServiceAccountPath,
+    ServiceAccountWithToken, SunsetHeaders, WhoamiHeaders,
 };
 
 /// Version of the API contract (the document's `info.version`). The major
@@ -347,6 +347,29 @@ pub trait ServiceAccountsApi {
     async fn openapi_json(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<http::Response<dropshot::Body>, HttpError>;
+
+    /// The API reference as a web page, rendered from `/openapi.json`, with
+    /// every asset served from here. Not part of the published API.
+    #[endpoint {
+        method = GET,
+        path = "/docs",
+        unpublished = true,
+    }]
+    async fn docs(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<dropshot::Body>, HttpError>;
+
+    /// The reference page's assets (the renderer and its licenses). Not part
+    /// of the published API.
+    #[endpoint {
+        method = GET,
+        path = "/docs/{file}",
+        unpublished = true,
+    }]
+    async fn docs_file(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<DocsFilePath>,
+    ) -> Result<http::Response<dropshot::Body>, HttpError>;
 }
 
 /// The checked-in document, as served by `GET /openapi.json`. The snapshot test
@@ -396,8 +419,8 @@ scheme). Whoami needs any valid bearer credential. Introspection is for platform
 only: introspection clients authenticated with HTTP Basic (the `basicAuth` scheme). A \
 service account's plaintext token is returned exactly once, by create and by rotate; store it \
 then. Timestamps are UTC (`Z`) with microsecond precision. Errors share one body, \
-`{request_id, error_code, message}`, with the stable `error_code` values listed under the \
-`Error` schema.";
+`{request_id, error_code, message}`, with the stable `error_code` values listed below and \
+under the `Error` schema.";
 
 fn add_servers(document: &mut openapiv3::OpenAPI) {
     document.servers = vec![
@@ -466,9 +489,8 @@ fn document_errors(document: &mut openapiv3::OpenAPI) {
     let Some(ReferenceOr::Item(schema)) = components.schemas.get_mut("Error") else {
         panic!("Dropshot always defines the Error schema");
     };
-    schema.schema_data.description = Some(format!(
-        "The body of every error response.\n\n| status | error_code | when |\n|---|---|---|{table}"
-    ));
+    let table = format!("| status | error_code | when |\n|---|---|---|{table}");
+    schema.schema_data.description = Some(format!("The body of every error response.\n\n{table}"));
     let SchemaKind::Type(Type::Object(object)) = &mut schema.schema_kind else {
         panic!("the Error schema is an object");
     };
@@ -490,6 +512,13 @@ fn document_errors(document: &mut openapiv3::OpenAPI) {
         if let Some(ReferenceOr::Item(property)) = object.properties.get_mut(name) {
             property.schema_data.description = Some(description.to_owned());
         }
+    }
+    // The same table in the introduction, where readers of a rendered
+    // reference meet it first (renderers do not all show a schema's own
+    // description).
+    if let Some(description) = &mut document.info.description {
+        description.push_str("\n\n## Errors\n\n");
+        description.push_str(&table);
     }
 }
 

@@ -43,6 +43,13 @@ pub struct ListServiceAccountsQuery {
     pub after: Option<Uuid>,
 }
 
+/// A file of the API reference page, by name.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DocsFilePath {
+    /// The file's name.
+    pub file: String,
+}
+
 /// Query parameters of the rotate operation.
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -3,6 +3,7 @@
 //! [`service_accounts`] and [`platform`] (whoami, introspection); errors
 //! become responses in [`error`].
 
+pub mod docs;
 pub mod error;
 pub mod metrics;
 pub mod platform;
@@ -30,12 +31,12 @@ use crate::api::secret_scanning::{
     GithubSignatureHeaders, GitlabSignatureHeaders, PublicRevocationReceipt,
     PublicRevocationRequest, ReportedToken, TokenReportFeedback,
 };
-use crate::api::types::HealthStatus;
 use crate::api::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
     IdempotencyHeaders, ListServiceAccountsQuery, RotateServiceAccountQuery, RotatedHeaders,
     ServiceAccount, ServiceAccountPath, ServiceAccountWithToken, SunsetHeaders, WhoamiHeaders,
 };
+use crate::api::types::{DocsFilePath, HealthStatus};
 use crate::api::{
     self, CHECKED_IN_DOCUMENT, REQUEST_BODY_MAX_BYTES, ServiceAccountsApi, service_accounts_api_mod,
 };
@@ -292,6 +293,24 @@ impl ServiceAccountsApi for ApiImpl {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(CHECKED_IN_DOCUMENT.into())
             .map_err(|e| error::internal(&e))
+    }
+
+    async fn docs(
+        _rqctx: RequestContext<ApiContext>,
+    ) -> Result<http::Response<dropshot::Body>, HttpError> {
+        docs::asset("text/html; charset=utf-8", docs::PAGE)
+    }
+
+    async fn docs_file(
+        _rqctx: RequestContext<ApiContext>,
+        path: PathParams<DocsFilePath>,
+    ) -> Result<http::Response<dropshot::Body>, HttpError> {
+        let name = path.into_inner().file;
+        match docs::file(&name) {
+            Some((content_type, body)) => docs::asset(content_type, body),
+            None => Err(crate::api::errors::ErrorCode::NotFound
+                .with_message(format!("the reference has no file {name:?}"))),
+        }
     }
 }
 
