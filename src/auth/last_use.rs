@@ -39,6 +39,11 @@ pub struct LastUseRecorder {
     interval: TimeDelta,
     flush_delay: Duration,
     state: Mutex<State>,
+    /// Held by a flush from taking the pending uses until their write ends, so
+    /// that a flush which finds nothing pending still waits for a write in
+    /// progress: when [`LastUseRecorder::flush`] returns, every use noted
+    /// before it was called is stored (or is pending again, after an error).
+    writing: tokio::sync::Mutex<()>,
     wake: Notify,
 }
 
@@ -68,6 +73,7 @@ impl LastUseRecorder {
             interval,
             flush_delay,
             state: Mutex::new(State::default()),
+            writing: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
         });
         tokio::spawn(recorder.clone().write_in_background(log));
@@ -109,9 +115,10 @@ impl LastUseRecorder {
         self.wake.notify_one();
     }
 
-    /// Writes every noted use now. On failure the uses stay noted, to be
-    /// written by a later flush.
+    /// Writes every noted use now, after any write already in progress. On
+    /// failure the uses stay noted, to be written by a later flush.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().await;
         let batch: Vec<LastUse> = {
             let mut state = self.state.lock().expect("last-use lock");
             let now = self.clock.now();
@@ -160,5 +167,70 @@ impl LastUseRecorder {
                 self.wake.notify_one();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A log whose writes wait until the test lets them finish, so that a
+    /// write can be caught in progress. (Storage itself is tested against
+    /// real databases in the suite; this is about the recorder's ordering.)
+    #[derive(Default)]
+    struct HeldLog {
+        started: Notify,
+        release: Notify,
+        written: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl LastUseLog for HeldLog {
+        async fn record_last_use(&self, uses: &[LastUse]) -> Result<(), StoreError> {
+            self.started.notify_one();
+            self.release.notified().await;
+            self.written.fetch_add(uses.len(), Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flush_waits_for_the_background_write_in_progress() {
+        let log = Arc::new(HeldLog::default());
+        let recorder = LastUseRecorder::start(
+            log.clone(),
+            Arc::new(SystemClock),
+            DEFAULT_INTERVAL,
+            Duration::ZERO,
+            Logger::root(slog::Discard, slog::o!()),
+        );
+        let token = TokenFacts {
+            prefix: "hbxsa".to_owned(),
+            public_id: "0123456789ab".to_owned(),
+            last4: "abcd".to_owned(),
+            issued_at: Utc::now(),
+        };
+        recorder.note(Uuid::new_v4(), TokenGeneration::Current, &token, None);
+        // The background writer has taken the use and is writing it.
+        log.started.notified().await;
+
+        let flushed = async {
+            recorder.flush().await.expect("flush");
+            log.written.load(Ordering::SeqCst)
+        };
+        let release = async {
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            log.release.notify_one();
+        };
+        let (written_when_flush_returned, ()) = tokio::join!(flushed, release);
+        assert_eq!(
+            written_when_flush_returned, 1,
+            "flush returned before the use noted earlier was written"
+        );
     }
 }
