@@ -35,6 +35,14 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 /// Connections per process when not told otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 
+/// A pooled connection idle for this long is pinged before it is lent; one
+/// in steady use is not. sqlx's default pings on every acquire, a second round
+/// trip to the database for each point read. A connection the database (or
+/// something between) dropped while it sat idle is replaced without an error;
+/// one lost while in use fails its statement, which the store reports as
+/// unavailable and, if the database cannot be reached, marks it down.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// How a [`PostgresStore`] connects.
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
@@ -64,6 +72,15 @@ impl SqlStore<Postgres> {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(timeout)
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(connection).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await
             .map_err(store_error::<Postgres>)?;

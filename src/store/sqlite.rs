@@ -39,6 +39,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 const READ_CONNECTIONS: u32 = 4;
 
+// Neither pool pings a connection before lending it (sqlx's default): a
+// connection to a local file has no peer that could have dropped it, and each
+// ping is one more hand-off to the connection's worker thread, doubling the
+// cost of a point read (BENCHMARKS.md).
+
 pub type SqliteStore = SqlStore<Sqlite>;
 
 impl SqlStore<Sqlite> {
@@ -57,6 +62,7 @@ impl SqlStore<Sqlite> {
             .busy_timeout(timeout);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(timeout)
             .connect_with(options.clone())
             .await
@@ -67,6 +73,7 @@ impl SqlStore<Sqlite> {
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
+            .test_before_acquire(false)
             .acquire_timeout(timeout)
             .connect_with(options.read_only(true))
             .await

@@ -406,6 +406,60 @@ async fn recovered(owner: &Client, account_id: &Uuid, name: &str) -> Uuid {
     }
 }
 
+/// Connections are not pinged while in steady use (a round trip per read
+/// saved), but one that sat idle is checked before it is lent: connections the
+/// database dropped while nobody used them are replaced, not failed.
+#[tokio::test]
+async fn connections_dropped_while_idle_are_replaced_without_an_error() {
+    let server = TestServer::start_on(Backend::Postgres).await;
+    let created = server.create("survives its connections").await;
+    let owner = server.owner();
+    let account_id = server.account_id;
+    let reads_at_once = || {
+        futures::future::join_all(
+            (0..8).map(|_| owner.get_service_account(&account_id, &created.id)),
+        )
+    };
+    // Several connections in the pool, then idle.
+    for read in reads_at_once().await {
+        read.expect("a read before");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The database drops every idle pooled connection (not the change
+    // listener's, which would otherwise take the dead ones out of the pool
+    // as it reconnects).
+    let url = server.database_url().expect("a PostgreSQL server");
+    let mut admin = PgConnection::connect(url).await.expect("connect");
+    let terminated: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND application_name = 'hbx-sa' AND state = 'idle' \
+         AND query NOT ILIKE 'LISTEN%') AS terminated",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminate the server's connections");
+    admin.close().await.expect("close");
+    assert!(
+        terminated >= 2,
+        "the server had idle connections to drop: {terminated}"
+    );
+
+    // Idle for longer than the pool's bound: each one is checked, found
+    // dead, and replaced.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    for read in reads_at_once().await {
+        let read = read.expect("a read after the database dropped every idle connection");
+        assert_eq!(read.name, "survives its connections");
+    }
+    owner
+        .list_service_accounts(&account_id, None, None, None)
+        .await
+        .expect("a page read");
+    server.create("written after").await;
+}
+
 #[tokio::test]
 async fn a_database_outage_is_503_and_the_same_server_recovers() {
     let proxy = BreakableProxy::start(crate::common::postgres::server_address()).await;
