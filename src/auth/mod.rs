@@ -12,6 +12,7 @@ pub mod cache;
 pub mod introspection_client;
 pub mod last_use;
 pub mod oauth;
+pub mod published;
 pub mod secret_scanning;
 pub mod service_account;
 

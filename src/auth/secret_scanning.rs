@@ -19,14 +19,13 @@ use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 
 use crate::auth::oauth::keys::{InsecureUrl, require_https};
+use crate::auth::published::read_document;
 
 /// Least time between two fetches of a sender's keys, when not told
 /// otherwise.
 pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Longest a fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest key document read.
-const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
 /// Where GitHub publishes the keys that sign its secret-scanning reports.
 pub const GITHUB_KEYS_URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
@@ -191,21 +190,8 @@ impl SenderKeys {
         &self,
     ) -> Result<HashMap<String, VerifyingKey>, Box<dyn std::error::Error + Send + Sync>> {
         let url = self.url.as_deref().ok_or("no keys URL")?;
-        let mut response = self
-            .http
-            .get(url)
-            .header("accept", "application/json")
-            .send()
-            .await?
-            .error_for_status()?;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(format!("{url} is larger than {MAX_DOCUMENT_BYTES} bytes").into());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        parse_keys(&body)
+        let request = self.http.get(url).header("accept", "application/json");
+        parse_keys(&read_document(request, url).await?)
     }
 }
 

@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::domain::TokenGeneration;
 use crate::store::{StoredServiceAccount, TokenLookup};
 use crate::token::keyring::TokenKeyring;
-use crate::token::{self, TokenFormatError, TokenPrefix};
+use crate::token::{self, ParsedToken, TokenFormatError, TokenPrefix};
 
 pub struct ServiceAccountAuthenticator {
     credentials: Arc<dyn TokenLookup>,
@@ -65,29 +65,25 @@ impl ServiceAccountAuthenticator {
             self.keyring.burn_equivalent_work(parsed.as_str());
             return Err(AuthError::InvalidToken("unknown public id"));
         };
-        let StoredServiceAccount {
-            service_account,
-            mac,
-            previous_mac,
-        } = stored;
-        // The lookup matched the current token or the previous one.
-        let used = if service_account.token.public_id == parsed.public_id() {
-            Some((TokenGeneration::Current, &mac, &service_account.token))
-        } else {
-            match (&service_account.previous_token, &previous_mac) {
-                (Some(previous), Some(mac)) if previous.token.public_id == parsed.public_id() => {
-                    Some((TokenGeneration::Previous, mac, &previous.token))
-                }
-                _ => None,
+        let generation = match token_of(&self.keyring, &stored, &parsed) {
+            Ok(generation) => generation,
+            Err(TokenMismatch::UnknownPublicId) => {
+                return Err(AuthError::InvalidToken("unknown public id"));
+            }
+            Err(TokenMismatch::WrongSecret) => {
+                return Err(AuthError::InvalidToken("wrong secret"));
             }
         };
-        let Some((generation, mac, token)) = used else {
-            self.keyring.burn_equivalent_work(parsed.as_str());
-            return Err(AuthError::InvalidToken("unknown public id"));
+        let service_account = stored.service_account;
+        let token = match generation {
+            TokenGeneration::Current => &service_account.token,
+            TokenGeneration::Previous => {
+                let previous = service_account.previous_token.as_ref();
+                &previous
+                    .ok_or(AuthError::InvalidToken("unknown public id"))?
+                    .token
+            }
         };
-        if !self.keyring.verify(parsed.as_str(), mac) {
-            return Err(AuthError::InvalidToken("wrong secret"));
-        }
         if service_account.revoked_at.is_some() {
             return Err(AuthError::InvalidToken("revoked"));
         }
@@ -123,5 +119,46 @@ impl ServiceAccountAuthenticator {
                 name: service_account.name,
             },
         })
+    }
+}
+
+/// Why a parsed token is not one of a stored service account's tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenMismatch {
+    /// The row holds no token with its public id (a previous token already
+    /// retired, say).
+    UnknownPublicId,
+    /// The public id matches, the secret does not.
+    WrongSecret,
+}
+
+/// Which of `stored`'s tokens `parsed` is (the row a lookup by its public id
+/// found): the MAC of that token compared in constant time. A public id the
+/// row no longer holds costs the same MAC work as a wrong secret. Nothing
+/// about revocation, expiry or grace is decided here.
+pub fn token_of(
+    keyring: &TokenKeyring,
+    stored: &StoredServiceAccount,
+    parsed: &ParsedToken<'_>,
+) -> Result<TokenGeneration, TokenMismatch> {
+    let service_account = &stored.service_account;
+    let used = if service_account.token.public_id == parsed.public_id() {
+        Some((TokenGeneration::Current, &stored.mac))
+    } else {
+        match (&service_account.previous_token, &stored.previous_mac) {
+            (Some(previous), Some(mac)) if previous.token.public_id == parsed.public_id() => {
+                Some((TokenGeneration::Previous, mac))
+            }
+            _ => None,
+        }
+    };
+    let Some((generation, mac)) = used else {
+        keyring.burn_equivalent_work(parsed.as_str());
+        return Err(TokenMismatch::UnknownPublicId);
+    };
+    if keyring.verify(parsed.as_str(), mac) {
+        Ok(generation)
+    } else {
+        Err(TokenMismatch::WrongSecret)
     }
 }

@@ -13,8 +13,11 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::ServiceError;
+use crate::auth::service_account::token_of;
 use crate::clock::Clock;
-use crate::domain::{Actor, AuditAction, AuditDetail, AuditEvent, RevocationReason};
+use crate::domain::{
+    Actor, AuditAction, AuditDetail, AuditEvent, RevocationReason, TokenGeneration,
+};
 use crate::store::{LeakResponse, Revocation, Store, StoredServiceAccount};
 use crate::token::{self, TokenPrefix, keyring::TokenKeyring};
 
@@ -99,20 +102,12 @@ impl Leaks {
             self.keyring.burn_equivalent_work(parsed.as_str());
             return Ok(None);
         };
-        let previous = stored.service_account.token.public_id != parsed.public_id();
-        let mac = if previous {
-            stored.previous_mac.as_ref()
-        } else {
-            Some(&stored.mac)
-        };
-        let Some(mac) = mac else {
-            self.keyring.burn_equivalent_work(parsed.as_str());
-            return Ok(None);
-        };
-        Ok(self
-            .keyring
-            .verify(parsed.as_str(), mac)
-            .then_some(Match { stored, previous }))
+        Ok(token_of(&self.keyring, &stored, &parsed)
+            .ok()
+            .map(|generation| Match {
+                stored,
+                previous: generation == TokenGeneration::Previous,
+            }))
     }
 
     /// Handles one reported token: its label, having done what the server's

@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use base64::Engine as _;
+use hbx_service_accounts::auth::published::MAX_DOCUMENT_BYTES;
 use hbx_service_accounts::client::types::{
     PublicRevocationRequest, ReportedToken, ServiceAccountRevokedReason as RevokedReason,
     TokenLabel,
@@ -360,6 +361,33 @@ async fn a_new_sender_key_is_fetched(backend: Backend) {
     assert_eq!(status, 200, "{feedback}");
     assert_eq!(feedback[0]["label"], "true_positive");
     assert_eq!(sender.fetches(), 2, "one fetch, then one for the new key");
+}
+
+/// A partner's key document is read whole but never beyond the bound: one
+/// over it is not read (the report cannot be checked: 503, nothing revoked),
+/// the same keys under it are.
+#[tokio::test]
+async fn a_key_document_over_the_bound_is_not_read() {
+    let sender = TestSender::start().await;
+    let url = sender.keys_url();
+    let server = TestServer::start_with_on(Backend::Sqlite, move |settings| {
+        settings.secret_scanning.github_keys_url = Some(url);
+        settings.secret_scanning.keys_refetch_interval = std::time::Duration::ZERO;
+    })
+    .await;
+    let leaked = server.create("leaked").await;
+
+    sender.pad(MAX_DOCUMENT_BYTES);
+    let (status, body) = report(&server, &sender, "github", &[&leaked.token]).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error_code"], "unavailable");
+    assert!(server.authenticates(&leaked.token).await, "nothing revoked");
+
+    sender.pad(MAX_DOCUMENT_BYTES - 64 * 1024);
+    let (status, feedback) = report(&server, &sender, "github", &[&leaked.token]).await;
+    assert_eq!(status, 200, "{feedback}");
+    assert_eq!(feedback[0]["label"], "true_positive");
+    assert!(!server.authenticates(&leaked.token).await, "revoked");
 }
 
 async fn notify_only_records(backend: Backend) {

@@ -14,10 +14,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
+use crate::auth::published::{FetchError, read_document};
 use crate::clock::Clock;
-
-/// Largest JWKS or OpenID configuration document accepted.
-const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
 /// Where an issuer's keys come from.
 #[derive(Debug, Clone)]
@@ -301,25 +299,16 @@ impl IssuerKeys {
         Ok(jwks_uri.to_owned())
     }
 
-    /// The body of `url`, which must be at most [`MAX_DOCUMENT_BYTES`].
+    /// The body of `url` (bounded: [`crate::auth::published`]).
     async fn get(&self, url: &str) -> Result<String, KeyError> {
-        let fail = |e: reqwest::Error| KeyError::caused(format!("GET {url}"), e);
-        let mut response = self
-            .http
-            .get(url)
-            .send()
+        let body = read_document(self.http.get(url), url)
             .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(fail)?;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(fail)? {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(KeyError::unavailable(format!(
-                    "GET {url}: the document is larger than {MAX_DOCUMENT_BYTES} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(|error| match error {
+                FetchError::Http { url, source } => KeyError::caused(format!("GET {url}"), source),
+                too_large @ FetchError::TooLarge { .. } => {
+                    KeyError::unavailable(too_large.to_string())
+                }
+            })?;
         String::from_utf8(body)
             .map_err(|_| KeyError::unavailable(format!("GET {url}: the document is not UTF-8")))
     }

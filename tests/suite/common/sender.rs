@@ -18,6 +18,8 @@ use super::json_server::JsonServer;
 pub struct TestSender {
     keys: Arc<Mutex<Vec<(String, SigningKey)>>>,
     fetches: Arc<AtomicUsize>,
+    /// Bytes of filler published beside the keys (see [`TestSender::pad`]).
+    padding: Arc<AtomicUsize>,
     server: JsonServer,
 }
 
@@ -28,8 +30,9 @@ impl TestSender {
             SigningKey::random(&mut rand::rngs::OsRng),
         )]));
         let fetches = Arc::new(AtomicUsize::new(0));
+        let padding = Arc::new(AtomicUsize::new(0));
         let server = {
-            let (keys, fetches) = (keys.clone(), fetches.clone());
+            let (keys, fetches, padding) = (keys.clone(), fetches.clone(), padding.clone());
             JsonServer::start(Arc::new(move |path| {
                 if path != "/public_keys" {
                     return ("404 Not Found", json!({}));
@@ -47,15 +50,26 @@ impl TestSender {
                         })
                     })
                     .collect();
-                ("200 OK", json!({ "public_keys": published }))
+                let filler = "x".repeat(padding.load(Ordering::SeqCst));
+                (
+                    "200 OK",
+                    json!({ "public_keys": published, "padding": filler }),
+                )
             }))
             .await
         };
         Self {
             keys,
             fetches,
+            padding,
             server,
         }
+    }
+
+    /// Publishes the keys with `bytes` of filler beside them, so that the
+    /// document is about that much larger.
+    pub fn pad(&self, bytes: usize) {
+        self.padding.store(bytes, Ordering::SeqCst);
     }
 
     pub fn keys_url(&self) -> String {
