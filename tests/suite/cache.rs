@@ -108,11 +108,7 @@ async fn same_process_changes_apply_to_the_next_request(backend: Backend) {
     assert_eq!(status(&server, &worker.token).await, 401);
     assert_eq!(status(&server, &rotated.token).await, 200);
     // A revocation: the next request fails.
-    server
-        .owner()
-        .revoke_service_account(&server.account_id, &worker.id)
-        .await
-        .unwrap();
+    server.revoke(worker.id).await;
     assert_eq!(status(&server, &rotated.token).await, 401);
     // An introspection client revoked by the operator is refused next time.
     let (id, secret) = server.new_introspection_client("gateway").await;

@@ -108,11 +108,7 @@ async fn failed_authentication_never_touches_it(backend: Backend) {
     assert!(!server.authenticates(&forged).await);
     // Revoke another one and use its token: also a failure.
     let revoked = server.create("revoked").await;
-    server
-        .owner()
-        .revoke_service_account(&server.account_id, &revoked.id)
-        .await
-        .unwrap();
+    server.revoke(revoked.id).await;
     assert!(!server.authenticates(&revoked.token).await);
     server.flush_last_use().await;
     assert_eq!(last_used(&server, sa.id).await, None);

@@ -154,11 +154,7 @@ async fn a_reported_live_token_is_revoked(backend: Backend) {
     server.grant_auth_manage(leaked.id).await;
     let bystander = server.create("bystander").await;
     let gone = server.create("revoked before").await;
-    server
-        .owner()
-        .revoke_service_account(&server.account_id, &gone.id)
-        .await
-        .unwrap();
+    server.revoke(gone.id).await;
     assert!(server.authenticates(&leaked.token).await, "warm");
     let unknown = unknown_token();
     let forged = bad_checksum(&bystander.token);
@@ -480,11 +476,7 @@ async fn public_revocation_says_nothing_and_revokes_live_tokens(backend: Backend
     let server = TestServer::start_on(backend).await;
     let live = server.create("live").await;
     let revoked = server.create("revoked").await;
-    server
-        .owner()
-        .revoke_service_account(&server.account_id, &revoked.id)
-        .await
-        .unwrap();
+    server.revoke(revoked.id).await;
     let unknown = unknown_token();
     let mut answers = Vec::new();
     for credentials in [

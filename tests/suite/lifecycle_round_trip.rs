@@ -120,11 +120,7 @@ async fn revocation_kills_the_token_hides_it_and_happens_once(backend: Backend) 
 async fn revoked_and_expired_service_accounts_cannot_be_rotated(backend: Backend) {
     let server = TestServer::start_on(backend).await;
     let revoked = server.create("revoked").await;
-    server
-        .owner()
-        .revoke_service_account(&server.account_id, &revoked.id)
-        .await
-        .unwrap();
+    server.revoke(revoked.id).await;
     expect_error(
         server
             .owner()

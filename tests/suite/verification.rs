@@ -140,11 +140,7 @@ async fn whoami_for_service_accounts_with_and_without_grants(backend: Backend) {
         401,
         "unauthenticated",
     );
-    server
-        .owner()
-        .revoke_service_account(&server.account_id, &worker.id)
-        .await
-        .unwrap();
+    server.revoke(worker.id).await;
     expect_error(
         server.client(&worker.token).whoami().await,
         401,
@@ -440,11 +436,7 @@ async fn every_inactive_token_gets_the_same_answer(backend: Backend) {
     server.clock.advance(TimeDelta::seconds(10));
 
     let revoked = server.create("revoked").await;
-    server
-        .owner()
-        .revoke_service_account(&server.account_id, &revoked.id)
-        .await
-        .unwrap();
+    server.revoke(revoked.id).await;
     let rotated_away = server.create("rotated").await;
     server
         .owner()

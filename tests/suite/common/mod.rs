@@ -244,6 +244,14 @@ impl TestServer {
             .into_inner()
     }
 
+    /// Revokes service account `id` of the bootstrapped account, as its owner.
+    pub async fn revoke(&self, id: Uuid) {
+        self.owner()
+            .revoke_service_account(&self.account_id, &id)
+            .await
+            .expect("revoke");
+    }
+
     /// Creates a service account expiring at `expires_at`, as the owner.
     pub async fn create_expiring(
         &self,
