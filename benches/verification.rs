@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
-use hbx_service_accounts::auth::ServiceAccountAuthenticator;
 use hbx_service_accounts::auth::cache::{self, CredentialCache};
+use hbx_service_accounts::auth::{Authenticator, ServiceAccountAuthenticator};
 use hbx_service_accounts::clock::ManualClock;
 use hbx_service_accounts::service::TokenMinter;
 use hbx_service_accounts::service::admin::Admin;
@@ -27,19 +27,19 @@ fn tokens(c: &mut Criterion) {
     bad_checksum.push(if last == 'A' { 'B' } else { 'A' });
 
     c.bench_function("generate a token", |b| {
-        b.iter(|| token::generate(std::hint::black_box(&prefix)))
+        b.iter(|| token::generate(std::hint::black_box(&prefix)));
     });
     c.bench_function("refuse a malformed token", |b| {
-        b.iter(|| token::parse(&prefix, std::hint::black_box("hbxsa_not-a-token")).is_err())
+        b.iter(|| token::parse(&prefix, std::hint::black_box("hbxsa_not-a-token")).is_err());
     });
     c.bench_function("refuse a bad-checksum token", |b| {
-        b.iter(|| token::parse(&prefix, std::hint::black_box(&bad_checksum)).is_err())
+        b.iter(|| token::parse(&prefix, std::hint::black_box(&bad_checksum)).is_err());
     });
     c.bench_function("verify a valid token without storage", |b| {
         b.iter(|| {
             let parsed = token::parse(&prefix, std::hint::black_box(&valid)).unwrap();
             keyring.verify(parsed.as_str(), &mac)
-        })
+        });
     });
 }
 
@@ -58,27 +58,39 @@ fn cache_hit(c: &mut Criterion) {
             prefix: TokenPrefix::default(),
             keyring: keyring.clone(),
         };
-        let made = Admin::new(store.clone(), clock.clone())
-            .bootstrap(&minter, "bench".into(), "owner".into())
-            .await
-            .unwrap();
+        let made = Admin::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            clock.clone(),
+        )
+        .bootstrap(&minter, "bench".into(), "owner".into())
+        .await
+        .unwrap();
         let cache = CredentialCache::new(
             store.clone(),
             store.changes(),
             Duration::from_secs(3600),
             cache::DEFAULT_CAPACITY,
         );
-        let authenticator =
-            ServiceAccountAuthenticator::new(cache, keyring, TokenPrefix::default(), clock, None);
+        // The scheme as the server asks it, behind the authenticator.
+        let authenticator = Authenticator::new(vec![Arc::new(ServiceAccountAuthenticator::new(
+            cache,
+            keyring,
+            TokenPrefix::default(),
+            clock,
+            None,
+        ))]);
         let token = made.owner.token.into_exposed();
-        authenticator.authenticate(&token).await.unwrap();
+        authenticator.verify(&token).await.result.unwrap();
         (authenticator, token)
     });
     c.bench_function(
         "authenticate on a warm cache (parse, lookup, MAC, checks)",
         |b| {
             b.to_async(&runtime)
-                .iter(|| async { authenticator.authenticate(&token).await.unwrap() })
+                .iter(|| async { authenticator.verify(&token).await.result.unwrap() });
         },
     );
 }

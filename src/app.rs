@@ -9,17 +9,18 @@ use slog::Logger;
 use crate::auth::cache::{self, CredentialCache};
 use crate::auth::introspection_client::IntrospectionClientAuthenticator;
 use crate::auth::last_use::LastUseRecorder;
+use crate::auth::leaks::{Sender, SenderKeys};
 use crate::auth::oauth::OAuthAuthenticator;
 use crate::auth::oauth::dev::{DevKey, DevKeyError};
-use crate::auth::secret_scanning::{Sender, SenderKeys};
-use crate::auth::{Authenticator, ServiceAccountAuthenticator};
+use crate::auth::published::InsecureUrl;
+use crate::auth::{Authenticator, AuthnScheme, ServiceAccountAuthenticator};
 use crate::clock::Clock;
 use crate::config::{Settings, TOKEN_KEY_FILE};
 use crate::service::admin::Admin;
 use crate::service::idempotency::Idempotency;
-use crate::service::identity::Identities;
 use crate::service::leaks::Leaks;
-use crate::service::{ServiceAccounts, TokenMinter};
+use crate::service::verification::Identities;
+use crate::service::{Authorizer, ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
 use crate::store::{
     CredentialLookup, LastUseLog, PostgresOptions, PostgresStore, SqliteStore, Store, StoreError,
@@ -53,7 +54,7 @@ pub enum OpenError {
     )]
     DevModeWithIssuer,
     #[error(transparent)]
-    InsecureUrl(#[from] crate::auth::oauth::keys::InsecureUrl),
+    InsecureUrl(#[from] InsecureUrl),
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
 }
@@ -81,8 +82,13 @@ impl App {
     /// default) that is the data directory, created with its database and its
     /// token key file on first use; with PostgreSQL, the database and a key file
     /// that must already exist (every instance needs the same keys). Either way
-    /// the schema is brought up to date.
-    pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
+    /// the schema is brought up to date. Background work started later (key
+    /// refreshes) logs to `log`.
+    pub async fn open(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        log: &Logger,
+    ) -> Result<Self, OpenError> {
         let (store, keyring, key_path): (Arc<dyn Store>, _, _) = match &settings.database_url {
             Some(url) => {
                 let key_path = settings
@@ -99,7 +105,7 @@ impl App {
             }
             None => {
                 let data_dir = &settings.data_dir;
-                crate::config::create_private_dir(data_dir).map_err(|source| {
+                crate::private_files::create_dir(data_dir).map_err(|source| {
                     OpenError::DataDir {
                         path: data_dir.display().to_string(),
                         source,
@@ -136,10 +142,17 @@ impl App {
                     .to_owned(),
             );
         }
-        let oauth = OAuthAuthenticator::new(&oauth, clock.clone())?.map(Arc::new);
+        let oauth = OAuthAuthenticator::new(&oauth, clock.clone(), log)?.map(Arc::new);
         let scanning = &settings.secret_scanning;
         let keys = |sender, url: &Option<String>| {
-            SenderKeys::new(sender, url.clone(), scanning.keys_refetch_interval).map(Arc::new)
+            SenderKeys::new(
+                sender,
+                url.clone(),
+                scanning.keys_refetch_interval,
+                clock.clone(),
+                log,
+            )
+            .map(Arc::new)
         };
         let github_keys = keys(Sender::GitHub, &scanning.github_keys_url)?;
         let gitlab_keys = keys(Sender::GitLab, &scanning.gitlab_keys_url)?;
@@ -196,6 +209,7 @@ impl App {
     pub fn leaks(&self) -> Leaks {
         Leaks::new(
             self.store.clone(),
+            self.store.clone(),
             self.minter.keyring.clone(),
             self.minter.prefix.clone(),
             self.clock.clone(),
@@ -238,22 +252,29 @@ impl App {
 
     /// An authenticator for API requests, recording uses with `last_use`.
     pub fn authenticator(&self, last_use: Option<Arc<LastUseRecorder>>) -> Authenticator {
-        Authenticator::new(
-            ServiceAccountAuthenticator::new(
+        let mut schemes: Vec<Arc<dyn AuthnScheme>> =
+            vec![Arc::new(ServiceAccountAuthenticator::new(
                 self.credentials.clone(),
                 self.minter.keyring.clone(),
                 self.minter.prefix.clone(),
                 self.clock.clone(),
                 last_use,
-            ),
-            self.oauth.clone(),
-        )
+            ))];
+        if let Some(oauth) = &self.oauth {
+            schemes.push(oauth.clone());
+        }
+        Authenticator::new(schemes)
+    }
+
+    /// Decides what callers may do, from their grants (through the cache).
+    pub fn authorizer(&self) -> Authorizer {
+        Authorizer::new(self.credentials.clone())
     }
 
     pub fn service_accounts(&self) -> ServiceAccounts {
         ServiceAccounts::new(
             self.store.clone(),
-            self.credentials.clone(),
+            self.store.clone(),
             self.minter.clone(),
             self.clock.clone(),
             self.settings.token_policy,
@@ -284,6 +305,12 @@ impl App {
     }
 
     pub fn admin(&self) -> Admin {
-        Admin::new(self.store.clone(), self.clock.clone())
+        Admin::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.clock.clone(),
+        )
     }
 }

@@ -2,7 +2,7 @@
 //! in tests, so that expiry and throttling can be tested at their exact
 //! boundaries without sleeping.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
@@ -37,18 +37,18 @@ impl ManualClock {
     }
 
     pub fn set(&self, to: DateTime<Utc>) {
-        *self.now.lock().expect("clock lock") = truncate_to_micros(to);
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner) = truncate_to_micros(to);
     }
 
     pub fn advance(&self, by: TimeDelta) {
-        let mut now = self.now.lock().expect("clock lock");
+        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
         *now = truncate_to_micros(*now + by);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().expect("clock lock")
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

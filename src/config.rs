@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use crate::auth::last_use;
+use crate::auth::leaks::{DEFAULT_REFETCH_INTERVAL, GITHUB_KEYS_URL};
 use crate::auth::oauth::OAuthSettings;
-use crate::auth::secret_scanning::{DEFAULT_REFETCH_INTERVAL, GITHUB_KEYS_URL};
 use crate::service::TokenPolicy;
 use crate::service::idempotency;
 use crate::service::leaks::LeakAction;
@@ -198,17 +198,6 @@ impl Settings {
 }
 
 const MAX_DURATION_SECONDS: i64 = 100 * 365 * 86_400;
-
-/// Creates `dir` (and its parents) readable by its owner only (mode 0700),
-/// as every command that writes state does: it will hold keys and tokens'
-/// MACs. An existing directory is left as it is.
-pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
 
 /// A duration as operators write it: a whole number and a unit (`90d`, `12h`,
 /// `30m`, `45s`). Shown in the largest unit that expresses it exactly.

@@ -4,12 +4,12 @@
 //! once found stays fixed. Each must return for any input, never panic.
 
 use crate::api::extract::{BodyFormat, Form, Json};
-use crate::api::platform::IntrospectionRequest;
 use crate::api::types::CreateServiceAccountRequest;
+use crate::api::verification::IntrospectionRequest;
 use crate::auth::basic::basic_credentials;
 use crate::auth::oauth::{check_claims_json, read_unverified};
 use crate::domain::ServiceAccountName;
-use crate::service::{TokenPolicy, latest_expiry, parse_expiry};
+use crate::service::policy::{TokenPolicy, latest_expiry, parse_expiry};
 use crate::token::{self, TokenPrefix, client};
 use chrono::{DateTime, TimeDelta};
 

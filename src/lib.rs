@@ -1,7 +1,8 @@
 //! Hybridbox's service-accounts API: the Dropshot interface (`api`), its
 //! implementation (`server`), what it does (`service`), who may do it (`auth`),
-//! the token format (`token`), durable state (`store`), and a client generated
-//! from the published document (`client`).
+//! the token format (`token`), durable state (`store`), the command line
+//! (`cli`) and the wiring they share (`app`), and a client generated from the
+//! published document (`client`).
 //!
 //! With `default-features = false, features = ["client"]` the crate is the
 //! client alone: [`client`] and its types, without the server's dependencies.
@@ -25,6 +26,8 @@ pub mod config;
 pub mod domain;
 #[cfg(feature = "server")]
 pub mod fuzzing;
+#[cfg(feature = "server")]
+pub mod private_files;
 #[cfg(feature = "server")]
 pub mod report;
 #[cfg(feature = "server")]

@@ -83,7 +83,7 @@ pub struct IdempotencyHeaders {
 /// Request body for creating a service account.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(example = "examples::create_request")]
+#[schemars(example = "create_request_example")]
 pub struct CreateServiceAccountRequest {
     /// Human-readable name of the service account: 1 to 120 characters, not only
     /// white space, without control characters or invisible ones (Unicode
@@ -103,7 +103,7 @@ pub struct CreateServiceAccountRequest {
 /// token at a time, and for a while after a rotation with a grace period, the
 /// previous one too.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[schemars(example = "examples::service_account")]
+#[schemars(example = "service_account_example")]
 pub struct ServiceAccount {
     #[serde(flatten)]
     pub fields: ServiceAccountFields,
@@ -208,7 +208,7 @@ pub(crate) fn nullable_string_enum(values: &[&str]) -> schemars::schema::Schema 
 /// A service account together with its plaintext bearer token, returned only
 /// when the token is issued (create and rotate).
 #[derive(Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[schemars(example = "examples::service_account_with_token")]
+#[schemars(example = "service_account_with_token_example")]
 pub struct ServiceAccountWithToken {
     #[serde(flatten)]
     pub fields: ServiceAccountFields,
@@ -312,11 +312,59 @@ pub struct CreatedHeaders {
     pub sunset: Option<String>,
 }
 
+// The examples the document shows (their facts: `examples`).
+
+fn create_request_example() -> CreateServiceAccountRequest {
+    CreateServiceAccountRequest {
+        name: "ci-deploy".to_owned(),
+        expires_at: Some(examples::at("2027-06-01T00:00:00Z")),
+    }
+}
+
+fn service_account_example() -> ServiceAccount {
+    ServiceAccount {
+        fields: fields_example(),
+    }
+}
+
+fn fields_example() -> ServiceAccountFields {
+    ServiceAccountFields {
+        account_id: examples::ACCOUNT_ID,
+        created_at: examples::at("2026-11-28T09:30:00Z"),
+        id: examples::SERVICE_ACCOUNT_ID,
+        name: "ci-deploy".to_owned(),
+        token_last4: examples::last4(),
+        token_prefix: "hbxsa".to_owned(),
+        token_public_id: examples::public_id(),
+        updated_at: examples::at("2026-11-28T09:30:00Z"),
+        created_by_user_id: Some(examples::USER_ID),
+        expires_at: Some(examples::at("2027-06-01T00:00:00Z")),
+        last_used_at: Some(examples::at("2026-11-28T10:02:17.250000Z")),
+        revoked_at: None,
+        revoked_by_user_id: None,
+        revoked_reason: None,
+        previous_token_public_id: None,
+        previous_token_last4: None,
+        previous_token_expires_at: None,
+        previous_token_last_used_at: None,
+    }
+}
+
+fn service_account_with_token_example() -> ServiceAccountWithToken {
+    ServiceAccountWithToken {
+        fields: ServiceAccountFields {
+            last_used_at: None,
+            ..fields_example()
+        },
+        token: examples::TOKEN.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn debug_never_shows_the_token() {
-        let example = super::examples::service_account_with_token();
+        let example = super::service_account_with_token_example();
         let rendered = format!("{example:?}");
         assert!(!rendered.contains(&example.token), "{rendered}");
         assert!(rendered.contains("<redacted>"));

@@ -8,39 +8,14 @@
 use std::sync::Arc;
 
 use super::basic::{BasicError, basic_credentials};
+use super::principal::{AuthError, Refusal};
 use crate::domain::IntrospectionClient;
-use crate::store::{ClientLookup, StoreError};
+use crate::store::ClientLookup;
 use crate::token::client::{is_well_formed_client_id, mac_input};
 use crate::token::keyring::TokenKeyring;
 
-/// Why a request is not from an introspection client.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientAuthError {
-    #[error("no client credentials: send Authorization: Basic base64(client_id:client_secret)")]
-    Missing,
-    /// The reason is for logs only; every case gets the same answer.
-    #[error("invalid client credentials ({0})")]
-    Invalid(&'static str),
-    #[error("cannot check the client credentials")]
-    Unavailable(#[source] StoreError),
-    #[error("cannot check the client credentials")]
-    Internal(#[source] StoreError),
-}
-
-impl From<StoreError> for ClientAuthError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(_) => ClientAuthError::Unavailable(error),
-            StoreError::NameConflict
-            | StoreError::AccountNotFound
-            | StoreError::ServiceAccountNotInAccount
-            | StoreError::CursorNotFound
-            | StoreError::IdempotencyLeaseLost
-            | StoreError::WouldEscalate { .. }
-            | StoreError::Internal(_) => ClientAuthError::Internal(error),
-        }
-    }
-}
+/// The kind the metrics give introspection clients' credentials.
+pub const KIND: &str = "introspection_client";
 
 pub struct IntrospectionClientAuthenticator {
     credentials: Arc<dyn ClientLookup>,
@@ -58,10 +33,10 @@ impl IntrospectionClientAuthenticator {
     pub async fn authenticate(
         &self,
         headers: &http::HeaderMap,
-    ) -> Result<IntrospectionClient, ClientAuthError> {
+    ) -> Result<IntrospectionClient, AuthError> {
         let (client_id, secret) = basic_credentials(headers).map_err(|e| match e {
-            BasicError::Missing => ClientAuthError::Missing,
-            BasicError::Malformed => ClientAuthError::Invalid("malformed Basic credentials"),
+            BasicError::Missing => AuthError::Missing,
+            BasicError::Malformed => Refusal::MalformedBasicCredentials.into(),
         })?;
         let presented = mac_input(&client_id, &secret);
         let stored = if is_well_formed_client_id(&client_id) {
@@ -73,13 +48,13 @@ impl IntrospectionClientAuthenticator {
         };
         let Some(stored) = stored else {
             self.keyring.burn_equivalent_work(&presented);
-            return Err(ClientAuthError::Invalid("unknown client"));
+            return Err(Refusal::UnknownClient.into());
         };
         if !self.keyring.verify(&presented, &stored.secret) {
-            return Err(ClientAuthError::Invalid("wrong secret"));
+            return Err(Refusal::WrongSecret.into());
         }
         if stored.client.revoked_at.is_some() {
-            return Err(ClientAuthError::Invalid("revoked client"));
+            return Err(Refusal::RevokedClient.into());
         }
         Ok(stored.client)
     }

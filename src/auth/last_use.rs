@@ -13,7 +13,7 @@
 //! may lag the latest use by up to the interval.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -96,7 +96,7 @@ impl LastUseRecorder {
             return;
         }
         let public_id = &token.public_id;
-        let mut state = self.state.lock().expect("last-use lock");
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.closed || !state.noted.get(public_id).copied().is_none_or(quiet) {
             return;
         }
@@ -120,7 +120,7 @@ impl LastUseRecorder {
     pub async fn flush(&self) -> Result<(), StoreError> {
         let _writing = self.writing.lock().await;
         let batch: Vec<LastUse> = {
-            let mut state = self.state.lock().expect("last-use lock");
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             let now = self.clock.now();
             let interval = self.interval;
             state.noted.retain(|_, at| now - *at < interval);
@@ -134,7 +134,7 @@ impl LastUseRecorder {
             return Ok(());
         }
         if let Err(error) = self.store.record_last_use(&batch).await {
-            let mut state = self.state.lock().expect("last-use lock");
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             for last_use in batch {
                 // A use noted meanwhile is newer: keep it.
                 state
@@ -149,7 +149,10 @@ impl LastUseRecorder {
 
     /// Stops noting uses and writes what is pending. For shutdown.
     pub async fn close(&self) -> Result<(), StoreError> {
-        self.state.lock().expect("last-use lock").closed = true;
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed = true;
         self.wake.notify_one();
         self.flush().await
     }
@@ -157,7 +160,12 @@ impl LastUseRecorder {
     async fn write_in_background(self: Arc<Self>, log: Logger) {
         loop {
             self.wake.notified().await;
-            if self.state.lock().expect("last-use lock").closed {
+            if self
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .closed
+            {
                 return;
             }
             tokio::time::sleep(self.flush_delay).await;

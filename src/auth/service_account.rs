@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use super::last_use::LastUseRecorder;
-use super::{AuthError, CredentialFacts, Principal, Verified};
+use super::principal::{AuthError, CredentialFacts, Principal, Refusal, Verified};
+use super::scheme::{AuthnScheme, SchemeResult};
 use crate::clock::Clock;
 use crate::domain::TokenGeneration;
 use crate::store::{StoredServiceAccount, TokenLookup};
@@ -47,15 +48,13 @@ impl ServiceAccountAuthenticator {
             .is_some_and(|rest| rest.starts_with('_'))
     }
 
-    pub async fn authenticate(&self, credential: &str) -> Result<Verified, AuthError> {
+    async fn verify(&self, credential: &str) -> Result<Verified, AuthError> {
         // Everything that needs no database is checked first: a typo, a
         // truncated copy or a forged look-alike never costs a query.
-        let parsed = token::parse(&self.prefix, credential).map_err(|e| {
-            AuthError::InvalidToken(match e {
-                TokenFormatError::WrongPrefix => "wrong prefix",
-                TokenFormatError::Malformed => "malformed",
-                TokenFormatError::BadChecksum => "bad checksum",
-            })
+        let parsed = token::parse(&self.prefix, credential).map_err(|e| match e {
+            TokenFormatError::WrongPrefix => Refusal::WrongPrefix,
+            TokenFormatError::Malformed => Refusal::Malformed,
+            TokenFormatError::BadChecksum => Refusal::BadChecksum,
         })?;
         let stored = self
             .credentials
@@ -63,43 +62,33 @@ impl ServiceAccountAuthenticator {
             .await?;
         let Some(stored) = stored else {
             self.keyring.burn_equivalent_work(parsed.as_str());
-            return Err(AuthError::InvalidToken("unknown public id"));
+            return Err(Refusal::UnknownPublicId.into());
         };
-        let generation = match token_of(&self.keyring, &stored, &parsed) {
-            Ok(generation) => generation,
-            Err(TokenMismatch::UnknownPublicId) => {
-                return Err(AuthError::InvalidToken("unknown public id"));
-            }
-            Err(TokenMismatch::WrongSecret) => {
-                return Err(AuthError::InvalidToken("wrong secret"));
-            }
-        };
+        let generation = token_of(&self.keyring, &stored, &parsed).map_err(|e| match e {
+            TokenMismatch::UnknownPublicId => Refusal::UnknownPublicId,
+            TokenMismatch::WrongSecret => Refusal::WrongSecret,
+        })?;
         let service_account = stored.service_account;
         let token = match generation {
             TokenGeneration::Current => &service_account.token,
             TokenGeneration::Previous => {
                 let previous = service_account.previous_token.as_ref();
-                &previous
-                    .ok_or(AuthError::InvalidToken("unknown public id"))?
-                    .token
+                &previous.ok_or(Refusal::UnknownPublicId)?.token
             }
         };
         if service_account.revoked_at.is_some() {
-            return Err(AuthError::InvalidToken("revoked"));
+            return Err(Refusal::Revoked.into());
         }
         let now = self.clock.now();
         if service_account.is_expired_at(now) {
-            return Err(AuthError::InvalidToken("expired"));
+            return Err(Refusal::Expired.into());
         }
         let (expires_at, last_used_at) = match generation {
             TokenGeneration::Current => (service_account.expires_at, service_account.last_used_at),
             TokenGeneration::Previous => {
-                let previous =
-                    service_account
-                        .live_previous_token(now)
-                        .ok_or(AuthError::InvalidToken(
-                            "previous token past its grace period",
-                        ))?;
+                let previous = service_account
+                    .live_previous_token(now)
+                    .ok_or(Refusal::PreviousPastGrace)?;
                 (Some(previous.expires_at), previous.last_used_at)
             }
         };
@@ -119,6 +108,20 @@ impl ServiceAccountAuthenticator {
                 name: service_account.name,
             },
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl AuthnScheme for ServiceAccountAuthenticator {
+    fn kind(&self) -> &'static str {
+        "service_account"
+    }
+
+    async fn authenticate(&self, credential: &str) -> SchemeResult {
+        if !self.recognizes(credential) {
+            return SchemeResult::NotMine;
+        }
+        self.verify(credential).await.into()
     }
 }
 

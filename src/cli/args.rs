@@ -10,17 +10,18 @@ use clap::{Args, Subcommand, ValueEnum};
 use uuid::Uuid;
 
 use crate::auth::last_use;
-use crate::auth::oauth::keys::{self, KeySource};
+use crate::auth::leaks::{DEFAULT_REFETCH_INTERVAL, GITHUB_KEYS_URL};
+use crate::auth::oauth::keys::{self, JwksLocation};
 use crate::auth::oauth::{self, IssuerSettings};
-use crate::auth::secret_scanning::{DEFAULT_REFETCH_INTERVAL, GITHUB_KEYS_URL};
 use crate::config::{
     DEFAULT_BIND, DEFAULT_CREDENTIAL_CACHE_TTL, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT,
     DEFAULT_PUBLIC_REVOKE_RATE, DEFAULT_SHUTDOWN_TIMEOUT, HumanDuration, Rate,
     SecretScanningSettings, Settings, TrustedProxy, parse_tolerance,
 };
 use crate::service::admin::DEFAULT_BOOTSTRAP_NAME;
+use crate::service::idempotency;
 use crate::service::leaks::LeakAction;
-use crate::service::{DEFAULT_MAX_ROTATION_GRACE, idempotency};
+use crate::service::policy::DEFAULT_MAX_ROTATION_GRACE;
 use crate::store::postgres::DEFAULT_MAX_CONNECTIONS;
 use crate::token::{DEFAULT_PREFIX, TokenPrefix};
 
@@ -436,9 +437,9 @@ impl ServeArgs {
         settings.credential_cache_ttl = self.credential_cache_ttl.to_std();
         if let Some(issuer) = oauth.oauth_issuer {
             let keys = match (oauth.oauth_jwks_url, oauth.oauth_jwks_file) {
-                (Some(url), _) => KeySource::JwksUrl(url),
-                (None, Some(file)) => KeySource::JwksFile(file),
-                (None, None) => KeySource::Discover,
+                (Some(url), _) => JwksLocation::JwksUrl(url),
+                (None, Some(file)) => JwksLocation::JwksFile(file),
+                (None, None) => JwksLocation::Discover,
             };
             settings.oauth.issuers.push(IssuerSettings {
                 issuer,

@@ -189,6 +189,15 @@ pub fn redact_url(text: &str) -> String {
     url.to_string()
 }
 
+/// How the command line was given: for showing the effective configuration.
+#[derive(Clone, Copy)]
+pub struct Invocation<'a> {
+    pub matches: &'a clap::ArgMatches,
+    pub file: Option<&'a ConfigFile>,
+    /// Every setting `serve` takes (what the file may hold).
+    pub known_keys: &'a [String],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use super::args::SettingsError;
 use crate::app::OpenError;
 use crate::auth::oauth::dev::DevKeyError;
 use crate::domain::ValidationError;
-use crate::server::{StartError, StopError};
+use crate::server::lifecycle::{StartError, StopError};
 use crate::service::ServiceError;
 use crate::service::admin::AdminError;
 use crate::token::keyring::KeyringError;

@@ -4,28 +4,31 @@
 //! serialized value on stdout (JSON, or JSON lines for a log); messages for
 //! people go to stderr; a failure exits 1 with a message that says what to do.
 //!
-//! [`args`] holds the flags and builds the settings from them (in one place);
-//! [`serve`] runs the server; [`operator`] holds the one-shot commands, each a
-//! function returning a `Serialize` value.
+//! [`args`] holds the flags and builds the settings from them (in one place),
+//! over the configuration file ([`config_file`]); [`serve`] runs the server;
+//! [`operator`] holds the one-shot commands, each a function returning a
+//! `Serialize` value that [`output`] prints; [`scan`] finds leaked tokens in
+//! files.
 
 pub mod args;
 pub mod config_file;
 pub mod error;
 pub mod operator;
+pub mod output;
 pub mod scan;
 pub mod serve;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use serde::Serialize;
 
 use self::args::{
     AccountsCommand, AuditArgs, BootstrapArgs, DevTokenArgs, GrantsCommand,
     IntrospectionClientsCommand, KeysCommand, ScanArgs, ServeArgs,
 };
-use self::config_file::ConfigFile;
+use self::config_file::{ConfigFile, Invocation};
 pub use self::error::CliError;
+use self::output::{print_lines, print_object};
 
 #[derive(Parser)]
 #[command(
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
     if let Some(file) = &file {
         command = file.apply(command);
     }
+    let known_keys = config_file::known_keys(&command);
     let matches = command.get_matches_from(&argv);
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -106,6 +110,7 @@ pub fn main() -> ExitCode {
     let invocation = Invocation {
         matches: &matches,
         file: file.as_ref(),
+        known_keys: &known_keys,
     };
     // A scan's exit status says what it found (1), so its failures are 2.
     let command = match cli.command {
@@ -131,13 +136,6 @@ fn report_failure(status: u8) -> impl FnOnce(CliError) -> ExitCode {
         eprintln!("hbx-sa: error: {}", crate::report::chain(&error));
         ExitCode::from(status)
     }
-}
-
-/// How the command line was given: for showing the effective configuration.
-#[derive(Clone, Copy)]
-pub struct Invocation<'a> {
-    pub matches: &'a clap::ArgMatches,
-    pub file: Option<&'a ConfigFile>,
 }
 
 async fn run(command: Command, invocation: Invocation<'_>) -> Result<(), CliError> {
@@ -170,27 +168,10 @@ async fn run(command: Command, invocation: Invocation<'_>) -> Result<(), CliErro
         } => print_object(&operator::create_key_file(args)?),
         Command::Audit(args) => print_lines(&operator::audit(args).await?),
         Command::Openapi => {
-            print!("{}", crate::api::openapi_document());
+            print!("{}", crate::api::document::openapi_document());
             Ok(())
         }
         // Run before the runtime starts, for its exit status.
         Command::Scan(args) => scan::run(args).map(|_| ()),
     }
-}
-
-/// A command's result: one JSON object on stdout.
-pub(crate) fn print_object(value: &impl Serialize) -> Result<(), CliError> {
-    println!(
-        "{}",
-        serde_json::to_string(value).map_err(CliError::Output)?
-    );
-    Ok(())
-}
-
-/// A log: one JSON object per line on stdout.
-fn print_lines<T: Serialize>(values: &[T]) -> Result<(), CliError> {
-    for value in values {
-        print_object(value)?;
-    }
-    Ok(())
 }

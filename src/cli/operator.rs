@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::CliError;
 use super::args::{
     AuditArgs, BootstrapArgs, CreateAccountArgs, CreateIntrospectionClientArgs, CreateKeyFileArgs,
     DevTokenArgs, GrantArgs, ListGrantsArgs, ListIntrospectionClientsArgs,
     RevokeIntrospectionClientArgs, StorageArgs, StorageOnlyArgs,
 };
+use super::error::CliError;
 use crate::app::App;
 use crate::auth::oauth::dev::{self, DevKey};
 use crate::clock::{Clock, SystemClock};
@@ -24,7 +24,9 @@ use crate::token::keyring;
 
 /// Opens the storage the flags name, telling the operator about anything odd.
 async fn open(storage: StorageArgs) -> Result<App, CliError> {
-    let app = App::open(&storage.settings(), Arc::new(SystemClock)).await?;
+    // A one-shot command starts no background work that would log.
+    let quiet = slog::Logger::root(slog::Discard, slog::o!());
+    let app = App::open(&storage.settings(), Arc::new(SystemClock), &quiet).await?;
     for warning in app.warnings() {
         eprintln!("hbx-sa: warning: {warning}");
     }
@@ -361,7 +363,7 @@ pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
                         subject_type: subject.kind(),
                         subject_id: subject.id(),
                         capability: capability.as_str().to_owned(),
-                    })
+                    });
                 }
                 Some(AuditDetail::Grace {
                     previous_token_public_id,
@@ -386,7 +388,7 @@ pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
                         source,
                         url,
                         revoked,
-                    })
+                    });
                 }
             }
             line

@@ -14,6 +14,8 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::args::ScanArgs;
+use super::error::CliError;
+use super::output::print_object;
 use crate::token::TokenPrefix;
 use crate::token::scan::find_tokens;
 
@@ -131,10 +133,10 @@ pub fn scan(args: &ScanArgs) -> Scan {
 }
 
 /// Runs the scan and prints what it found; the exit status.
-pub fn run(args: ScanArgs) -> Result<ExitCode, super::CliError> {
+pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
     let scan = scan(&args);
     for finding in &scan.findings {
-        super::print_object(finding)?;
+        print_object(finding)?;
         eprintln!(
             "{}:{}: a {} token with a valid checksum (public id {}, ending {})",
             finding.location,

@@ -11,17 +11,19 @@ use serde::Serialize;
 use slog::{Drain, Logger, info, o, warn};
 
 use super::args::{LogFormat, LogLevel, ServeArgs};
+use super::config_file::Invocation;
 use super::config_file::redact_url;
-use super::{CliError, Invocation};
+use super::error::CliError;
+use super::output::print_object;
 use crate::app::App;
 use crate::clock::SystemClock;
-use crate::server::{Server, ServerOptions, TlsFiles};
+use crate::server::lifecycle::{Server, ServerOptions, TlsFiles};
 
 pub async fn serve(args: ServeArgs, invocation: Invocation<'_>) -> Result<(), CliError> {
     if args.check_config {
         // Contradicting settings are refused here too: the check says so.
         args.settings()?;
-        super::print_object(&effective_configuration(invocation))?;
+        print_object(&effective_configuration(invocation))?;
         return Ok(());
     }
     let options = ServerOptions {
@@ -42,7 +44,7 @@ pub async fn serve(args: ServeArgs, invocation: Invocation<'_>) -> Result<(), Cl
     let shutdown_timeout = args.shutdown_timeout.to_std();
     let plain_beyond_loopback = options.tls.is_none() && !args.bind.ip().is_loopback();
     let settings = args.settings()?;
-    let app = App::open(&settings, Arc::new(SystemClock)).await?;
+    let app = App::open(&settings, Arc::new(SystemClock), &log).await?;
     for warning in app.warnings() {
         warn!(log, "{warning}");
     }
@@ -161,7 +163,7 @@ fn effective_configuration(invocation: Invocation<'_>) -> EffectiveConfiguration
         config_file: invocation.file.map(|file| file.path.display().to_string()),
         ..EffectiveConfiguration::default()
     };
-    for id in super::config_file::known_keys(&<super::Cli as clap::CommandFactory>::command()) {
+    for id in invocation.known_keys {
         let id = id.as_str();
         let raw: Vec<String> = matches
             .try_get_raw(id)

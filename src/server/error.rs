@@ -7,7 +7,6 @@ use http::HeaderValue;
 
 use crate::api::errors::ErrorCode;
 use crate::auth::AuthError;
-use crate::auth::introspection_client::ClientAuthError;
 use crate::report;
 use crate::service::ServiceError;
 
@@ -16,13 +15,13 @@ pub const REALM: &str = "hybridbox";
 
 pub fn auth_error(error: AuthError) -> HttpError {
     match error {
-        AuthError::MissingCredential => with_challenge(
+        AuthError::Missing => with_challenge(
             ErrorCode::Unauthenticated.with_message(
                 "this operation needs a credential: send `Authorization: Bearer <token>`",
             ),
             format!("Bearer realm=\"{REALM}\""),
         ),
-        AuthError::InvalidToken(reason) => {
+        AuthError::Refused(reason) => {
             // One answer for every reason, so that probing learns nothing; the
             // reason goes to the log only.
             let mut error = with_challenge(
@@ -49,9 +48,9 @@ pub fn auth_error(error: AuthError) -> HttpError {
 
 /// Introspection clients that are missing or wrong get one answer, with a
 /// Basic challenge; the reason goes to the log only.
-pub fn client_auth_error(error: ClientAuthError) -> HttpError {
+pub fn client_auth_error(error: AuthError) -> HttpError {
     match error {
-        ClientAuthError::Missing | ClientAuthError::Invalid(_) => {
+        AuthError::Missing | AuthError::Refused(_) => {
             let mut response = with_challenge(
                 ErrorCode::Unauthenticated.with_message(
                     "this operation is for introspection clients: send `Authorization: Basic \
@@ -63,8 +62,9 @@ pub fn client_auth_error(error: ClientAuthError) -> HttpError {
             response.internal_message = error.to_string();
             response
         }
-        ClientAuthError::Unavailable(cause) => unavailable(&cause),
-        ClientAuthError::Internal(cause) => internal(&cause),
+        AuthError::Unavailable(cause) => unavailable(&cause),
+        AuthError::IssuerUnavailable(cause) => internal(&cause),
+        AuthError::Internal(cause) => internal(&cause),
     }
 }
 

@@ -24,7 +24,16 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::auth::cache::CredentialCache;
-use crate::store::Store;
+use crate::store::{ServiceAccountStore, StoreHealth};
+
+/// What a scrape reads besides the counters: the store's health and pools,
+/// the count of active service accounts, and the credential cache.
+#[derive(Clone)]
+pub struct MetricsSources {
+    pub health: Arc<dyn StoreHealth>,
+    pub service_accounts: Arc<dyn ServiceAccountStore>,
+    pub cache: Option<Arc<CredentialCache>>,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -182,8 +191,8 @@ impl Metrics {
     }
 
     /// The text exposition, with the store's figures read now.
-    pub async fn render(&self, store: &dyn Store, cache: Option<&CredentialCache>) -> String {
-        let stats = store.stats();
+    pub async fn render(&self, sources: &MetricsSources) -> String {
+        let stats = sources.health.stats();
         for pool in &stats.pools {
             for (state, value) in [("idle", pool.idle), ("in_use", pool.size - pool.idle)] {
                 self.connections
@@ -205,11 +214,15 @@ impl Metrics {
             counter.inc_by(total.saturating_sub(counter.get()));
         }
         self.store_up.set(i64::from(!stats.down));
-        if let Some(cache) = cache {
+        if let Some(cache) = &sources.cache {
             self.cache_misses
                 .inc_by(cache.misses().saturating_sub(self.cache_misses.get()));
         }
-        if let Ok(count) = store.count_active_service_accounts().await {
+        if let Ok(count) = sources
+            .service_accounts
+            .count_active_service_accounts()
+            .await
+        {
             self.active_service_accounts
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
@@ -219,6 +232,3 @@ impl Metrics {
         text
     }
 }
-
-/// Shared by the API server and a separate metrics server.
-pub type SharedMetrics = Arc<Metrics>;

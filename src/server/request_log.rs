@@ -15,12 +15,14 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use slog::{Drain, KV, Key, Logger, OwnedKV, OwnedKVList, Record, Serializer, o};
 
-/// The message of Dropshot's line for a finished request.
+/// The message of Dropshot's line for a finished request (and of ours).
 const DROPSHOT_REQUEST_LINE: &str = "request completed";
+/// The module path Dropshot's lines are logged from.
+const DROPSHOT_MODULE: &str = "dropshot::";
 /// Most request ids remembered between our line and Dropshot's (a request cut
 /// off in between would otherwise stay forever).
 const MAX_REMEMBERED: usize = 100_000;
@@ -69,7 +71,7 @@ impl RequestLines {
 
     /// Notes that request `request_id` has its line: Dropshot's is dropped.
     pub fn finished(&self, request_id: &str) {
-        let mut finished = self.finished.lock().expect("request lines lock");
+        let mut finished = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
         if finished.len() >= MAX_REMEMBERED {
             finished.clear();
         }
@@ -79,7 +81,7 @@ impl RequestLines {
     fn take(&self, request_id: &str) -> bool {
         self.finished
             .lock()
-            .expect("request lines lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .remove(request_id)
     }
 }
@@ -94,7 +96,11 @@ impl Drain for RequestLineDrain {
     type Err = slog::Never;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        if record.msg().as_str() == Some(DROPSHOT_REQUEST_LINE) {
+        // Dropshot's own line, not ours (which has the same message): told
+        // apart by where it was logged.
+        if record.msg().as_str() == Some(DROPSHOT_REQUEST_LINE)
+            && record.module().starts_with(DROPSHOT_MODULE)
+        {
             let found = find_values(record, values);
             if found
                 .request_id

@@ -5,14 +5,15 @@
 //! replays are answered here, from the recorded response.
 
 use dropshot::{
-    ErrorStatusCode, HttpError, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk,
-    RequestContext,
+    ErrorStatusCode, HttpCodedResponse, HttpError, HttpResponseCreated, HttpResponseHeaders,
+    HttpResponseOk, RequestContext,
 };
 use slog::{info, warn};
 use uuid::Uuid;
 
-use super::ApiContext;
+use super::context::ApiContext;
 use super::error::{self, service_error};
+use super::{authentication, frame};
 use crate::api::extract::{HeaderParams, JsonBody, PathParams, QueryParams};
 use crate::api::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, IdempotencyHeaders,
@@ -39,13 +40,13 @@ async fn authorize(
     account_id: Uuid,
 ) -> Result<AccountAccess, HttpError> {
     let context = rqctx.context();
-    let principal = super::authenticate(rqctx).await?.principal;
+    let principal = authentication::authenticate(rqctx).await?.principal;
     let caller = Caller {
         principal,
         request_id: Some(rqctx.request_id.clone()),
     };
     context
-        .service_accounts
+        .authorizer
         .authorize(caller, account_id, NEEDED)
         .await
         .map_err(service_error)
@@ -63,11 +64,11 @@ enum Started {
     Replay(Box<ServiceAccountWithToken>),
 }
 
-/// An operation that issues a token, as the idempotency record knows it.
+/// An operation that issues a token, as the idempotency record knows it (with
+/// the request's operation id).
 struct Idempotent<'r, R> {
     /// The `Idempotency-Key` header, if the request has one.
     key: Option<String>,
-    operation: &'static str,
     /// The request's path, from its parsed parameters.
     path: String,
     /// What makes two requests the same: the decoded input.
@@ -112,11 +113,7 @@ async fn start_idempotent<R: serde::Serialize>(
     idempotent: Idempotent<'_, R>,
 ) -> Result<Started, HttpError> {
     let Idempotent {
-        key,
-        operation,
-        path,
-        request,
-        ..
+        key, path, request, ..
     } = idempotent;
     let Some(key) = key else {
         return Ok(Started::Run(None));
@@ -124,7 +121,7 @@ async fn start_idempotent<R: serde::Serialize>(
     let key = IdempotencyKey::parse(&key).map_err(|e| service_error(e.into()))?;
     let scope = IdempotencyScope {
         caller: *access.principal(),
-        operation,
+        operation: rqctx.endpoint.operation_id.clone(),
         path,
     };
     match rqctx
@@ -237,10 +234,9 @@ pub async fn create(
     let collection = format!("/v1/public/accounts/{account_id}/auth/service-accounts");
     let idempotent = Idempotent {
         key: headers.into_inner().idempotency_key,
-        operation: "create_service_account",
         path: collection.clone(),
         request: &request,
-        status: 201,
+        status: HttpResponseCreated::<ServiceAccountWithToken>::STATUS_CODE.as_u16(),
     };
     let service_accounts = &rqctx.context().service_accounts;
     let create = CreateServiceAccount {
@@ -261,7 +257,7 @@ pub async fn create(
         location: format!("{collection}/{}", created.fields.id),
         cache_control: no_store(),
         idempotent_replayed: replayed.then(|| "true".to_owned()),
-        sunset: super::sunset(),
+        sunset: frame::sunset(),
     };
     Ok(HttpResponseHeaders::new(
         HttpResponseCreated(created),
@@ -274,7 +270,7 @@ fn with_sunset<T: dropshot::HttpCodedResponse>(body: T) -> HttpResponseHeaders<T
     HttpResponseHeaders::new(
         body,
         SunsetHeaders {
-            sunset: super::sunset(),
+            sunset: frame::sunset(),
         },
     )
 }
@@ -333,7 +329,6 @@ pub async fn rotate(
     };
     let idempotent = Idempotent {
         key: headers.into_inner().idempotency_key,
-        operation: "rotate_service_account",
         path: format!(
             "/v1/public/accounts/{}/auth/service-accounts/{}/rotate",
             path.account_id, path.service_account_id
@@ -342,7 +337,7 @@ pub async fn rotate(
         request: &RotateServiceAccount {
             grace_period_seconds: Some(request.grace_period_seconds.unwrap_or(0)),
         },
-        status: 200,
+        status: HttpResponseOk::<ServiceAccountWithToken>::STATUS_CODE.as_u16(),
     };
     let service_accounts = &rqctx.context().service_accounts;
     let (rotated, replayed) = issue_idempotently(rqctx, &access, idempotent, |seal| {
@@ -361,7 +356,7 @@ pub async fn rotate(
         RotatedHeaders {
             cache_control: no_store(),
             idempotent_replayed: replayed.then(|| "true".to_owned()),
-            sunset: super::sunset(),
+            sunset: frame::sunset(),
         },
     ))
 }

@@ -7,21 +7,29 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{IssuedServiceAccount, ServiceError, TokenMinter};
+use super::error::ServiceError;
+use super::minter::TokenMinter;
+use super::service_accounts::IssuedServiceAccount;
 use crate::clock::Clock;
 use crate::domain::IntrospectionClient;
 use crate::domain::{
     Account, Actor, AuditAction, AuditDetail, AuditEvent, CapabilityKey, OperatorName,
     ServiceAccountName, Subject,
 };
-use crate::store::{Grant, Store, StoreError, StoredIntrospectionClient};
+use crate::store::{
+    AccountStore, AuditEventStore, Grant, GrantStore, IntrospectionClientStore, StoreError,
+    StoredIntrospectionClient,
+};
 use crate::token::{PlaintextToken, client};
 
 /// The name given to the service account `bootstrap` creates, unless told otherwise.
 pub const DEFAULT_BOOTSTRAP_NAME: &str = "bootstrap-owner";
 
 pub struct Admin {
-    store: Arc<dyn Store>,
+    accounts: Arc<dyn AccountStore>,
+    grants: Arc<dyn GrantStore>,
+    introspection_clients: Arc<dyn IntrospectionClientStore>,
+    audit_events: Arc<dyn AuditEventStore>,
     clock: Arc<dyn Clock>,
 }
 
@@ -40,8 +48,33 @@ pub struct Bootstrapped {
 }
 
 impl Admin {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(
+        accounts: Arc<dyn AccountStore>,
+        grants: Arc<dyn GrantStore>,
+        introspection_clients: Arc<dyn IntrospectionClientStore>,
+        audit_events: Arc<dyn AuditEventStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            accounts,
+            grants,
+            introspection_clients,
+            audit_events,
+            clock,
+        }
+    }
+
+    /// `Err(AccountNotFound)` unless account `account_id` exists.
+    async fn require_account(&self, account_id: Uuid) -> Result<(), AdminError> {
+        match self
+            .accounts
+            .get_account(account_id)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            Some(_) => Ok(()),
+            None => Err(AdminError::AccountNotFound(account_id)),
+        }
     }
 
     pub async fn create_account(&self, name: String) -> Result<Account, ServiceError> {
@@ -50,13 +83,13 @@ impl Admin {
             name: OperatorName::parse(name)?.as_str().to_owned(),
             created_at: self.clock.now(),
         };
-        self.store.create_account(&account).await?;
+        self.accounts.create_account(&account).await?;
         Ok(account)
     }
 
     /// Every account, oldest first.
     pub async fn accounts(&self) -> Result<Vec<Account>, ServiceError> {
-        Ok(self.store.list_accounts().await?)
+        Ok(self.accounts.list_accounts().await?)
     }
 
     /// Grants `capability` on `account_id` to `subject`, audited as the
@@ -75,7 +108,7 @@ impl Admin {
             created_at: self.clock.now(),
         };
         let event = grant_event(&grant, AuditAction::GrantAdd);
-        self.store
+        self.grants
             .add_grant(&grant, &event)
             .await
             .map_err(|e| grant_error(e, &grant))?;
@@ -90,15 +123,7 @@ impl Admin {
         subject: Subject,
         capability: CapabilityKey,
     ) -> Result<(Grant, bool), AdminError> {
-        if self
-            .store
-            .get_account(account_id)
-            .await
-            .map_err(ServiceError::from)?
-            .is_none()
-        {
-            return Err(AdminError::AccountNotFound(account_id));
-        }
+        self.require_account(account_id).await?;
         let grant = Grant {
             account_id,
             subject,
@@ -107,7 +132,7 @@ impl Admin {
         };
         let event = grant_event(&grant, AuditAction::GrantRemove);
         let removed = self
-            .store
+            .grants
             .remove_grant(&grant, &event)
             .await
             .map_err(|e| grant_error(e, &grant))?;
@@ -116,17 +141,9 @@ impl Admin {
 
     /// Every grant on an account.
     pub async fn grants(&self, account_id: Uuid) -> Result<Vec<Grant>, AdminError> {
-        if self
-            .store
-            .get_account(account_id)
-            .await
-            .map_err(ServiceError::from)?
-            .is_none()
-        {
-            return Err(AdminError::AccountNotFound(account_id));
-        }
+        self.require_account(account_id).await?;
         Ok(self
-            .store
+            .grants
             .grants_in(account_id)
             .await
             .map_err(ServiceError::from)?)
@@ -150,7 +167,7 @@ impl Admin {
             &client.client_id,
             credentials.secret.expose(),
         ));
-        self.store
+        self.introspection_clients
             .insert_introspection_client(&StoredIntrospectionClient {
                 client: client.clone(),
                 secret,
@@ -163,7 +180,10 @@ impl Admin {
     }
 
     pub async fn introspection_clients(&self) -> Result<Vec<IntrospectionClient>, ServiceError> {
-        Ok(self.store.list_introspection_clients().await?)
+        Ok(self
+            .introspection_clients
+            .list_introspection_clients()
+            .await?)
     }
 
     /// Revokes a client: it can no longer introspect. Revoking again changes
@@ -172,7 +192,7 @@ impl Admin {
         &self,
         client_id: &str,
     ) -> Result<IntrospectionClient, AdminError> {
-        self.store
+        self.introspection_clients
             .revoke_introspection_client(client_id, self.clock.now())
             .await
             .map_err(|e| AdminError::Service(e.into()))?
@@ -181,17 +201,9 @@ impl Admin {
 
     /// The account's audit log, oldest first.
     pub async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, AdminError> {
-        if self
-            .store
-            .get_account(account_id)
-            .await
-            .map_err(ServiceError::from)?
-            .is_none()
-        {
-            return Err(AdminError::AccountNotFound(account_id));
-        }
+        self.require_account(account_id).await?;
         Ok(self
-            .store
+            .audit_events
             .audit_events(account_id)
             .await
             .map_err(ServiceError::from)?)
@@ -223,7 +235,7 @@ impl Admin {
             request_id: None,
             detail: None,
         };
-        self.store.bootstrap(&account, &owner, &event).await?;
+        self.accounts.bootstrap(&account, &owner, &event).await?;
         Ok(Bootstrapped {
             account,
             owner: IssuedServiceAccount {

@@ -28,12 +28,13 @@ use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::ServiceError;
+use super::error::ServiceError;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::domain::ValidationError;
 use crate::store::{
-    Claimed, IdempotencyClaim, IdempotencyKeyMac, IdempotentCompletion, SealedResponse, Store,
+    Claimed, IdempotencyClaim, IdempotencyKeyMac, IdempotencyStore, IdempotentCompletion,
+    SealedResponse,
 };
 use crate::token::keyring::TokenKeyring;
 
@@ -97,7 +98,8 @@ impl std::fmt::Debug for IdempotencyKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyScope {
     pub caller: Principal,
-    pub operation: &'static str,
+    /// The operation id.
+    pub operation: String,
     /// The request's path, from its parsed parameters.
     pub path: String,
 }
@@ -156,7 +158,7 @@ struct Derived {
 }
 
 pub struct Idempotency {
-    store: Arc<dyn Store>,
+    store: Arc<dyn IdempotencyStore>,
     keyring: Arc<TokenKeyring>,
     clock: Arc<dyn Clock>,
     retention: TimeDelta,
@@ -167,7 +169,7 @@ impl Idempotency {
     /// Records kept `retention`; an attempt that has not completed after
     /// `lease` is taken to have died (it must exceed any request's duration).
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn IdempotencyStore>,
         keyring: Arc<TokenKeyring>,
         clock: Arc<dyn Clock>,
         retention: TimeDelta,
@@ -234,7 +236,7 @@ impl Idempotency {
                     request_mac: hmac(&d.request_key, &request).to_vec(),
                 })
                 .collect(),
-            operation: scope.operation,
+            operation: scope.operation.clone(),
             at: now,
             expires_at: now + self.retention,
             lease: Uuid::new_v4(),

@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::ServiceError;
+use super::error::ServiceError;
 use crate::auth::service_account::token_of;
 use crate::clock::Clock;
 use crate::domain::{
     Actor, AuditAction, AuditDetail, AuditEvent, RevocationReason, TokenGeneration,
 };
-use crate::store::{LeakResponse, Revocation, Store, StoredServiceAccount};
+use crate::store::{LeakResponse, Revocation, StoredServiceAccount, TokenLookup, TokenStore};
 use crate::token::{self, TokenPrefix, keyring::TokenKeyring};
 
 /// Most tokens one report or one public revocation may carry.
@@ -61,7 +61,8 @@ pub fn token_hash(token: &str) -> String {
 }
 
 pub struct Leaks {
-    store: Arc<dyn Store>,
+    lookup: Arc<dyn TokenLookup>,
+    tokens: Arc<dyn TokenStore>,
     keyring: Arc<TokenKeyring>,
     prefix: TokenPrefix,
     clock: Arc<dyn Clock>,
@@ -75,15 +76,19 @@ struct Match {
 }
 
 impl Leaks {
+    /// `lookup` finds the service account a reported token belongs to;
+    /// `tokens` puts the token out of use.
     pub fn new(
-        store: Arc<dyn Store>,
+        lookup: Arc<dyn TokenLookup>,
+        tokens: Arc<dyn TokenStore>,
         keyring: Arc<TokenKeyring>,
         prefix: TokenPrefix,
         clock: Arc<dyn Clock>,
         action: LeakAction,
     ) -> Self {
         Self {
-            store,
+            lookup,
+            tokens,
             keyring,
             prefix,
             clock,
@@ -98,7 +103,7 @@ impl Leaks {
         let Ok(parsed) = token::parse(&self.prefix, candidate.trim()) else {
             return Ok(None);
         };
-        let Some(stored) = self.store.find_by_public_id(parsed.public_id()).await? else {
+        let Some(stored) = self.lookup.find_by_public_id(parsed.public_id()).await? else {
             self.keyring.burn_equivalent_work(parsed.as_str());
             return Ok(None);
         };
@@ -182,7 +187,7 @@ impl Leaks {
                 revoked: false,
             }),
         };
-        self.store
+        self.tokens
             .record_leak(
                 service_account.account_id,
                 service_account.id,

@@ -1,10 +1,12 @@
-//! What the shared SQL store needs from a database driver, as one trait,
-//! [`Backend`], implemented by SQLite and PostgreSQL.
+//! What the SQL store needs from a database driver, as one trait, [`Backend`],
+//! implemented by SQLite and PostgreSQL. It names the *values* a database
+//! must bind as parameters and read from columns, never a table's row: a new
+//! table needs nothing here unless it brings a new kind of value.
 //!
 //! sqlx states what a database can do as bounds on other types (`Uuid:
 //! Encode<DB>`, `&mut Connection: Executor`), and Rust does not carry such
 //! bounds along with a trait. The small traits below turn each of them into a
-//! method of the database type itself ([`Binds`], [`Decodes`], [`Runs`],
+//! method of the database type itself ([`Binds`], [`Reads`], [`Runs`],
 //! implemented for every database that has the capability), so that generic
 //! code needs one bound, `D: Backend`, instead of a dozen.
 
@@ -12,14 +14,11 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use slog::Logger;
-use sqlx::{Database, Encode, Executor, FromRow, Pool, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Pool, Row, Type};
 use uuid::Uuid;
 
 use super::changes::{ChangeHub, CredentialChange};
-use super::rows::{
-    AccountRow, AuditEventRow, CapabilityRow, CountRow, CursorRow, GrantRow, IdempotencyRow,
-    IntrospectionClientRow, PublicIdRow, ServiceAccountRow, Timestamp,
-};
+use super::columns::Timestamp;
 
 /// A statement with its parameters, ready to run.
 pub type SqlQuery<D> = sqlx::query::Query<'static, D, <D as Database>::Arguments>;
@@ -54,18 +53,42 @@ impl<D: Database> Arg<D> for SqlQuery<D> {
     }
 }
 
-/// The database's rows can be read as an `R`.
-pub trait Decodes<R>: Database {
-    fn decode(row: &Self::Row) -> Result<R, sqlx::Error>;
+/// The database can read a column as a `T`.
+pub trait Reads<T>: Database {
+    fn read(row: &Self::Row, column: &str) -> Result<T, sqlx::Error>;
 }
 
-impl<D: Database, R> Decodes<R> for D
+impl<D: Database, T> Reads<T> for D
 where
-    R: for<'r> FromRow<'r, D::Row>,
+    T: for<'r> Decode<'r, D> + Type<D>,
+    for<'c> &'c str: ColumnIndex<D::Row>,
 {
-    fn decode(row: &D::Row) -> Result<R, sqlx::Error> {
-        R::from_row(row)
+    fn read(row: &D::Row, column: &str) -> Result<T, sqlx::Error> {
+        row.try_get(column)
     }
+}
+
+/// One row of a result, read column by column by name.
+pub struct Columns<'r, D: Backend>(&'r D::Row);
+
+impl<'r, D: Backend> Columns<'r, D> {
+    pub fn new(row: &'r D::Row) -> Self {
+        Self(row)
+    }
+
+    /// The value of `column`, as the type the caller needs.
+    pub fn get<T>(&self, column: &str) -> Result<T, sqlx::Error>
+    where
+        D: Reads<T>,
+    {
+        D::read(self.0, column)
+    }
+}
+
+/// A row type read from a result row's columns: each table's row struct
+/// implements it once, for every database.
+pub trait FromColumns: Sized {
+    fn from_columns<D: Backend>(columns: Columns<'_, D>) -> Result<Self, sqlx::Error>;
 }
 
 /// Statements can be run on one of the database's connections (a pooled
@@ -134,8 +157,8 @@ pub enum ErrorClass {
     Other,
 }
 
-/// A database the shared store runs on: every parameter type and row the
-/// shared code uses, plus the few things that really differ.
+/// A database the SQL store runs on: every kind of value the store binds
+/// and reads, plus the few things that really differ between databases.
 pub trait Backend:
     Runs
     + Binds<Uuid>
@@ -147,16 +170,17 @@ pub trait Backend:
     + Binds<i32>
     + Binds<i64>
     + for<'a> Binds<&'a [u8]>
-    + Decodes<AccountRow>
-    + Decodes<ServiceAccountRow>
-    + Decodes<CapabilityRow>
-    + Decodes<CursorRow>
-    + Decodes<AuditEventRow>
-    + Decodes<GrantRow>
-    + Decodes<IntrospectionClientRow>
-    + Decodes<PublicIdRow>
-    + Decodes<CountRow>
-    + Decodes<IdempotencyRow>
+    + Reads<Uuid>
+    + Reads<Option<Uuid>>
+    + Reads<String>
+    + Reads<Option<String>>
+    + Reads<Timestamp>
+    + Reads<Option<Timestamp>>
+    + Reads<i32>
+    + Reads<Option<i32>>
+    + Reads<i64>
+    + Reads<Vec<u8>>
+    + Reads<Option<Vec<u8>>>
 {
     /// Whether an operation that outlives the store's timeout means the
     /// database cannot be reached (a network that stopped answering), rather

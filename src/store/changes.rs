@@ -8,11 +8,26 @@
 //! may have missed changes (a lost listening connection) is told
 //! [`CredentialChange::Everything`].
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
+use futures::future::BoxFuture;
+use slog::Logger;
 use uuid::Uuid;
 
 use crate::domain::Subject;
+
+/// Where a process hears of credential changes: its own, at once, and other
+/// processes' through the database.
+pub trait CredentialChanges: Send + Sync + 'static {
+    /// This process's subscribers to credential changes: every change the
+    /// store commits is published to them before the call returns.
+    fn changes(&self) -> &Arc<ChangeHub>;
+
+    /// Publishes to [`CredentialChanges::changes`] what other processes
+    /// change (other servers, commands run beside this one), until the store
+    /// closes. Spawn it.
+    fn watch_other_writers(&self, log: Logger) -> BoxFuture<'static, ()>;
+}
 
 /// What a write changed, as a cache of credentials needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -84,9 +99,10 @@ impl std::fmt::Debug for ChangeHub {
 impl ChangeHub {
     /// Calls `subscriber` with every batch of changes from now on.
     pub fn subscribe(&self, subscriber: impl Fn(&[CredentialChange]) + Send + Sync + 'static) {
+        // A subscriber list is whole whatever panicked while it was held.
         self.subscribers
             .write()
-            .expect("subscribers lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .push(Arc::new(subscriber));
     }
 
@@ -94,7 +110,11 @@ impl ChangeHub {
         if changes.is_empty() {
             return;
         }
-        let subscribers = self.subscribers.read().expect("subscribers lock").clone();
+        let subscribers = self
+            .subscribers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         for subscriber in subscribers {
             subscriber(changes);
         }

@@ -24,11 +24,11 @@ use slog::{Logger, warn};
 use sqlx::postgres::{PgConnection, PgListener};
 use sqlx::{Decode, Encode, Pool, Type};
 
-use super::StoreError;
 use super::backend::{Backend, ErrorClass};
 use super::changes::{ChangeHub, CredentialChange};
-use super::rows::Timestamp;
-use super::shared::{SqlStore, store_error};
+use super::columns::Timestamp;
+use super::error::StoreError;
+use super::sql_store::{SqlStore, store_error};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 

@@ -26,11 +26,11 @@ use slog::{Logger, warn};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Decode, Encode, Pool, Sqlite, Type};
 
-use super::StoreError;
 use super::backend::{Backend, ErrorClass};
 use super::changes::{ChangeHub, CredentialChange};
-use super::rows::Timestamp;
-use super::shared::{SqlStore, store_error};
+use super::columns::Timestamp;
+use super::error::StoreError;
+use super::sql_store::{SqlStore, store_error};
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "hbx-sa.sqlite3";
@@ -51,7 +51,10 @@ impl SqlStore<Sqlite> {
     /// up to date. `timeout` bounds how long an operation waits for a
     /// connection or for SQLite's write lock before failing as unavailable.
     pub async fn open(path: &Path, timeout: Duration) -> Result<Self, StoreError> {
-        create_private_file(path)?;
+        // Created before SQLite does (it would follow the umask); its `-wal`
+        // and `-shm` files take the same mode.
+        crate::private_files::create_file_if_missing(path)
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(|e| StoreError::Internal(Box::new(e)))?
             .filename(path)
@@ -79,23 +82,6 @@ impl SqlStore<Sqlite> {
             .await
             .map_err(store_error::<Sqlite>)?;
         Ok(Self::new(writer, readers, timeout))
-    }
-}
-
-/// Creates the database file readable by its owner only, before SQLite does
-/// (SQLite would follow the umask); its `-wal` and `-shm` files take the same
-/// mode. An existing file is left as it is.
-fn create_private_file(path: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(StoreError::Unavailable(Box::new(error))),
     }
 }
 
@@ -288,7 +274,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::store::sql;
+    use crate::store::service_accounts::sql;
 
     /// Both list statements seek into an index and read it in order: no table
     /// scan and no sort, so a page costs the same however large the account.

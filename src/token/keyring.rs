@@ -8,9 +8,7 @@
 //! old line once none remain under it).
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -245,21 +243,13 @@ pub fn create_key_file(path: &Path) -> Result<(), KeyringError> {
     };
     let mut key = [0u8; KEY_LEN];
     getrandom::fill(&mut key).map_err(|e| create_error(std::io::Error::other(e.to_string())))?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(create_error)?;
     let contents = format!(
         "# Token MAC keys for hbx-sa. Keep this file secret and backed up:\n\
          # without it no issued token can be verified.\n\
          v1 {}\n",
         hex::encode(key)
     );
-    file.write_all(contents.as_bytes()).map_err(create_error)?;
-    file.sync_all().map_err(create_error)?;
-    Ok(())
+    crate::private_files::write_new_file(path, contents.as_bytes()).map_err(create_error)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! checksum is right, and nothing else (a look-alike, a typo or a truncated
 //! token has the wrong checksum, so there are no false positives to check by
 //! hand). What `hbx-sa scan` and the secret-scanning endpoints use, and what
-//! the README publishes for other scanners:
+//! `docs/leaked-tokens.md` publishes for other scanners:
 //!
 //! - the pattern `\b<prefix>_[0-9A-Za-z]{16}_[0-9A-Za-z]{38}\b` (with the
 //!   default prefix, `\bhbxsa_[0-9A-Za-z]{16}_[0-9A-Za-z]{38}\b`): the prefix,

@@ -3,9 +3,6 @@
 //! without one. `hbx-sa dev-token --user UUID` signs short-lived access tokens
 //! with it; `hbx-sa serve --oauth-dev` trusts it as the issuer [`ISSUER`].
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -20,7 +17,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::IssuerSettings;
-use super::keys::KeySource;
+use super::keys::JwksLocation;
+use crate::private_files;
 
 /// The key file's name inside the data directory.
 pub const KEY_FILE: &str = "oauth-dev-key";
@@ -56,16 +54,10 @@ impl DevKey {
             detail,
         };
         if !path.exists() {
-            crate::config::create_private_dir(data_dir).map_err(|e| error(e.to_string()))?;
+            private_files::create_dir(data_dir).map_err(|e| error(e.to_string()))?;
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed).map_err(|e| error(e.to_string()))?;
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| error(e.to_string()))?;
-            file.write_all(format!("{}\n", hex::encode(seed)).as_bytes())
+            private_files::write_new_file(&path, format!("{}\n", hex::encode(seed)).as_bytes())
                 .map_err(|e| error(e.to_string()))?;
         }
         let text = std::fs::read_to_string(&path).map_err(|e| error(e.to_string()))?;
@@ -82,7 +74,7 @@ impl DevKey {
         IssuerSettings {
             issuer: ISSUER.to_owned(),
             audiences: vec![AUDIENCE.to_owned()],
-            keys: KeySource::Fixed(JwkSet {
+            keys: JwksLocation::Fixed(JwkSet {
                 keys: vec![self.public_jwk()],
             }),
         }

@@ -18,8 +18,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use self::keys::{IssuerKeys, KeyPolicy, KeySource};
-use super::{AuthError, CredentialFacts, Principal, Verified};
+use self::keys::{IssuerKeys, JwksLocation};
+use super::principal::{AuthError, CredentialFacts, Principal, Refusal, Verified};
+use super::published::{InsecureUrl, RefreshPolicy, require_https};
+use super::scheme::{AuthnScheme, SchemeResult};
 use crate::clock::Clock;
 
 /// Algorithms a token may be signed with.
@@ -32,7 +34,7 @@ pub struct IssuerSettings {
     pub issuer: String,
     /// A token's `aud` must contain at least one of these.
     pub audiences: Vec<String>,
-    pub keys: KeySource,
+    pub keys: JwksLocation,
 }
 
 /// Clock skew tolerated on a token's `exp` and `nbf` when not told otherwise.
@@ -44,7 +46,7 @@ pub struct OAuthSettings {
     pub issuers: Vec<IssuerSettings>,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway: TimeDelta,
-    pub key_policy: KeyPolicy,
+    pub key_policy: RefreshPolicy,
 }
 
 impl Default for OAuthSettings {
@@ -52,7 +54,7 @@ impl Default for OAuthSettings {
         Self {
             issuers: Vec::new(),
             leeway: DEFAULT_LEEWAY,
-            key_policy: KeyPolicy::default(),
+            key_policy: keys::default_policy(),
         }
     }
 }
@@ -135,7 +137,8 @@ impl OAuthAuthenticator {
     pub fn new(
         settings: &OAuthSettings,
         clock: Arc<dyn Clock>,
-    ) -> Result<Option<Self>, keys::InsecureUrl> {
+        log: &slog::Logger,
+    ) -> Result<Option<Self>, InsecureUrl> {
         if settings.issuers.is_empty() {
             return Ok(None);
         }
@@ -146,11 +149,11 @@ impl OAuthAuthenticator {
                 .issuer
                 .get(..5)
                 .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http:"));
-            if plain_http || matches!(issuer.keys, KeySource::Discover) {
-                keys::require_https(&issuer.issuer, "the OAuth issuer")?;
+            if plain_http || matches!(issuer.keys, JwksLocation::Discover) {
+                require_https(&issuer.issuer, "the OAuth issuer")?;
             }
-            if let KeySource::JwksUrl(url) = &issuer.keys {
-                keys::require_https(url, "the JWKS URL")?;
+            if let JwksLocation::JwksUrl(url) = &issuer.keys {
+                require_https(url, "the JWKS URL")?;
             }
         }
         let issuers = settings
@@ -159,11 +162,14 @@ impl OAuthAuthenticator {
             .map(|issuer| TrustedIssuer {
                 issuer: issuer.issuer.clone(),
                 audiences: issuer.audiences.clone(),
-                keys: Arc::new(IssuerKeys::new(
+                keys: Arc::new(keys::issuer_keys(
                     issuer.issuer.clone(),
                     issuer.keys.clone(),
                     settings.key_policy,
                     clock.clone(),
+                    log.new(
+                        slog::o!("component" => "oauth_keys", "issuer" => issuer.issuer.clone()),
+                    ),
                 )),
             })
             .collect();
@@ -183,7 +189,7 @@ impl OAuthAuthenticator {
         credential.split('.').count() == 3
     }
 
-    pub async fn authenticate(&self, credential: &str) -> Result<Verified, AuthError> {
+    async fn verify(&self, credential: &str) -> Result<Verified, AuthError> {
         let key: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
         if let Some(known) = self.verified.get(&key) {
             self.check_times(known.expires_at, known.not_before)?;
@@ -200,20 +206,17 @@ impl OAuthAuthenticator {
         &self,
         credential: &str,
     ) -> Result<VerifiedToken, AuthError> {
-        let invalid = AuthError::InvalidToken;
         let (header, claimed) = read_unverified(credential)?;
         let issuer = self
             .issuers
             .iter()
             .find(|trusted| claimed.as_deref() == Some(trusted.issuer.as_str()))
-            .ok_or(invalid("JWT from an issuer this server does not trust"))?;
-        let candidates = issuer
-            .keys
-            .candidates(header.kid.as_deref(), header.alg)
+            .ok_or(Refusal::JwtUntrustedIssuer)?;
+        let candidates = keys::candidates(&issuer.keys, header.kid.as_deref(), header.alg)
             .await
             .map_err(AuthError::IssuerUnavailable)?;
         if candidates.is_empty() {
-            return Err(invalid("JWT signed by a key the issuer does not publish"));
+            return Err(Refusal::JwtUnknownKey.into());
         }
         // Signature only: every claim is checked below, against our clock.
         let mut validation = Validation::new(header.alg);
@@ -226,7 +229,7 @@ impl OAuthAuthenticator {
             .find_map(|candidate| {
                 jsonwebtoken::decode::<Claims>(credential, &candidate.key, &validation).ok()
             })
-            .ok_or(invalid("JWT signature does not verify"))?
+            .ok_or(Refusal::JwtBadSignature)?
             .claims;
         check_claims(&issuer.issuer, &issuer.audiences, claims)
     }
@@ -238,23 +241,36 @@ impl OAuthAuthenticator {
         expires: DateTime<Utc>,
         not_before: Option<DateTime<Utc>>,
     ) -> Result<(), AuthError> {
-        let invalid = AuthError::InvalidToken;
         let now = self.clock.now();
         // `checked_` arithmetic: a signed but absurd date must not panic.
         if expires
             .checked_add_signed(self.leeway)
             .is_none_or(|deadline| now >= deadline)
         {
-            return Err(invalid("JWT expired"));
+            return Err(Refusal::JwtExpired.into());
         }
         if let Some(not_before) = not_before
             && not_before
                 .checked_sub_signed(self.leeway)
                 .is_none_or(|earliest| now < earliest)
         {
-            return Err(invalid("JWT not yet valid"));
+            return Err(Refusal::JwtNotYetValid.into());
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl AuthnScheme for OAuthAuthenticator {
+    fn kind(&self) -> &'static str {
+        "user"
+    }
+
+    async fn authenticate(&self, credential: &str) -> SchemeResult {
+        if !Self::recognizes(credential) {
+            return SchemeResult::NotMine;
+        }
+        self.verify(credential).await.into()
     }
 }
 
@@ -266,37 +282,36 @@ fn check_claims(
     audiences: &[String],
     claims: Claims,
 ) -> Result<VerifiedToken, AuthError> {
-    let invalid = AuthError::InvalidToken;
     if claims.iss.as_deref() != Some(issuer) {
-        return Err(invalid("JWT issuer mismatch"));
+        return Err(Refusal::JwtIssuerMismatch.into());
     }
     if !claims.aud.is_some_and(|aud| aud.contains_any(audiences)) {
-        return Err(invalid("JWT audience not accepted"));
+        return Err(Refusal::JwtAudience.into());
     }
     let expires = claims
         .exp
         .as_ref()
         .and_then(numeric_date)
-        .ok_or(invalid("JWT without a valid exp"))?;
+        .ok_or(Refusal::JwtNoExpiry)?;
     let not_before = match claims.nbf.as_ref() {
         None => None,
-        Some(nbf) => Some(numeric_date(nbf).ok_or(invalid("JWT with an invalid nbf"))?),
+        Some(nbf) => Some(numeric_date(nbf).ok_or(Refusal::JwtBadNotBefore)?),
     };
     if claims.typ.as_deref().is_some_and(|typ| {
         NOT_ACCESS_TOKENS
             .iter()
             .any(|t| t.eq_ignore_ascii_case(typ))
     }) {
-        return Err(invalid("JWT is not an access token"));
+        return Err(Refusal::JwtNotAccessToken.into());
     }
     let user_id = claims
         .sub
         .as_deref()
         .and_then(|sub| Uuid::parse_str(sub).ok())
-        .ok_or(invalid("JWT sub is not a UUID"))?;
+        .ok_or(Refusal::JwtSubjectNotUuid)?;
     let issued_at = match claims.iat.as_ref() {
         None => None,
-        Some(iat) => Some(numeric_date(iat).ok_or(invalid("JWT with an invalid iat"))?),
+        Some(iat) => Some(numeric_date(iat).ok_or(Refusal::JwtBadIssuedAt)?),
     };
     Ok(VerifiedToken {
         verified: Verified {
@@ -319,8 +334,8 @@ pub fn check_claims_json(
     audiences: &[String],
     payload: &[u8],
 ) -> Result<(), AuthError> {
-    let claims: Claims = serde_json::from_slice(payload)
-        .map_err(|_| AuthError::InvalidToken("malformed JWT claims"))?;
+    let claims: Claims =
+        serde_json::from_slice(payload).map_err(|_| Refusal::JwtMalformedClaims)?;
     check_claims(issuer, audiences, claims).map(|_| ())
 }
 
@@ -332,16 +347,14 @@ pub fn check_claims_json(
 pub fn read_unverified(
     credential: &str,
 ) -> Result<(jsonwebtoken::Header, Option<String>), AuthError> {
-    let invalid = AuthError::InvalidToken;
-    let header = jsonwebtoken::decode_header(credential)
-        .map_err(|_| invalid("malformed JWT or unsupported algorithm"))?;
+    let header = jsonwebtoken::decode_header(credential).map_err(|_| Refusal::JwtMalformed)?;
     if !ACCEPTED_ALGORITHMS.contains(&header.alg) {
-        return Err(invalid("JWT algorithm not accepted"));
+        return Err(Refusal::JwtAlgorithm.into());
     }
     // RFC 7515 §4.1.11: a `crit` header names extensions the recipient must
     // understand, and this service understands none.
     if names_critical_extensions(credential) {
-        return Err(invalid("JWT header has crit"));
+        return Err(Refusal::JwtCritical.into());
     }
     // An ID token or a logout token is not a credential for this API.
     if header.typ.as_deref().is_some_and(|typ| {
@@ -349,10 +362,10 @@ pub fn read_unverified(
             .iter()
             .any(|t| t.eq_ignore_ascii_case(typ))
     }) {
-        return Err(invalid("JWT type is not an access token"));
+        return Err(Refusal::JwtNotAccessTokenType.into());
     }
     let claimed: UnverifiedIssuer = jsonwebtoken::dangerous::insecure_decode_claims(credential)
-        .map_err(|_| invalid("malformed JWT claims"))?;
+        .map_err(|_| Refusal::JwtMalformedClaims)?;
     Ok((header, claimed.iss))
 }
 

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::json_server::JsonServer;
 use super::{Backend, TestServer};
 use hbx_service_accounts::auth::oauth::IssuerSettings;
-use hbx_service_accounts::auth::oauth::keys::KeySource;
+use hbx_service_accounts::auth::oauth::keys::JwksLocation;
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -175,7 +175,11 @@ impl TestIssuer {
 pub const AUDIENCE: &str = "hybridbox-api";
 
 /// A server trusting `issuer`, its keys found by discovery.
-pub async fn server_trusting(backend: Backend, issuer: &TestIssuer, keys: KeySource) -> TestServer {
+pub async fn server_trusting(
+    backend: Backend,
+    issuer: &TestIssuer,
+    keys: JwksLocation,
+) -> TestServer {
     let issuer_settings = IssuerSettings {
         issuer: issuer.issuer(),
         audiences: vec!["other-api".into(), AUDIENCE.into()],
@@ -277,7 +281,7 @@ pub fn bad_access_tokens(
         (
             "issuer with a trailing slash",
             key.sign(&with(&|c| {
-                c["iss"] = json!(format!("{}/", issuer.issuer()))
+                c["iss"] = json!(format!("{}/", issuer.issuer()));
             })),
         ),
         (

@@ -24,8 +24,9 @@ use hbx_service_accounts::client::{Client, Error, ResponseValue};
 use hbx_service_accounts::clock::ManualClock;
 use hbx_service_accounts::config::Settings;
 use hbx_service_accounts::domain::ServiceAccount;
-use hbx_service_accounts::server::Server;
-use hbx_service_accounts::store::PageRequest;
+use hbx_service_accounts::server::lifecycle::Server;
+use hbx_service_accounts::service::admin::Admin;
+use hbx_service_accounts::store::{PageRequest, Store};
 use hbx_service_accounts::token::TokenPrefix;
 use uuid::Uuid;
 
@@ -122,9 +123,6 @@ impl TestServer {
             }
         };
         adjust(&mut settings);
-        let app = App::open(&settings, clock.clone())
-            .await
-            .expect("open the data directory");
         let log = ConfigLogging::File {
             level: ConfigLoggingLevel::Trace,
             path: data_dir.path().join(LOG_FILE).display().to_string().into(),
@@ -132,6 +130,9 @@ impl TestServer {
         }
         .to_logger("hbx-sa-test")
         .expect("file logger");
+        let app = App::open(&settings, clock.clone(), &log)
+            .await
+            .expect("open the data directory");
         let server = Server::start(&app, "127.0.0.1:0".parse().unwrap(), log).expect("server");
         let base_url = format!("http://{}", server.local_addr());
         let made = app
@@ -399,6 +400,22 @@ fn http_client(authorization: Option<&str>) -> reqwest::Client {
 }
 
 /// `Basic base64(id:secret)`.
+/// A logger that drops everything, for parts opened outside a server.
+pub fn quiet_log() -> slog::Logger {
+    slog::Logger::root(slog::Discard, slog::o!())
+}
+
+/// The operator's actions on `store`, as `hbx-sa` runs them.
+pub fn admin(store: &Arc<dyn Store>, clock: &Arc<ManualClock>) -> Admin {
+    Admin::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        clock.clone(),
+    )
+}
+
 pub fn basic_authorization(id: &str, secret: &str) -> String {
     use base64::Engine as _;
     format!(

@@ -21,6 +21,20 @@ pub fn hbx_sa(dir: &Path, args: &[&str]) -> Output {
         .expect("run hbx-sa")
 }
 
+/// The same, for a test whose own runtime serves requests meanwhile (an
+/// in-process server): waiting without blocking the runtime, so that the
+/// server's tasks go on (a blocked runtime would hold any SQLite write
+/// transaction it had begun, and the command would wait for its lock).
+pub async fn hbx_sa_beside(dir: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .output()
+        .await
+        .expect("run hbx-sa")
+}
+
 pub fn json_stdout(output: &Output) -> Value {
     assert!(
         output.status.success(),

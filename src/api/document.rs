@@ -1,0 +1,369 @@
+//! The OpenAPI document of the API, byte for byte as checked in at
+//! `openapi/hbx-service-accounts.json`: built from the trait's stub
+//! description, then completed with what Dropshot cannot express (servers,
+//! tag descriptions, security schemes, the error codes, response links).
+
+use super::{
+    API_VERSION, INTROSPECTION_PATH, INTROSPECTION_SECURITY_SCHEME, SECURITY_SCHEME, errors,
+    service_accounts_api_mod,
+};
+
+/// The checked-in document, as served by `GET /openapi.json`. The snapshot test
+/// keeps it identical to [`openapi_document`].
+pub const CHECKED_IN_DOCUMENT: &str = include_str!("../../openapi/hbx-service-accounts.json");
+
+/// The OpenAPI document of the API, byte for byte as checked in. Built from the
+/// trait's stub description, then completed with what Dropshot cannot express:
+/// servers, tag descriptions, the bearer security scheme and the error codes.
+pub fn openapi_document() -> String {
+    let description = service_accounts_api_mod::stub_api_description()
+        .expect("the API trait describes a valid API");
+    let mut definition = description.openapi("Hybridbox service accounts API", API_VERSION);
+    definition
+        .description(API_DESCRIPTION)
+        .contact_name("Hybridbox")
+        .contact_url("https://docs.hybridbox.io")
+        .license("MPL-2.0", "https://www.mozilla.org/en-US/MPL/2.0/");
+    let mut raw = Vec::new();
+    definition
+        .write(&mut raw)
+        .expect("writing to memory cannot fail");
+    // Parse into openapiv3's typed model (order-preserving), add what Dropshot
+    // cannot say, and write it back in the same order.
+    let mut document: openapiv3::OpenAPI =
+        serde_json::from_slice(&raw).expect("Dropshot writes a valid OpenAPI document");
+    add_servers(&mut document);
+    order_tags(&mut document);
+    document_errors(&mut document);
+    add_bearer_security(&mut document);
+    add_introspection_security(&mut document);
+    add_links(&mut document);
+    require_every_member(&mut document, "Whoami");
+    document_secret_scanning(&mut document);
+    let mut text = serde_json::to_string_pretty(&document).expect("the document serializes");
+    text.push('\n');
+    text
+}
+
+const API_DESCRIPTION: &str = "Create, list, get, rotate and revoke the service accounts of a \
+Hybridbox account: non-human identities that call the public API with a bearer token. And \
+verify either kind of Hybridbox credential, for the caller itself (whoami) or for another \
+platform component (token introspection).\n\n\
+The service-account operations need the `auth.manage` capability on the account, and a bearer \
+credential: a service account token or an OAuth access token (see the `bearerAuth` security \
+scheme). Whoami needs any valid bearer credential. Introspection is for platform components \
+only: introspection clients authenticated with HTTP Basic (the `basicAuth` scheme). A \
+service account's plaintext token is returned exactly once, by create and by rotate; store it \
+then. Timestamps are UTC (`Z`) with microsecond precision. Errors share one body, \
+`{request_id, error_code, message}`, with the stable `error_code` values listed below and \
+under the `Error` schema.";
+
+fn add_servers(document: &mut openapiv3::OpenAPI) {
+    document.servers = vec![
+        openapiv3::Server {
+            url: "https://api.hybridbox.io".to_owned(),
+            description: Some("Hybridbox production".to_owned()),
+            ..Default::default()
+        },
+        openapiv3::Server {
+            url: "http://127.0.0.1:8080".to_owned(),
+            description: Some("A local `hbx-sa serve` with its default address".to_owned()),
+            ..Default::default()
+        },
+    ];
+}
+
+/// The order of the tags in the document: the main resource first. Their
+/// descriptions are the API trait's (`tag_config`); Dropshot sorts them by
+/// name.
+const TAG_ORDER: [&str; 4] = ["service-accounts", "auth", "platform", "secret-scanning"];
+
+fn order_tags(document: &mut openapiv3::OpenAPI) {
+    let position = |name: &str| TAG_ORDER.iter().position(|tag| *tag == name);
+    assert!(
+        document
+            .tags
+            .iter()
+            .all(|tag| position(&tag.name).is_some()),
+        "every tag of the API trait has its place in TAG_ORDER"
+    );
+    document.tags.sort_by_key(|tag| position(&tag.name));
+}
+
+/// Describes Dropshot's shared error body, and lists every `error_code`.
+fn document_errors(document: &mut openapiv3::OpenAPI) {
+    use openapiv3::{ReferenceOr, SchemaKind, Type};
+    let table: String = errors::ErrorCode::ALL
+        .iter()
+        .map(|code| {
+            format!(
+                "\n| {} | `{}` | {} |",
+                code.status().as_u16(),
+                code.as_str(),
+                code.meaning()
+            )
+        })
+        .collect();
+    let components = document.components.get_or_insert_with(Default::default);
+    if let Some(ReferenceOr::Item(response)) = components.responses.get_mut("Error") {
+        response.description = "An error: the status and `error_code` say which (see the \
+                                `Error` schema)."
+            .to_owned();
+    }
+    let Some(ReferenceOr::Item(schema)) = components.schemas.get_mut("Error") else {
+        panic!("Dropshot always defines the Error schema");
+    };
+    let table = format!("| status | error_code | when |\n|---|---|---|{table}");
+    schema.schema_data.description = Some(format!("The body of every error response.\n\n{table}"));
+    let SchemaKind::Type(Type::Object(object)) = &mut schema.schema_kind else {
+        panic!("the Error schema is an object");
+    };
+    for (name, description) in [
+        (
+            "error_code",
+            "Stable, machine-readable code: one of those listed above (new codes may be \
+             added).",
+        ),
+        (
+            "message",
+            "What went wrong and what to do about it, for people.",
+        ),
+        (
+            "request_id",
+            "Identifies the request in the server's logs (also sent as `x-request-id`).",
+        ),
+    ] {
+        if let Some(ReferenceOr::Item(property)) = object.properties.get_mut(name) {
+            property.schema_data.description = Some(description.to_owned());
+        }
+    }
+    // The same table in the introduction, where readers of a rendered
+    // reference meet it first (renderers do not all show a schema's own
+    // description).
+    if let Some(description) = &mut document.info.description {
+        description.push_str("\n\n## Errors\n\n");
+        description.push_str(&table);
+    }
+}
+
+/// The leaked-token operations take no bearer credential (a partner's
+/// report is signed; a token's holder needs none), and a report's signature
+/// headers are required: without them it is refused (with 401, not 400,
+/// which is why the types leave them optional).
+fn document_secret_scanning(document: &mut openapiv3::OpenAPI) {
+    use openapiv3::{Parameter, ReferenceOr};
+    for path in [
+        "/v1/public/secret-scanning/github",
+        "/v1/public/secret-scanning/gitlab",
+        "/v1/public/credentials/revoke",
+    ] {
+        let Some(ReferenceOr::Item(item)) = document.paths.paths.get_mut(path) else {
+            panic!("{path} is in the document");
+        };
+        let operation = item.post.as_mut().expect("a POST");
+        operation.security = Some(vec![]);
+        for parameter in &mut operation.parameters {
+            if let ReferenceOr::Item(Parameter::Header { parameter_data, .. }) = parameter {
+                parameter_data.required = true;
+            }
+        }
+    }
+}
+
+/// Marks every member of schema `name` required: the server always sends
+/// each one, null where it does not apply (contract §8), so clients may read
+/// them without checking for their presence. (schemars leaves an `Option`
+/// out of `required`, and its `required` attribute would drop the null.)
+fn require_every_member(document: &mut openapiv3::OpenAPI, name: &str) {
+    use openapiv3::{ReferenceOr, SchemaKind, Type};
+    let Some(ReferenceOr::Item(schema)) = document
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut(name))
+    else {
+        panic!("{name} is in the document");
+    };
+    let SchemaKind::Type(Type::Object(object)) = &mut schema.schema_kind else {
+        panic!("{name} is an object");
+    };
+    object.required = object.properties.keys().cloned().collect();
+}
+
+/// Response links, so that tools (and readers) can follow a created or
+/// listed service account to the operations on it: create → get, rotate,
+/// revoke; rotate → get, retire the previous token; list → get (the first
+/// item).
+fn add_links(document: &mut openapiv3::OpenAPI) {
+    use openapiv3::{Link, LinkOperation, ReferenceOr, StatusCode};
+    let link = |operation_id: &str, description: &str, id: &str| {
+        ReferenceOr::Item(Link {
+            description: Some(description.to_owned()),
+            operation: LinkOperation::OperationId(operation_id.to_owned()),
+            request_body: None,
+            parameters: [
+                (
+                    "account_id".to_owned(),
+                    serde_json::json!("$request.path.account_id"),
+                ),
+                ("service_account_id".to_owned(), serde_json::json!(id)),
+            ]
+            .into_iter()
+            .collect(),
+            server: None,
+            extensions: Default::default(),
+        })
+    };
+    let collection = "/v1/public/accounts/{account_id}/auth/service-accounts";
+    let rotate =
+        "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}/rotate";
+    let answered = "$response.body#/id";
+    for (path, post, status, links) in [
+        (
+            collection,
+            true,
+            201,
+            vec![
+                (
+                    "GetServiceAccount",
+                    link(
+                        "get_service_account",
+                        "The service account just created.",
+                        answered,
+                    ),
+                ),
+                (
+                    "RotateServiceAccount",
+                    link(
+                        "rotate_service_account",
+                        "Rotate the token of the service account just created.",
+                        answered,
+                    ),
+                ),
+                (
+                    "RevokeServiceAccount",
+                    link(
+                        "revoke_service_account",
+                        "Revoke the service account just created.",
+                        answered,
+                    ),
+                ),
+            ],
+        ),
+        (
+            rotate,
+            true,
+            200,
+            vec![
+                (
+                    "GetServiceAccount",
+                    link(
+                        "get_service_account",
+                        "The service account just rotated.",
+                        answered,
+                    ),
+                ),
+                (
+                    "RetirePreviousToken",
+                    link(
+                        "retire_previous_token",
+                        "End the grace period of the token just replaced.",
+                        answered,
+                    ),
+                ),
+            ],
+        ),
+        (
+            collection,
+            false,
+            200,
+            vec![(
+                "GetFirstServiceAccount",
+                link(
+                    "get_service_account",
+                    "The first service account of the page.",
+                    "$response.body#/0/id",
+                ),
+            )],
+        ),
+    ] {
+        let Some(ReferenceOr::Item(item)) = document.paths.paths.get_mut(path) else {
+            panic!("{path} is in the document");
+        };
+        let operation = if post {
+            item.post.as_mut()
+        } else {
+            item.get.as_mut()
+        };
+        let responses = &mut operation.expect("the operation exists").responses.responses;
+        let Some(ReferenceOr::Item(response)) = responses.get_mut(&StatusCode::Code(status)) else {
+            panic!("{path} answers {status}");
+        };
+        response.links = links
+            .into_iter()
+            .map(|(name, link)| (name.to_owned(), link))
+            .collect();
+    }
+}
+
+/// Introspection is called with an introspection client's Basic credentials,
+/// not with a bearer token, and answers 401 with a Basic challenge.
+fn add_introspection_security(document: &mut openapiv3::OpenAPI) {
+    let components = document.components.get_or_insert_with(Default::default);
+    components.security_schemes.insert(
+        INTROSPECTION_SECURITY_SCHEME.to_owned(),
+        openapiv3::ReferenceOr::Item(openapiv3::SecurityScheme::HTTP {
+            scheme: "basic".to_owned(),
+            bearer_format: None,
+            description: Some(
+                "An introspection client's credentials, `Authorization: Basic \
+                 base64(client_id:client_secret)`. Clients are platform components, created \
+                 by the operator with `hbx-sa introspection-clients create`; the secret is \
+                 shown once. Missing or wrong credentials get 401 `unauthenticated` with a \
+                 `WWW-Authenticate: Basic` challenge."
+                    .to_owned(),
+            ),
+            extensions: Default::default(),
+        }),
+    );
+    let Some(openapiv3::ReferenceOr::Item(item)) = document.paths.paths.get_mut(INTROSPECTION_PATH)
+    else {
+        panic!("the introspection operation is in the document");
+    };
+    let operation = item.post.as_mut().expect("introspection is a POST");
+    operation.security = Some(vec![
+        [(INTROSPECTION_SECURITY_SCHEME.to_owned(), Vec::new())]
+            .into_iter()
+            .collect(),
+    ]);
+}
+
+fn add_bearer_security(document: &mut openapiv3::OpenAPI) {
+    let components = document.components.get_or_insert_with(Default::default);
+    components.security_schemes.insert(
+        SECURITY_SCHEME.to_owned(),
+        openapiv3::ReferenceOr::Item(openapiv3::SecurityScheme::HTTP {
+            scheme: "bearer".to_owned(),
+            bearer_format: Some("hbxsa service-account token or JWT".to_owned()),
+            description: Some(
+                "Public API bearer credential sent as `Authorization: Bearer <token>`. Use \
+                 either a Hybridbox service account token or an OAuth access token.\n\n\
+                 - **Service account token**: `hbxsa_<public id>_<secret><checksum>` (61 \
+                 characters: a 16-character public id, a 32-character secret and a \
+                 6-character CRC-32 checksum, all base62). Returned once, by create and \
+                 rotate.\n\
+                 - **OAuth access token**: a JWT signed with RS256, ES256 or EdDSA by the \
+                 configured authorization server, with its `iss`, one of the accepted `aud` \
+                 values, an `exp`, and a `sub` that is the user's UUID.\n\n\
+                 A missing credential gets 401 `unauthenticated`; an invalid, expired or \
+                 revoked one gets 401 `invalid_token`."
+                    .to_owned(),
+            ),
+            extensions: Default::default(),
+        }),
+    );
+    document.security = Some(vec![
+        [(SECURITY_SCHEME.to_owned(), Vec::new())]
+            .into_iter()
+            .collect(),
+    ]);
+}

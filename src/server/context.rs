@@ -1,0 +1,44 @@
+//! What every handler of the API can reach: the parts [`crate::app::App`]
+//! assembles, and the frame ([`super::frame`]) every request goes through.
+
+use std::sync::Arc;
+
+use super::frame::{Frame, Observed};
+use super::metrics::MetricsSources;
+use super::rate_limit::RateLimiter;
+use crate::auth::Authenticator;
+use crate::auth::introspection_client::IntrospectionClientAuthenticator;
+use crate::auth::leaks::SenderKeys;
+use crate::config::TrustedProxy;
+use crate::service::idempotency::Idempotency;
+use crate::service::leaks::Leaks;
+use crate::service::verification::Identities;
+use crate::service::{Authorizer, ServiceAccounts};
+use crate::store::StoreHealth;
+
+pub struct ApiContext {
+    pub frame: Frame,
+    pub authenticator: Authenticator,
+    pub authorizer: Authorizer,
+    pub introspection_clients: IntrospectionClientAuthenticator,
+    pub service_accounts: ServiceAccounts,
+    pub idempotency: Arc<Idempotency>,
+    pub identities: Identities,
+    pub health: Arc<dyn StoreHealth>,
+    /// What `/metrics` reads when it is served here.
+    pub metrics_sources: MetricsSources,
+    /// Whether `/metrics` is served here (not on `--metrics-bind`).
+    pub metrics_here: bool,
+    pub leaks: Leaks,
+    pub github_keys: Arc<SenderKeys>,
+    pub gitlab_keys: Arc<SenderKeys>,
+    /// Bounds the public revocation endpoint, per client address.
+    pub public_revocations: RateLimiter,
+    pub trusted_proxies: Vec<TrustedProxy>,
+}
+
+impl Observed for ApiContext {
+    fn frame(&self) -> &Frame {
+        &self.frame
+    }
+}

@@ -1,0 +1,155 @@
+//! What wraps every request's handler, whatever the endpoint: [`observe`]
+//! writes its one request line (request id, method, path without query,
+//! operation, status, latency, principal; never a credential), counts it in
+//! the metrics under its operation id and status (both read from Dropshot),
+//! and carries what is learned while the handler runs ([`note_principal`],
+//! the `Sunset` of a request made with a previous token) from the handler to
+//! the response.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+use dropshot::{HttpError, HttpResponse, RequestContext, ServerContext};
+
+use super::metrics::{AuthOutcome, Metrics};
+use super::request_log::RequestLines;
+use crate::auth::AuthError;
+
+/// What the frame of a server's requests needs: its metrics and its request
+/// lines. Every server's context (the API's, the metrics listener's) has one.
+#[derive(Clone)]
+pub struct Frame {
+    pub metrics: Arc<Metrics>,
+    pub request_lines: RequestLines,
+}
+
+/// A context whose requests go through [`observe`].
+pub trait Observed: ServerContext {
+    fn frame(&self) -> &Frame;
+}
+
+/// What is learned about a request while it is handled.
+#[derive(Default)]
+struct RequestNotes {
+    /// Who is making it (kind and id, never a credential): for its log line.
+    principal: Option<String>,
+    /// When the previous token it was made with stops working: for the
+    /// `Sunset` header of its response, error or not.
+    sunset: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+tokio::task_local! {
+    static NOTES: RefCell<RequestNotes>;
+}
+
+/// Notes who is making the current request (kind and id, never a credential).
+pub fn note_principal(description: String) {
+    let _ = NOTES.try_with(|notes| notes.borrow_mut().principal = Some(description));
+}
+
+/// The current request's `Sunset` value: when the previous token it was made
+/// with stops working, as an HTTP-date (RFC 8594); none for any other
+/// credential.
+pub fn sunset() -> Option<String> {
+    NOTES
+        .try_with(|notes| notes.borrow().sunset)
+        .ok()
+        .flatten()
+        .map(|at| at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+}
+
+/// Notes that the current request was made with a previous token that
+/// stops working at `until` (its responses say so in `Sunset`).
+pub fn note_sunset(until: Option<chrono::DateTime<chrono::Utc>>) {
+    let _ = NOTES.try_with(|notes| notes.borrow_mut().sunset = until);
+}
+
+/// Counts how an authentication of a `kind` credential ended: well, or
+/// with `failure`.
+pub fn count_authentication(metrics: &Metrics, kind: &'static str, failure: Option<&AuthError>) {
+    let (outcome, reason) = failure.map_or(("ok", ""), AuthError::outcome);
+    metrics.authentication(AuthOutcome {
+        kind,
+        outcome,
+        reason,
+    });
+}
+
+/// The operation ids seen so far, each kept once for the life of the
+/// process: metric labels are `&'static str`. Operation ids come from the API
+/// description (a few dozen at most), never from request data.
+static OPERATION_IDS: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
+
+/// `operation_id` as a `&'static str`.
+fn operation_label(operation_id: &str) -> &'static str {
+    let known = OPERATION_IDS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .copied()
+        .find(|known| *known == operation_id);
+    if let Some(known) = known {
+        return known;
+    }
+    let mut ids = OPERATION_IDS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = ids.iter().copied().find(|known| *known == operation_id) {
+        return known;
+    }
+    let label: &'static str = Box::leak(operation_id.to_owned().into_boxed_str());
+    ids.push(label);
+    label
+}
+
+/// Runs one operation's handler, then writes its request line and counts it
+/// in the metrics, under the operation id and the status Dropshot has for it.
+pub async fn observe<C: Observed, T: HttpResponse>(
+    rqctx: &RequestContext<C>,
+    handler: impl Future<Output = Result<T, HttpError>>,
+) -> Result<T, HttpError> {
+    let started = Instant::now();
+    let (mut result, principal, sunset) = NOTES
+        .scope(RefCell::default(), async {
+            let result = handler.await;
+            let sunset = sunset();
+            let principal = NOTES.with(|notes| notes.borrow_mut().principal.take());
+            (result, principal, sunset)
+        })
+        .await;
+    // A request made with a previous token learns when it stops working even
+    // when it fails (successes carry it as a documented header).
+    if let (Err(error), Some(sunset)) = (&mut result, sunset)
+        && let Ok(value) = http::HeaderValue::from_str(&sunset)
+    {
+        error.headers_mut().insert("sunset", value);
+    }
+    let took = started.elapsed();
+    let status = match &result {
+        Ok(response) => response.status_code().as_u16(),
+        Err(error) => error.status_code.as_u16(),
+    };
+    let operation = operation_label(&rqctx.endpoint.operation_id);
+    let frame = rqctx.context().frame();
+    frame.metrics.request(operation, status, took);
+    let principal = principal.as_deref().unwrap_or("none");
+    match &result {
+        Ok(_) => slog::info!(rqctx.log, "request completed";
+            "operation" => operation,
+            "response_code" => status,
+            "latency_us" => took.as_micros() as u64,
+            "principal" => principal),
+        Err(error) => slog::info!(rqctx.log, "request completed";
+            "operation" => operation,
+            "response_code" => status,
+            "latency_us" => took.as_micros() as u64,
+            "principal" => principal,
+            "error_code" => error.error_code.as_deref().unwrap_or(""),
+            "error_message_internal" => &error.internal_message),
+    }
+    // Dropshot's own line for this request is dropped: this one says more.
+    frame.request_lines.finished(&rqctx.request_id);
+    result
+}

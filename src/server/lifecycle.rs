@@ -1,0 +1,283 @@
+//! The server's life: it starts the API (plain HTTP or TLS), the metrics
+//! listener when metrics have an address of their own, and the background
+//! work that outlives single requests (recording `last_used_at`, watching
+//! other processes' credential changes, deleting expired idempotency
+//! records); and it stops them in order, without losing what is pending.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dropshot::{
+    ApiDescription, ConfigDropshot, ConfigTls, HandlerTaskMode, HttpError, HttpServer,
+    RequestContext, ServerBuilder,
+};
+use slog::Logger;
+
+use super::context::ApiContext;
+use super::frame::{Frame, Observed, observe};
+use super::metrics::{Metrics, MetricsSources};
+use super::operations::metrics_response;
+use super::rate_limit::RateLimiter;
+use super::request_log::RequestLines;
+use crate::api::REQUEST_BODY_MAX_BYTES;
+use crate::app::App;
+use crate::auth::last_use::LastUseRecorder;
+use crate::auth::leaks::Sender;
+use crate::service::idempotency::{CLEANUP_INTERVAL, Idempotency};
+
+/// The HTTP server could not start (the address is taken, say).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the HTTP server on {bind}")]
+pub struct StartError {
+    bind: SocketAddr,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// The server stopped with an error, or could not write what was pending.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    #[error("the HTTP server failed: {0}")]
+    Http(String),
+    #[error("cannot record the last uses of tokens")]
+    LastUse(#[source] crate::store::StoreError),
+}
+
+/// A certificate chain and its private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// Where and how to listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    pub bind: SocketAddr,
+    /// Serve TLS (none: plain HTTP).
+    pub tls: Option<TlsFiles>,
+    /// Serve `/metrics` on this address instead of the API's.
+    pub metrics_bind: Option<SocketAddr>,
+}
+
+impl ServerOptions {
+    /// Plain HTTP on `bind`, metrics on the same address.
+    pub fn plain(bind: SocketAddr) -> Self {
+        Self {
+            bind,
+            tls: None,
+            metrics_bind: None,
+        }
+    }
+}
+
+/// A running server and the background work that outlives single requests.
+pub struct Server {
+    http: HttpServer<ApiContext>,
+    metrics_http: Option<HttpServer<MetricsContext>>,
+    last_use: Arc<LastUseRecorder>,
+    /// Watches other processes' changes for the credential cache.
+    watcher: Option<tokio::task::JoinHandle<()>>,
+    /// Deletes expired idempotency records.
+    cleanup: tokio::task::JoinHandle<()>,
+    log: Logger,
+}
+
+impl Server {
+    /// Starts serving `app` with plain HTTP on `bind` (port 0 picks a free
+    /// one; see [`Server::local_addr`]).
+    pub fn start(app: &App, bind: SocketAddr, log: Logger) -> Result<Self, StartError> {
+        Self::start_with(app, &ServerOptions::plain(bind), log)
+    }
+
+    pub fn start_with(app: &App, options: &ServerOptions, log: Logger) -> Result<Self, StartError> {
+        let metrics = Arc::new(Metrics::default());
+        let request_lines = RequestLines::new({
+            let metrics = metrics.clone();
+            Arc::new(move |status| metrics.request_before_any_operation(status))
+        });
+        let frame = Frame {
+            metrics,
+            request_lines,
+        };
+        let log = frame.request_lines.wrap(log);
+        let metrics_sources = MetricsSources {
+            health: app.store().clone(),
+            service_accounts: app.store().clone(),
+            cache: app.credential_cache(),
+        };
+        let last_use = app.start_last_use_recorder(log.new(slog::o!("component" => "last_use")));
+        let idempotency = Arc::new(app.idempotency());
+        let cleanup = tokio::spawn(delete_expired_idempotency_records(
+            idempotency.clone(),
+            log.new(slog::o!("component" => "idempotency")),
+        ));
+        let context = ApiContext {
+            frame: frame.clone(),
+            authenticator: app.authenticator(Some(last_use.clone())),
+            authorizer: app.authorizer(),
+            introspection_clients: app.introspection_clients(),
+            service_accounts: app.service_accounts(),
+            idempotency,
+            identities: app.identities(),
+            health: app.store().clone(),
+            metrics_sources: metrics_sources.clone(),
+            metrics_here: options.metrics_bind.is_none(),
+            leaks: app.leaks(),
+            github_keys: app.sender_keys(Sender::GitHub),
+            gitlab_keys: app.sender_keys(Sender::GitLab),
+            public_revocations: RateLimiter::new(app.settings().secret_scanning.public_revoke_rate),
+            trusted_proxies: app.settings().secret_scanning.trusted_proxies.clone(),
+        };
+        let start_error = |bind, error: dropshot::BuildError| StartError {
+            bind,
+            source: Box::new(error),
+        };
+        let tls = options.tls.as_ref().map(|files| ConfigTls::AsFile {
+            cert_file: files.cert_file.clone(),
+            key_file: files.key_file.clone(),
+        });
+        let http = ServerBuilder::new(super::api_description(), context, log.clone())
+            .config(dropshot_config(options.bind))
+            .tls(tls)
+            .start()
+            .map_err(|e| start_error(options.bind, e))?;
+        let metrics_http = match options.metrics_bind {
+            None => None,
+            Some(bind) => Some(
+                ServerBuilder::new(
+                    metrics_api(),
+                    MetricsContext {
+                        frame,
+                        sources: metrics_sources,
+                    },
+                    log.new(slog::o!("component" => "metrics_listener")),
+                )
+                .config(dropshot_config(bind))
+                .start()
+                .map_err(|e| start_error(bind, e))?,
+            ),
+        };
+        let watcher = app.caches_credentials().then(|| {
+            tokio::spawn(
+                app.store()
+                    .watch_other_writers(log.new(slog::o!("component" => "credential_changes"))),
+            )
+        });
+        Ok(Self {
+            http,
+            metrics_http,
+            last_use,
+            watcher,
+            cleanup,
+            log,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.http.local_addr()
+    }
+
+    /// Where `/metrics` is served, when not on the API's address.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_http.as_ref().map(HttpServer::local_addr)
+    }
+
+    /// The recorder of `last_used_at`, so a caller can flush it.
+    pub fn last_use(&self) -> &Arc<LastUseRecorder> {
+        &self.last_use
+    }
+
+    /// Resolves when the HTTP server stops by itself (an error).
+    pub async fn wait_for_shutdown(&self) -> Result<(), StopError> {
+        self.http.wait_for_shutdown().await.map_err(StopError::Http)
+    }
+
+    /// Stops accepting requests, lets running ones finish, then writes the
+    /// pending `last_used_at` updates.
+    pub async fn close(self) -> Result<(), StopError> {
+        self.close_within(Duration::MAX).await
+    }
+
+    /// Stops accepting requests and lets running ones finish for at most
+    /// `deadline`, then cuts those still running; either way writes the
+    /// pending `last_used_at` updates.
+    pub async fn close_within(self, deadline: Duration) -> Result<(), StopError> {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
+        self.cleanup.abort();
+        if let Some(metrics) = self.metrics_http {
+            let _ = metrics.close().await;
+        }
+        let closed = match tokio::time::timeout(deadline, self.http.close()).await {
+            Ok(closed) => closed.map_err(StopError::Http),
+            Err(_) => {
+                slog::warn!(self.log, "requests still running at the shutdown deadline were cut";
+                    "deadline_s" => deadline.as_secs());
+                Ok(())
+            }
+        };
+        self.last_use.close().await.map_err(StopError::LastUse)?;
+        closed
+    }
+}
+
+/// Deletes expired idempotency records now and then, until aborted.
+async fn delete_expired_idempotency_records(idempotency: Arc<Idempotency>, log: Logger) {
+    loop {
+        match idempotency.delete_expired().await {
+            Ok(0) => {}
+            Ok(deleted) => slog::debug!(log, "deleted expired idempotency records";
+                "deleted" => deleted),
+            Err(error) => slog::warn!(log, "cannot delete expired idempotency records yet";
+                "error" => crate::report::chain(&error)),
+        }
+        tokio::time::sleep(CLEANUP_INTERVAL).await;
+    }
+}
+
+fn dropshot_config(bind: SocketAddr) -> ConfigDropshot {
+    ConfigDropshot {
+        bind_address: bind,
+        default_request_body_max_bytes: REQUEST_BODY_MAX_BYTES,
+        // A handler runs to completion even if its client goes away, so a
+        // write that was started is never cut off halfway.
+        default_handler_task_mode: HandlerTaskMode::Detached,
+        ..Default::default()
+    }
+}
+
+/// What the separate metrics server (`--metrics-bind`) reaches.
+pub struct MetricsContext {
+    frame: Frame,
+    sources: MetricsSources,
+}
+
+impl Observed for MetricsContext {
+    fn frame(&self) -> &Frame {
+        &self.frame
+    }
+}
+
+/// `GET /metrics` alone, for `--metrics-bind`.
+fn metrics_api() -> ApiDescription<MetricsContext> {
+    let mut api = ApiDescription::new();
+    api.register(separate_metrics)
+        .expect("one endpoint registers");
+    api
+}
+
+/// Prometheus metrics, on the metrics address.
+#[dropshot::endpoint { method = GET, path = "/metrics", unpublished = true }]
+async fn separate_metrics(
+    rqctx: RequestContext<MetricsContext>,
+) -> Result<http::Response<dropshot::Body>, HttpError> {
+    observe(&rqctx, async {
+        let context = rqctx.context();
+        metrics_response(context.frame.metrics.render(&context.sources).await)
+    })
+    .await
+}

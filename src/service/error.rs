@@ -1,0 +1,62 @@
+//! A failed operation, in the service's terms: typed here, mapped to HTTP
+//! in one place (`server::error`).
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Capability, ValidationError};
+use crate::store::{BoxError, StoreError};
+
+/// A failed operation, in the service's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The account or service account does not exist, or the caller has no
+    /// standing in it (the two are indistinguishable on purpose).
+    #[error("not found")]
+    NotFound,
+    /// The caller has standing in the account but lacks `needed`.
+    #[error("the caller lacks the {needed} capability on this account")]
+    Forbidden { needed: Capability },
+    /// The operation would hand the caller a credential holding capabilities
+    /// the caller does not hold itself.
+    #[error("the service account holds capabilities the caller lacks: {missing:?}")]
+    WouldEscalate { missing: Vec<String> },
+    #[error("a service account named {name:?} already exists in this account")]
+    NameConflict { name: String },
+    #[error("the service account is revoked")]
+    Revoked,
+    #[error("the service account's token expired at {expired_at}")]
+    Expired { expired_at: DateTime<Utc> },
+    /// The idempotency key was used with a different request.
+    #[error("the idempotency key was used with a different request")]
+    IdempotencyKeyReused,
+    /// A request with the same idempotency key is still running.
+    #[error("a request with the same idempotency key is still running")]
+    IdempotencyKeyInUse,
+    /// The store cannot be reached; retrying later may work.
+    #[error("the storage is unavailable")]
+    Unavailable(#[source] StoreError),
+    /// A bug or a corrupt database; the source says what, for the log only.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl From<StoreError> for ServiceError {
+    /// The store's errors that need no context to be understood. Callers that
+    /// expect a particular one (a name conflict, a paging cursor) match it
+    /// first; reaching here with it is a bug, so it is internal.
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => ServiceError::Unavailable(error),
+            StoreError::AccountNotFound | StoreError::ServiceAccountNotInAccount => {
+                ServiceError::NotFound
+            }
+            StoreError::IdempotencyLeaseLost => ServiceError::IdempotencyKeyInUse,
+            StoreError::NameConflict
+            | StoreError::CursorNotFound
+            | StoreError::WouldEscalate { .. }
+            | StoreError::Internal(_) => ServiceError::Internal(Box::new(error)),
+        }
+    }
+}

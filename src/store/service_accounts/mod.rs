@@ -1,0 +1,15 @@
+//! Service accounts and their tokens: the `service_accounts` table, its row
+//! ([`row`]) and SQL ([`sql`]) described once for both databases, a service
+//! account's life ([`lifecycle`]: create, read, list, revoke) and its
+//! tokens' ([`tokens`]: look up, rotate, retire, leak, last use).
+
+pub mod lifecycle;
+pub mod row;
+pub mod sql;
+pub mod tokens;
+
+pub use lifecycle::{PageRequest, Revocation, ServiceAccountStore};
+pub use row::StoredServiceAccount;
+pub use tokens::{
+    EscalationGuard, LastUse, LastUseLog, LeakResponse, TokenLookup, TokenReplacement, TokenStore,
+};

@@ -1,0 +1,16 @@
+//! The HTTP API, driven through the generated client and raw HTTP against
+//! real servers: each operation's round trip and validation, rotation grace,
+//! idempotent retries, verification (whoami, introspection), leaked tokens,
+//! races, the review's hardening, and property tests of the parsers that read
+//! untrusted input.
+
+mod concurrency;
+mod create_round_trip;
+mod create_validation;
+mod hardening;
+mod idempotency;
+mod leaks;
+mod lifecycle_round_trip;
+mod properties;
+mod rotation_grace;
+mod verification;

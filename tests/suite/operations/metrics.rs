@@ -1,0 +1,265 @@
+//! Health, readiness and Prometheus metrics, on the API's address or one of their own.
+
+use crate::common::process::ServeProcess;
+use crate::common::{Backend, TestServer};
+
+async fn get(client: &reqwest::Client, url: String) -> (u16, String) {
+    let response = client.get(url).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The value of the first sample of `metric` whose labels contain every one
+/// of `labels`.
+fn sample(metrics: &str, metric: &str, labels: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(metric) && !line.starts_with('#'))
+        .find(|line| labels.iter().all(|label| line.contains(label)))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+async fn health_readiness_and_metrics(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let http = server.raw();
+    assert_eq!(
+        get(&http, format!("{}/healthz", server.base_url)).await,
+        (200, r#"{"status":"ok"}"#.to_owned())
+    );
+    assert_eq!(
+        get(&http, format!("{}/readyz", server.base_url)).await.0,
+        200
+    );
+    let owner = server.owner();
+    for _ in 0..3 {
+        owner
+            .get_service_account(&server.account_id, &server.owner_id)
+            .await
+            .unwrap();
+    }
+    let _ = server
+        .client("hbxsa_not-a-token")
+        .get_service_account(&server.account_id, &server.owner_id)
+        .await;
+    // Answered before any operation ran: an unknown path, and a path
+    // parameter that is not a UUID.
+    assert_eq!(
+        get(&http, format!("{}/no/such/path", server.base_url))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        get(
+            &http,
+            format!(
+                "{}/v1/public/accounts/not-a-uuid/auth/service-accounts",
+                server.base_url
+            )
+        )
+        .await
+        .0,
+        400
+    );
+    let (status, metrics) = get(&http, format!("{}/metrics", server.base_url)).await;
+    assert_eq!(status, 200);
+    for status in ["404", "400"] {
+        assert_eq!(
+            sample(
+                &metrics,
+                "hbx_sa_http_requests_total",
+                &["operation=\"none\"", &format!("status=\"{status}\"")],
+            ),
+            Some(1.0),
+            "{metrics}"
+        );
+    }
+    let requests = |status: &str| {
+        sample(
+            &metrics,
+            "hbx_sa_http_requests_total",
+            &[
+                "operation=\"get_service_account\"",
+                &format!("status=\"{status}\""),
+            ],
+        )
+    };
+    assert_eq!(requests("200"), Some(3.0), "{metrics}");
+    assert_eq!(requests("401"), Some(1.0), "{metrics}");
+    assert!(
+        sample(
+            &metrics,
+            "hbx_sa_http_request_duration_seconds_count",
+            &["operation=\"get_service_account\""]
+        ) == Some(4.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "hbx_sa_authentications_total",
+            &["kind=\"service_account\"", "outcome=\"ok\""]
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "hbx_sa_authentications_total",
+            &[
+                "kind=\"service_account\"",
+                "outcome=\"invalid\"",
+                "reason=\"malformed\""
+            ]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "hbx_sa_active_service_accounts", &[]),
+        Some(1.0)
+    );
+    assert_eq!(sample(&metrics, "hbx_sa_store_up", &[]), Some(1.0));
+    assert!(metrics.contains("hbx_sa_store_connections{"), "{metrics}");
+    // The counters move with the requests.
+    server.create("another").await;
+    let (_, metrics) = get(&http, format!("{}/metrics", server.base_url)).await;
+    assert_eq!(
+        sample(&metrics, "hbx_sa_active_service_accounts", &[]),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "hbx_sa_http_requests_total",
+            &["operation=\"create_service_account\"", "status=\"201\""]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    // None of these is in the published document.
+    let document = hbx_service_accounts::api::document::openapi_document();
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert!(!document.contains(path), "{path} is not published");
+    }
+}
+
+/// `--metrics-bind` serves the metrics on an address of their own.
+#[tokio::test]
+async fn metrics_can_have_their_own_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data").display().to_string();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let metrics_bind = format!("127.0.0.1:{port}");
+    let server = ServeProcess::start(
+        dir.path(),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            &data_dir,
+            "--metrics-bind",
+            &metrics_bind,
+        ],
+    );
+    let http = reqwest::Client::new();
+    let (status, _) = get(&http, format!("{}/metrics", server.url())).await;
+    assert_eq!(status, 404, "not on the API's address");
+    let (status, text) = get(&http, format!("http://{metrics_bind}/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("hbx_sa_store_up"), "{text}");
+    // The 404 above was answered by an operation (`metrics`, which says where
+    // the metrics are); the scrape on the metrics address by its own.
+    let (_, text) = get(&http, format!("http://{metrics_bind}/metrics")).await;
+    let count = |labels: &[&str]| sample(&text, "hbx_sa_http_requests_total", labels);
+    assert_eq!(
+        count(&["operation=\"metrics\"", "status=\"404\""]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        count(&["operation=\"separate_metrics\"", "status=\"200\""]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(total(&text, "operation=\"none\""), 0.0, "{text}");
+}
+
+/// The sum of every `hbx_sa_http_requests_total` sample whose labels contain
+/// `label`.
+fn total(metrics: &str, label: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("hbx_sa_http_requests_total{") && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Every request is counted once, under the operation Dropshot ran for it
+/// (`none` only for a request answered before any ran): the operational
+/// endpoints included, and no operation's request counted again as `none`.
+#[tokio::test]
+async fn every_request_is_counted_once_under_its_operation() {
+    let server = TestServer::start().await;
+    let http = server.raw();
+    let base = &server.base_url;
+    for _ in 0..2 {
+        assert_eq!(get(&http, format!("{base}/healthz")).await.0, 200);
+    }
+    assert_eq!(get(&http, format!("{base}/readyz")).await.0, 200);
+    assert_eq!(get(&http, format!("{base}/openapi.json")).await.0, 200);
+    assert_eq!(get(&http, format!("{base}/docs")).await.0, 200);
+    let owner = server.owner();
+    for _ in 0..3 {
+        owner
+            .get_service_account(&server.account_id, &server.owner_id)
+            .await
+            .unwrap();
+    }
+    assert_eq!(get(&http, format!("{base}/no/such/path")).await.0, 404);
+    // Only now the first scrape: it sees every request above, and not itself.
+    let (status, metrics) = get(&http, format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    let count = |labels: &[&str]| sample(&metrics, "hbx_sa_http_requests_total", labels);
+    for (operation, status, expected) in [
+        ("healthz", "200", 2.0),
+        ("readyz", "200", 1.0),
+        ("openapi_json", "200", 1.0),
+        ("docs", "200", 1.0),
+        ("get_service_account", "200", 3.0),
+        ("none", "404", 1.0),
+    ] {
+        let operation_label = format!("operation=\"{operation}\"");
+        let status_label = format!("status=\"{status}\"");
+        assert_eq!(
+            count(&[&operation_label, &status_label]),
+            Some(expected),
+            "{operation} {status}: {metrics}"
+        );
+    }
+    assert_eq!(
+        total(&metrics, "operation=\"none\""),
+        1.0,
+        "only the unrouted path is `none`: {metrics}"
+    );
+    let every_request = total(&metrics, "operation=");
+    assert_eq!(every_request, 9.0, "each request once: {metrics}");
+    // The scrape itself is counted too, once.
+    let (_, metrics) = get(&http, format!("{base}/metrics")).await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "hbx_sa_http_requests_total",
+            &["operation=\"metrics\"", "status=\"200\""]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(total(&metrics, "operation=\"none\""), 1.0, "{metrics}");
+}
+
+on_both_stores!(health_readiness_and_metrics,);

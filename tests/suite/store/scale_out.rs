@@ -1,0 +1,623 @@
+//! The scale-out shape on a real PostgreSQL server: several `hbx-sa serve`
+//! processes on one database, instances starting together, a database outage
+//! and its end, and what PostgreSQL holds (no token, index-served pages).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::postgres::TestDatabase;
+use crate::common::process::{ServeProcess, hbx_sa, json_stdout};
+use crate::common::{Backend, TestServer, create_request, expect_error, secret_of};
+use hbx_service_accounts::client::Client;
+use hbx_service_accounts::client::types::IntrospectionRequest;
+use hbx_service_accounts::store::service_accounts::sql;
+use hbx_service_accounts::store::{PostgresOptions, PostgresStore, StoreHealth};
+use sqlx::{Connection, PgConnection, Row};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+use uuid::Uuid;
+
+fn with_database(args: &[&str], database: &TestDatabase, key_file: &Path) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend([
+        "--database-url".into(),
+        database.url.clone(),
+        "--token-key-file".into(),
+        key_file.display().to_string(),
+    ]);
+    all
+}
+
+fn run(dir: &Path, args: &[String]) -> serde_json::Value {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    json_stdout(&hbx_sa(dir, &args))
+}
+
+#[tokio::test]
+async fn two_instances_share_tokens_and_revocations() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("shared-keys");
+    run(
+        dir.path(),
+        &[
+            "keys".into(),
+            "create".into(),
+            "--file".into(),
+            key_file.display().to_string(),
+        ],
+    );
+
+    let made = run(
+        dir.path(),
+        &with_database(
+            &["bootstrap", "--account-name", "acme"],
+            &database,
+            &key_file,
+        ),
+    );
+    let account_id: Uuid = made["account_id"].as_str().unwrap().parse().unwrap();
+    let owner_token = made["token"].as_str().unwrap().to_owned();
+
+    let serve_args = with_database(&["--bind", "127.0.0.1:0"], &database, &key_file);
+    let serve_args: Vec<&str> = serve_args.iter().map(String::as_str).collect();
+    let first = ServeProcess::start(dir.path(), &serve_args);
+    let second = ServeProcess::start(dir.path(), &serve_args);
+    assert_ne!(first.address, second.address);
+
+    // Created through the first instance...
+    let created = first
+        .client(&owner_token)
+        .create_service_account(&account_id, None, &create_request("shared"))
+        .await
+        .unwrap()
+        .into_inner();
+    run(
+        dir.path(),
+        &with_database(
+            &[
+                "grants",
+                "add",
+                "--account",
+                &account_id.to_string(),
+                "--service-account",
+                &created.id.to_string(),
+                "--capability",
+                "auth.manage",
+            ],
+            &database,
+            &key_file,
+        ),
+    );
+    // An introspection client made at the command line, for both instances.
+    let introspection_client = run(
+        dir.path(),
+        &with_database(
+            &["introspection-clients", "create", "--name", "gateway"],
+            &database,
+            &key_file,
+        ),
+    );
+    let introspect = |instance: &ServeProcess, token: &str| {
+        let client = instance.introspector(
+            introspection_client["client_id"].as_str().unwrap(),
+            introspection_client["client_secret"].as_str().unwrap(),
+        );
+        let request = IntrospectionRequest {
+            token: token.to_owned(),
+            token_type_hint: None,
+        };
+        async move {
+            client
+                .introspect_token(&request)
+                .await
+                .unwrap()
+                .into_inner()
+                .active
+        }
+    };
+    // ...its token works on the second.
+    assert!(introspect(&second, &created.token).await);
+    let listed = second
+        .client(&created.token)
+        .list_service_accounts(&account_id, None, None, None)
+        .await
+        .expect("the token authenticates on the other instance");
+    assert_eq!(listed.len(), 2);
+
+    // Revoked through the second instance...
+    second
+        .client(&owner_token)
+        .revoke_service_account(&account_id, &created.id)
+        .await
+        .unwrap();
+    // ...and refused by the first at once: every authentication reads the
+    // shared database, so the documented bound is the commit itself.
+    expect_error(
+        first
+            .client(&created.token)
+            .list_service_accounts(&account_id, None, None, None)
+            .await,
+        401,
+        "invalid_token",
+    );
+    assert!(
+        !introspect(&first, &created.token).await,
+        "introspection on the other instance says inactive"
+    );
+
+    // The same for rotation: the old token dies everywhere, the new one works everywhere.
+    let rotated = first
+        .client(&owner_token)
+        .rotate_service_account(
+            &account_id,
+            &Uuid::parse_str(made["service_account_id"].as_str().unwrap()).unwrap(),
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    for instance in [&first, &second] {
+        expect_error(
+            instance
+                .client(&owner_token)
+                .list_service_accounts(&account_id, None, None, None)
+                .await,
+            401,
+            "invalid_token",
+        );
+        instance
+            .client(&rotated.token)
+            .list_service_accounts(&account_id, None, None, None)
+            .await
+            .expect("the rotated token works on every instance");
+    }
+}
+
+#[tokio::test]
+async fn instances_starting_together_migrate_once() {
+    let database = TestDatabase::create().await;
+    let options = PostgresOptions {
+        max_connections: 2,
+        timeout: Duration::from_secs(10),
+    };
+    let opened =
+        futures::future::join_all((0..4).map(|_| PostgresStore::open(&database.url, &options)))
+            .await;
+    for store in &opened {
+        assert!(store.is_ok(), "{store:?}");
+    }
+    let mut connection = PgConnection::connect(&database.url).await.unwrap();
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT version, count(*) FROM _sqlx_migrations GROUP BY version")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    let files = std::fs::read_dir("migrations/postgres").unwrap().count();
+    assert_eq!(rows.len(), files, "every migration applied: {rows:?}");
+    assert!(
+        rows.iter().all(|(_, times)| *times == 1),
+        "each exactly once: {rows:?}"
+    );
+}
+
+#[tokio::test]
+async fn postgres_needs_a_shared_key_file() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = hbx_sa(
+        dir.path(),
+        &[
+            "accounts",
+            "create",
+            "--name",
+            "acme",
+            "--database-url",
+            &database.url,
+        ],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--token-key-file"), "{stderr}");
+    assert!(stderr.contains("hbx-sa keys create"), "{stderr}");
+}
+
+/// A TCP proxy between the server and PostgreSQL that the test can break in
+/// two ways: `cut` drops every connection and closes new ones at once (a
+/// database that went away); `stall` keeps connections open but passes nothing
+/// (a network that silently drops packets).
+struct BreakableProxy {
+    address: SocketAddr,
+    open: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<AbortHandle>>>,
+    accept_loop: AbortHandle,
+}
+
+impl BreakableProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let open = Arc::new(AtomicBool::new(true));
+        let stalled = Arc::new(AtomicBool::new(false));
+        let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let accept_loop = {
+            let (open, stalled, connections) = (open.clone(), stalled.clone(), connections.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Ok((client, _)) = listener.accept().await else {
+                        return;
+                    };
+                    if !open.load(Ordering::SeqCst) {
+                        drop(client);
+                        continue;
+                    }
+                    let upstream = upstream.clone();
+                    let stalled = stalled.clone();
+                    let forward = tokio::spawn(async move {
+                        let Ok(server) = TcpStream::connect(upstream).await else {
+                            return;
+                        };
+                        let (client_read, client_write) = client.into_split();
+                        let (server_read, server_write) = server.into_split();
+                        tokio::join!(
+                            pass(client_read, server_write, stalled.clone()),
+                            pass(server_read, client_write, stalled),
+                        );
+                    });
+                    connections.lock().unwrap().push(forward.abort_handle());
+                }
+            })
+            .abort_handle()
+        };
+        Self {
+            address,
+            open,
+            stalled,
+            connections,
+            accept_loop,
+        }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+
+    fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.stalled.store(false, Ordering::SeqCst);
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to`, holding what it read while `stalled`.
+async fn pass(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    stalled: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let Ok(read) = from.read(&mut buffer).await else {
+            return;
+        };
+        if read == 0 {
+            return;
+        }
+        while stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl Drop for BreakableProxy {
+    fn drop(&mut self) {
+        self.accept_loop.abort();
+        self.cut();
+    }
+}
+
+/// A create that must fail with 503 `unavailable`; how long it took.
+async fn expect_503(owner: &Client, account_id: &Uuid) -> Duration {
+    let started = Instant::now();
+    let error = expect_error(
+        owner
+            .create_service_account(account_id, None, &create_request("during"))
+            .await,
+        503,
+        "unavailable",
+    );
+    assert!(error.message.contains("retry"));
+    started.elapsed()
+}
+
+/// After the first request has found the database gone, later ones are
+/// refused at once (the issue's bound: well under 100 ms each).
+async fn expect_fast_503s(owner: &Client, account_id: &Uuid, what: &str) {
+    let first = expect_503(owner, account_id).await;
+    let mut later: Vec<Duration> = Vec::new();
+    for _ in 0..10 {
+        later.push(expect_503(owner, account_id).await);
+    }
+    println!(
+        "{what}: the first 503 took {} ms, the next ten {:?} ms",
+        first.as_millis(),
+        later.iter().map(Duration::as_millis).collect::<Vec<_>>()
+    );
+    // Each answer is bounded by the machine, not by the database timeout: on
+    // this shared machine one of ten may lose its core for a while, so nine
+    // of ten must be under the issue's 100 ms and every one far below the
+    // database timeout that a request to a dead database would wait.
+    let fast = later
+        .iter()
+        .filter(|took| **took < Duration::from_millis(100))
+        .count();
+    assert!(
+        fast >= 9,
+        "{what}: 503s should come at once once the database is known to be down: {later:?}"
+    );
+    assert!(
+        later.iter().all(|took| *took < Duration::from_millis(500)),
+        "{what}: no 503 may wait for the database: {later:?}"
+    );
+}
+
+async fn readiness(server: &TestServer) -> u16 {
+    server
+        .raw()
+        .get(format!("{}/readyz", server.base_url))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Retries a create until the database answers again (same server process).
+async fn recovered(owner: &Client, account_id: &Uuid, name: &str) -> Uuid {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match owner
+            .create_service_account(account_id, None, &create_request(name))
+            .await
+        {
+            Ok(created) => return created.into_inner().id,
+            Err(error) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no recovery within 30 s: {error:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Connections are not pinged while in steady use (a round trip per read
+/// saved), but one that sat idle is checked before it is lent: connections the
+/// database dropped while nobody used them are replaced, not failed.
+#[tokio::test]
+async fn connections_dropped_while_idle_are_replaced_without_an_error() {
+    let server = TestServer::start_on(Backend::Postgres).await;
+    let created = server.create("survives its connections").await;
+    let owner = server.owner();
+    let account_id = server.account_id;
+    let reads_at_once = || {
+        futures::future::join_all(
+            (0..8).map(|_| owner.get_service_account(&account_id, &created.id)),
+        )
+    };
+    // Several connections in the pool, then idle.
+    for read in reads_at_once().await {
+        read.expect("a read before");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The database drops every idle pooled connection (not the change
+    // listener's, which would otherwise take the dead ones out of the pool
+    // as it reconnects).
+    let url = server.database_url().expect("a PostgreSQL server");
+    let mut admin = PgConnection::connect(url).await.expect("connect");
+    let terminated: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND application_name = 'hbx-sa' AND state = 'idle' \
+         AND query NOT ILIKE 'LISTEN%') AS terminated",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminate the server's connections");
+    admin.close().await.expect("close");
+    assert!(
+        terminated >= 2,
+        "the server had idle connections to drop: {terminated}"
+    );
+
+    // Idle for longer than the pool's bound: each one is checked, found
+    // dead, and replaced.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    for read in reads_at_once().await {
+        let read = read.expect("a read after the database dropped every idle connection");
+        assert_eq!(read.name, "survives its connections");
+    }
+    owner
+        .list_service_accounts(&account_id, None, None, None)
+        .await
+        .expect("a page read");
+    server.create("written after").await;
+}
+
+#[tokio::test]
+async fn a_database_outage_is_503_and_the_same_server_recovers() {
+    let proxy = BreakableProxy::start(crate::common::postgres::server_address()).await;
+    let server = TestServer::start_with_on(Backend::Postgres, |settings| {
+        settings.database_timeout = Duration::from_secs(1);
+        let url = settings.database_url.take().unwrap();
+        settings.database_url = Some(crate::common::postgres::with_server_address(
+            &url,
+            proxy.address,
+        ));
+    })
+    .await;
+    let before = server.create("acknowledged before the outage").await;
+    let owner = server.owner();
+    let account_id = server.account_id;
+    assert_eq!(readiness(&server).await, 200);
+
+    // The database goes away (connections refused).
+    proxy.cut();
+    expect_fast_503s(&owner, &account_id, "cut").await;
+    // Reading needs the database too: also 503 (the credential itself may be
+    // checked from the cache), and the server is not ready.
+    expect_error(
+        owner
+            .list_service_accounts(&account_id, None, None, None)
+            .await,
+        503,
+        "unavailable",
+    );
+    assert_eq!(readiness(&server).await, 503);
+    proxy.restore();
+    let after_cut = recovered(&owner, &account_id, "after the cut").await;
+    assert_eq!(
+        readiness(&server).await,
+        200,
+        "ready again without a restart"
+    );
+
+    // The network silently drops everything: only the client-side timeout
+    // notices, the first time.
+    proxy.stall();
+    expect_fast_503s(&owner, &account_id, "stalled").await;
+    proxy.restore();
+    let after_stall = recovered(&owner, &account_id, "after the stall").await;
+
+    let listed = server
+        .owner()
+        .list_service_accounts(&server.account_id, None, None, None)
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<Uuid> = listed.iter().map(|sa| sa.id).collect();
+    assert!(
+        ids.contains(&before.id),
+        "acknowledged before the outage, still there"
+    );
+    assert!(ids.contains(&after_cut) && ids.contains(&after_stall));
+    // A create that timed out while stalled may have committed after all (the
+    // client was told 503, "retry"): that is the one ambiguity of a timeout.
+    // Nothing else appeared.
+    assert!(listed.iter().all(|sa| {
+        [
+            "owner",
+            "acknowledged before the outage",
+            "after the cut",
+            "after the stall",
+            "during",
+        ]
+        .contains(&sa.name.as_str())
+    }));
+}
+
+#[tokio::test]
+async fn postgres_never_holds_a_token() {
+    let server = TestServer::start_on(Backend::Postgres).await;
+    let mut tokens = vec![server.owner_token.clone()];
+    for i in 0..5 {
+        let created = server.create(&format!("sa {i}")).await;
+        assert!(server.authenticates(&created.token).await);
+        let rotated = server
+            .owner()
+            .rotate_service_account(&server.account_id, &created.id, None, None)
+            .await
+            .unwrap()
+            .into_inner();
+        tokens.extend([created.token, rotated.token]);
+    }
+    server.flush_last_use().await;
+    let mut connection = PgConnection::connect(server.database_url().unwrap())
+        .await
+        .unwrap();
+    let mut dumped = String::new();
+    for table in ["accounts", "grants", "service_accounts", "audit_events"] {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT t::text FROM {table} t"
+        )))
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+        for row in rows {
+            dumped.push_str(&row.get::<String, _>(0));
+            dumped.push('\n');
+        }
+    }
+    assert!(
+        dumped.contains(&server.owner_id.to_string()),
+        "the dump holds the rows"
+    );
+    for token in &tokens {
+        assert!(!dumped.contains(token.as_str()));
+        assert!(
+            !dumped.contains(secret_of(token)),
+            "a secret is in the database"
+        );
+    }
+}
+
+#[tokio::test]
+async fn postgres_pages_are_index_range_scans() {
+    let database = TestDatabase::create().await;
+    let options = PostgresOptions {
+        max_connections: 1,
+        timeout: Duration::from_secs(5),
+    };
+    PostgresStore::open(&database.url, &options)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let mut connection = PgConnection::connect(&database.url).await.unwrap();
+    // The tables are empty, so tell the planner scans are expensive: the point
+    // is that an ordered index path exists for both statements.
+    sqlx::raw_sql("SET enable_seqscan = off; SET enable_sort = off")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    for (statement, index) in [
+        (sql::LIST_ALL, "service_accounts_by_account"),
+        (sql::LIST_ACTIVE, "service_accounts_active_by_account"),
+    ] {
+        let explained = statement
+            .replace("$1", "'00000000-0000-0000-0000-000000000000'::uuid")
+            .replace("$2", "'2030-01-01T00:00:00Z'::timestamptz")
+            .replace("$3", "'00000000-0000-0000-0000-000000000000'::uuid")
+            .replace("$4", "100");
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {explained}")))
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains(&format!("Index Scan using {index}")),
+            "{plan}"
+        );
+        assert!(!plan.contains("Sort"), "{plan}");
+    }
+}
