@@ -150,11 +150,21 @@ impl ErrorCode {
     /// logged; it must say what to fix and must never carry a secret.
     pub fn with_message(self, message: impl Into<String>) -> HttpError {
         let message = message.into();
+        self.with_messages(message.clone(), message)
+    }
+
+    /// An error response with this code, `external` shown to the client and
+    /// `internal` (which may say more, never a secret) logged.
+    pub fn with_messages(
+        self,
+        external: impl Into<String>,
+        internal: impl Into<String>,
+    ) -> HttpError {
         HttpError {
             status_code: self.status(),
             error_code: Some(self.as_str().to_owned()),
-            external_message: message.clone(),
-            internal_message: message,
+            external_message: external.into(),
+            internal_message: internal.into(),
             headers: None,
         }
     }

@@ -5,13 +5,24 @@
 //! and carries what is learned while the handler runs ([`note_principal`],
 //! the `Sunset` of a request made with a previous token) from the handler to
 //! the response.
+//!
+//! Handlers run in the connection's own task (Dropshot's
+//! `CancelOnDisconnect`): a read or a refusal costs no task hand-off, and is
+//! simply dropped if its client goes away. An operation that changes state
+//! runs through [`observe_detached`] instead, in a task of its own that runs
+//! to completion even when the client is gone, so that a write once started
+//! is never cut off halfway; the server waits for those at shutdown
+//! ([`Detached::wait_idle`]).
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use dropshot::{HttpError, HttpResponse, RequestContext, ServerContext};
+use futures::future::BoxFuture;
+use tokio::sync::Notify;
 
 use super::metrics::{AuthOutcome, Metrics};
 use super::request_log::RequestLines;
@@ -23,6 +34,46 @@ use crate::auth::AuthError;
 pub struct Frame {
     pub metrics: Arc<Metrics>,
     pub request_lines: RequestLines,
+    pub detached: Arc<Detached>,
+}
+
+/// The state-changing handlers running in tasks of their own, so that
+/// shutdown can wait for them.
+#[derive(Debug, Default)]
+pub struct Detached {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+impl Detached {
+    /// Resolves once no detached handler is running.
+    pub async fn wait_idle(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+/// Counts one running detached handler, until dropped.
+struct Running(Arc<Detached>);
+
+impl Running {
+    fn start(detached: &Arc<Detached>) -> Self {
+        detached.running.fetch_add(1, Ordering::SeqCst);
+        Self(detached.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// A context whose requests go through [`observe`].
@@ -152,4 +203,29 @@ pub async fn observe<C: Observed, T: HttpResponse>(
     // Dropshot's own line for this request is dropped: this one says more.
     frame.request_lines.finished(&rqctx.request_id);
     result
+}
+
+/// [`observe`], for an operation that changes state: the handler (given the
+/// request's context) runs in a task of its own, to completion even if the
+/// client goes away meanwhile.
+pub async fn observe_detached<C, T, F>(rqctx: RequestContext<C>, handler: F) -> Result<T, HttpError>
+where
+    C: Observed,
+    T: HttpResponse + Send + 'static,
+    F: for<'r> FnOnce(&'r RequestContext<C>) -> BoxFuture<'r, Result<T, HttpError>>
+        + Send
+        + 'static,
+{
+    let running = Running::start(&rqctx.context().frame().detached);
+    let task = tokio::spawn(async move {
+        let result = observe(&rqctx, handler(&rqctx)).await;
+        drop(running);
+        result
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        // The runtime is shutting down.
+        Err(cancelled) => Err(super::error::internal(&cancelled)),
+    }
 }

@@ -16,7 +16,7 @@ use dropshot::{
 use slog::Logger;
 
 use super::context::ApiContext;
-use super::frame::{Frame, Observed, observe};
+use super::frame::{Detached, Frame, Observed, observe};
 use super::metrics::{Metrics, MetricsSources};
 use super::operations::metrics_response;
 use super::rate_limit::RateLimiter;
@@ -78,6 +78,8 @@ pub struct Server {
     http: HttpServer<ApiContext>,
     metrics_http: Option<HttpServer<MetricsContext>>,
     last_use: Arc<LastUseRecorder>,
+    /// State-changing handlers still running for clients that went away.
+    detached: Arc<Detached>,
     /// Watches other processes' changes for the credential cache.
     watcher: Option<tokio::task::JoinHandle<()>>,
     /// Deletes expired idempotency records.
@@ -101,6 +103,7 @@ impl Server {
         let frame = Frame {
             metrics,
             request_lines,
+            detached: Arc::default(),
         };
         let log = frame.request_lines.wrap(log);
         let metrics_sources = MetricsSources {
@@ -150,7 +153,7 @@ impl Server {
                 ServerBuilder::new(
                     metrics_api(),
                     MetricsContext {
-                        frame,
+                        frame: frame.clone(),
                         sources: metrics_sources,
                     },
                     log.new(slog::o!("component" => "metrics_listener")),
@@ -170,6 +173,7 @@ impl Server {
             http,
             metrics_http,
             last_use,
+            detached: frame.detached.clone(),
             watcher,
             cleanup,
             log,
@@ -212,7 +216,13 @@ impl Server {
         if let Some(metrics) = self.metrics_http {
             let _ = metrics.close().await;
         }
-        let closed = match tokio::time::timeout(deadline, self.http.close()).await {
+        let running = async {
+            let closed = self.http.close().await;
+            // Writes whose clients went away finish too.
+            self.detached.wait_idle().await;
+            closed
+        };
+        let closed = match tokio::time::timeout(deadline, running).await {
             Ok(closed) => closed.map_err(StopError::Http),
             Err(_) => {
                 slog::warn!(self.log, "requests still running at the shutdown deadline were cut";
@@ -243,9 +253,11 @@ fn dropshot_config(bind: SocketAddr) -> ConfigDropshot {
     ConfigDropshot {
         bind_address: bind,
         default_request_body_max_bytes: REQUEST_BODY_MAX_BYTES,
-        // A handler runs to completion even if its client goes away, so a
-        // write that was started is never cut off halfway.
-        default_handler_task_mode: HandlerTaskMode::Detached,
+        // Handlers run in the connection's task: a read or a refusal costs no
+        // task hand-off. Those that change state detach themselves
+        // (`frame::observe_detached`), so a write that was started is never
+        // cut off halfway when its client goes away.
+        default_handler_task_mode: HandlerTaskMode::CancelOnDisconnect,
         ..Default::default()
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `hbx_sa_http_requests_total` | counter | `operation` (`none` for a request answered before any operation ran: unknown path, wrong method, unreadable path, query or body), `status` |
+//! | `hbx_sa_http_requests_total` | counter | `operation` (the operation id Dropshot ran, operational endpoints included; `none` for a request answered before any operation ran: unknown path, wrong method, unreadable path, query or body), `status` |
 //! | `hbx_sa_http_request_duration_seconds` | histogram | `operation` |
 //! | `hbx_sa_authentications_total` | counter | `kind` (`service_account`, `user`, `introspection_client`, `unknown`), `outcome` (`ok`, `missing`, `invalid`, `unavailable`, `error`), `reason` |
 //! | `hbx_sa_store_connections` | gauge | `pool` (`readers`, `writer`), `state` (`idle`, `in_use`) |

@@ -26,7 +26,7 @@ use dropshot::{
 };
 
 use self::context::ApiContext;
-use self::frame::observe;
+use self::frame::{observe, observe_detached};
 use crate::api::extract::{FormBody, HeaderParams, JsonBody, PathParams, QueryParams};
 use crate::api::leaks::{
     GithubSignatureHeaders, GitlabSignatureHeaders, PublicRevocationReceipt,
@@ -57,10 +57,9 @@ impl ServiceAccountsApi for ApiImpl {
         HttpResponseHeaders<HttpResponseCreated<ServiceAccountWithToken>, CreatedHeaders>,
         HttpError,
     > {
-        observe(
-            &rqctx,
-            service_accounts::create(&rqctx, path, headers, body),
-        )
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(service_accounts::create(rqctx, path, headers, body))
+        })
         .await
     }
 
@@ -89,10 +88,9 @@ impl ServiceAccountsApi for ApiImpl {
         HttpResponseHeaders<HttpResponseOk<ServiceAccountWithToken>, RotatedHeaders>,
         HttpError,
     > {
-        observe(
-            &rqctx,
-            service_accounts::rotate(&rqctx, path, query, headers),
-        )
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(service_accounts::rotate(rqctx, path, query, headers))
+        })
         .await
     }
 
@@ -100,10 +98,9 @@ impl ServiceAccountsApi for ApiImpl {
         rqctx: RequestContext<ApiContext>,
         path: PathParams<ServiceAccountPath>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError> {
-        observe(
-            &rqctx,
-            service_accounts::retire_previous_token(&rqctx, path),
-        )
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(service_accounts::retire_previous_token(rqctx, path))
+        })
         .await
     }
 
@@ -111,7 +108,10 @@ impl ServiceAccountsApi for ApiImpl {
         rqctx: RequestContext<ApiContext>,
         path: PathParams<ServiceAccountPath>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError> {
-        observe(&rqctx, service_accounts::revoke(&rqctx, path)).await
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(service_accounts::revoke(rqctx, path))
+        })
+        .await
     }
 
     async fn whoami(
@@ -136,16 +136,15 @@ impl ServiceAccountsApi for ApiImpl {
         body: JsonBody<Vec<ReportedToken>>,
     ) -> Result<HttpResponseOk<Vec<TokenReportFeedback>>, HttpError> {
         let headers = headers.into_inner();
-        observe(
-            &rqctx,
-            leaks::report(
-                &rqctx,
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(leaks::report(
+                rqctx,
                 Sender::GitHub,
                 headers.key_identifier,
                 headers.signature,
                 body,
-            ),
-        )
+            ))
+        })
         .await
     }
 
@@ -155,16 +154,15 @@ impl ServiceAccountsApi for ApiImpl {
         body: JsonBody<Vec<ReportedToken>>,
     ) -> Result<HttpResponseOk<Vec<TokenReportFeedback>>, HttpError> {
         let headers = headers.into_inner();
-        observe(
-            &rqctx,
-            leaks::report(
-                &rqctx,
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(leaks::report(
+                rqctx,
                 Sender::GitLab,
                 headers.key_identifier,
                 headers.signature,
                 body,
-            ),
-        )
+            ))
+        })
         .await
     }
 
@@ -172,7 +170,7 @@ impl ServiceAccountsApi for ApiImpl {
         rqctx: RequestContext<ApiContext>,
         body: JsonBody<PublicRevocationRequest>,
     ) -> Result<HttpResponseAccepted<PublicRevocationReceipt>, HttpError> {
-        observe(&rqctx, leaks::revoke(&rqctx, body)).await
+        observe_detached(rqctx, move |rqctx| Box::pin(leaks::revoke(rqctx, body))).await
     }
 
     async fn healthz(

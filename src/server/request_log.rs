@@ -30,9 +30,43 @@ const MAX_REMEMBERED: usize = 100_000;
 /// Told the status of each request answered before any operation ran.
 pub type Unclaimed = Arc<dyn Fn(u16) + Send + Sync>;
 
+/// A request id as remembered: Dropshot's ids are UUIDs, kept as their 128
+/// bits (no allocation, and a hash of nothing but the id's random bits).
+type RequestKey = u128;
+
+/// Hashes a [`RequestKey`] by its low 64 bits: a random UUID's are uniform.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `u128` keys; a fallback that still spreads bytes.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 = key as u64;
+    }
+}
+
+type RequestKeys = HashSet<RequestKey, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// The key of request id `request_id`, if it is a UUID (Dropshot's always are).
+fn request_key(request_id: &str) -> Option<RequestKey> {
+    uuid::Uuid::try_parse(request_id)
+        .ok()
+        .map(|id| id.as_u128())
+}
+
 /// Requests whose line this service has written already.
 pub struct RequestLines {
-    finished: Arc<Mutex<HashSet<String>>>,
+    finished: Arc<Mutex<RequestKeys>>,
     /// A logger's drain must be unwind-safe; a counter is, whatever its
     /// type says (a panic mid-count leaves at worst one count off).
     unclaimed: AssertUnwindSafe<Unclaimed>,
@@ -71,18 +105,21 @@ impl RequestLines {
 
     /// Notes that request `request_id` has its line: Dropshot's is dropped.
     pub fn finished(&self, request_id: &str) {
+        let Some(key) = request_key(request_id) else {
+            return;
+        };
         let mut finished = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
         if finished.len() >= MAX_REMEMBERED {
             finished.clear();
         }
-        finished.insert(request_id.to_owned());
+        finished.insert(key);
     }
 
-    fn take(&self, request_id: &str) -> bool {
+    fn take(&self, key: RequestKey) -> bool {
         self.finished
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(request_id)
+            .remove(&key)
     }
 }
 
@@ -102,16 +139,16 @@ impl Drain for RequestLineDrain {
             && record.module().starts_with(DROPSHOT_MODULE)
         {
             let found = find_values(record, values);
-            if found
-                .request_id
-                .as_deref()
-                .is_some_and(|request_id| self.lines.take(request_id))
-            {
+            if found.request.is_some_and(|key| self.lines.take(key)) {
                 return Ok(());
             }
             if let Some(status) = found.response_code {
                 (self.lines.unclaimed.0)(status);
             }
+        }
+        // A record the logger would drop (below its level) costs nothing more.
+        if !self.inner.is_enabled(record.level()) {
+            return Ok(());
         }
         let redacted = OwnedKVList::from(OwnedKV(RedactedUri(values.clone())));
         let _ = Drain::log(&self.inner, record, &redacted);
@@ -122,14 +159,21 @@ impl Drain for RequestLineDrain {
 /// What a request line says of the request.
 #[derive(Default)]
 struct Found {
-    request_id: Option<String>,
+    request: Option<RequestKey>,
     response_code: Option<u16>,
 }
 
 impl Serializer for Found {
+    fn emit_str(&mut self, key: Key, value: &str) -> slog::Result {
+        if key == "req_id" {
+            self.request = request_key(value);
+        }
+        Ok(())
+    }
+
     fn emit_arguments(&mut self, key: Key, value: &fmt::Arguments<'_>) -> slog::Result {
         if key == "req_id" {
-            self.request_id = Some(value.to_string());
+            self.request = request_key(&value.to_string());
         } else if key == "response_code" {
             self.response_code = value.to_string().parse().ok();
         }
