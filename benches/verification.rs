@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the verification hot path (`cargo bench`): minting a
 //! token, refusing malformed and bad-checksum tokens (no storage), verifying a
-//! valid token (parse, MAC, constant-time compare) without storage, and a full
-//! authentication on a warm credential cache over a real SQLite store.
+//! valid token (parse, MAC, constant-time compare) without storage, a full
+//! authentication on a warm credential cache over a real SQLite store, and
+//! the store's refusal while the database is known to be down.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,5 +96,34 @@ fn cache_hit(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, tokens, cache_hit);
+/// The fast 503: once the store has found the database unreachable, an
+/// operation is refused by its circuit breaker without trying the database.
+/// (Here the pools are closed, which the store reads as unreachable, and the
+/// probe, finding them closed, never closes the breaker again.)
+fn known_down(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = runtime.block_on(async {
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("down.sqlite3"), Duration::from_secs(5))
+                .await
+                .unwrap(),
+        );
+        store.close().await;
+        // The first failure trips the breaker.
+        assert!(store.get_account(uuid::Uuid::nil()).await.is_err());
+        assert!(store.stats().down, "the breaker is open");
+        store
+    });
+    c.bench_function(
+        "refuse a read while the database is known to be down",
+        |b| {
+            b.to_async(&runtime).iter(|| async {
+                assert!(store.get_account(uuid::Uuid::nil()).await.is_err());
+            });
+        },
+    );
+}
+
+criterion_group!(benches, tokens, cache_hit, known_down);
 criterion_main!(benches);

@@ -82,8 +82,9 @@ pub enum SignatureError {
     /// No key URL is configured for this sender: its reports are not taken.
     #[error("this server takes no reports from {0} (no keys URL is configured)")]
     NotConfigured(&'static str),
-    /// The keys cannot be fetched (and none are cached): the report may be
-    /// genuine; the sender should retry.
+    /// The keys cannot be fetched now (none are held yet, or the report
+    /// names a key not held and fetching again failed): the report may be
+    /// genuine, signed by a key the sender just published; it should retry.
     #[error("the sender's public keys cannot be fetched")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -172,7 +172,7 @@ impl<S: KeySource> PublishedKeys<S> {
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("hbx-sa/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+            .expect("an HTTP client with no custom TLS settings builds");
         Self {
             source,
             policy,
@@ -204,11 +204,20 @@ impl<S: KeySource> PublishedKeys<S> {
                 return Ok(found);
             }
         }
-        // No keys yet, or an unknown key: fetch now (rate limited).
-        match self
-            .refresh(snapshot.as_ref().map(|s| s.fetched_at))
-            .await?
-        {
+        // No keys yet, or an unknown key: fetch now (rate limited), in a task
+        // of its own, so that a request given up on (its client gone) cannot
+        // cut the fetch off after it was counted as this interval's attempt.
+        let keys = self.clone();
+        let seen = snapshot.as_ref().map(|s| s.fetched_at);
+        let refreshed = tokio::spawn(async move { keys.refresh(seen).await })
+            .await
+            .unwrap_or_else(|failed| {
+                Err(KeysUnavailable::caused(
+                    "the task fetching the keys did not finish",
+                    failed,
+                ))
+            })?;
+        match refreshed {
             Some(refreshed) => Ok(matching(&refreshed, &wanted)),
             // Refreshing is not allowed yet: answer from what we have.
             None => match &snapshot {

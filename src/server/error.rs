@@ -64,7 +64,12 @@ pub fn client_auth_error(error: AuthError) -> HttpError {
                 ),
                 BASIC_CHALLENGE,
             );
-            response.internal_message = error.to_string();
+            response.internal_message = match &error {
+                AuthError::Refused(reason) => {
+                    ["invalid client credentials (", reason.as_str(), ")"].concat()
+                }
+                _ => "no client credentials".to_owned(),
+            };
             response
         }
         AuthError::Unavailable(cause) => unavailable(&cause),

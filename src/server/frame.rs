@@ -155,13 +155,63 @@ fn operation_label(operation_id: &str) -> &'static str {
     label
 }
 
+/// The status a request is counted under when its client went away before
+/// it was answered (nginx's "client closed request"): a read or a refusal
+/// given up on. Counted all the same, so that requests that time out on the
+/// client's side (a slow database, say) show in the metrics when it matters.
+pub const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// Counts a request that was dropped before it was answered, when dropped.
+struct Unanswered<'m> {
+    metrics: &'m Metrics,
+    operation: &'static str,
+    started: Instant,
+    answered: bool,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.metrics.request(
+                self.operation,
+                CLIENT_CLOSED_REQUEST,
+                self.started.elapsed(),
+            );
+        }
+    }
+}
+
 /// Runs one operation's handler, then writes its request line and counts it
 /// in the metrics, under the operation id and the status Dropshot has for it.
 pub async fn observe<C: Observed, T: HttpResponse>(
     rqctx: &RequestContext<C>,
     handler: impl Future<Output = Result<T, HttpError>>,
 ) -> Result<T, HttpError> {
+    let result = run_observed(rqctx, handler).await;
+    // Dropshot's own line for this request is dropped: ours says more.
+    rqctx
+        .context()
+        .frame()
+        .request_lines
+        .finished(&rqctx.request_id);
+    result
+}
+
+/// [`observe`] but for telling Dropshot's line apart, which only the task
+/// that answers the client may do (its client may be gone).
+async fn run_observed<C: Observed, T: HttpResponse>(
+    rqctx: &RequestContext<C>,
+    handler: impl Future<Output = Result<T, HttpError>>,
+) -> Result<T, HttpError> {
     let started = Instant::now();
+    let operation = operation_label(&rqctx.endpoint.operation_id);
+    let frame = rqctx.context().frame();
+    let mut unanswered = Unanswered {
+        metrics: &frame.metrics,
+        operation,
+        started,
+        answered: false,
+    };
     let (mut result, principal, sunset) = NOTES
         .scope(RefCell::default(), async {
             let result = handler.await;
@@ -170,6 +220,7 @@ pub async fn observe<C: Observed, T: HttpResponse>(
             (result, principal, sunset)
         })
         .await;
+    unanswered.answered = true;
     // A request made with a previous token learns when it stops working even
     // when it fails (successes carry it as a documented header).
     if let (Err(error), Some(sunset)) = (&mut result, sunset)
@@ -182,8 +233,6 @@ pub async fn observe<C: Observed, T: HttpResponse>(
         Ok(response) => response.status_code().as_u16(),
         Err(error) => error.status_code.as_u16(),
     };
-    let operation = operation_label(&rqctx.endpoint.operation_id);
-    let frame = rqctx.context().frame();
     frame.metrics.request(operation, status, took);
     let principal = principal.as_deref().unwrap_or("none");
     match &result {
@@ -200,8 +249,6 @@ pub async fn observe<C: Observed, T: HttpResponse>(
             "error_code" => error.error_code.as_deref().unwrap_or(""),
             "error_message_internal" => &error.internal_message),
     }
-    // Dropshot's own line for this request is dropped: this one says more.
-    frame.request_lines.finished(&rqctx.request_id);
     result
 }
 
@@ -216,16 +263,24 @@ where
         + Send
         + 'static,
 {
-    let running = Running::start(&rqctx.context().frame().detached);
+    let frame = rqctx.context().frame();
+    let running = Running::start(&frame.detached);
+    let request_lines = frame.request_lines.clone();
+    let request_id = rqctx.request_id.clone();
     let task = tokio::spawn(async move {
-        let result = observe(&rqctx, handler(&rqctx)).await;
+        let result = run_observed(&rqctx, handler(&rqctx)).await;
         drop(running);
         result
     });
-    match task.await {
+    let result = match task.await {
         Ok(result) => result,
         Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
         // The runtime is shutting down.
         Err(cancelled) => Err(super::error::internal(&cancelled)),
-    }
+    };
+    // Reached only while the client is there (Dropshot then writes its own
+    // line for the request, which ours replaces); a request whose client
+    // went away leaves nothing to remember.
+    request_lines.finished(&request_id);
+    result
 }

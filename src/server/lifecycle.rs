@@ -131,7 +131,10 @@ impl Server {
             leaks: app.leaks(),
             github_keys: app.sender_keys(Sender::GitHub),
             gitlab_keys: app.sender_keys(Sender::GitLab),
-            public_revocations: RateLimiter::new(app.settings().secret_scanning.public_revoke_rate),
+            public_revocations: RateLimiter::new(
+                app.settings().secret_scanning.public_revoke_rate,
+                app.clock().clone(),
+            ),
             trusted_proxies: app.settings().secret_scanning.trusted_proxies.clone(),
         };
         let start_error = |bind, error: dropshot::BuildError| StartError {

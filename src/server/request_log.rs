@@ -34,7 +34,8 @@ pub type Unclaimed = Arc<dyn Fn(u16) + Send + Sync>;
 /// bits (no allocation, and a hash of nothing but the id's random bits).
 type RequestKey = u128;
 
-/// Hashes a [`RequestKey`] by its low 64 bits: a random UUID's are uniform.
+/// Hashes a [`RequestKey`] by its bits, which a random UUID draws uniformly
+/// (but for a few fixed ones).
 #[derive(Default, Clone, Copy)]
 struct KeyHasher(u64);
 
@@ -51,7 +52,9 @@ impl std::hash::Hasher for KeyHasher {
     }
 
     fn write_u128(&mut self, key: u128) {
-        self.0 = key as u64;
+        // Both halves: the top bits of each hold some of a UUID's fixed
+        // version and variant bits, never both at once.
+        self.0 = (key as u64) ^ ((key >> 64) as u64);
     }
 }
 

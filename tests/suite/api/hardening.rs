@@ -110,46 +110,66 @@ fn mode(path: &std::path::Path) -> u32 {
 }
 
 /// Whatever command runs first creates the data directory readable by its
-/// owner only, and its files too.
+/// owner only, and its files too: every command that writes state (the
+/// development key, a bootstrap, an account, an introspection client, and the
+/// server itself).
 #[test]
 fn every_command_creates_a_private_data_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("dev-first");
-    let issued = hbx_sa(
+    let user = Uuid::new_v4().to_string();
+    let firsts: [(&str, Vec<&str>); 4] = [
+        ("dev-token", vec!["dev-token", "--user", &user]),
+        ("bootstrap", vec!["bootstrap", "--account-name", "acme"]),
+        (
+            "accounts create",
+            vec!["accounts", "create", "--name", "acme"],
+        ),
+        (
+            "introspection-clients create",
+            vec!["introspection-clients", "create", "--name", "gateway"],
+        ),
+    ];
+    let private = |data_dir: &std::path::Path, command: &str| {
+        assert_eq!(mode(data_dir), 0o700, "{command}: the directory");
+        let mut files = 0;
+        for entry in std::fs::read_dir(data_dir).unwrap() {
+            let path = entry.unwrap().path();
+            files += 1;
+            assert_eq!(
+                mode(&path) & 0o077,
+                0,
+                "{command}: {} is readable by others",
+                path.display()
+            );
+        }
+        assert!(files > 0, "{command} wrote nothing");
+    };
+    for (command, args) in firsts {
+        let data_dir = dir.path().join(command.replace(' ', "-"));
+        let data_dir_arg = data_dir.to_str().unwrap();
+        let mut all = args.clone();
+        all.extend(["--data-dir", data_dir_arg]);
+        json_stdout(&hbx_sa(dir.path(), &all));
+        private(&data_dir, command);
+    }
+    assert_eq!(
+        mode(&dir.path().join("dev-token/oauth-dev-key")),
+        0o600,
+        "the development key"
+    );
+    // The server, first: its files exist once it listens.
+    let data_dir = dir.path().join("serve");
+    let server = crate::common::process::ServeProcess::start(
         dir.path(),
         &[
-            "dev-token",
-            "--user",
-            &Uuid::new_v4().to_string(),
+            "--bind",
+            "127.0.0.1:0",
             "--data-dir",
             data_dir.to_str().unwrap(),
         ],
     );
-    json_stdout(&issued);
-    assert_eq!(mode(&data_dir), 0o700, "dev-token");
-    assert_eq!(mode(&data_dir.join("oauth-dev-key")), 0o600);
-
-    let data_dir = dir.path().join("bootstrap-first");
-    json_stdout(&hbx_sa(
-        dir.path(),
-        &[
-            "bootstrap",
-            "--account-name",
-            "acme",
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-        ],
-    ));
-    assert_eq!(mode(&data_dir), 0o700, "bootstrap");
-    for entry in std::fs::read_dir(&data_dir).unwrap() {
-        let path = entry.unwrap().path();
-        assert_eq!(
-            mode(&path) & 0o077,
-            0,
-            "{} is readable by others",
-            path.display()
-        );
-    }
+    private(&data_dir, "serve");
+    drop(server);
 }
 
 /// OpenID Connect Discovery §4.3: the configuration's `issuer` must be the
@@ -363,13 +383,62 @@ impl Granter {
     }
 }
 
+/// Waits (at most 4 s, within the store's 5 s timeout) until a write of the
+/// server waits for a lock: on PostgreSQL a backend of the server's waits on
+/// a lock; on SQLite the server's one writer connection is taken (waiting for
+/// the write lock, which the test holds).
+async fn rotation_waits_for_the_lock(server: &TestServer) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
+    loop {
+        let waiting = match server.database_url() {
+            Some(url) => {
+                use sqlx::Connection;
+                let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                     AND application_name = 'hbx-sa' AND wait_event_type = 'Lock'",
+                )
+                .fetch_one(&mut connection)
+                .await
+                .unwrap();
+                waiting > 0
+            }
+            None => {
+                let metrics = server
+                    .raw()
+                    .get(format!("{}/metrics", server.base_url))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                metrics.contains(r#"hbx_sa_store_connections{pool="writer",state="in_use"} 1"#)
+            }
+        };
+        if waiting {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rotation never reached the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The rotation checks the target's grants inside its transaction, with the
 /// target's row locked: a grant of ownership to the target that commits while
 /// the rotation waits is seen, and the rotation refused. (Before, the check
 /// ran first, outside; then, on PostgreSQL, it read the grants without
 /// locking the row, and the caller still received an owner's token.)
 async fn rotation_checks_grants_inside_its_transaction(backend: Backend) {
-    let server = TestServer::start_on(backend).await;
+    // No background writes (last uses) to take the writer meanwhile: the
+    // only write waiting for the lock below is the rotation.
+    let server = TestServer::start_with_on(backend, |settings| {
+        settings.last_use_flush_delay = Duration::from_secs(3600);
+    })
+    .await;
     let caller = server.create("caller").await;
     let target = server.create("target").await;
     for id in [caller.id, target.id] {
@@ -387,7 +456,8 @@ async fn rotation_checks_grants_inside_its_transaction(backend: Backend) {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The grant commits only once the rotation waits for the lock it holds.
+    rotation_waits_for_the_lock(&server).await;
     granter.grant_ownership(server.account_id, target.id).await;
     let error = expect_error(rotation.await.unwrap(), 403, "forbidden");
     assert!(error.message.contains("account_owner"), "{}", error.message);

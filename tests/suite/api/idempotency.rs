@@ -227,7 +227,10 @@ async fn refusals_are_replayed_and_failures_at_the_door_are_not_recorded(backend
     let replayed = expect_error(conflict().await, 409, "name_conflict");
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
 
-    // Refused at the door: a bad credential, a malformed body.
+    // Refused at the door: a bad credential, a malformed body. Neither leaves
+    // a record (a 401 has no caller to scope a record to, so a retry could
+    // not tell; the table can).
+    let records = server.count_rows("idempotency_records").await;
     let door = new_key();
     expect_error(
         server
@@ -252,6 +255,11 @@ async fn refusals_are_replayed_and_failures_at_the_door_are_not_recorded(backend
         .await
         .unwrap();
     assert_eq!(malformed.status().as_u16(), 400);
+    assert_eq!(
+        server.count_rows("idempotency_records").await,
+        records,
+        "nothing was recorded for the requests refused at the door"
+    );
     let created = owner
         .create_service_account(
             &server.account_id,

@@ -515,18 +515,36 @@ async fn rotation_never_hands_over_more_than_the_caller_holds(backend: Backend) 
         .expect("a service account may always rotate itself")
         .into_inner();
     // The owner may rotate anyone.
-    server
+    let manager_now = server
         .owner()
         .rotate_service_account(&server.account_id, &manager.id, None, None)
         .await
-        .expect("an owner holds everything");
+        .expect("an owner holds everything")
+        .into_inner();
     assert!(!server.authenticates(&own.token).await);
-    // Revoking is not an escalation: a manager may revoke a peer.
+    // Revoking is not an escalation (it takes access away, it gives none): a
+    // manager may revoke another service account, even one that holds more
+    // than it does (here, an owner of the account).
+    let senior = server.create("senior").await;
     server
-        .client(&peer_rotated.token)
-        .revoke_service_account(&server.account_id, &peer.id)
+        .app
+        .admin()
+        .add_grant(
+            server.account_id,
+            hbx_service_accounts::domain::Subject::ServiceAccount(senior.id),
+            hbx_service_accounts::domain::Capability::AccountOwner.into(),
+        )
         .await
-        .expect("revoke a peer (here: itself)");
+        .expect("make it an owner");
+    assert!(server.authenticates(&senior.token).await);
+    let revoked = server
+        .client(&manager_now.token)
+        .revoke_service_account(&server.account_id, &senior.id)
+        .await
+        .expect("a manager revokes an owner service account")
+        .into_inner();
+    assert!(revoked.revoked_at.is_some());
+    assert!(!server.authenticates(&senior.token).await);
 }
 
 on_both_stores!(

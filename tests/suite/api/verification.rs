@@ -453,8 +453,14 @@ async fn every_inactive_token_gets_the_same_answer(backend: Backend) {
     let mut bad_checksum = owner.clone();
     let last = bad_checksum.pop().unwrap();
     bad_checksum.push(if last == 'A' { 'B' } else { 'A' });
+    // A wrong secret for a live service account that nothing else uses, so
+    // that the check below would see it counted as a use.
+    let victim = server.create("victim").await;
     let other_secret = secret_of(&revoked.token).to_owned();
-    let wrong_secret = with_checksum(&format!("{}{other_secret}", &owner[..secret_start()]));
+    let wrong_secret = with_checksum(&format!(
+        "{}{other_secret}",
+        &victim.token[..secret_start()]
+    ));
     let unknown = with_checksum(&format!("hbxsa_{}_{}", "Z".repeat(16), secret_of(owner)));
     let mut cases: Vec<(&str, String)> = vec![
         ("malformed", "hbxsa_not-a-token".into()),
@@ -489,9 +495,12 @@ async fn every_inactive_token_gets_the_same_answer(backend: Backend) {
         .into_inner();
     assert!(!answer.active);
     assert_eq!((answer.sub, answer.token_type), (None, None));
-    // Nothing was counted as a use of a token.
+    // Nothing was counted as a use of a token: not the wrong secret's
+    // service account, nor any other (the owner's token made the changes
+    // above, so it alone was used).
     server.flush_last_use().await;
     let stored = server.stored_service_accounts(server.account_id).await;
+    assert!(stored.iter().any(|sa| sa.id == victim.id), "{stored:?}");
     assert!(
         stored
             .iter()
@@ -756,28 +765,37 @@ async fn introspection_is_503_while_the_issuer_is_unreachable(backend: Backend) 
     assert!(body.starts_with(br#"{"active":true"#));
 }
 
-/// Whoami and introspection of a token whose grants change follow the change.
+/// Whoami and introspection of a token whose grants change follow the change
+/// at once (both read the grants through the same cache, which the change
+/// reaches before it is acknowledged).
 async fn grants_changes_show_at_once(backend: Backend) {
     let server = TestServer::start_on(backend).await;
     let client = server.new_introspection_client("gateway").await;
     let worker = server.create("worker").await;
     let introspector = server.introspector(&client.0, &client.1);
-    let before = introspector
-        .introspect_token(&introspection(&worker.token))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(before.hbx_grants[0].capabilities.len(), 0);
+    let worker_client = server.client(&worker.token);
+    let introspected = async || {
+        introspector
+            .introspect_token(&introspection(&worker.token))
+            .await
+            .unwrap()
+            .into_inner()
+            .hbx_grants[0]
+            .capabilities
+            .clone()
+    };
+    let whoami = async || {
+        worker_client.whoami().await.unwrap().into_inner().grants[0]
+            .capabilities
+            .clone()
+    };
+    // Both read (and cache) the grants before the change.
+    assert!(introspected().await.is_empty());
+    assert!(whoami().await.is_empty());
     server.grant_auth_manage(worker.id).await;
-    let after = introspector
-        .introspect_token(&introspection(&worker.token))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        after.hbx_grants[0].capabilities,
-        vec!["auth.manage".to_owned()]
-    );
+    let granted = vec!["auth.manage".to_owned()];
+    assert_eq!(introspected().await, granted);
+    assert_eq!(whoami().await, granted);
 }
 
 on_both_stores!(

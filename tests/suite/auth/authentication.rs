@@ -178,6 +178,30 @@ async fn unknown_wrong_secret_and_expired_tokens_are_refused() {
         .unwrap();
     let token = expiring.token.expose().to_owned();
 
+    // The right public id with another secret (and a checksum that fits it,
+    // so that it reaches the MAC comparison): refused as a wrong secret.
+    let secret = TokenPrefix::default().secret_range();
+    let other_secret: String = token[secret.clone()]
+        .chars()
+        .map(|c| if c == 'x' { 'y' } else { 'x' })
+        .collect();
+    let wrong = crate::common::with_checksum(&format!("{}{other_secret}", &token[..secret.start]));
+    assert_eq!(
+        crate::common::public_id_of(&wrong),
+        crate::common::public_id_of(&token)
+    );
+    let lookups = f.lookups.lookups.load(Ordering::SeqCst);
+    assert!(matches!(
+        f.authenticator.verify(&wrong).await.result,
+        Err(AuthError::Refused(Refusal::WrongSecret))
+    ));
+    assert_eq!(
+        f.lookups.lookups.load(Ordering::SeqCst),
+        lookups + 1,
+        "a wrong secret is looked up by its public id, then refused"
+    );
+    assert!(f.authenticator.verify(&token).await.result.is_ok());
+
     // Valid until the last microsecond before expires_at, invalid from then on.
     f.clock
         .advance(TimeDelta::seconds(10) - TimeDelta::microseconds(1));

@@ -26,32 +26,40 @@ use crate::common::process::{Deployment, ServeProcess, hbx_sa_beside, json_stdou
 use crate::common::stores::open_store;
 use crate::common::{Backend, TestServer, secret_of, secret_start, with_checksum};
 
-/// What the end-to-end checks allow beyond the bound: the test's own
-/// polling and one HTTP round trip of a debug build on a shared machine.
-/// (That no cached entry outlives the bound itself is checked exactly by
-/// `no_entry_outlives_its_ttl`.)
-const MEASURING_SLACK: Duration = Duration::from_millis(500);
+/// What the end-to-end checks allow beyond the bound: the granularity of the
+/// test's own clock and timer. Nothing more is needed, because what is
+/// checked is when a request was *sent*, not when its answer came: an answer
+/// that still shows the old state is a broken promise only if its request
+/// left after the bound (counted from when the change was acknowledged), so
+/// a slow answer on a loaded machine cannot fail the check, and a stale one
+/// cannot pass it. (That no cached entry outlives the bound itself is checked
+/// exactly by `no_entry_outlives_its_ttl`.)
+const CLOCK_MARGIN: Duration = Duration::from_millis(20);
 
-/// Polls `check` until it holds, failing the test if that takes longer than
-/// the bound (plus [`MEASURING_SLACK`]); returns how long it took.
+/// Polls `check` until it holds, failing the test if it still does not for a
+/// request sent after the bound (plus [`CLOCK_MARGIN`]); returns how long it
+/// took.
 async fn within_the_bound(what: &str, check: impl AsyncFnMut() -> bool) -> Duration {
     within(what, DEFAULT_CREDENTIAL_CACHE_TTL, check).await
 }
 
-/// Polls `check` until it holds, failing the test past `bound` (plus
-/// [`MEASURING_SLACK`]); returns how long it took.
+/// Polls `check` (which sends a request and reads its answer) until it holds,
+/// failing the test if it does not for a request sent after `bound` (plus
+/// [`CLOCK_MARGIN`]) from now; returns how long it took.
 async fn within(what: &str, bound: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
     let started = Instant::now();
-    let limit = bound + MEASURING_SLACK;
+    let limit = bound + CLOCK_MARGIN;
     loop {
+        let sent = started.elapsed();
         if check().await {
             let took = started.elapsed();
             println!("{what}: effective after {} ms", took.as_millis());
             return took;
         }
         assert!(
-            started.elapsed() < limit,
-            "{what}: not effective within {} ms",
+            sent < limit,
+            "{what}: a request sent {} ms after the change still saw the old state (bound: {} ms)",
+            sent.as_millis(),
             limit.as_millis()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -58,20 +58,26 @@ async fn no_file_in_the_data_directory_ever_holds_a_token() {
             .unwrap()
             .into_inner();
         tokens.push(created.token.clone());
-        // Use the new token, successfully authenticating (403: no grants).
-        let _ = server
-            .client(&created.token)
-            .create_service_account(
-                &server.account_id,
-                None,
-                &CreateServiceAccountRequest {
-                    name: "x".parse().unwrap(),
-                    expires_at: None,
-                },
-            )
-            .await;
+        // Use the new token: authenticated, then refused (403: no grants),
+        // so the authenticated path (and its log lines) ran with it.
+        crate::common::expect_error(
+            server
+                .client(&created.token)
+                .create_service_account(
+                    &server.account_id,
+                    None,
+                    &CreateServiceAccountRequest {
+                        name: "x".parse().unwrap(),
+                        expires_at: None,
+                    },
+                )
+                .await,
+            403,
+            "forbidden",
+        );
     }
     // Failed attempts with well-formed tokens must not be logged either.
+    let mut last_request = String::new();
     for _ in 0..5 {
         let stranger = token::generate(&TokenPrefix::default())
             .plaintext
@@ -92,9 +98,16 @@ async fn no_file_in_the_data_directory_ever_holds_a_token() {
             !error.contains(&stranger),
             "an error response echoed the token"
         );
+        last_request = crate::common::expect_error(response, 401, "invalid_token")
+            .request_id
+            .clone();
         tokens.push(stranger);
     }
 
+    // The log is written by a background thread: wait until it holds the
+    // last request's line, so that every line before it is on disk too.
+    let log = server.log_once_it_holds(&last_request).await;
+    assert!(log.contains(&last_request), "the last request was logged");
     // While the server runs, the newest writes sit in the WAL.
     assert_no_file_contains(&server, &tokens, "while running");
     let log = std::fs::read_to_string(server.log_path()).unwrap();
@@ -107,41 +120,6 @@ async fn no_file_in_the_data_directory_ever_holds_a_token() {
     // Closing the store checkpoints the WAL into the main database file.
     server.app.store().close().await;
     assert_no_file_contains(&server, &tokens, "after stopping");
-}
-
-/// Every row of every table of a PostgreSQL database, as text: each row as
-/// JSON (where a bytea shows as `\x` and hex), so both the readable and the
-/// hex form of a secret can be looked for.
-async fn every_postgres_row(url: &str) -> String {
-    use sqlx::{AssertSqlSafe, Connection, Row};
-    let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
-    let tables: Vec<String> = sqlx::query(
-        "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-    )
-    .fetch_all(&mut connection)
-    .await
-    .unwrap()
-    .iter()
-    .map(|row| row.get(0))
-    .collect();
-    assert!(
-        tables.iter().any(|t| t == "idempotency_records"),
-        "{tables:?}"
-    );
-    let mut dump = String::new();
-    for table in tables {
-        let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
-        for row in sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&mut connection)
-            .await
-            .unwrap()
-        {
-            dump.push_str(&row.get::<String, _>(0));
-            dump.push('\n');
-        }
-    }
-    dump
 }
 
 /// After creates and rotations with idempotency keys, and their replays
@@ -194,7 +172,7 @@ async fn replays_leave_no_token_or_key_in_plaintext(backend: Backend) {
 
     match server.database_url() {
         Some(url) => {
-            let dump = every_postgres_row(url).await;
+            let dump = crate::common::postgres::every_row(url).await;
             assert!(
                 dump.contains(r#""operation":"rotate_service_account""#),
                 "the idempotency records are in the dump"

@@ -345,6 +345,31 @@ impl TestServer {
         }
     }
 
+    /// How many rows `table` holds, read from the database itself.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sqlx::{AssertSqlSafe, Connection};
+        let sql = format!("SELECT count(*) FROM {table}");
+        match self.database_url() {
+            Some(url) => {
+                let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_one(&mut connection)
+                    .await
+                    .expect("count")
+            }
+            None => {
+                let url = format!("sqlite://{}", self.database_path().display());
+                let mut connection = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .expect("connect");
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_one(&mut connection)
+                    .await
+                    .expect("count")
+            }
+        }
+    }
+
     /// Every service account of the account, revoked ones included, read from the store.
     pub async fn stored_service_accounts(&self, account_id: Uuid) -> Vec<ServiceAccount> {
         self.app

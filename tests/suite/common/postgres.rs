@@ -110,3 +110,38 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+/// Every row of every table of a PostgreSQL database, as text: each row as
+/// JSON (where a bytea shows as `\x` and hex), so both the readable and the
+/// hex form of a secret can be looked for.
+pub async fn every_row(url: &str) -> String {
+    use sqlx::{AssertSqlSafe, Connection, Row};
+    let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+    let tables: Vec<String> = sqlx::query(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.get(0))
+    .collect();
+    assert!(
+        tables.iter().any(|t| t == "idempotency_records"),
+        "{tables:?}"
+    );
+    let mut dump = String::new();
+    for table in tables {
+        let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
+        for row in sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+        {
+            dump.push_str(&row.get::<String, _>(0));
+            dump.push('\n');
+        }
+    }
+    dump
+}

@@ -101,6 +101,30 @@ impl ServeProcess {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// Waits until a line of the server's log contains every one of
+    /// `needles` (an event the server reports), at most `within`.
+    pub fn wait_for_log(&self, needles: &[&str], within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let found = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|line| needles.iter().all(|needle| line.contains(needle)))
+                .cloned();
+            if let Some(line) = found {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needles:?} within {within:?}: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn client(&self, token: &str) -> Client {
         self.client_with_authorization(&format!("Bearer {token}"))
     }
@@ -238,5 +262,53 @@ impl Deployment {
         args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         ServeProcess::start(self.dir.path(), &args)
+    }
+}
+
+/// How many bytes the kernel holds for the process at `local` that it has
+/// not read yet, on its TCP connection from `peer` (IPv4; from
+/// /proc/net/tcp). None: no such connection.
+pub fn unread_bytes(local: std::net::SocketAddr, peer: std::net::SocketAddr) -> Option<u64> {
+    let hex = |address: std::net::SocketAddr| {
+        let std::net::SocketAddr::V4(v4) = address else {
+            panic!("IPv4 only: {address}");
+        };
+        format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        )
+    };
+    let (local, peer) = (hex(local), hex(peer));
+    std::fs::read_to_string("/proc/net/tcp")
+        .expect("/proc/net/tcp")
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|fields| {
+            fields.get(1) == Some(&local.as_str()) && fields.get(2) == Some(&peer.as_str())
+        })
+        .and_then(|fields| {
+            let queues = fields.get(4)?;
+            let rx = queues.split(':').nth(1)?;
+            u64::from_str_radix(rx, 16).ok()
+        })
+}
+
+/// Waits until the server at `server` has read every byte sent so far on
+/// the connection from `client` (the kernel holds none for it), at most
+/// `within`: the event that a request sent on it has reached the server.
+pub fn wait_until_read(
+    server: std::net::SocketAddr,
+    client: std::net::SocketAddr,
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    while unread_bytes(server, client) != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not read the request within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
 }

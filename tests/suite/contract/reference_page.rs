@@ -131,6 +131,10 @@ async fn the_reference_renders_every_operation_in_chromium_with_nothing_from_out
     assert!(passed, "{report}");
     assert_eq!(report["missing"], serde_json::json!([]), "{report}");
     assert_eq!(report["outside"], serde_json::json!([]), "{report}");
+    // Every request the page made was answered, and the page logged no error
+    // (a blocked asset, a script that failed).
+    assert_eq!(report["failed"], serde_json::json!([]), "{report}");
+    assert_eq!(report["console_errors"], serde_json::json!([]), "{report}");
     let document: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(DOCUMENT).unwrap()).unwrap();
     let operations: usize = document["paths"]

@@ -268,6 +268,45 @@ fn bearer_security_is_declared_and_applied() {
         .expect("security applies to every operation");
     assert_eq!(applied.len(), 1);
     assert!(applied[0].contains_key(name));
-    // No operation opts out.
+    // Every operation takes the bearer credential, but four, on purpose:
+    // introspection takes an introspection client's Basic credentials, and
+    // the leaked-token operations take none (a partner's report is signed; a
+    // token's holder needs none). Each of those says so, and nothing else
+    // opts out.
+    let introspection = hbx_service_accounts::api::INTROSPECTION_SECURITY_SCHEME;
+    let mut opted_out = Vec::new();
+    for (path, item) in &document.paths.paths {
+        let ReferenceOr::Item(item) = item else {
+            panic!("{path} is inline")
+        };
+        for (method, operation) in item.iter() {
+            let Some(security) = &operation.security else {
+                continue;
+            };
+            let id = operation.operation_id.clone().unwrap_or_default();
+            match id.as_str() {
+                "introspect_token" => {
+                    assert_eq!(security.len(), 1, "{id}");
+                    assert!(security[0].contains_key(introspection), "{id}");
+                    assert_eq!(security[0].len(), 1, "{id}: Basic alone");
+                }
+                "report_github_leaks" | "report_gitlab_leaks" | "revoke_credentials" => {
+                    assert!(security.is_empty(), "{id}: no credential at all");
+                }
+                other => panic!("{method} {path} ({other}) opts out of the bearer credential"),
+            }
+            opted_out.push(id);
+        }
+    }
+    opted_out.sort();
+    assert_eq!(
+        opted_out,
+        [
+            "introspect_token",
+            "report_github_leaks",
+            "report_gitlab_leaks",
+            "revoke_credentials"
+        ]
+    );
     assert!(create_operation(&document).security.is_none());
 }

@@ -82,10 +82,18 @@ async fn sigterm_finishes_running_requests_and_exits_cleanly() {
         .await
         .unwrap();
     assert_eq!(used.status().as_u16(), 200);
-    std::thread::sleep(Duration::from_millis(300));
+    // The create is in flight before the signal (the server has read its
+    // headers and the first half of its body: the kernel holds no byte of
+    // it), and the rest of its body arrives once the server says it is
+    // stopping.
+    crate::common::process::wait_until_read(
+        address.parse().unwrap(),
+        slow.local_addr().unwrap(),
+        Duration::from_secs(10),
+    );
     let stopping = Instant::now();
     server.signal("TERM");
-    std::thread::sleep(Duration::from_millis(300));
+    server.wait_for_log(&["shutting down"], Duration::from_secs(10));
     slow.write_all(&body.as_bytes()[10..]).unwrap();
     let mut answer = String::new();
     slow.read_to_string(&mut answer).unwrap();
@@ -105,12 +113,24 @@ async fn sigterm_finishes_running_requests_and_exits_cleanly() {
         "well within the 30 s deadline: {took:?}"
     );
     drop(holder);
-    // On disk: the last use, and the create.
+    // On disk: the last use, and the create, audited.
+    let created: serde_json::Value =
+        serde_json::from_str(answer.split("\r\n\r\n").nth(1).expect("a body")).unwrap();
+    let created_id = created["id"]
+        .as_str()
+        .expect("the new service account's id");
     let listed = Command::new(BIN)
         .args(["audit", "--account", &account, "--data-dir", &data_dir_arg])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&listed.stdout).contains("create"));
+    let audit = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        audit.lines().any(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            event["action"] == "create" && event["service_account_id"] == created_id
+        }),
+        "the create made while stopping is audited: {audit}"
+    );
     let restarted = ServeProcess::start(
         dir.path(),
         &["--bind", "127.0.0.1:0", "--data-dir", &data_dir_arg],

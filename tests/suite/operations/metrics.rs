@@ -1,5 +1,9 @@
 //! Health, readiness and Prometheus metrics, on the API's address or one of their own.
 
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
 use crate::common::process::ServeProcess;
 use crate::common::{Backend, TestServer};
 
@@ -150,11 +154,7 @@ async fn health_readiness_and_metrics(backend: Backend) {
 async fn metrics_can_have_their_own_address() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data").display().to_string();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let metrics_bind = format!("127.0.0.1:{port}");
+    // Port 0: the system picks a free one, and the server says which.
     let server = ServeProcess::start(
         dir.path(),
         &[
@@ -163,9 +163,16 @@ async fn metrics_can_have_their_own_address() {
             "--data-dir",
             &data_dir,
             "--metrics-bind",
-            &metrics_bind,
+            "127.0.0.1:0",
         ],
     );
+    let started = server.wait_for_log(
+        &["serving the service-accounts API"],
+        Duration::from_secs(10),
+    );
+    let started: serde_json::Value = serde_json::from_str(&started).unwrap();
+    let metrics_bind = started["metrics"].as_str().unwrap().to_owned();
+    assert_ne!(metrics_bind, server.address, "an address of their own");
     let http = reqwest::Client::new();
     let (status, _) = get(&http, format!("{}/metrics", server.url())).await;
     assert_eq!(status, 404, "not on the API's address");
@@ -260,6 +267,72 @@ async fn every_request_is_counted_once_under_its_operation() {
         "{metrics}"
     );
     assert_eq!(total(&metrics, "operation=\"none\""), 1.0, "{metrics}");
+}
+
+/// A read whose client goes away before it is answered is still counted,
+/// under its operation and 499 (and not under `none`): a slow dependency
+/// (here an issuer whose keys never arrive) shows in the metrics. The
+/// request is in its handler for certain: the issuer has taken the
+/// server's connection for its keys when the client hangs up.
+#[tokio::test]
+async fn a_request_given_up_on_is_counted_as_499() {
+    use hbx_service_accounts::auth::oauth::IssuerSettings;
+    use hbx_service_accounts::auth::oauth::keys::JwksLocation;
+    use std::io::Write as _;
+    // An issuer that takes connections and never answers.
+    let issuer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer_url = format!("http://{}", issuer.local_addr().unwrap());
+    let settings = IssuerSettings {
+        issuer: issuer_url.clone(),
+        audiences: vec!["api".into()],
+        keys: JwksLocation::JwksUrl(format!("{issuer_url}/jwks")),
+    };
+    let server = TestServer::start_with(move |s| s.oauth.issuers.push(settings)).await;
+    let key = crate::common::issuer::TestKey::rsa("never-fetched");
+    let token = key.sign(&serde_json::json!({
+        "iss": issuer_url, "aud": "api", "sub": Uuid::new_v4().to_string(),
+        "exp": server.now().timestamp() + 600,
+    }));
+    let address = server.base_url.trim_start_matches("http://").to_owned();
+    let hung_up = tokio::task::spawn_blocking(move || {
+        let mut client = std::net::TcpStream::connect(address).unwrap();
+        write!(
+            client,
+            "GET /v1/public/auth/whoami HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\r\n"
+        )
+        .unwrap();
+        client.flush().unwrap();
+        // The server is fetching the issuer's keys: the request is in its
+        // handler, waiting. Now the client gives up.
+        let (fetch, _) = issuer.accept().unwrap();
+        client.shutdown(std::net::Shutdown::Both).unwrap();
+        fetch
+    });
+    let _fetch = hung_up.await.unwrap();
+    let http = server.raw();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let (_, metrics) = get(&http, format!("{}/metrics", server.base_url)).await;
+        let counted = sample(
+            &metrics,
+            "hbx_sa_http_requests_total",
+            &["operation=\"whoami\"", "status=\"499\""],
+        );
+        if counted.is_some() || Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        sample(
+            &metrics,
+            "hbx_sa_http_requests_total",
+            &["operation=\"whoami\"", "status=\"499\""]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(total(&metrics, "operation=\"none\""), 0.0, "{metrics}");
 }
 
 on_both_stores!(health_readiness_and_metrics,);

@@ -178,9 +178,33 @@ async fn two_instances_share_tokens_and_revocations() {
     }
 }
 
+/// Four instances starting together on an empty database: the migrations
+/// run once, not once per instance. Counted where it cannot be faked: an
+/// event trigger (installed first) logs every object the migrations create,
+/// and each must be created exactly once. (The migrations table alone could
+/// not say: its `version` is a primary key, so it never holds a version
+/// twice whatever ran.) Event triggers need a superuser, as the test
+/// database's `postgres` is.
 #[tokio::test]
-async fn instances_starting_together_migrate_once() {
+async fn instances_starting_together_run_each_migration_once() {
     let database = TestDatabase::create().await;
+    let mut connection = PgConnection::connect(&database.url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE created_objects (command_tag text NOT NULL, object_identity text NOT NULL);
+         CREATE FUNCTION log_created_objects() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         DECLARE created record;
+         BEGIN
+             FOR created IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+                 INSERT INTO created_objects VALUES (created.command_tag, created.object_identity);
+             END LOOP;
+         END $$;
+         CREATE EVENT TRIGGER log_created_objects ON ddl_command_end
+             WHEN TAG IN ('CREATE TABLE', 'CREATE INDEX', 'CREATE FUNCTION', 'CREATE TRIGGER')
+             EXECUTE FUNCTION log_created_objects();",
+    )
+    .execute(&mut connection)
+    .await
+    .expect("an event trigger (the test database's user must be a superuser)");
     let options = PostgresOptions {
         max_connections: 2,
         timeout: Duration::from_secs(10),
@@ -191,18 +215,30 @@ async fn instances_starting_together_migrate_once() {
     for store in &opened {
         assert!(store.is_ok(), "{store:?}");
     }
-    let mut connection = PgConnection::connect(&database.url).await.unwrap();
-    let rows: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT version, count(*) FROM _sqlx_migrations GROUP BY version")
-            .fetch_all(&mut connection)
-            .await
-            .unwrap();
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
     let files = std::fs::read_dir("migrations/postgres").unwrap().count();
-    assert_eq!(rows.len(), files, "every migration applied: {rows:?}");
+    assert_eq!(applied.len(), files, "every migration applied: {applied:?}");
+    let created: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT command_tag, object_identity, count(*) FROM created_objects \
+         WHERE object_identity NOT LIKE '%_sqlx_migrations%' \
+         GROUP BY command_tag, object_identity ORDER BY object_identity",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    let tables = created
+        .iter()
+        .filter(|(tag, _, _)| tag == "CREATE TABLE")
+        .count();
     assert!(
-        rows.iter().all(|(_, times)| *times == 1),
-        "each exactly once: {rows:?}"
+        tables >= 6,
+        "the migrations' tables were logged: {created:#?}"
     );
+    let twice: Vec<_> = created.iter().filter(|(_, _, times)| *times != 1).collect();
+    assert!(twice.is_empty(), "created more than once: {twice:#?}");
 }
 
 #[tokio::test]
@@ -331,9 +367,8 @@ impl Drop for BreakableProxy {
     }
 }
 
-/// A create that must fail with 503 `unavailable`; how long it took.
-async fn expect_503(owner: &Client, account_id: &Uuid) -> Duration {
-    let started = Instant::now();
+/// A create that must fail with 503 `unavailable`; its request id.
+async fn expect_503(owner: &Client, account_id: &Uuid) -> String {
     let error = expect_error(
         owner
             .create_service_account(account_id, None, &create_request("during"))
@@ -342,38 +377,33 @@ async fn expect_503(owner: &Client, account_id: &Uuid) -> Duration {
         "unavailable",
     );
     assert!(error.message.contains("retry"));
-    started.elapsed()
+    error.request_id.clone()
 }
 
 /// After the first request has found the database gone, later ones are
-/// refused at once (the issue's bound: well under 100 ms each).
-async fn expect_fast_503s(owner: &Client, account_id: &Uuid, what: &str) {
-    let first = expect_503(owner, account_id).await;
-    let mut later: Vec<Duration> = Vec::new();
+/// refused at once, without trying the database: each later 503's request
+/// line says the database is known to be unreachable (the store's circuit
+/// breaker), none says it timed out or was refused a connection. How fast
+/// such a refusal is, is measured in `benches/verification.rs` (`refuse a
+/// read while the database is known to be down`), not timed here.
+async fn expect_fast_503s(server: &TestServer, owner: &Client, account_id: &Uuid, what: &str) {
+    expect_503(owner, account_id).await;
+    let mut later = Vec::new();
     for _ in 0..10 {
         later.push(expect_503(owner, account_id).await);
     }
-    println!(
-        "{what}: the first 503 took {} ms, the next ten {:?} ms",
-        first.as_millis(),
-        later.iter().map(Duration::as_millis).collect::<Vec<_>>()
-    );
-    // Each answer is bounded by the machine, not by the database timeout: on
-    // this shared machine one of ten may lose its core for a while, so nine
-    // of ten must be under the issue's 100 ms and every one far below the
-    // database timeout that a request to a dead database would wait.
-    let fast = later
-        .iter()
-        .filter(|took| **took < Duration::from_millis(100))
-        .count();
-    assert!(
-        fast >= 9,
-        "{what}: 503s should come at once once the database is known to be down: {later:?}"
-    );
-    assert!(
-        later.iter().all(|took| *took < Duration::from_millis(500)),
-        "{what}: no 503 may wait for the database: {later:?}"
-    );
+    let last = later.last().unwrap();
+    let log = server.log_once_it_holds(last).await;
+    for request_id in &later {
+        let line = log
+            .lines()
+            .find(|line| line.contains(request_id.as_str()) && line.contains("\"operation\""))
+            .unwrap_or_else(|| panic!("{what}: no request line for {request_id}"));
+        assert!(
+            line.contains("known to be unreachable"),
+            "{what}: a 503 that tried the database: {line}"
+        );
+    }
 }
 
 async fn readiness(server: &TestServer) -> u16 {
@@ -442,8 +472,11 @@ async fn connections_dropped_while_idle_are_replaced_without_an_error() {
     .await
     .expect("terminate the server's connections");
     admin.close().await.expect("close");
+    // However many the pool kept (that depends on scheduling), at least one
+    // idle connection was dropped under it: enough for what follows to mean
+    // something.
     assert!(
-        terminated >= 2,
+        terminated >= 1,
         "the server had idle connections to drop: {terminated}"
     );
 
@@ -480,7 +513,7 @@ async fn a_database_outage_is_503_and_the_same_server_recovers() {
 
     // The database goes away (connections refused).
     proxy.cut();
-    expect_fast_503s(&owner, &account_id, "cut").await;
+    expect_fast_503s(&server, &owner, &account_id, "cut").await;
     // Reading needs the database too: also 503 (the credential itself may be
     // checked from the cache), and the server is not ready.
     expect_error(
@@ -502,7 +535,7 @@ async fn a_database_outage_is_503_and_the_same_server_recovers() {
     // The network silently drops everything: only the client-side timeout
     // notices, the first time.
     proxy.stall();
-    expect_fast_503s(&owner, &account_id, "stalled").await;
+    expect_fast_503s(&server, &owner, &account_id, "stalled").await;
     proxy.restore();
     let after_stall = recovered(&owner, &account_id, "after the stall").await;
 
@@ -549,32 +582,24 @@ async fn postgres_never_holds_a_token() {
         tokens.extend([created.token, rotated.token]);
     }
     server.flush_last_use().await;
-    let mut connection = PgConnection::connect(server.database_url().unwrap())
-        .await
-        .unwrap();
-    let mut dumped = String::new();
-    for table in ["accounts", "grants", "service_accounts", "audit_events"] {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT t::text FROM {table} t"
-        )))
-        .fetch_all(&mut connection)
-        .await
-        .unwrap();
-        for row in rows {
-            dumped.push_str(&row.get::<String, _>(0));
-            dumped.push('\n');
-        }
-    }
+    // Every row of every table (found in the catalog), as JSON, where a
+    // bytea shows as hex: the readable and the hex form are both looked for.
+    let dumped = crate::common::postgres::every_row(server.database_url().unwrap()).await;
     assert!(
         dumped.contains(&server.owner_id.to_string()),
         "the dump holds the rows"
     );
     for token in &tokens {
-        assert!(!dumped.contains(token.as_str()));
-        assert!(
-            !dumped.contains(secret_of(token)),
-            "a secret is in the database"
-        );
+        for needle in [token.as_str(), secret_of(token)] {
+            assert!(
+                !dumped.contains(needle),
+                "a token or secret is in the database"
+            );
+            assert!(
+                !dumped.contains(&hex::encode(needle)),
+                "a token or secret is in a bytea of the database"
+            );
+        }
     }
 }
 
