@@ -89,6 +89,9 @@ pub struct SecretScanningSettings {
     pub public_revoke_rate: Rate,
     /// Peers whose `X-Forwarded-For` is believed (load balancers, proxies).
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// IPv6 clients of the public revocation endpoint are limited by
+    /// network: the first this many bits of their address.
+    pub public_revoke_ipv6_prefix: u8,
 }
 
 impl Default for SecretScanningSettings {
@@ -100,9 +103,16 @@ impl Default for SecretScanningSettings {
             action: LeakAction::default(),
             public_revoke_rate: DEFAULT_PUBLIC_REVOKE_RATE,
             trusted_proxies: Vec::new(),
+            public_revoke_ipv6_prefix: DEFAULT_PUBLIC_REVOKE_IPV6_PREFIX,
         }
     }
 }
+
+/// The IPv6 prefix length the public revocation endpoint limits clients by
+/// when not told otherwise: the network a single subscriber is commonly
+/// given (one client with a /64 could otherwise take a fresh address for
+/// every request).
+pub const DEFAULT_PUBLIC_REVOKE_IPV6_PREFIX: u8 = 64;
 
 /// Public revocation requests per client address when not told otherwise.
 pub const DEFAULT_PUBLIC_REVOKE_RATE: Rate = Rate {

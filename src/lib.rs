@@ -29,6 +29,8 @@ pub mod fuzzing;
 #[cfg(feature = "server")]
 pub mod private_files;
 #[cfg(feature = "server")]
+pub mod redact;
+#[cfg(feature = "server")]
 pub mod report;
 #[cfg(feature = "server")]
 pub mod server;

@@ -23,11 +23,13 @@ pub enum ErrorCode {
     ServiceAccountExpired,
     /// 409: a request with the same idempotency key is still running.
     IdempotencyKeyInUse,
+    /// 409: an idempotent replay's token has since been rotated away.
+    TokenSuperseded,
     /// 422: the idempotency key was used with a different request.
     IdempotencyKeyReused,
     /// 401: a leak report's signature is missing or does not verify.
     InvalidSignature,
-    /// 429: too many requests from this client address; retry later.
+    /// 429: too many requests (or tokens) from this client; retry later.
     RateLimited,
     /// 408: the request body did not arrive in time.
     RequestTimeout,
@@ -40,7 +42,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::InvalidToken,
@@ -50,6 +52,7 @@ impl ErrorCode {
         ErrorCode::ServiceAccountRevoked,
         ErrorCode::ServiceAccountExpired,
         ErrorCode::IdempotencyKeyInUse,
+        ErrorCode::TokenSuperseded,
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::InvalidSignature,
         ErrorCode::RateLimited,
@@ -70,6 +73,7 @@ impl ErrorCode {
             ErrorCode::ServiceAccountRevoked => "service_account_revoked",
             ErrorCode::ServiceAccountExpired => "service_account_expired",
             ErrorCode::IdempotencyKeyInUse => "idempotency_key_in_use",
+            ErrorCode::TokenSuperseded => "token_superseded",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::RateLimited => "rate_limited",
@@ -92,7 +96,10 @@ impl ErrorCode {
                 "the credential is malformed, unknown, wrong, expired or revoked"
             }
             ErrorCode::Forbidden => {
-                "the caller has standing in the account but lacks the `auth.manage` capability"
+                "the caller has standing in the account but lacks the `auth.manage` capability, \
+                 would receive a token holding capabilities it lacks, or used a previous token \
+                 (in its rotation's grace period), which cannot issue or change credentials; \
+                 the message says which"
             }
             ErrorCode::NotFound => {
                 "the account or service account does not exist, or the caller has no standing \
@@ -107,6 +114,10 @@ impl ErrorCode {
                 "a request with the same `Idempotency-Key` is still running: retry after it \
                  finishes to get its response"
             }
+            ErrorCode::TokenSuperseded => {
+                "the `Idempotency-Key` answered with a token that has since been rotated away: \
+                 the recorded response is not handed out again; send a new request"
+            }
             ErrorCode::IdempotencyKeyReused => {
                 "the `Idempotency-Key` was already used with a different request: use a new \
                  key for a new request"
@@ -116,7 +127,8 @@ impl ErrorCode {
                  publish, or does not verify"
             }
             ErrorCode::RateLimited => {
-                "too many requests from this client address: retry after `Retry-After` seconds"
+                "too many requests from this client (public revocation counts each distinct \
+                 token sent): retry after `Retry-After` seconds"
             }
             ErrorCode::RequestTimeout => "the request body did not arrive within 10 seconds",
             ErrorCode::PayloadTooLarge => "the request body is larger than the operation accepts",
@@ -137,7 +149,8 @@ impl ErrorCode {
             ErrorCode::NameConflict
             | ErrorCode::ServiceAccountRevoked
             | ErrorCode::ServiceAccountExpired
-            | ErrorCode::IdempotencyKeyInUse => ErrorStatusCode::CONFLICT,
+            | ErrorCode::IdempotencyKeyInUse
+            | ErrorCode::TokenSuperseded => ErrorStatusCode::CONFLICT,
             ErrorCode::IdempotencyKeyReused => ErrorStatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::RequestTimeout => ErrorStatusCode::REQUEST_TIMEOUT,
             ErrorCode::PayloadTooLarge => ErrorStatusCode::PAYLOAD_TOO_LARGE,

@@ -16,6 +16,7 @@ use http_body_util::BodyExt;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
+use super::decode_errors::{safe_path, without_values};
 use super::errors::ErrorCode;
 
 /// Path parameters of type `T`; a value that does not parse (say, an
@@ -39,10 +40,12 @@ where
     ) -> Result<Self, HttpError> {
         match <Path<T> as SharedExtractor>::from_request(rqctx).await {
             Ok(path) => Ok(Self(path.into_inner())),
-            Err(error) => Err(ErrorCode::InvalidRequest.with_message(format!(
+            // Dropshot's message quotes the value; this one says what was
+            // expected instead (a path segment may be a misplaced secret).
+            Err(_) => Err(ErrorCode::InvalidRequest.with_message(format!(
                 "invalid path parameter {}: {}",
                 parameter_names::<T>(),
-                error.external_message
+                expected_formats::<T>()
             ))),
         }
     }
@@ -79,11 +82,12 @@ where
         serde_path_to_error::deserialize(deserializer)
             .map(Self)
             .map_err(|error| {
-                let path = error.path().to_string();
+                let path = safe_path(&error.path().to_string());
+                let inner = without_values(&error.inner().to_string());
                 let message = if path.is_empty() || path == "." {
-                    format!("invalid query: {}", error.inner())
+                    format!("invalid query: {inner}")
                 } else {
-                    format!("invalid query parameter `{path}`: {}", error.inner())
+                    format!("invalid query parameter `{path}`: {inner}")
                 };
                 ErrorCode::InvalidRequest.with_message(message)
             })
@@ -132,8 +136,8 @@ where
             .map_err(|error| {
                 ErrorCode::InvalidRequest.with_message(format!(
                     "invalid `{}` header: {}",
-                    error.path(),
-                    error.inner()
+                    safe_path(&error.path().to_string()),
+                    without_values(&error.inner().to_string())
                 ))
             })
     }
@@ -161,6 +165,27 @@ fn parameter_names<T: JsonSchema>() -> String {
         .map(|name| format!("`{name}`"))
         .collect();
     names.join(" or ")
+}
+
+/// What each of `T`'s fields must be, from its schema's `format` (`account_id`
+/// must be a uuid), for a message that does not repeat the value.
+fn expected_formats<T: JsonSchema>() -> String {
+    let schema = schemars::r#gen::SchemaGenerator::default().into_root_schema_for::<T>();
+    let Some(object) = schema.schema.object else {
+        return "the value is not valid there".to_owned();
+    };
+    let described: Vec<String> = object
+        .properties
+        .iter()
+        .map(|(name, property)| match property {
+            schemars::schema::Schema::Object(property) => match &property.format {
+                Some(format) => format!("`{name}` must be a {format}"),
+                None => format!("`{name}` must be one this operation knows"),
+            },
+            schemars::schema::Schema::Bool(_) => format!("`{name}` is not valid"),
+        })
+        .collect();
+    described.join(", ")
 }
 
 /// A request body of type `T`, read (and size-checked) up front but decoded
@@ -219,11 +244,12 @@ impl BodyFormat for Form {
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
         serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            let path = error.path().to_string();
+            let path = safe_path(&error.path().to_string());
+            let inner = without_values(&error.inner().to_string());
             let message = if path.is_empty() || path == "." {
-                format!("invalid form body: {}", error.inner())
+                format!("invalid form body: {inner}")
             } else {
-                format!("invalid form body: field `{path}`: {}", error.inner())
+                format!("invalid form body: field `{path}`: {inner}")
             };
             ErrorCode::InvalidRequest.with_message(message)
         })
@@ -264,6 +290,8 @@ impl<T: DeserializeOwned, F: BodyFormat> Body<T, F> {
 }
 
 fn invalid_body(path: String, error: &serde_json::Error) -> HttpError {
+    let path = safe_path(&path);
+    let error = without_values(&error.to_string());
     let message = if path.is_empty() || path == "." {
         format!("invalid request body: {error}")
     } else {

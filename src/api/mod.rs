@@ -6,6 +6,7 @@
 //! storage and no business logic lives here; the implementation is in
 //! `crate::server`.
 
+pub mod decode_errors;
 pub mod document;
 pub mod errors;
 pub mod examples;
@@ -34,7 +35,7 @@ use self::verification::{IntrospectionRequest, IntrospectionResponse, Whoami};
 
 /// Version of the API contract (the document's `info.version`). The major
 /// number goes up with every breaking change.
-pub const API_VERSION: semver::Version = semver::Version::new(1, 4, 0);
+pub const API_VERSION: semver::Version = semver::Version::new(1, 5, 0);
 
 /// Largest request body any operation accepts. A create request is at most a
 /// 120-character name and a timestamp; 8 KiB leaves room for generous escaping
@@ -355,17 +356,6 @@ pub trait ServiceAccountsApi {
     async fn readyz(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseOk<HealthStatus>, HttpError>;
-
-    /// Prometheus metrics (text format), unless `--metrics-bind` serves them
-    /// elsewhere. Not part of the published API.
-    #[endpoint {
-        method = GET,
-        path = "/metrics",
-        unpublished = true,
-    }]
-    async fn metrics(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<http::Response<dropshot::Body>, HttpError>;
 
     /// This document, byte for byte as checked in. Not part of the published
     /// API (it is left out of the document itself).

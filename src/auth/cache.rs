@@ -62,6 +62,19 @@ impl<K, V> Expiry<K, Timed<V>> for FromReadStart {
     ) -> Option<Duration> {
         Some(self.0.saturating_sub(value.read_started.elapsed()))
     }
+
+    /// A re-inserted entry (a newer read of the same key) lives `ttl` from
+    /// that read's start, not from the first one's: without this, moka keeps
+    /// the first expiry.
+    fn expire_after_update(
+        &self,
+        key: &K,
+        value: &Timed<V>,
+        updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, value, updated_at)
+    }
 }
 
 pub struct CredentialCache {
@@ -242,5 +255,49 @@ impl ClientLookup for CredentialCache {
             })
             .await?;
         Ok(found.map(|stored| (*stored).clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The second review: moka keeps an entry's first expiry when it is
+    /// inserted again unless `expire_after_update` says otherwise. A
+    /// re-inserted entry (a newer read of the same key) lives its whole
+    /// lifetime again, from its own read's start.
+    #[test]
+    fn a_reinserted_entry_lives_its_whole_ttl_again() {
+        let ttl = Duration::from_secs(60);
+        let expiry = FromReadStart(ttl);
+        let fresh = Timed {
+            value: (),
+            read_started: Instant::now(),
+        };
+        // The first entry had 5 s left; the new read just started.
+        let left = Expiry::<u8, Timed<()>>::expire_after_update(
+            &expiry,
+            &0,
+            &fresh,
+            Instant::now(),
+            Some(Duration::from_secs(5)),
+        )
+        .expect("an expiry");
+        assert!(left > Duration::from_secs(55), "{left:?}");
+        assert!(left <= ttl);
+        // And a re-insert of an older read does not outlive that read.
+        let older = Timed {
+            value: (),
+            read_started: Instant::now() - Duration::from_secs(50),
+        };
+        let left = Expiry::<u8, Timed<()>>::expire_after_update(
+            &expiry,
+            &0,
+            &older,
+            Instant::now(),
+            Some(Duration::from_secs(59)),
+        )
+        .unwrap();
+        assert!(left <= Duration::from_secs(10), "{left:?}");
     }
 }

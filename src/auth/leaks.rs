@@ -110,7 +110,13 @@ impl KeySource for PartnerKeys {
         Box::pin(async move {
             let document = read_document(http, &self.url).await?;
             parse_keys(&document).map_err(|e| {
-                KeysUnavailable::caused(format!("{} is not a public key list", self.url), e)
+                KeysUnavailable::caused(
+                    format!(
+                        "{} is not a public key list",
+                        crate::redact::fetched_url(&self.url)
+                    ),
+                    e,
+                )
             })
         })
     }

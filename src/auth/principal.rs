@@ -96,6 +96,18 @@ impl CredentialFacts {
         }
     }
 
+    /// Whether this is a service account's previous token, working in its
+    /// rotation's grace period.
+    pub fn is_previous_token(&self) -> bool {
+        matches!(
+            self,
+            CredentialFacts::ServiceAccountToken {
+                generation: TokenGeneration::Previous,
+                ..
+            }
+        )
+    }
+
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         match self {
             CredentialFacts::ServiceAccountToken { expires_at, .. } => *expires_at,

@@ -75,7 +75,7 @@ pub struct InsecureUrl {
 pub fn require_https(url: &str, what: &'static str) -> Result<(), InsecureUrl> {
     let insecure = || InsecureUrl {
         what,
-        url: url.to_owned(),
+        url: crate::redact::fetched_url(url),
     };
     let parsed = reqwest::Url::parse(url).map_err(|_| insecure())?;
     match parsed.scheme() {
@@ -96,7 +96,12 @@ pub fn require_https(url: &str, what: &'static str) -> Result<(), InsecureUrl> {
 /// GETs `url` with `http` and returns its body, refusing a non-2xx answer
 /// and any body over [`MAX_DOCUMENT_BYTES`].
 pub async fn read_document(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, KeysUnavailable> {
-    let failed = |source: reqwest::Error| KeysUnavailable::caused(format!("GET {url}"), source);
+    // The URL may carry a credential: the messages show it redacted, and the
+    // HTTP error's own copy of it is dropped.
+    let shown = crate::redact::fetched_url(url);
+    let failed = |source: reqwest::Error| {
+        KeysUnavailable::caused(format!("GET {shown}"), source.without_url())
+    };
     let mut response = http
         .get(url)
         .header(http::header::ACCEPT, "application/json")
@@ -108,7 +113,7 @@ pub async fn read_document(http: &reqwest::Client, url: &str) -> Result<Vec<u8>,
     while let Some(chunk) = response.chunk().await.map_err(failed)? {
         if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
             return Err(KeysUnavailable::new(format!(
-                "GET {url}: the document is larger than {MAX_DOCUMENT_BYTES} bytes"
+                "GET {shown}: the document is larger than {MAX_DOCUMENT_BYTES} bytes"
             )));
         }
         body.extend_from_slice(&chunk);
@@ -169,7 +174,9 @@ impl<S: KeySource> PublishedKeys<S> {
     pub fn new(source: S, policy: RefreshPolicy, clock: Arc<dyn Clock>, log: Logger) -> Self {
         let http = reqwest::Client::builder()
             .timeout(policy.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // A redirect could send the fetch to any host or scheme (and a
+            // key set from there would be believed): none is followed.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("hbx-sa/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with no custom TLS settings builds");

@@ -15,9 +15,10 @@ use crate::auth::oauth::keys::{self, JwksLocation};
 use crate::auth::oauth::{self, IssuerSettings};
 use crate::config::{
     DEFAULT_BIND, DEFAULT_CREDENTIAL_CACHE_TTL, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT,
-    DEFAULT_PUBLIC_REVOKE_RATE, DEFAULT_SHUTDOWN_TIMEOUT, HumanDuration, Rate,
-    SecretScanningSettings, Settings, TrustedProxy, parse_tolerance,
+    DEFAULT_PUBLIC_REVOKE_IPV6_PREFIX, DEFAULT_PUBLIC_REVOKE_RATE, DEFAULT_SHUTDOWN_TIMEOUT,
+    HumanDuration, Rate, SecretScanningSettings, Settings, TrustedProxy, parse_tolerance,
 };
+use crate::server::lifecycle::DEFAULT_METRICS_BIND;
 use crate::service::admin::DEFAULT_BOOTSTRAP_NAME;
 use crate::service::idempotency;
 use crate::service::leaks::LeakAction;
@@ -60,9 +61,10 @@ pub struct ServeArgs {
     /// in front); without it such a bind is refused
     #[arg(long, env = "HBX_SA_ALLOW_PLAIN_HTTP")]
     pub allow_plain_http: bool,
-    /// Serve /metrics on this address instead of the API's
-    #[arg(long, env = "HBX_SA_METRICS_BIND")]
-    pub metrics_bind: Option<SocketAddr>,
+    /// Serve /metrics on this address (never on the API's); a non-loopback
+    /// address exposes them to whoever can reach it
+    #[arg(long, env = "HBX_SA_METRICS_BIND", default_value = DEFAULT_METRICS_BIND)]
+    pub metrics_bind: SocketAddr,
     /// On SIGTERM or SIGINT, how long in-flight requests may go on before
     /// they are cut
     #[arg(long, env = "HBX_SA_SHUTDOWN_TIMEOUT", default_value_t = HumanDuration::from_std(DEFAULT_SHUTDOWN_TIMEOUT))]
@@ -100,6 +102,12 @@ pub struct ServeArgs {
     /// comma-separated in the variable); without them it is ignored
     #[arg(long, env = "HBX_SA_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// IPv6 clients of the public revocation endpoint are limited by network:
+    /// the first this many bits of their address (128: each address alone)
+    #[arg(long, env = "HBX_SA_PUBLIC_REVOKE_IPV6_PREFIX",
+        default_value_t = DEFAULT_PUBLIC_REVOKE_IPV6_PREFIX,
+        value_parser = clap::value_parser!(u8).range(1..=128))]
+    pub public_revoke_ipv6_prefix: u8,
     #[command(flatten)]
     pub oauth: OAuthArgs,
     #[command(flatten)]
@@ -461,6 +469,7 @@ impl ServeArgs {
             },
             public_revoke_rate: self.public_revoke_rate,
             trusted_proxies: self.trusted_proxies,
+            public_revoke_ipv6_prefix: self.public_revoke_ipv6_prefix,
         };
         Ok(settings)
     }

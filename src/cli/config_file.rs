@@ -160,35 +160,6 @@ fn scalar(value: &toml::Value) -> Option<String> {
     }
 }
 
-/// What stands in for a hidden secret.
-const REDACTED: &str = "REDACTED";
-
-/// `url` with its secrets replaced, for showing: the password of its user
-/// part, and the values of query parameters that carry a password
-/// (`password`, `sslpassword`, ...). Text that does not parse as a URL may
-/// hide a password anywhere, so it is not shown at all.
-pub fn redact_url(text: &str) -> String {
-    let Ok(mut url) = url::Url::parse(text) else {
-        return format!("{REDACTED} (not a URL)");
-    };
-    if url.password().is_some() {
-        // Only fails for URLs that cannot have credentials, which have none.
-        let _ = url.set_password(Some(REDACTED));
-    }
-    if url.query().is_some() {
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(name, value)| {
-                let secret = name.to_ascii_lowercase().contains("password");
-                let value = if secret { REDACTED.into() } else { value };
-                (name.into_owned(), value.into_owned())
-            })
-            .collect();
-        url.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    url.to_string()
-}
-
 /// How the command line was given: for showing the effective configuration.
 #[derive(Clone, Copy)]
 pub struct Invocation<'a> {
@@ -201,38 +172,6 @@ pub struct Invocation<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db.example:5432/hbx?sslmode=require"),
-            "postgres://app:REDACTED@db.example:5432/hbx?sslmode=require"
-        );
-        assert_eq!(redact_url("postgres://app@db/hbx"), "postgres://app@db/hbx");
-        // A password in the query, as sqlx and libpq accept it.
-        let shown = redact_url("postgres://app@db/hbx?password=s3cret&sslmode=require");
-        assert_eq!(
-            shown,
-            "postgres://app@db/hbx?password=REDACTED&sslmode=require"
-        );
-        let shown = redact_url("postgres://app@db/hbx?sslpassword=s3cret");
-        assert!(!shown.contains("s3cret"), "{shown}");
-        // Percent-encoded passwords, and ones with characters a URL parser
-        // may split on.
-        for url in [
-            "postgres://app:s3%2Fcret@db/hbx",
-            "postgres://app:s3/cret@db/hbx",
-            "postgres://app:s3@cret@db/hbx",
-            "postgres://app:s3:cret@db/hbx",
-            "postgres://app:s3?cret@db/hbx",
-            "postgres://app:s3#cret@db/hbx",
-            "not a url with s3cret",
-        ] {
-            let shown = redact_url(url);
-            assert!(!shown.contains("s3"), "{url} is shown as {shown}");
-            assert!(!shown.contains("cret"), "{url} is shown as {shown}");
-        }
-    }
 
     #[test]
     fn the_path_comes_from_the_flag_first() {

@@ -17,6 +17,7 @@ pub mod operator;
 pub mod output;
 pub mod scan;
 pub mod serve;
+pub mod text_log;
 
 use std::process::ExitCode;
 

@@ -321,6 +321,17 @@ pub struct AuditLine {
     /// where it was found, and whether the report revoked it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leak: Option<LeakOutput>,
+    /// For an idempotent replay: of which operation, and the token handed
+    /// out again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayOutput>,
+}
+
+/// A replayed response, in the audit log.
+#[derive(Debug, Serialize)]
+pub struct ReplayOutput {
+    pub of: &'static str,
+    pub token_public_id: String,
 }
 
 /// A leak report, in the audit log.
@@ -351,6 +362,7 @@ pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
                 previous_token_public_id: None,
                 previous_token_expires_at: None,
                 leak: None,
+                replay: None,
             };
             match event.detail {
                 None => {}
@@ -375,6 +387,15 @@ pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
                 Some(AuditDetail::Retired {
                     previous_token_public_id,
                 }) => line.previous_token_public_id = Some(previous_token_public_id),
+                Some(AuditDetail::Replay {
+                    of,
+                    token_public_id,
+                }) => {
+                    line.replay = Some(ReplayOutput {
+                        of: of.as_str(),
+                        token_public_id,
+                    });
+                }
                 Some(AuditDetail::Leak {
                     reporter,
                     token_public_id,

@@ -12,11 +12,11 @@ use slog::{Drain, Logger, info, o, warn};
 
 use super::args::{LogFormat, LogLevel, ServeArgs};
 use super::config_file::Invocation;
-use super::config_file::redact_url;
 use super::error::CliError;
 use super::output::print_object;
 use crate::app::App;
 use crate::clock::SystemClock;
+use crate::redact;
 use crate::server::lifecycle::{Server, ServerOptions, TlsFiles};
 
 pub async fn serve(args: ServeArgs, invocation: Invocation<'_>) -> Result<(), CliError> {
@@ -64,7 +64,7 @@ pub async fn serve(args: ServeArgs, invocation: Invocation<'_>) -> Result<(), Cl
     info!(log, "serving the service-accounts API";
         "address" => %server.local_addr(),
         "tls" => options.tls.is_some(),
-        "metrics" => server.metrics_addr().map(|a| a.to_string()).unwrap_or_else(|| "/metrics".into()),
+        "metrics" => %server.metrics_addr(),
         "storage" => storage);
     tokio::select! {
         result = server.wait_for_shutdown() => return Ok(result?),
@@ -107,7 +107,8 @@ fn logger(format: LogFormat, level: LogLevel) -> (Logger, slog_async::AsyncGuard
         Box::new(json)
     } else {
         let decorator = slog_term::TermDecorator::new().stderr().build();
-        Box::new(slog_term::FullFormat::new(decorator).build().ignore_res())
+        let text = slog_term::FullFormat::new(decorator).build().ignore_res();
+        Box::new(super::text_log::EscapeControls(text))
     };
     let (drain, guard) = slog_async::Async::new(drain)
         .chan_size(8192)
@@ -171,10 +172,10 @@ fn effective_configuration(invocation: Invocation<'_>) -> EffectiveConfiguration
             .flatten()
             .map(|values| values.map(|v| v.to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
-        let raw: Vec<String> = if id == "database_url" {
-            raw.iter().map(|url| redact_url(url)).collect()
-        } else {
-            raw
+        let raw: Vec<String> = match id {
+            "database_url" => raw.iter().map(|url| redact::database_url(url)).collect(),
+            _ if id.ends_with("_url") => raw.iter().map(|url| redact::fetched_url(url)).collect(),
+            _ => raw,
         };
         let value = match raw.len() {
             0 => SettingValue::Unset,

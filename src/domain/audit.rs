@@ -25,10 +25,14 @@ pub enum AuditAction {
     /// Someone holding one of the service account's tokens sent it to the
     /// public revocation endpoint (the detail says from which address).
     PublicRevocation,
+    /// A recorded create or rotation response, with its token, was handed
+    /// out again for a retried request (the detail says which and which
+    /// token).
+    IdempotentReplay,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 9] = [
         AuditAction::Create,
         AuditAction::Rotate,
         AuditAction::Revoke,
@@ -37,6 +41,7 @@ impl AuditAction {
         AuditAction::RetirePreviousToken,
         AuditAction::LeakReport,
         AuditAction::PublicRevocation,
+        AuditAction::IdempotentReplay,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -49,6 +54,7 @@ impl AuditAction {
             AuditAction::RetirePreviousToken => "retire_previous_token",
             AuditAction::LeakReport => "leak_report",
             AuditAction::PublicRevocation => "public_revocation",
+            AuditAction::IdempotentReplay => "idempotent_replay",
         }
     }
 
@@ -72,6 +78,12 @@ pub enum AuditDetail {
     },
     /// The previous token whose grace period was ended.
     Retired { previous_token_public_id: String },
+    /// A replayed response: of which operation (`create` or `rotate`), and
+    /// the token it handed out again (its public id).
+    Replay {
+        of: AuditAction,
+        token_public_id: String,
+    },
     /// A leaked token reported: by whom, where it was found, which token
     /// (its public id), and whether this report revoked the service account
     /// (it may have been revoked already, or the server only records).

@@ -23,10 +23,13 @@ impl ValidationError {
     }
 }
 
-/// A human-readable name: 1–120 Unicode scalar values, not only white space,
-/// without control characters and without the invisible bidirectional controls
-/// that can make a name display as something it is not. Kept exactly as given
-/// (no trimming or normalization), so what is stored is what was sent.
+/// A human-readable name: 1–120 Unicode scalar values, not only blank
+/// characters, without control characters, without any character Unicode
+/// says to display as nothing (Default_Ignorable_Code_Point: zero-width
+/// spaces and joiners, variation selectors, Hangul fillers, tag characters)
+/// and without the bidirectional controls that can make a name display as
+/// something it is not. Kept exactly as given (no trimming or normalization),
+/// so what is stored is what was sent.
 fn check_display_name(field: &'static str, value: &str) -> Result<(), ValidationError> {
     let chars = value.chars().count();
     if chars == 0 {
@@ -37,9 +40,6 @@ fn check_display_name(field: &'static str, value: &str) -> Result<(), Validation
             field,
             format!("must be at most {NAME_MAX_CHARS} characters long (got {chars})"),
         ));
-    }
-    if value.chars().all(char::is_whitespace) {
-        return Err(ValidationError::new(field, "must not be only white space"));
     }
     if let Some((position, c)) = value
         .chars()
@@ -56,18 +56,39 @@ fn check_display_name(field: &'static str, value: &str) -> Result<(), Validation
             ),
         ));
     }
+    if value.chars().all(is_blank) {
+        return Err(ValidationError::new(
+            field,
+            "must not be only blank characters (white space, or characters that display \
+             as nothing): it would look empty",
+        ));
+    }
     Ok(())
 }
 
 fn is_forbidden_in_names(c: char) -> bool {
     c.is_control()
         || is_format_character(c)
-        || matches!(
-            c,
-            '\u{2028}' | '\u{2029}'              // line and paragraph separators
-            // Hangul fillers: letters that render as nothing.
-            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}'
-        )
+        || is_default_ignorable(c)
+        || matches!(c, '\u{2028}' | '\u{2029}') // line and paragraph separators
+}
+
+/// Unicode's Default_Ignorable_Code_Point: characters a renderer shows as
+/// nothing at all unless it supports them specially (U+034F, variation
+/// selectors, Mongolian free variation selectors, Khmer inherent vowels,
+/// Hangul fillers, U+E0100..U+E01EF), from the property data `icu_properties`
+/// compiles in, so a new Unicode version comes with the crate.
+pub fn is_default_ignorable(c: char) -> bool {
+    icu_properties::CodePointSetData::new::<icu_properties::props::DefaultIgnorableCodePoint>()
+        .contains(c)
+}
+
+/// Characters that show as blank space: Unicode's White_Space, and the
+/// characters that are not space but draw nothing (U+2800 BRAILLE PATTERN
+/// BLANK). A name of only these would look empty.
+pub fn is_blank(c: char) -> bool {
+    icu_properties::CodePointSetData::new::<icu_properties::props::WhiteSpace>().contains(c)
+        || c == '\u{2800}'
 }
 
 /// Unicode general category Cf (format characters, Unicode 16): invisible
@@ -157,9 +178,68 @@ mod tests {
             "filler\u{115F}",
             "filler\u{1160}",
             "half\u{FFA0}width",
+            // Default_Ignorable_Code_Point outside Cf (the second review's).
+            "bootstrap-owner\u{034F}",
+            "\u{FE00}",
+            "mongolian\u{180B}",
+            "khmer\u{17B4}",
+            "selector\u{E0100}",
+            // Blank without being white space.
+            "\u{2800}",
+            "\u{2800} \u{3000}",
         ] {
             let error = ServiceAccountName::parse(bad.into()).unwrap_err();
             assert_eq!(error.field, "name", "{bad:?}");
         }
+    }
+
+    /// Every Default_Ignorable_Code_Point, from the Unicode property data
+    /// (not a hand list), is refused alone and inside an otherwise good name.
+    #[test]
+    fn every_default_ignorable_code_point_is_refused() {
+        let set = icu_properties::CodePointSetData::new::<
+            icu_properties::props::DefaultIgnorableCodePoint,
+        >();
+        let mut checked = 0;
+        for range in set.iter_ranges() {
+            for c in range.filter_map(char::from_u32) {
+                for name in [
+                    c.to_string(),
+                    format!("bootstrap-owner{c}"),
+                    format!("a{c}b"),
+                ] {
+                    assert!(
+                        ServiceAccountName::parse(name).is_err(),
+                        "U+{:04X} accepted",
+                        u32::from(c)
+                    );
+                }
+                checked += 1;
+            }
+        }
+        // Unicode 16 has 4,174 of them (most unassigned, reserved as ignorable).
+        assert!(
+            checked > 4000,
+            "only {checked} default-ignorable code points"
+        );
+    }
+
+    #[test]
+    fn names_that_only_look_blank_are_empty() {
+        for blank in [
+            "\u{2800}",
+            "\u{2800}\u{2800}",
+            " \u{2800} ",
+            "\u{1680}",
+            "\u{205F}",
+        ] {
+            let error = ServiceAccountName::parse(blank.into()).unwrap_err();
+            assert!(
+                error.message.contains("blank"),
+                "{blank:?}: {}",
+                error.message
+            );
+        }
+        assert!(ServiceAccountName::parse("a\u{2800}b".into()).is_ok());
     }
 }

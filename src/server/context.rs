@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use super::frame::{Frame, Observed};
-use super::metrics::MetricsSources;
 use super::rate_limit::RateLimiter;
 use crate::auth::Authenticator;
 use crate::auth::introspection_client::IntrospectionClientAuthenticator;
@@ -25,16 +24,14 @@ pub struct ApiContext {
     pub idempotency: Arc<Idempotency>,
     pub identities: Identities,
     pub health: Arc<dyn StoreHealth>,
-    /// What `/metrics` reads when it is served here.
-    pub metrics_sources: MetricsSources,
-    /// Whether `/metrics` is served here (not on `--metrics-bind`).
-    pub metrics_here: bool,
     pub leaks: Leaks,
     pub github_keys: Arc<SenderKeys>,
     pub gitlab_keys: Arc<SenderKeys>,
-    /// Bounds the public revocation endpoint, per client address.
+    /// Bounds the public revocation endpoint, per client.
     pub public_revocations: RateLimiter,
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// IPv6 clients are limited by network: this many leading bits.
+    pub public_revoke_ipv6_prefix: u8,
 }
 
 impl Observed for ApiContext {

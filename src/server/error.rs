@@ -94,6 +94,15 @@ pub fn service_error(error: ServiceError) -> HttpError {
              do not hold ({}); ask an owner of the account to rotate it",
             missing.join(", ")
         )),
+        ServiceError::PreviousToken { operation } => ErrorCode::Forbidden.with_message(format!(
+            "this request was made with a previous token, still working in its rotation's grace \
+             period, which cannot {operation}: a leaked previous token must not outlive the \
+             grace period or replace the current token. Use the current token"
+        )),
+        ServiceError::ReplaySuperseded => ErrorCode::TokenSuperseded.with_message(
+            "this Idempotency-Key answered with a token that has since been rotated away; its \
+             response is not handed out again: send a new request with a new key",
+        ),
         ServiceError::NameConflict { name } => ErrorCode::NameConflict.with_message(format!(
             "a service account named {name:?} already exists in this account: choose another \
              name, or revoke the existing one first"

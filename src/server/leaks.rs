@@ -1,13 +1,12 @@
 //! The leaked-token operations: signed reports from secret-scanning partners
 //! (signature checked over the raw body before anything is parsed), and the
-//! public revocation endpoint (rate-limited per client address, the same
-//! answer whatever it was sent).
-
-use std::net::IpAddr;
+//! public revocation endpoint (rate-limited per client, by the tokens it
+//! sends; the same answer whatever it was sent).
 
 use dropshot::{HttpError, HttpResponseAccepted, HttpResponseOk, RequestContext};
 use slog::info;
 
+use super::client_address::{client_address, limiter_key};
 use super::context::ApiContext;
 use super::error::service_error;
 use crate::api::errors::ErrorCode;
@@ -17,8 +16,7 @@ use crate::api::leaks::{
     TokenReportFeedback,
 };
 use crate::auth::leaks::{Sender, SignatureError};
-use crate::config::TrustedProxy;
-use crate::service::leaks::{Label, MAX_TOKENS_PER_REQUEST, Reporter, token_hash};
+use crate::service::leaks::{Label, MAX_TOKENS_PER_REQUEST, Reporter, Sighting, token_hash};
 
 /// Handles a partner's report: signature first, over the bytes as they came.
 pub async fn report(
@@ -44,29 +42,35 @@ pub async fn report(
             reported.len()
         )));
     }
-    let mut feedback = Vec::with_capacity(reported.len());
-    let mut true_positives = 0;
-    for item in reported {
-        let by = Reporter::Partner {
-            name: sender.as_str(),
+    let by = Reporter::Partner {
+        name: sender.as_str(),
+    };
+    let sightings: Vec<Sighting> = reported
+        .into_iter()
+        .map(|item| Sighting {
+            token: item.token,
             source: item.source,
             url: item.url,
-        };
-        let label = context
-            .leaks
-            .report(&item.token, &by, &rqctx.request_id)
-            .await
-            .map_err(service_error)?;
-        true_positives += usize::from(label == Label::TruePositive);
-        feedback.push(TokenReportFeedback {
-            token_hash: token_hash(&item.token),
+        })
+        .collect();
+    let labels = context
+        .leaks
+        .report(&sightings, &by, &rqctx.request_id)
+        .await
+        .map_err(service_error)?;
+    let true_positives = labels.iter().filter(|l| **l == Label::TruePositive).count();
+    let feedback: Vec<TokenReportFeedback> = sightings
+        .iter()
+        .zip(labels)
+        .map(|(sighting, label)| TokenReportFeedback {
+            token_hash: token_hash(&sighting.token),
             token_type: TOKEN_TYPE.to_owned(),
             label: match label {
                 Label::TruePositive => TokenLabel::TruePositive,
                 Label::FalsePositive => TokenLabel::FalsePositive,
             },
-        });
-    }
+        })
+        .collect();
     info!(rqctx.log, "leak report";
         "sender" => sender.as_str(),
         "reported" => feedback.len(),
@@ -94,7 +98,9 @@ fn signature_error(error: SignatureError) -> HttpError {
     }
 }
 
-/// Handles a public revocation request.
+/// Handles a public revocation request. The client is let in on one unit of
+/// its limit, then charged one more for each further distinct token of our
+/// form the request carries (the work it asks for), before any is looked up.
 pub async fn revoke(
     rqctx: &RequestContext<ApiContext>,
     body: JsonBody<PublicRevocationRequest>,
@@ -105,7 +111,8 @@ pub async fn revoke(
         rqctx.request.headers(),
         &context.trusted_proxies,
     );
-    if let Err(wait) = context.public_revocations.admit(client) {
+    let limited_as = limiter_key(client, context.public_revoke_ipv6_prefix);
+    if let Err(wait) = context.public_revocations.admit(limited_as) {
         let mut error = ErrorCode::RateLimited.with_message(format!(
             "too many revocation requests from this address: retry in {} seconds",
             wait.as_secs().max(1)
@@ -123,112 +130,29 @@ pub async fn revoke(
              in another request"
         )));
     }
-    let by = Reporter::Holder { address: client };
-    for credential in &request.credentials {
-        context
-            .leaks
-            .report(credential, &by, &rqctx.request_id)
-            .await
-            .map_err(service_error)?;
-    }
-    Ok(HttpResponseAccepted(PublicRevocationReceipt::accepted()))
-}
-
-/// The client's address: the peer's, unless the peer is a trusted proxy;
-/// then `X-Forwarded-For` is read from the right (the entries the trusted
-/// proxies added) to the first address that is not a trusted proxy. The left
-/// part of the header is the client's own say, and is never believed.
-pub fn client_address(peer: IpAddr, headers: &http::HeaderMap, trusted: &[TrustedProxy]) -> IpAddr {
-    let is_trusted = |address: &IpAddr| trusted.iter().any(|proxy| proxy.contains(address));
-    let peer = peer.to_canonical();
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let hops: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
+    let candidates = context
+        .leaks
+        .candidates(request.credentials.iter().map(String::as_str))
+        .len();
+    let further = u32::try_from(candidates.saturating_sub(1)).unwrap_or(u32::MAX);
+    context.public_revocations.charge(limited_as, further);
+    let sightings: Vec<Sighting> = request
+        .credentials
+        .into_iter()
+        .map(|token| Sighting {
+            token,
+            source: None,
+            url: None,
+        })
         .collect();
-    let mut client = peer;
-    for hop in hops.iter().rev() {
-        let Ok(address) = hop.trim().parse::<IpAddr>() else {
-            // Unreadable: stop at the last trusted hop rather than guess.
-            break;
-        };
-        client = address.to_canonical();
-        if !is_trusted(&client) {
-            break;
-        }
-    }
-    client
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn trusted(list: &[&str]) -> Vec<TrustedProxy> {
-        list.iter().map(|p| p.parse().unwrap()).collect()
-    }
-
-    fn forwarded(values: &[&str]) -> http::HeaderMap {
-        let mut headers = http::HeaderMap::new();
-        for value in values {
-            headers.append("x-forwarded-for", value.parse().unwrap());
-        }
-        headers
-    }
-
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
-        let proxies = trusted(&["10.0.0.0/8", "192.168.1.5"]);
-        // A peer that is not a proxy: its own address, whatever it claims.
-        assert_eq!(
-            client_address(ip("203.0.113.9"), &forwarded(&["1.2.3.4"]), &proxies),
-            ip("203.0.113.9")
-        );
-        // Through the load balancer: the address it saw.
-        assert_eq!(
-            client_address(ip("10.1.2.3"), &forwarded(&["198.51.100.7"]), &proxies),
-            ip("198.51.100.7")
-        );
-        // A forged left part is skipped: the first untrusted from the right.
-        assert_eq!(
-            client_address(
-                ip("10.1.2.3"),
-                &forwarded(&["6.6.6.6, 198.51.100.7, 192.168.1.5"]),
-                &proxies
-            ),
-            ip("198.51.100.7")
-        );
-        assert_eq!(
-            client_address(
-                ip("10.1.2.3"),
-                &forwarded(&["6.6.6.6", "198.51.100.7"]),
-                &proxies
-            ),
-            ip("198.51.100.7")
-        );
-        // Nothing forwarded, or garbage: the proxy itself.
-        assert_eq!(
-            client_address(ip("10.1.2.3"), &forwarded(&[]), &proxies),
-            ip("10.1.2.3")
-        );
-        assert_eq!(
-            client_address(ip("10.1.2.3"), &forwarded(&["not-an-ip"]), &proxies),
-            ip("10.1.2.3")
-        );
-        // No trusted proxies at all: never read.
-        assert_eq!(
-            client_address(ip("10.1.2.3"), &forwarded(&["1.2.3.4"]), &[]),
-            ip("10.1.2.3")
-        );
-        // IPv4 mapped into IPv6 is the IPv4 address.
-        assert_eq!(
-            client_address(ip("::ffff:203.0.113.9"), &forwarded(&[]), &proxies),
-            ip("203.0.113.9")
-        );
-    }
+    context
+        .leaks
+        .report(
+            &sightings,
+            &Reporter::Holder { address: client },
+            &rqctx.request_id,
+        )
+        .await
+        .map_err(service_error)?;
+    Ok(HttpResponseAccepted(PublicRevocationReceipt::accepted()))
 }

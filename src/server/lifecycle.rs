@@ -1,5 +1,5 @@
 //! The server's life: it starts the API (plain HTTP or TLS), the metrics
-//! listener when metrics have an address of their own, and the background
+//! listener on its own address (loopback by default), and the background
 //! work that outlives single requests (recording `last_used_at`, watching
 //! other processes' credential changes, deleting expired idempotency
 //! records); and it stops them in order, without losing what is pending.
@@ -17,7 +17,7 @@ use slog::Logger;
 
 use super::context::ApiContext;
 use super::frame::{Detached, Frame, Observed, observe};
-use super::metrics::{Metrics, MetricsSources};
+use super::metrics::{ActiveCount, Metrics, MetricsSources};
 use super::operations::metrics_response;
 use super::rate_limit::RateLimiter;
 use super::request_log::RequestLines;
@@ -26,6 +26,7 @@ use crate::app::App;
 use crate::auth::last_use::LastUseRecorder;
 use crate::auth::leaks::Sender;
 use crate::service::idempotency::{CLEANUP_INTERVAL, Idempotency};
+use crate::service::leaks::MAX_TOKENS_PER_REQUEST;
 
 /// The HTTP server could not start (the address is taken, say).
 #[derive(Debug, thiserror::Error)]
@@ -58,17 +59,24 @@ pub struct ServerOptions {
     pub bind: SocketAddr,
     /// Serve TLS (none: plain HTTP).
     pub tls: Option<TlsFiles>,
-    /// Serve `/metrics` on this address instead of the API's.
-    pub metrics_bind: Option<SocketAddr>,
+    /// Where `/metrics` is served (never on the API's address: the
+    /// authentication counters' reasons are no stranger's business).
+    pub metrics_bind: SocketAddr,
 }
 
+/// Where the command line serves metrics when not told otherwise: loopback
+/// only (a scraper elsewhere is the operator's explicit choice), on the port
+/// registered for Prometheus exporters of this kind.
+pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
+
 impl ServerOptions {
-    /// Plain HTTP on `bind`, metrics on the same address.
+    /// Plain HTTP on `bind`, metrics on a free loopback port
+    /// ([`Server::metrics_addr`] says which).
     pub fn plain(bind: SocketAddr) -> Self {
         Self {
             bind,
             tls: None,
-            metrics_bind: None,
+            metrics_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -76,7 +84,7 @@ impl ServerOptions {
 /// A running server and the background work that outlives single requests.
 pub struct Server {
     http: HttpServer<ApiContext>,
-    metrics_http: Option<HttpServer<MetricsContext>>,
+    metrics_http: HttpServer<MetricsContext>,
     last_use: Arc<LastUseRecorder>,
     /// State-changing handlers still running for clients that went away.
     detached: Arc<Detached>,
@@ -108,7 +116,7 @@ impl Server {
         let log = frame.request_lines.wrap(log);
         let metrics_sources = MetricsSources {
             health: app.store().clone(),
-            service_accounts: app.store().clone(),
+            active_count: Arc::new(ActiveCount::new(app.store().clone(), app.clock().clone())),
             cache: app.credential_cache(),
         };
         let last_use = app.start_last_use_recorder(log.new(slog::o!("component" => "last_use")));
@@ -126,16 +134,16 @@ impl Server {
             idempotency,
             identities: app.identities(),
             health: app.store().clone(),
-            metrics_sources: metrics_sources.clone(),
-            metrics_here: options.metrics_bind.is_none(),
             leaks: app.leaks(),
             github_keys: app.sender_keys(Sender::GitHub),
             gitlab_keys: app.sender_keys(Sender::GitLab),
             public_revocations: RateLimiter::new(
                 app.settings().secret_scanning.public_revoke_rate,
+                u32::try_from(MAX_TOKENS_PER_REQUEST).unwrap_or(u32::MAX),
                 app.clock().clone(),
             ),
             trusted_proxies: app.settings().secret_scanning.trusted_proxies.clone(),
+            public_revoke_ipv6_prefix: app.settings().secret_scanning.public_revoke_ipv6_prefix,
         };
         let start_error = |bind, error: dropshot::BuildError| StartError {
             bind,
@@ -150,22 +158,17 @@ impl Server {
             .tls(tls)
             .start()
             .map_err(|e| start_error(options.bind, e))?;
-        let metrics_http = match options.metrics_bind {
-            None => None,
-            Some(bind) => Some(
-                ServerBuilder::new(
-                    metrics_api(),
-                    MetricsContext {
-                        frame: frame.clone(),
-                        sources: metrics_sources,
-                    },
-                    log.new(slog::o!("component" => "metrics_listener")),
-                )
-                .config(dropshot_config(bind))
-                .start()
-                .map_err(|e| start_error(bind, e))?,
-            ),
-        };
+        let metrics_http = ServerBuilder::new(
+            metrics_api(),
+            MetricsContext {
+                frame: frame.clone(),
+                sources: metrics_sources,
+            },
+            log.new(slog::o!("component" => "metrics_listener")),
+        )
+        .config(dropshot_config(options.metrics_bind))
+        .start()
+        .map_err(|e| start_error(options.metrics_bind, e))?;
         let watcher = app.caches_credentials().then(|| {
             tokio::spawn(
                 app.store()
@@ -187,9 +190,9 @@ impl Server {
         self.http.local_addr()
     }
 
-    /// Where `/metrics` is served, when not on the API's address.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics_http.as_ref().map(HttpServer::local_addr)
+    /// Where `/metrics` is served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_http.local_addr()
     }
 
     /// The recorder of `last_used_at`, so a caller can flush it.
@@ -216,9 +219,7 @@ impl Server {
             watcher.abort();
         }
         self.cleanup.abort();
-        if let Some(metrics) = self.metrics_http {
-            let _ = metrics.close().await;
-        }
+        let _ = self.metrics_http.close().await;
         let running = async {
             let closed = self.http.close().await;
             // Writes whose clients went away finish too.
@@ -265,7 +266,7 @@ fn dropshot_config(bind: SocketAddr) -> ConfigDropshot {
     }
 }
 
-/// What the separate metrics server (`--metrics-bind`) reaches.
+/// What the metrics server (`--metrics-bind`) reaches.
 pub struct MetricsContext {
     frame: Frame,
     sources: MetricsSources,
@@ -277,7 +278,7 @@ impl Observed for MetricsContext {
     }
 }
 
-/// `GET /metrics` alone, for `--metrics-bind`.
+/// `GET /metrics` alone, on the metrics address.
 fn metrics_api() -> ApiDescription<MetricsContext> {
     let mut api = ApiDescription::new();
     api.register(separate_metrics)

@@ -1,4 +1,7 @@
-//! Prometheus metrics (text format at `GET /metrics`, or on `--metrics-bind`):
+//! Prometheus metrics (text format at `GET /metrics` on the metrics address,
+//! `--metrics-bind`, loopback unless the operator says otherwise; never on the
+//! API's address, since the authentication counters' reasons are what every
+//! stranger is refused with a single `invalid_token`):
 //!
 //! | metric | type | labels |
 //! |---|---|---|
@@ -9,12 +12,14 @@
 //! | `hbx_sa_store_errors_total` | counter | `kind` (`unavailable`, `internal`) |
 //! | `hbx_sa_store_up` | gauge | (1 while the database answers, 0 while it is known to be down) |
 //! | `hbx_sa_credential_cache_misses_total` | counter | |
-//! | `hbx_sa_active_service_accounts` | gauge | (not revoked, all accounts; read at scrape time) |
+//! | `hbx_sa_active_service_accounts` | gauge | (not revoked, all accounts; counted in the background, at most once a minute, a scrape never waits for it) |
 //!
 //! Label values are fixed strings chosen by the code, never request data.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -24,6 +29,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::auth::cache::CredentialCache;
+use crate::clock::Clock;
 use crate::store::{ServiceAccountStore, StoreHealth};
 
 /// What a scrape reads besides the counters: the store's health and pools,
@@ -31,8 +37,57 @@ use crate::store::{ServiceAccountStore, StoreHealth};
 #[derive(Clone)]
 pub struct MetricsSources {
     pub health: Arc<dyn StoreHealth>,
-    pub service_accounts: Arc<dyn ServiceAccountStore>,
+    pub active_count: Arc<ActiveCount>,
     pub cache: Option<Arc<CredentialCache>>,
+}
+
+/// The count of active service accounts, read from the store in the
+/// background at most once per [`ActiveCount::INTERVAL`] of the injected
+/// clock: with millions of service accounts a count is a real query, and a
+/// scrape (however many scrapers there are) must neither wait for it nor
+/// start one each time.
+pub struct ActiveCount {
+    service_accounts: Arc<dyn ServiceAccountStore>,
+    clock: Arc<dyn Clock>,
+    /// When the last count was started.
+    last_started: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl ActiveCount {
+    /// Least time between two counts.
+    pub const INTERVAL: TimeDelta = TimeDelta::seconds(60);
+
+    pub fn new(service_accounts: Arc<dyn ServiceAccountStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            service_accounts,
+            clock,
+            last_started: Mutex::new(None),
+        }
+    }
+
+    /// Starts a count in the background unless one was started less than
+    /// [`Self::INTERVAL`] ago; `gauge` is set when it finishes (and left as
+    /// it was if the store cannot answer).
+    fn refresh_if_due(self: &Arc<Self>, gauge: &Gauge) {
+        let now = self.clock.now();
+        {
+            let mut last = self
+                .last_started
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|at| now < at + Self::INTERVAL && now >= at) {
+                return;
+            }
+            *last = Some(now);
+        }
+        let this = self.clone();
+        let gauge = gauge.clone();
+        tokio::spawn(async move {
+            if let Ok(count) = this.service_accounts.count_active_service_accounts().await {
+                gauge.set(i64::try_from(count).unwrap_or(i64::MAX));
+            }
+        });
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -190,7 +245,8 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition, with the store's figures read now.
+    /// The text exposition, with the store's pool figures read now (and the
+    /// active count as last counted).
     pub async fn render(&self, sources: &MetricsSources) -> String {
         let stats = sources.health.stats();
         for pool in &stats.pools {
@@ -218,14 +274,9 @@ impl Metrics {
             self.cache_misses
                 .inc_by(cache.misses().saturating_sub(self.cache_misses.get()));
         }
-        if let Ok(count) = sources
-            .service_accounts
-            .count_active_service_accounts()
-            .await
-        {
-            self.active_service_accounts
-                .set(i64::try_from(count).unwrap_or(i64::MAX));
-        }
+        sources
+            .active_count
+            .refresh_if_due(&self.active_service_accounts);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a string cannot fail");

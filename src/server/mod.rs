@@ -7,10 +7,12 @@
 //! [`lifecycle`]; failures become responses in [`error`].
 
 pub mod authentication;
+pub mod client_address;
 pub mod context;
 pub mod docs;
 pub mod error;
 pub mod frame;
+pub mod idempotent;
 pub mod leaks;
 pub mod lifecycle;
 pub mod metrics;
@@ -183,12 +185,6 @@ impl ServiceAccountsApi for ApiImpl {
         rqctx: RequestContext<ApiContext>,
     ) -> Result<HttpResponseOk<HealthStatus>, HttpError> {
         observe(&rqctx, operations::readyz(&rqctx)).await
-    }
-
-    async fn metrics(
-        rqctx: RequestContext<ApiContext>,
-    ) -> Result<http::Response<dropshot::Body>, HttpError> {
-        observe(&rqctx, operations::metrics(&rqctx)).await
     }
 
     async fn openapi_json(

@@ -1,6 +1,7 @@
 //! The endpoints for operators and their tools, outside the published API:
-//! liveness, readiness, Prometheus metrics, the checked-in document, and the
-//! API reference page with its assets.
+//! liveness, readiness, the checked-in document, and the API reference page
+//! with its assets (Prometheus metrics are on their own address:
+//! [`super::lifecycle`]).
 
 use dropshot::{HttpError, HttpResponseOk, RequestContext};
 
@@ -30,19 +31,6 @@ pub async fn readyz(
             Err(response)
         }
     }
-}
-
-/// Prometheus metrics, unless they are served on the metrics address.
-pub async fn metrics(
-    rqctx: &RequestContext<ApiContext>,
-) -> Result<http::Response<dropshot::Body>, HttpError> {
-    let context = rqctx.context();
-    if !context.metrics_here {
-        return Err(ErrorCode::NotFound
-            .with_message("metrics are served on the metrics address (--metrics-bind)"));
-    }
-    let text = context.frame.metrics.render(&context.metrics_sources).await;
-    metrics_response(text)
 }
 
 /// The text exposition, as Prometheus reads it.
@@ -78,8 +66,8 @@ pub async fn docs_file(
     let name = path.into_inner().file;
     match docs::file(&name) {
         Some((content_type, body)) => docs::asset(content_type, body),
-        None => {
-            Err(ErrorCode::NotFound.with_message(format!("the reference has no file {name:?}")))
-        }
+        // The name is the client's say: not repeated.
+        None => Err(ErrorCode::NotFound
+            .with_message("the reference has no such file: its page is at /docs")),
     }
 }

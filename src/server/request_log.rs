@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use slog::{Drain, KV, Key, Logger, OwnedKV, OwnedKVList, Record, Serializer, o};
 
+use crate::token::scan::redact_token_shapes;
+
 /// The message of Dropshot's line for a finished request (and of ours).
 const DROPSHOT_REQUEST_LINE: &str = "request completed";
 /// The module path Dropshot's lines are logged from.
@@ -216,11 +218,12 @@ impl KV for RedactedUri {
     }
 }
 
-/// `path?query` → `path?<redacted>`.
+/// `path?query` → `path?<redacted>`, and anything in the path shaped like a
+/// token (a token sent as a path segment) → `<redacted token>`.
 pub fn redact_query(uri: &str) -> String {
     match uri.split_once('?') {
-        Some((path, _)) => format!("{path}?<redacted>"),
-        None => uri.to_owned(),
+        Some((path, _)) => format!("{}?<redacted>", redact_token_shapes(path)),
+        None => redact_token_shapes(uri).into_owned(),
     }
 }
 
@@ -288,5 +291,14 @@ mod tests {
             "/v1/x?<redacted>"
         );
         assert_eq!(redact_query("/v1/x"), "/v1/x");
+        let token = "hbxsa_0123456789ABCDEF_abcdefghijklmnopqrstuvwxyz0123453fOlMQ";
+        assert_eq!(
+            redact_query(&format!("/v1/public/accounts/{token}?a=b")),
+            "/v1/public/accounts/<redacted token>?<redacted>"
+        );
+        assert_eq!(
+            redact_query(&format!("/v1/public/accounts/{token}")),
+            "/v1/public/accounts/<redacted token>"
+        );
     }
 }

@@ -16,6 +16,10 @@ use crate::store::GrantLookup;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
+    /// Whether the credential was a service account's previous token, still
+    /// working in its rotation's grace period (such a caller may use the API
+    /// but not issue or change credentials).
+    pub previous_token: bool,
     /// The API request, recorded in the audit log.
     pub request_id: Option<String>,
 }
@@ -48,6 +52,26 @@ impl AccountAccess {
 
     pub fn principal(&self) -> &Principal {
         &self.caller.principal
+    }
+
+    /// Refuses `operation` to a caller using a previous token: that token is
+    /// meant to keep old deployments working through a rotation, and if it
+    /// could rotate (or create, retire, revoke others) a leaked copy would
+    /// replace the current token and outlive its grace period.
+    pub(super) fn require_current_token(
+        &self,
+        operation: &'static str,
+    ) -> Result<(), ServiceError> {
+        if self.caller.previous_token {
+            return Err(ServiceError::PreviousToken { operation });
+        }
+        Ok(())
+    }
+
+    /// Whether the caller is service account `id` itself.
+    pub(super) fn is_service_account(&self, id: Uuid) -> bool {
+        matches!(self.caller.principal,
+            Principal::ServiceAccount { service_account_id, .. } if service_account_id == id)
     }
 
     pub(super) fn audit(

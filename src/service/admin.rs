@@ -272,6 +272,9 @@ fn grant_error(error: StoreError, grant: &Grant) -> AdminError {
             service_account_id: grant.subject.id(),
             account_id: grant.account_id,
         },
+        StoreError::LastOwner => AdminError::LastOwner {
+            account_id: grant.account_id,
+        },
         StoreError::NameConflict
         | StoreError::CursorNotFound
         | StoreError::IdempotencyLeaseLost
@@ -293,6 +296,12 @@ pub enum AdminError {
         service_account_id: Uuid,
         account_id: Uuid,
     },
+    #[error(
+        "refused (last_owner): this grant is the last owner of account {account_id} that can \
+         act; without one, nobody could grant anything there again. Grant `account_owner` to \
+         another user or service account first"
+    )]
+    LastOwner { account_id: Uuid },
     #[error("there is no introspection client {0:?} (see `hbx-sa introspection-clients list`)")]
     IntrospectionClientNotFound(String),
     #[error(transparent)]

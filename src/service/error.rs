@@ -22,6 +22,14 @@ pub enum ServiceError {
     /// the caller does not hold itself.
     #[error("the service account holds capabilities the caller lacks: {missing:?}")]
     WouldEscalate { missing: Vec<String> },
+    /// The request was made with a previous token in its grace period, which
+    /// may go on calling the API but not issue or change credentials.
+    #[error("a previous token (in its rotation's grace period) cannot {operation}")]
+    PreviousToken { operation: &'static str },
+    /// An idempotent replay would hand back a token that has since been
+    /// rotated away.
+    #[error("the token this key's response carries has since been rotated away")]
+    ReplaySuperseded,
     #[error("a service account named {name:?} already exists in this account")]
     NameConflict { name: String },
     #[error("the service account is revoked")]
@@ -54,6 +62,7 @@ impl From<StoreError> for ServiceError {
             }
             StoreError::IdempotencyLeaseLost => ServiceError::IdempotencyKeyInUse,
             StoreError::NameConflict
+            | StoreError::LastOwner
             | StoreError::CursorNotFound
             | StoreError::WouldEscalate { .. }
             | StoreError::Internal(_) => ServiceError::Internal(Box::new(error)),

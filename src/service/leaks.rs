@@ -4,13 +4,17 @@
 //! matches a stored MAC (compared in constant time); then the token that
 //! leaked is put out of use: the current token by revoking the service
 //! account, a previous token in its grace period by retiring it (the current
-//! one did not leak). Every match is audited, with who reported it and where
-//! it was found.
+//! one did not leak). A report's work is bounded by what in it is distinct
+//! and alive: copies are looked up once, a token that no longer works writes
+//! nothing, and each service account is changed and audited at most once per
+//! report, with who reported it and where it was found.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use super::error::ServiceError;
 use crate::auth::service_account::token_of;
@@ -37,15 +41,19 @@ pub enum LeakAction {
 /// Who says a token leaked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reporter {
-    /// A secret-scanning partner (`github`, `gitlab`), which found it at
-    /// `url` in `source`.
-    Partner {
-        name: &'static str,
-        source: Option<String>,
-        url: Option<String>,
-    },
+    /// A secret-scanning partner (`github`, `gitlab`).
+    Partner { name: &'static str },
     /// Someone who sent it to the public revocation endpoint, from `address`.
     Holder { address: IpAddr },
+}
+
+/// One reported string, and where it was found (a partner says; a holder
+/// does not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    pub token: String,
+    pub source: Option<String>,
+    pub url: Option<String>,
 }
 
 /// Whether a reported string was one of our tokens.
@@ -73,6 +81,15 @@ pub struct Leaks {
 struct Match {
     stored: StoredServiceAccount,
     previous: bool,
+}
+
+/// What one report found of one service account: which of its tokens were
+/// reported, and the first sighting of one (where it was found).
+struct Found {
+    stored: StoredServiceAccount,
+    current: bool,
+    previous: bool,
+    first_sighting: usize,
 }
 
 impl Leaks {
@@ -115,39 +132,102 @@ impl Leaks {
             }))
     }
 
-    /// Handles one reported token: its label, having done what the server's
-    /// action and the token's state call for, and audited it (with the API
-    /// request that brought it).
+    /// The distinct strings among `reported` that have our form and a valid
+    /// checksum: the ones a report must look up (and what the public
+    /// endpoint's limiter charges for). Everything else is labelled a false
+    /// positive without any storage read.
+    pub fn candidates<'a>(&self, reported: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+        let mut seen = HashSet::new();
+        reported
+            .into_iter()
+            .map(str::trim)
+            .filter(|candidate| token::parse(&self.prefix, candidate).is_ok())
+            .filter(|candidate| seen.insert(*candidate))
+            .collect()
+    }
+
+    /// Handles one report of `sightings`: a label for each (in order), having
+    /// done what the server's action and each token's state call for.
+    ///
+    /// The work is bounded by what is distinct and alive: each distinct
+    /// string of our form is looked up once; a token that no longer works
+    /// (revoked, expired, rotated away or past its grace) writes nothing;
+    /// and each service account gets at most one change and one audit event
+    /// per report, however many of its tokens and copies the report holds
+    /// (the current token leaked: revoked; only the previous one: retired).
     pub async fn report(
         &self,
-        candidate: &str,
+        sightings: &[Sighting],
         by: &Reporter,
         request_id: &str,
-    ) -> Result<Label, ServiceError> {
-        let Some(found) = self.owner_of(candidate).await? else {
-            return Ok(Label::FalsePositive);
-        };
+    ) -> Result<Vec<Label>, ServiceError> {
+        let mut labels = vec![Label::FalsePositive; sightings.len()];
+        let mut places: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (index, sighting) in sightings.iter().enumerate() {
+            places.entry(sighting.token.trim()).or_default().push(index);
+        }
+        let mut found: BTreeMap<Uuid, Found> = BTreeMap::new();
+        for candidate in self.candidates(sightings.iter().map(|s| s.token.as_str())) {
+            let Some(matched) = self.owner_of(candidate).await? else {
+                continue;
+            };
+            let places = places.get(candidate).map(Vec::as_slice).unwrap_or_default();
+            for &index in places {
+                labels[index] = Label::TruePositive;
+            }
+            let first_sighting = places.first().copied().unwrap_or_default();
+            let entry = found
+                .entry(matched.stored.service_account.id)
+                .or_insert_with(|| Found {
+                    stored: matched.stored,
+                    current: false,
+                    previous: false,
+                    first_sighting,
+                });
+            if matched.previous {
+                entry.previous = true;
+            } else {
+                entry.current = true;
+            }
+            entry.first_sighting = entry.first_sighting.min(first_sighting);
+        }
+        for leaked in found.values() {
+            self.act_on(leaked, &sightings[leaked.first_sighting], by, request_id)
+                .await?;
+        }
+        Ok(labels)
+    }
+
+    /// Puts what leaked of one service account out of use (or only records
+    /// it, as the server's action says), with one audit event; nothing at
+    /// all if none of the reported tokens still works.
+    async fn act_on(
+        &self,
+        leaked: &Found,
+        sighting: &Sighting,
+        by: &Reporter,
+        request_id: &str,
+    ) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let service_account = &found.stored.service_account;
-        // Only a token that still works is put out of use: a previous token
-        // past its grace (or of a revoked or expired service account) has
-        // nothing left to stop.
-        let works = if found.previous {
-            service_account.live_previous_token(now).is_some()
-        } else {
-            service_account.revoked_at.is_none() && !service_account.is_expired_at(now)
-        };
+        let service_account = &leaked.stored.service_account;
+        let current_works = leaked.current
+            && service_account.revoked_at.is_none()
+            && !service_account.is_expired_at(now);
+        let previous_works = leaked.previous && service_account.live_previous_token(now).is_some();
+        if !current_works && !previous_works {
+            return Ok(());
+        }
         // Who, the reason and audit action that go with them, whether the
         // server acts on it (holding a token is the authority to revoke
         // it), and where it was found.
         let (reporter, reason, action, act, source, url) = match by {
-            Reporter::Partner { name, source, url } => (
+            Reporter::Partner { name } => (
                 (*name).to_owned(),
                 RevocationReason::Leaked,
                 AuditAction::LeakReport,
                 self.action == LeakAction::Revoke,
-                source.clone(),
-                url.clone(),
+                sighting.source.clone(),
+                sighting.url.clone(),
             ),
             Reporter::Holder { address } => (
                 "public".to_owned(),
@@ -158,19 +238,19 @@ impl Leaks {
                 None,
             ),
         };
-        let response = match (act && works, found.previous) {
+        let response = match (act, current_works) {
             (false, _) => LeakResponse::Record,
-            (true, true) => LeakResponse::RetirePrevious(now),
-            (true, false) => LeakResponse::Revoke(Revocation {
+            (true, true) => LeakResponse::Revoke(Revocation {
                 at: now,
                 by_user_id: None,
                 reason,
             }),
+            (true, false) => LeakResponse::RetirePrevious(now),
         };
-        let leaked = if found.previous {
-            service_account.previous_token.as_ref().map(|p| &p.token)
-        } else {
+        let leaked_token = if current_works {
             Some(&service_account.token)
+        } else {
+            service_account.previous_token.as_ref().map(|p| &p.token)
         };
         let event = AuditEvent {
             occurred_at: now,
@@ -181,7 +261,9 @@ impl Leaks {
             request_id: Some(request_id.to_owned()),
             detail: Some(AuditDetail::Leak {
                 reporter,
-                token_public_id: leaked.map(|t| t.public_id.clone()).unwrap_or_default(),
+                token_public_id: leaked_token
+                    .map(|t| t.public_id.clone())
+                    .unwrap_or_default(),
                 source,
                 url,
                 revoked: false,
@@ -195,6 +277,6 @@ impl Leaks {
                 &event,
             )
             .await?;
-        Ok(Label::TruePositive)
+        Ok(())
     }
 }

@@ -22,6 +22,6 @@ pub use error::ServiceError;
 pub use minter::TokenMinter;
 pub use policy::TokenPolicy;
 pub use service_accounts::{
-    CreateServiceAccount, IssuedServiceAccount, ListServiceAccounts, RotateServiceAccount,
-    SealIssued, ServiceAccounts,
+    CreateServiceAccount, IssuedServiceAccount, ListServiceAccounts, ReplayedToken,
+    RotateServiceAccount, SealIssued, ServiceAccounts,
 };

@@ -12,14 +12,14 @@ use super::access::AccountAccess;
 use super::error::ServiceError;
 use super::minter::TokenMinter;
 use super::policy::{self, TokenPolicy};
-use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::domain::{
-    AuditAction, Capability, RevocationReason, ServiceAccount, ServiceAccountName, ValidationError,
+    AuditAction, AuditDetail, Capability, RevocationReason, ServiceAccount, ServiceAccountName,
+    ValidationError,
 };
 use crate::store::{
-    Complete, EscalationGuard, IdempotentCompletion, PageRequest, Revocation, ServiceAccountStore,
-    StoreError, TokenReplacement, TokenStore,
+    Complete, EscalationGuard, IdempotentCompletion, PageRequest, Replay, ReplayVerdict,
+    Revocation, ServiceAccountStore, StoreError, TokenReplacement, TokenStore,
 };
 use crate::token::PlaintextToken;
 
@@ -64,6 +64,16 @@ pub struct IssuedServiceAccount {
     pub token: PlaintextToken,
 }
 
+/// What an idempotent replay is about to hand out again: the service
+/// account and token its recorded response carries, and of which operation.
+#[derive(Debug, Clone)]
+pub struct ReplayedToken {
+    pub service_account_id: Uuid,
+    pub token_public_id: String,
+    /// [`AuditAction::Create`] or [`AuditAction::Rotate`].
+    pub of: AuditAction,
+}
+
 /// The service-account operations of the public API.
 pub struct ServiceAccounts {
     service_accounts: Arc<dyn ServiceAccountStore>,
@@ -99,6 +109,7 @@ impl ServiceAccounts {
         request: CreateServiceAccount,
         seal: Option<SealIssued>,
     ) -> Result<IssuedServiceAccount, ServiceError> {
+        access.require_current_token("create service accounts")?;
         let now = self.clock.now();
         let name = ServiceAccountName::parse(request.name)?;
         let expires_at = self.parse_expiry(request.expires_at, now)?;
@@ -194,6 +205,7 @@ impl ServiceAccounts {
         request: RotateServiceAccount,
         seal: Option<SealIssued>,
     ) -> Result<IssuedServiceAccount, ServiceError> {
+        access.require_current_token("rotate a service account's token")?;
         let grace = self.parse_grace(request.grace_period_seconds)?;
         let guard = Self::escalation_guard(access, id);
         let now = self.clock.now();
@@ -251,14 +263,60 @@ impl ServiceAccounts {
         }
     }
 
+    /// Lets an idempotent replay hand `replayed`'s token out again: the
+    /// authorization the original request ran is run again (a current token;
+    /// the escalation check, which for a replayed create also covers grants
+    /// made since), the token must still be the service account's current
+    /// one (not rotated away, not revoked, not expired), and the replay is
+    /// audited; all against the store as it is in one transaction.
+    pub async fn confirm_replay(
+        &self,
+        access: &AccountAccess,
+        replayed: ReplayedToken,
+    ) -> Result<(), ServiceError> {
+        access.require_current_token(match replayed.of {
+            AuditAction::Create => "create service accounts",
+            _ => "rotate a service account's token",
+        })?;
+        let id = replayed.service_account_id;
+        let guard = Self::escalation_guard(access, id);
+        let now = self.clock.now();
+        let mut event = access.audit(id, AuditAction::IdempotentReplay, now);
+        event.detail = Some(AuditDetail::Replay {
+            of: replayed.of,
+            token_public_id: replayed.token_public_id.clone(),
+        });
+        let verdict = self
+            .tokens
+            .confirm_replay(&Replay {
+                account_id: access.account_id(),
+                service_account_id: id,
+                token_public_id: &replayed.token_public_id,
+                at: now,
+                guard: &guard,
+                event: &event,
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::WouldEscalate { missing } => ServiceError::WouldEscalate { missing },
+                other => other.into(),
+            })?;
+        match verdict {
+            ReplayVerdict::Confirmed => Ok(()),
+            ReplayVerdict::NotFound => Err(ServiceError::NotFound),
+            ReplayVerdict::Revoked => Err(ServiceError::Revoked),
+            ReplayVerdict::Expired { at } => Err(ServiceError::Expired { expired_at: at }),
+            ReplayVerdict::Superseded => Err(ServiceError::ReplaySuperseded),
+        }
+    }
+
     /// A token of service account `id` may only go to a caller who holds every
     /// capability it holds (an owner holds them all); a service account may
     /// always rotate itself. Otherwise `auth.manage` alone would be enough to
     /// take over the account owner's credential. The store checks it inside
     /// the rotation's transaction, against the grants as they are then.
     fn escalation_guard(access: &AccountAccess, id: Uuid) -> EscalationGuard {
-        let is_self = matches!(access.caller.principal,
-            Principal::ServiceAccount { service_account_id, .. } if service_account_id == id);
+        let is_self = access.is_service_account(id);
         let is_owner = access
             .held
             .iter()
@@ -277,6 +335,7 @@ impl ServiceAccounts {
         access: &AccountAccess,
         id: Uuid,
     ) -> Result<ServiceAccount, ServiceError> {
+        access.require_current_token("retire a previous token")?;
         let now = self.clock.now();
         let event = access.audit(id, AuditAction::RetirePreviousToken, now);
         let (service_account, _retired) = self
@@ -302,6 +361,11 @@ impl ServiceAccounts {
         access: &AccountAccess,
         id: Uuid,
     ) -> Result<ServiceAccount, ServiceError> {
+        // A previous token may still revoke its own service account (what
+        // whoever holds a leaked token may do anyway, publicly); not others.
+        if !access.is_service_account(id) {
+            access.require_current_token("revoke other service accounts")?;
+        }
         let now = self.clock.now();
         let revocation = Revocation {
             at: now,

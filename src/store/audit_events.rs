@@ -126,6 +126,14 @@ fn detail_to_json(detail: &AuditDetail) -> String {
             "kind": "retired",
             "previous_token_public_id": previous_token_public_id,
         }),
+        AuditDetail::Replay {
+            of,
+            token_public_id,
+        } => serde_json::json!({
+            "kind": "replay",
+            "of": of.as_str(),
+            "token_public_id": token_public_id,
+        }),
         AuditDetail::Leak {
             reporter,
             token_public_id,
@@ -177,6 +185,16 @@ fn detail_from_json(text: &str) -> Result<AuditDetail, StoreError> {
         }),
         Some("retired") => Ok(AuditDetail::Retired {
             previous_token_public_id: value["previous_token_public_id"]
+                .as_str()
+                .ok_or_else(invalid)?
+                .to_owned(),
+        }),
+        Some("replay") => Ok(AuditDetail::Replay {
+            of: value["of"]
+                .as_str()
+                .and_then(AuditAction::parse)
+                .ok_or_else(invalid)?,
+            token_public_id: value["token_public_id"]
                 .as_str()
                 .ok_or_else(invalid)?
                 .to_owned(),

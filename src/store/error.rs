@@ -19,6 +19,10 @@ pub enum StoreError {
     /// not hold itself.
     #[error("the service account holds capabilities the caller lacks: {missing:?}")]
     WouldEscalate { missing: Vec<String> },
+    /// Removing the grant would leave the account without an owner that can
+    /// act (a user, or a service account that is not revoked).
+    #[error("the grant is the account's last owner")]
+    LastOwner,
     /// A page's `after` does not name a service account of the account.
     #[error("the paging cursor does not name a service account of this account")]
     CursorNotFound,

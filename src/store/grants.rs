@@ -13,8 +13,8 @@ use super::changes::CredentialChange;
 use super::columns::{Timestamp, corrupt};
 use super::error::StoreError;
 use super::service_accounts::sql::LOCK_SERVICE_ACCOUNT;
-use super::sql_store::{SqlStore, decode, fetch_all, fetch_optional, query};
-use crate::domain::{AuditEvent, CapabilityKey, Subject};
+use super::sql_store::{CountRow, SqlStore, decode, fetch_all, fetch_optional, query};
+use crate::domain::{AuditEvent, Capability, CapabilityKey, Subject};
 
 /// A grant of one capability on one account to one subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,18 @@ const INSERT: &str = "INSERT INTO grants \
 const DELETE: &str = "DELETE FROM grants \
     WHERE account_id = $1 AND subject_kind = $2 AND subject_id = $3 AND capability = $4 \
     RETURNING account_id";
+
+/// Locks an account's row for the rest of the write transaction (PostgreSQL
+/// locks per row; SQLite's write transaction holds the whole database), so
+/// that two removals of an account's owners run one after the other.
+const LOCK_ACCOUNT: &str = "UPDATE accounts SET id = id WHERE id = $1 RETURNING id";
+
+/// The account's owners that can still act: users, and service accounts that
+/// are not revoked.
+const COUNT_LIVE_OWNERS: &str = "SELECT count(*) AS count FROM grants g \
+    WHERE g.account_id = $1 AND g.capability = $2 AND (g.subject_kind = 'user' \
+    OR EXISTS (SELECT 1 FROM service_accounts s \
+    WHERE s.id = g.subject_id AND s.revoked_at IS NULL))";
 
 /// Every grant on an account.
 const SELECT_IN: &str = "SELECT account_id, subject_kind, subject_id, capability, created_at \
@@ -210,6 +222,20 @@ impl<D: Backend> GrantLookup for SqlStore<D> {
     }
 }
 
+/// How many owners of `account_id` can still act, as `connection` sees it.
+async fn live_owners<D: Backend>(
+    connection: &mut D::Connection,
+    account_id: Uuid,
+) -> Result<i64, StoreError> {
+    let count = query::<D>(COUNT_LIVE_OWNERS)
+        .arg(account_id)
+        .arg(Capability::AccountOwner.as_str());
+    let row = fetch_optional(connection, count)
+        .await?
+        .ok_or_else(|| StoreError::Internal("a count returned no row".into()))?;
+    Ok(decode::<D, CountRow>(&row)?.count)
+}
+
 #[async_trait]
 impl<D: Backend> GrantStore for SqlStore<D> {
     async fn add_grant(&self, grant: &Grant, event: &AuditEvent) -> Result<bool, StoreError> {
@@ -224,11 +250,26 @@ impl<D: Backend> GrantStore for SqlStore<D> {
     }
 
     async fn remove_grant(&self, grant: &Grant, event: &AuditEvent) -> Result<bool, StoreError> {
+        let removes_an_owner = grant.capability.known() == Some(Capability::AccountOwner);
         self.write_changing(async |tx| {
+            let owners_before = if removes_an_owner {
+                fetch_optional(tx, query::<D>(LOCK_ACCOUNT).arg(grant.account_id)).await?;
+                live_owners::<D>(tx, grant.account_id).await?
+            } else {
+                0
+            };
             let delete = bind_subject(query::<D>(DELETE).arg(grant.account_id), grant.subject)
                 .arg(grant.capability.as_str());
             if fetch_optional(tx, delete).await?.is_none() {
                 return Ok((false, vec![]));
+            }
+            // The last owner that can act stays: without one, nobody could
+            // ever grant anything in the account again.
+            if removes_an_owner
+                && owners_before > 0
+                && live_owners::<D>(tx, grant.account_id).await? == 0
+            {
+                return Err(StoreError::LastOwner);
             }
             audit_events::insert::<D>(tx, event).await?;
             Ok((true, vec![change_of(grant)]))

@@ -27,6 +27,7 @@ pub mod health;
 pub mod idempotency;
 pub mod introspection_clients;
 pub mod postgres;
+pub mod refusal;
 pub mod service_accounts;
 pub mod sql_store;
 pub mod sqlite;
@@ -46,8 +47,9 @@ pub use introspection_clients::{
 };
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use service_accounts::{
-    EscalationGuard, LastUse, LastUseLog, LeakResponse, PageRequest, Revocation,
-    ServiceAccountStore, StoredServiceAccount, TokenLookup, TokenReplacement, TokenStore,
+    EscalationGuard, LastUse, LastUseLog, LeakResponse, PageRequest, Replay, ReplayVerdict,
+    Revocation, ServiceAccountStore, StoredServiceAccount, TokenLookup, TokenReplacement,
+    TokenStore,
 };
 pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;

@@ -41,7 +41,7 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// something between) dropped while it sat idle is replaced without an error;
 /// one lost while in use fails its statement, which the store reports as
 /// unavailable and, if the database cannot be reached, marks it down.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+pub const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// How a [`PostgresStore`] connects.
 #[derive(Debug, Clone)]

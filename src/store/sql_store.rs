@@ -18,6 +18,7 @@ use super::backend::{Backend, Columns, ErrorClass, FromColumns, SqlQuery};
 use super::breaker::{Breaker, Probe, Unreachable};
 use super::changes::{ChangeHub, CredentialChange, CredentialChanges};
 use super::error::StoreError;
+use super::refusal::RefusalCheck;
 
 /// A store on one SQL database. Writes go through `writer`, reads through
 /// `readers` (the same pool on PostgreSQL; on SQLite one writer connection and
@@ -31,6 +32,8 @@ pub struct SqlStore<D: Backend> {
     timeout: Duration,
     changes: Arc<ChangeHub>,
     pub(super) breaker: Arc<Breaker>,
+    /// Fails an acquire at once when the database refuses connections.
+    refusals: Arc<RefusalCheck>,
 }
 
 impl<D: Backend> Clone for SqlStore<D> {
@@ -42,6 +45,7 @@ impl<D: Backend> Clone for SqlStore<D> {
             timeout: self.timeout,
             changes: self.changes.clone(),
             breaker: self.breaker.clone(),
+            refusals: self.refusals.clone(),
         }
     }
 }
@@ -119,6 +123,7 @@ impl<D: Backend> SqlStore<D> {
             timeout,
             changes: Arc::default(),
             breaker: Arc::default(),
+            refusals: Arc::default(),
         }
     }
 
@@ -168,14 +173,18 @@ impl<D: Backend> SqlStore<D> {
 
     /// A connection for reading.
     pub(super) async fn read(&self) -> Result<PoolConnection<D>, StoreError> {
-        self.readers.acquire().await.map_err(store_error::<D>)
+        let acquiring = async { self.readers.acquire().await.map_err(store_error::<D>) };
+        self.refusals.acquire(&self.readers, acquiring).await
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, D>, StoreError> {
-        self.writer
-            .begin_with(D::BEGIN_WRITE)
-            .await
-            .map_err(store_error::<D>)
+        let beginning = async {
+            self.writer
+                .begin_with(D::BEGIN_WRITE)
+                .await
+                .map_err(store_error::<D>)
+        };
+        self.refusals.acquire(&self.writer, beginning).await
     }
 
     /// Runs `work` on a read connection; bounded.

@@ -422,9 +422,56 @@ mod tests {
     #[test]
     fn prefix_validation() {
         assert!(TokenPrefix::parse("hbxsa").is_ok());
+        // The boundaries: one letter and sixteen are prefixes, seventeen is not.
+        assert!(TokenPrefix::parse("a").is_ok());
+        assert!(TokenPrefix::parse("abcdefghijklmnop").is_ok());
         for bad in ["", "HBX", "hbx_sa", "hbx1", "abcdefghijklmnopq"] {
             assert!(TokenPrefix::parse(bad).is_err(), "{bad:?}");
+            assert!(bad.parse::<TokenPrefix>().is_err(), "FromStr {bad:?}");
         }
+        assert_eq!("ghp".parse::<TokenPrefix>().unwrap().as_str(), "ghp");
+    }
+
+    /// A token whose checksum is right but one part is outside the alphabet
+    /// (or the separator is wrong) is malformed: the shape check decides,
+    /// not the checksum that happens to cover it.
+    #[test]
+    fn each_part_outside_the_alphabet_is_malformed_even_with_a_good_checksum() {
+        let public_id = "0123456789ABCDEF";
+        let secret = "abcdefghijklmnopqrstuvwxyz012345";
+        let with_checksum = |body: String| format!("{body}{}", encode_checksum(checksum(&body)));
+        let good = with_checksum(format!("hbxsa_{public_id}_{secret}"));
+        assert!(parse(&prefix(), &good).is_ok());
+        for (part, token) in [
+            (
+                "public id",
+                with_checksum(format!("hbxsa_0123456789ABCDE-_{secret}")),
+            ),
+            (
+                "separator",
+                with_checksum(format!("hbxsa_{public_id}-{secret}")),
+            ),
+            (
+                "secret",
+                with_checksum(format!(
+                    "hbxsa_{public_id}_abcdefghijklmnopqrstuvwxyz01234-"
+                )),
+            ),
+        ] {
+            assert_eq!(token.len(), good.len());
+            assert_eq!(
+                parse(&prefix(), &token).unwrap_err(),
+                TokenFormatError::Malformed,
+                "{part}"
+            );
+        }
+        let bad_checksum_digit = format!("{}-", &good[..good.len() - 1]);
+        assert_eq!(
+            parse(&prefix(), &bad_checksum_digit).unwrap_err(),
+            TokenFormatError::Malformed
+        );
+        assert!(!is_base62(b"abc-"));
+        assert!(is_base62(b"aZ09"));
     }
 
     #[test]
@@ -439,5 +486,12 @@ mod tests {
             assert!(!rendered.contains(&secret));
             assert!(!rendered.contains(&secret[prefix().secret_range()]));
         }
+        // And they say what they hide (an empty rendering would read as no
+        // token at all in a log line).
+        assert_eq!(
+            format!("{:?}", generated.plaintext),
+            "PlaintextToken(<redacted>)"
+        );
+        assert_eq!(format!("{}", generated.plaintext), "<redacted token>");
     }
 }

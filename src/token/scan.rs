@@ -99,10 +99,92 @@ pub fn find_tokens(text: &[u8], prefix: &TokenPrefix) -> Vec<Found> {
     found
 }
 
+/// What stands in, in a log line, for something shaped like a token.
+pub const REDACTED_TOKEN: &str = "<redacted token>";
+
+/// `text` with every run shaped like a token of *any* prefix (1 to 16
+/// lowercase letters, `_`, 16 base62 characters, `_`, 38 base62 characters,
+/// between separators as in [`find_tokens`]) replaced by
+/// [`REDACTED_TOKEN`]. The checksum is not checked: a mistyped token still
+/// holds most of a secret. For request lines, whose paths are the client's
+/// say.
+pub fn redact_token_shapes(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if !text.split(|c| !is_word(c)).any(is_token_shaped) {
+        return text.into();
+    }
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let word_end = rest.find(|c| !is_word(c)).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(word_end);
+        redacted.push_str(if is_token_shaped(word) {
+            REDACTED_TOKEN
+        } else {
+            word
+        });
+        let gap_end = after.find(is_word).unwrap_or(after.len());
+        redacted.push_str(&after[..gap_end]);
+        rest = &after[gap_end..];
+    }
+    redacted.into()
+}
+
+/// Whether `word` (a run of letters, digits and `_`) is a token's shape.
+fn is_token_shaped(word: &str) -> bool {
+    let Some((prefix, rest)) = word.split_once('_') else {
+        return false;
+    };
+    let Some((public_id, secret)) = rest.split_once('_') else {
+        return false;
+    };
+    let base62 = |part: &str| part.bytes().all(|b| b.is_ascii_alphanumeric());
+    (1..=16).contains(&prefix.len())
+        && prefix.bytes().all(|b| b.is_ascii_lowercase())
+        && public_id.len() == super::PUBLIC_ID_LEN
+        && base62(public_id)
+        && secret.len() == super::SECRET_LEN + super::CHECKSUM_LEN
+        && base62(secret)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::token::generate;
+
+    #[test]
+    fn token_shapes_are_redacted_whatever_their_prefix_or_checksum() {
+        let token = generate(&TokenPrefix::default()).plaintext.into_exposed();
+        let other = generate(&TokenPrefix::parse("ghp").unwrap())
+            .plaintext
+            .into_exposed();
+        let mistyped = format!("{}0", &token[..token.len() - 1]);
+        for shaped in [&token, &other, &mistyped] {
+            let path = format!("/v1/public/accounts/{shaped}/auth/x");
+            assert_eq!(
+                redact_token_shapes(&path),
+                "/v1/public/accounts/<redacted token>/auth/x"
+            );
+        }
+        let two = format!("{token}/{other}");
+        assert_eq!(
+            redact_token_shapes(&two),
+            "<redacted token>/<redacted token>"
+        );
+        // Nothing shaped like one: unchanged, and not copied.
+        for plain in [
+            "/v1/public/accounts/0b3c/auth/service-accounts",
+            "hbxsa_short",
+            &token[..token.len() - 1],
+            &format!("{token}x"),
+            &format!("x_{token}"),
+            "",
+        ] {
+            let shown = redact_token_shapes(plain);
+            assert_eq!(shown, plain);
+            assert!(matches!(shown, std::borrow::Cow::Borrowed(_)));
+        }
+    }
 
     #[test]
     fn finds_tokens_where_they_are_and_nothing_else() {

@@ -145,6 +145,7 @@ impl Jwks {
             self.issuer.trim_end_matches('/')
         );
         let text = get(http, &url).await?;
+        let url = crate::redact::fetched_url(&url);
         let configuration: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| KeysUnavailable::caused(format!("{url} is not JSON"), e))?;
         // OpenID Connect Discovery §4.3: the issuer it states must be exactly
@@ -166,8 +167,10 @@ impl Jwks {
 
 /// The body of `url` as text (bounded: [`crate::auth::published`]).
 async fn get(http: &reqwest::Client, url: &str) -> Result<String, KeysUnavailable> {
-    String::from_utf8(read_document(http, url).await?)
-        .map_err(|_| KeysUnavailable::new(format!("GET {url}: the document is not UTF-8")))
+    String::from_utf8(read_document(http, url).await?).map_err(|_| {
+        let url = crate::redact::fetched_url(url);
+        KeysUnavailable::new(format!("GET {url}: the document is not UTF-8"))
+    })
 }
 
 /// Reads a JWKS, skipping keys it cannot use (encryption keys, unknown types)

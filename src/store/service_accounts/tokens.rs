@@ -8,19 +8,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::guard::{EscalationGuard, check_escalation, lock};
 use super::lifecycle::{Revocation, revoke_query, select, token_changes};
+use super::replay::{Replay, ReplayVerdict};
 use super::row::{PublicIdRow, ServiceAccountRow, StoredServiceAccount};
 use super::sql;
-use crate::domain::{
-    AuditDetail, AuditEvent, CapabilityKey, ServiceAccount, Subject, TokenFacts, TokenGeneration,
-};
+use crate::domain::{AuditDetail, AuditEvent, ServiceAccount, TokenFacts, TokenGeneration};
+use crate::store::audit_events;
 use crate::store::backend::{Arg, Backend, SqlQuery};
 use crate::store::changes::CredentialChange;
 use crate::store::columns::{Timestamp, stored_key_version};
 use crate::store::error::StoreError;
 use crate::store::idempotency::{self, Complete};
 use crate::store::sql_store::{SqlStore, decode, execute, fetch_optional, query};
-use crate::store::{audit_events, grants};
 use crate::token::keyring::TokenMac;
 
 /// A new token for an existing service account.
@@ -35,15 +35,6 @@ pub struct TokenReplacement {
     /// account's own `expires_at`); none: it stops at once. Either way, a
     /// previous token from an earlier rotation stops at once.
     pub previous_works_until: Option<DateTime<Utc>>,
-}
-
-/// Who may receive a rotated token: a caller holding `held`, unless it is
-/// `exempt` (an owner, or the service account itself), must hold every
-/// capability the service account holds when the rotation commits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EscalationGuard {
-    pub held: Vec<CapabilityKey>,
-    pub exempt: bool,
 }
 
 /// What to do about a leaked token.
@@ -139,6 +130,10 @@ pub trait TokenStore: Send + Sync + 'static {
         response: LeakResponse,
         event: &AuditEvent,
     ) -> Result<Option<(ServiceAccount, bool)>, StoreError>;
+
+    /// Confirms that an idempotent replay may hand its recorded token out
+    /// again, and audits it (see [`super::replay`]).
+    async fn confirm_replay(&self, replay: &Replay<'_>) -> Result<ReplayVerdict, StoreError>;
 }
 
 /// Ends the previous token's grace at `at`, if it is in one; a row only then.
@@ -149,52 +144,12 @@ fn retire_query<D: Backend>(account_id: Uuid, id: Uuid, at: DateTime<Utc>) -> Sq
         .arg(Timestamp(at))
 }
 
-/// Locks service account `id` of `account_id` for the transaction; its
-/// tokens' public ids (none: not there).
-async fn lock<D: Backend>(
-    connection: &mut D::Connection,
-    account_id: Uuid,
-    id: Uuid,
-) -> Result<Option<PublicIdRow>, StoreError> {
-    let lock = query::<D>(sql::LOCK_SERVICE_ACCOUNT)
-        .arg(id)
-        .arg(account_id);
-    fetch_optional(connection, lock)
-        .await?
-        .map(|row| decode::<D, PublicIdRow>(&row))
-        .transpose()
-}
-
 /// The tokens a locked row held: what caches must forget once it changed.
 fn held_tokens(before: PublicIdRow) -> Vec<CredentialChange> {
     std::iter::once(before.token_public_id)
         .chain(before.previous_token_public_id)
         .map(CredentialChange::Token)
         .collect()
-}
-
-/// Refuses a rotation whose new token would hold what the caller does not.
-async fn check_escalation<D: Backend>(
-    connection: &mut D::Connection,
-    account_id: Uuid,
-    id: Uuid,
-    guard: &EscalationGuard,
-) -> Result<(), StoreError> {
-    if guard.exempt {
-        return Ok(());
-    }
-    let missing: Vec<String> =
-        grants::held::<D>(connection, account_id, Subject::ServiceAccount(id))
-            .await?
-            .into_iter()
-            .filter(|key| !guard.held.contains(key))
-            .map(|key| key.as_str().to_owned())
-            .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::WouldEscalate { missing })
-    }
 }
 
 #[async_trait]
@@ -238,6 +193,10 @@ impl<D: Backend> LastUseLog for SqlStore<D> {
 
 #[async_trait]
 impl<D: Backend> TokenStore for SqlStore<D> {
+    async fn confirm_replay(&self, replay: &Replay<'_>) -> Result<ReplayVerdict, StoreError> {
+        super::replay::confirm(self, replay).await
+    }
+
     async fn rotate_token(
         &self,
         account_id: Uuid,

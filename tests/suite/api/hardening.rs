@@ -406,7 +406,7 @@ async fn rotation_waits_for_the_lock(server: &TestServer) {
             None => {
                 let metrics = server
                     .raw()
-                    .get(format!("{}/metrics", server.base_url))
+                    .get(&server.metrics_url)
                     .send()
                     .await
                     .unwrap()

@@ -356,6 +356,7 @@ async fn five_thousand_service_accounts_page_exactly_once_in_order(backend: Back
             service_account_id: server.owner_id,
             account_id: server.account_id,
         },
+        previous_token: false,
         request_id: None,
     };
     let access = hbx_service_accounts::service::Authorizer::new(server.app.store().clone())

@@ -159,6 +159,7 @@ async fn unknown_wrong_secret_and_expired_tokens_are_refused() {
     };
     let owner = Caller {
         principal: owner,
+        previous_token: false,
         request_id: None,
     };
     let access = Authorizer::new(f.store.clone())

@@ -62,6 +62,9 @@ async fn stopping_writes_pending_uses(backend: Backend) {
     let sa = server.create("used just before the stop").await;
     let used_at = server.now();
     assert!(server.authenticates(&sa.token).await);
+    // Not a synchronisation (nothing is awaited): a window in which a writer
+    // that ignored its hour-long delay would have written. Any length makes
+    // the check sound; a longer one only makes it more likely to catch that.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(last_used(&server, sa.id).await, None, "not written yet");
     server.stop().await;

@@ -9,7 +9,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-/// What to answer for a path: a status line (`200 OK`) and a JSON body.
+/// What to answer for a path: a status line (`200 OK`) and a JSON body; for
+/// a redirect (`302 Found`), the body is a JSON string, sent as `Location`.
 pub type Handler = Arc<dyn Fn(&str) -> (&'static str, Value) + Send + Sync>;
 
 pub struct JsonServer {
@@ -39,9 +40,14 @@ impl JsonServer {
                     let request = String::from_utf8_lossy(&request);
                     let path = request.split_whitespace().nth(1).unwrap_or("/");
                     let (status, body) = handler(path);
+                    // A redirect: the body is where to.
+                    let location = match (status.starts_with('3'), &body) {
+                        (true, Value::String(to)) => format!("location: {to}\r\n"),
+                        _ => String::new(),
+                    };
                     let body = body.to_string();
                     let response = format!(
-                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{location}\
                          content-length: {}\r\nconnection: close\r\n\r\n{body}",
                         body.len()
                     );

@@ -68,6 +68,9 @@ pub struct TestServer {
     pub app: App,
     pub clock: Arc<ManualClock>,
     pub base_url: String,
+    /// Where the server's Prometheus metrics are (their own loopback
+    /// address, never the API's).
+    pub metrics_url: String,
     /// The bootstrapped account and its owner's token.
     pub account_id: Uuid,
     pub owner_id: Uuid,
@@ -135,6 +138,7 @@ impl TestServer {
             .expect("open the data directory");
         let server = Server::start(&app, "127.0.0.1:0".parse().unwrap(), log).expect("server");
         let base_url = format!("http://{}", server.local_addr());
+        let metrics_url = format!("http://{}/metrics", server.metrics_addr());
         let made = app
             .admin()
             .bootstrap(app.minter(), "test account".into(), "owner".into())
@@ -143,6 +147,7 @@ impl TestServer {
         Self {
             clock,
             base_url,
+            metrics_url,
             account_id: made.account.id,
             owner_id: made.owner.service_account.id,
             owner_token: made.owner.token.expose().to_owned(),

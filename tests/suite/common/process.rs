@@ -63,6 +63,10 @@ impl ServeProcess {
             .args(args)
             .current_dir(dir)
             .env_clear()
+            // Metrics on a free loopback port, not the default 9464 that
+            // servers running side by side would all want (a test may say
+            // otherwise in `env` or with the flag).
+            .env("HBX_SA_METRICS_BIND", "127.0.0.1:0")
             .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .spawn()

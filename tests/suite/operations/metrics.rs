@@ -1,4 +1,5 @@
-//! Health, readiness and Prometheus metrics, on the API's address or one of their own.
+//! Health and readiness on the API's address; Prometheus metrics on an
+//! address of their own (loopback by default), never on the API's.
 
 use std::time::{Duration, Instant};
 
@@ -65,7 +66,7 @@ async fn health_readiness_and_metrics(backend: Backend) {
         .0,
         400
     );
-    let (status, metrics) = get(&http, format!("{}/metrics", server.base_url)).await;
+    let (status, metrics) = get(&http, server.metrics_url.clone()).await;
     assert_eq!(status, 200);
     for status in ["404", "400"] {
         assert_eq!(
@@ -120,19 +121,28 @@ async fn health_readiness_and_metrics(backend: Backend) {
         Some(1.0),
         "{metrics}"
     );
-    assert_eq!(
-        sample(&metrics, "hbx_sa_active_service_accounts", &[]),
-        Some(1.0)
-    );
+    // The active count is taken in the background (the first scrape asked
+    // for it): it shows up on a later scrape.
+    let metrics = scrape_until(&server, |m| {
+        sample(m, "hbx_sa_active_service_accounts", &[]) == Some(1.0)
+    })
+    .await;
     assert_eq!(sample(&metrics, "hbx_sa_store_up", &[]), Some(1.0));
     assert!(metrics.contains("hbx_sa_store_connections{"), "{metrics}");
-    // The counters move with the requests.
+    // The counters move with the requests; the active count only once a
+    // minute has passed since it was last taken (by the injected clock).
     server.create("another").await;
-    let (_, metrics) = get(&http, format!("{}/metrics", server.base_url)).await;
+    let (_, metrics) = get(&http, server.metrics_url.clone()).await;
     assert_eq!(
         sample(&metrics, "hbx_sa_active_service_accounts", &[]),
-        Some(2.0)
+        Some(1.0),
+        "not counted again within the minute"
     );
+    server.clock.advance(chrono::TimeDelta::seconds(60));
+    let metrics = scrape_until(&server, |m| {
+        sample(m, "hbx_sa_active_service_accounts", &[]) == Some(2.0)
+    })
+    .await;
     assert_eq!(
         sample(
             &metrics,
@@ -149,9 +159,71 @@ async fn health_readiness_and_metrics(backend: Backend) {
     }
 }
 
-/// `--metrics-bind` serves the metrics on an address of their own.
+/// Scrapes until `holds` (a figure the scrapes themselves set going in the
+/// background arrives), within 10 s.
+async fn scrape_until(server: &TestServer, holds: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, metrics) = get(&server.raw(), server.metrics_url.clone()).await;
+        assert_eq!(status, 200);
+        if holds(&metrics) {
+            return metrics;
+        }
+        assert!(Instant::now() < deadline, "not within 10 s: {metrics}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The second review: `/metrics` was served on the API's address, where its
+/// per-reason authentication counters tell a stranger why a token was
+/// refused (everyone else gets one `invalid_token`). Now it is not there at
+/// all; and however often it is scraped, the active service accounts are
+/// counted at most once a minute.
 #[tokio::test]
-async fn metrics_can_have_their_own_address() {
+async fn metrics_are_not_on_the_api_address_and_the_count_is_not_per_scrape() {
+    let server = TestServer::start().await;
+    let http = server.raw();
+    let (status, body) = get(&http, format!("{}/metrics", server.base_url)).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(!body.contains("hbx_sa_authentications_total"), "{body}");
+    assert!(
+        server.metrics_url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.metrics_url
+    );
+    let first = scrape_until(&server, |m| {
+        sample(m, "hbx_sa_active_service_accounts", &[]) == Some(1.0)
+    })
+    .await;
+    assert!(first.contains("hbx_sa_store_up"), "{first}");
+    // Many scrapes in the minute: the count is not taken again (a new service
+    // account does not show), however many scrapers there are.
+    server.create("not counted yet").await;
+    for _ in 0..20 {
+        let (_, metrics) = get(&http, server.metrics_url.clone()).await;
+        assert_eq!(
+            sample(&metrics, "hbx_sa_active_service_accounts", &[]),
+            Some(1.0)
+        );
+    }
+    server.clock.advance(chrono::TimeDelta::seconds(59));
+    let (_, metrics) = get(&http, server.metrics_url.clone()).await;
+    assert_eq!(
+        sample(&metrics, "hbx_sa_active_service_accounts", &[]),
+        Some(1.0)
+    );
+    server.clock.advance(chrono::TimeDelta::seconds(1));
+    scrape_until(&server, |m| {
+        sample(m, "hbx_sa_active_service_accounts", &[]) == Some(2.0)
+    })
+    .await;
+}
+
+/// The command line serves the metrics on an address of their own
+/// (`--metrics-bind`; loopback port 9464 unless told otherwise), never on
+/// the API's.
+#[tokio::test]
+async fn metrics_have_their_own_address() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data").display().to_string();
     // Port 0: the system picks a free one, and the server says which.
@@ -173,18 +245,19 @@ async fn metrics_can_have_their_own_address() {
     let started: serde_json::Value = serde_json::from_str(&started).unwrap();
     let metrics_bind = started["metrics"].as_str().unwrap().to_owned();
     assert_ne!(metrics_bind, server.address, "an address of their own");
+    assert!(metrics_bind.starts_with("127.0.0.1:"), "{metrics_bind}");
     let http = reqwest::Client::new();
     let (status, _) = get(&http, format!("{}/metrics", server.url())).await;
     assert_eq!(status, 404, "not on the API's address");
     let (status, text) = get(&http, format!("http://{metrics_bind}/metrics")).await;
     assert_eq!(status, 200);
     assert!(text.contains("hbx_sa_store_up"), "{text}");
-    // The 404 above was answered by an operation (`metrics`, which says where
-    // the metrics are); the scrape on the metrics address by its own.
+    // The 404 above was answered before any operation ran (there is none
+    // for /metrics on the API); the scrape on the metrics address by its own.
     let (_, text) = get(&http, format!("http://{metrics_bind}/metrics")).await;
     let count = |labels: &[&str]| sample(&text, "hbx_sa_http_requests_total", labels);
     assert_eq!(
-        count(&["operation=\"metrics\"", "status=\"404\""]),
+        count(&["operation=\"none\"", "status=\"404\""]),
         Some(1.0),
         "{text}"
     );
@@ -193,7 +266,13 @@ async fn metrics_can_have_their_own_address() {
         Some(1.0),
         "{text}"
     );
-    assert_eq!(total(&text, "operation=\"none\""), 0.0, "{text}");
+    // And the default, documented for operators, is loopback.
+    let shown = crate::common::process::hbx_sa(dir.path(), &["serve", "--check-config"]);
+    let shown = crate::common::process::json_stdout(&shown);
+    assert_eq!(
+        shown["settings"]["metrics_bind"], "127.0.0.1:9464",
+        "{shown}"
+    );
 }
 
 /// The sum of every `hbx_sa_http_requests_total` sample whose labels contain
@@ -229,7 +308,7 @@ async fn every_request_is_counted_once_under_its_operation() {
     }
     assert_eq!(get(&http, format!("{base}/no/such/path")).await.0, 404);
     // Only now the first scrape: it sees every request above, and not itself.
-    let (status, metrics) = get(&http, format!("{base}/metrics")).await;
+    let (status, metrics) = get(&http, server.metrics_url.clone()).await;
     assert_eq!(status, 200);
     let count = |labels: &[&str]| sample(&metrics, "hbx_sa_http_requests_total", labels);
     for (operation, status, expected) in [
@@ -256,12 +335,12 @@ async fn every_request_is_counted_once_under_its_operation() {
     let every_request = total(&metrics, "operation=");
     assert_eq!(every_request, 9.0, "each request once: {metrics}");
     // The scrape itself is counted too, once.
-    let (_, metrics) = get(&http, format!("{base}/metrics")).await;
+    let (_, metrics) = get(&http, server.metrics_url.clone()).await;
     assert_eq!(
         sample(
             &metrics,
             "hbx_sa_http_requests_total",
-            &["operation=\"metrics\"", "status=\"200\""]
+            &["operation=\"separate_metrics\"", "status=\"200\""]
         ),
         Some(1.0),
         "{metrics}"
@@ -312,7 +391,7 @@ async fn a_request_given_up_on_is_counted_as_499() {
     let http = server.raw();
     let deadline = Instant::now() + Duration::from_secs(10);
     let metrics = loop {
-        let (_, metrics) = get(&http, format!("{}/metrics", server.base_url)).await;
+        let (_, metrics) = get(&http, server.metrics_url.clone()).await;
         let counted = sample(
             &metrics,
             "hbx_sa_http_requests_total",

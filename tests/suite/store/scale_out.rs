@@ -13,6 +13,7 @@ use crate::common::process::{ServeProcess, hbx_sa, json_stdout};
 use crate::common::{Backend, TestServer, create_request, expect_error, secret_of};
 use hbx_service_accounts::client::Client;
 use hbx_service_accounts::client::types::IntrospectionRequest;
+use hbx_service_accounts::store::postgres::IDLE_BEFORE_PING;
 use hbx_service_accounts::store::service_accounts::sql;
 use hbx_service_accounts::store::{PostgresOptions, PostgresStore, StoreHealth};
 use sqlx::{Connection, PgConnection, Row};
@@ -455,13 +456,14 @@ async fn connections_dropped_while_idle_are_replaced_without_an_error() {
     for read in reads_at_once().await {
         read.expect("a read before");
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let url = server.database_url().expect("a PostgreSQL server");
+    let mut admin = PgConnection::connect(url).await.expect("connect");
+    let idle_since = Instant::now();
+    wait_for_idle_pooled_connections(&mut admin).await;
 
     // The database drops every idle pooled connection (not the change
     // listener's, which would otherwise take the dead ones out of the pool
     // as it reconnects).
-    let url = server.database_url().expect("a PostgreSQL server");
-    let mut admin = PgConnection::connect(url).await.expect("connect");
     let terminated: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid() \
@@ -481,8 +483,12 @@ async fn connections_dropped_while_idle_are_replaced_without_an_error() {
     );
 
     // Idle for longer than the pool's bound: each one is checked, found
-    // dead, and replaced.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // dead, and replaced. The pool measures idleness on the wall clock (no
+    // injected clock reaches it), so this waits for the bound itself plus a
+    // margin of 100 ms for the pool's own reading of the time; waiting longer
+    // can only make the check more certain, never flaky.
+    let pool_check_margin = Duration::from_millis(100);
+    tokio::time::sleep_until((idle_since + IDLE_BEFORE_PING + pool_check_margin).into()).await;
     for read in reads_at_once().await {
         let read = read.expect("a read after the database dropped every idle connection");
         assert_eq!(read.name, "survives its connections");
@@ -492,6 +498,30 @@ async fn connections_dropped_while_idle_are_replaced_without_an_error() {
         .await
         .expect("a page read");
     server.create("written after").await;
+}
+
+/// Polls (with a deadline) until the server's pool has at least one idle
+/// connection that is not the change listener's: returned connections show
+/// as idle a moment after the answers arrive.
+async fn wait_for_idle_pooled_connections(admin: &mut PgConnection) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let idle: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'hbx-sa' AND state = 'idle' AND query NOT ILIKE 'LISTEN%'",
+        )
+        .fetch_one(&mut *admin)
+        .await
+        .expect("read pg_stat_activity");
+        if idle >= 1 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no idle pooled connection within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
