@@ -96,6 +96,22 @@ impl TestSender {
         self.sign_with("key-1", body)
     }
 
+    /// Sends `body` to `base_url`'s GitHub report endpoint, signed with
+    /// "key-1": the status, and the body as text.
+    pub async fn send_report(&self, base_url: &str, body: Vec<u8>) -> (u16, String) {
+        let response = reqwest::Client::new()
+            .post(format!("{base_url}/v1/public/secret-scanning/github"))
+            .header("content-type", "application/json")
+            .header("Github-Public-Key-Identifier", "key-1")
+            .header("Github-Public-Key-Signature", self.sign(&body))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
     /// The first key, as PKCS#8 PEM: for a signer outside this process.
     pub fn private_key_pem(&self) -> String {
         let keys = self.keys.lock().unwrap();

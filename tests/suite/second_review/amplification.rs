@@ -164,21 +164,8 @@ async fn report(server: &TestServer, sender: &TestSender, tokens: &[String]) -> 
         .map(|token| json!({ "token": token, "type": "hbx_service_account_token", "source": "content" }))
         .collect();
     let body = serde_json::to_vec(&items).unwrap();
-    let response = server
-        .raw()
-        .post(format!(
-            "{}/v1/public/secret-scanning/github",
-            server.base_url
-        ))
-        .header("content-type", "application/json")
-        .header("Github-Public-Key-Identifier", "key-1")
-        .header("Github-Public-Key-Signature", sender.sign(&body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let (status, text) = sender.send_report(&server.base_url, body).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 on_both_stores!(

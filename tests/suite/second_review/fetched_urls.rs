@@ -61,22 +61,8 @@ async fn a_failed_key_fetch_logs_no_credentials() {
     // Signed well (by a partner stand-in whose keys are not at that URL), so
     // that checking it needs the keys.
     let signer = TestSender::start().await;
-    let body = serde_json::to_vec(&json!([])).unwrap();
-    let response = server
-        .raw()
-        .post(format!(
-            "{}/v1/public/secret-scanning/github",
-            server.base_url
-        ))
-        .header("content-type", "application/json")
-        .header("Github-Public-Key-Identifier", "key-1")
-        .header("Github-Public-Key-Signature", signer.sign(&body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 503);
-    let body = response.text().await.unwrap();
+    let (status, body) = signer.send_report(&server.base_url, b"[]".to_vec()).await;
+    assert_eq!(status, 503);
     let log = server.log_once_it_holds("/keys?token=REDACTED").await;
     assert!(
         log.contains("REDACTED"),
@@ -105,20 +91,7 @@ async fn key_fetches_follow_no_redirect() {
         settings.secret_scanning.github_keys_url = Some(url);
     })
     .await;
-    let body = serde_json::to_vec(&json!([])).unwrap();
-    let response = server
-        .raw()
-        .post(format!(
-            "{}/v1/public/secret-scanning/github",
-            server.base_url
-        ))
-        .header("content-type", "application/json")
-        .header("Github-Public-Key-Identifier", "key-1")
-        .header("Github-Public-Key-Signature", sender.sign(&body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 503);
+    let (status, _) = sender.send_report(&server.base_url, b"[]".to_vec()).await;
+    assert_eq!(status, 503);
     assert_eq!(sender.fetches(), 0, "the redirect was followed");
 }
