@@ -146,6 +146,9 @@ mod tests {
             Ok(None),
             "other services' capabilities are kept"
         );
+        // Digits and underscores after a segment's first letter.
+        assert_eq!(key("billing_v2.read_all"), Ok(None));
+        assert_eq!(key("s3.put_object2"), Ok(None));
         for bad in [
             "",
             "auth",
@@ -158,6 +161,17 @@ mod tests {
         ] {
             assert!(CapabilityKey::parse(bad).is_err(), "{bad:?}");
         }
+        // What is stored and shown is the key as given.
+        assert_eq!(
+            CapabilityKey::parse("billing.read").unwrap().as_str(),
+            "billing.read"
+        );
+        assert_eq!(
+            CapabilityKey::from(Capability::AuthManage).as_str(),
+            "auth.manage"
+        );
+        assert_eq!(Capability::AuthManage.to_string(), "auth.manage");
+        assert_eq!(Capability::AccountOwner.to_string(), "account_owner");
         assert!(Capability::AccountOwner.satisfies(Capability::AuthManage));
         assert!(Capability::AuthManage.satisfies(Capability::AuthManage));
         assert!(!Capability::AuthManage.satisfies(Capability::AccountOwner));

@@ -149,3 +149,37 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
     pub detail: Option<AuditDetail>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The audit log's words are stored as text and read back: each one
+    /// names exactly one action or actor, and reads back as itself.
+    #[test]
+    fn actions_and_actors_read_back_as_written() {
+        let mut names = std::collections::HashSet::new();
+        for action in AuditAction::ALL {
+            assert!(names.insert(action.as_str()), "{} twice", action.as_str());
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(AuditAction::Rotate.as_str(), "rotate");
+        assert_eq!(AuditAction::IdempotentReplay.as_str(), "idempotent_replay");
+        assert_eq!(AuditAction::parse("Rotate"), None);
+        assert_eq!(AuditAction::parse(""), None);
+        let id = Uuid::new_v4();
+        for (actor, kind, actor_id) in [
+            (Actor::User(id), "user", Some(id)),
+            (Actor::ServiceAccount(id), "service_account", Some(id)),
+            (Actor::Operator, "operator", None),
+            (Actor::Reporter, "reporter", None),
+        ] {
+            assert_eq!(actor.kind(), kind);
+            assert_eq!(actor.id(), actor_id);
+            assert_eq!(Actor::from_parts(kind, actor_id), Some(actor));
+        }
+        assert_eq!(Actor::from_parts("user", None), None);
+        assert_eq!(Actor::from_parts("operator", Some(id)), None);
+        assert_eq!(Actor::from_parts("robot", Some(id)), None);
+    }
+}

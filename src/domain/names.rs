@@ -141,6 +141,13 @@ mod tests {
     #[test]
     fn names_at_the_boundaries() {
         assert!(ServiceAccountName::parse("a".into()).is_ok());
+        // Kept exactly as given.
+        let name = " ci deploy é ".to_owned();
+        assert_eq!(
+            ServiceAccountName::parse(name.clone()).unwrap().as_str(),
+            name
+        );
+        assert_eq!(OperatorName::parse(name.clone()).unwrap().as_str(), name);
         assert!(ServiceAccountName::parse("x".repeat(120)).is_ok());
         // 120 four-byte characters: 480 bytes, still 120 characters.
         assert!(ServiceAccountName::parse("🦀".repeat(120)).is_ok());

@@ -133,3 +133,90 @@ pub struct IntrospectionClient {
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    fn facts(public_id: &str, at: DateTime<Utc>) -> TokenFacts {
+        TokenFacts {
+            prefix: "hbxsa".into(),
+            public_id: public_id.into(),
+            last4: "abcd".into(),
+            issued_at: at,
+        }
+    }
+
+    fn rotated(now: DateTime<Utc>, grace: TimeDelta) -> ServiceAccount {
+        ServiceAccount {
+            id: Uuid::new_v4(),
+            account_id: Uuid::new_v4(),
+            name: "rotated".into(),
+            created_at: now,
+            updated_at: now,
+            created_by_user_id: None,
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
+            revoked_by_user_id: None,
+            revoked_reason: None,
+            token: facts("current0current0", now),
+            previous_token: Some(PreviousToken {
+                token: facts("previous0previou", now),
+                expires_at: now + grace,
+                last_used_at: None,
+            }),
+        }
+    }
+
+    /// A token is dead at the instant it expires, and a previous token at
+    /// the instant its grace ends; both with the service account.
+    #[test]
+    fn tokens_die_at_their_instant() {
+        let now = Utc::now();
+        let mut sa = rotated(now, TimeDelta::seconds(60));
+        assert!(!sa.is_expired_at(now), "no expiry: never");
+        assert!(sa.live_previous_token(now).is_some());
+        assert!(
+            sa.live_previous_token(now + TimeDelta::seconds(59))
+                .is_some()
+        );
+        assert!(
+            sa.live_previous_token(now + TimeDelta::seconds(60))
+                .is_none()
+        );
+        assert_eq!(
+            sa.clone()
+                .seen_at(now + TimeDelta::seconds(60))
+                .previous_token,
+            None
+        );
+        sa.expires_at = Some(now + TimeDelta::seconds(30));
+        assert!(!sa.is_expired_at(now + TimeDelta::seconds(29)));
+        assert!(sa.is_expired_at(now + TimeDelta::seconds(30)));
+        assert!(
+            sa.live_previous_token(now + TimeDelta::seconds(29))
+                .is_some()
+        );
+        assert!(
+            sa.live_previous_token(now + TimeDelta::seconds(30))
+                .is_none(),
+            "expired"
+        );
+        sa.expires_at = None;
+        sa.revoked_at = Some(now);
+        assert!(sa.live_previous_token(now).is_none(), "revoked");
+    }
+
+    #[test]
+    fn stored_words_read_back_as_written() {
+        assert_eq!(TokenGeneration::Current.as_str(), "current");
+        assert_eq!(TokenGeneration::Previous.as_str(), "previous");
+        for reason in RevocationReason::ALL {
+            assert_eq!(RevocationReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(RevocationReason::Leaked.as_str(), "leaked");
+        assert_eq!(RevocationReason::parse("Leaked"), None);
+    }
+}

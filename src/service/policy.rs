@@ -142,3 +142,93 @@ pub fn parse_grace(
             }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn lifetimes_are_described_in_their_largest_whole_unit() {
+        for (seconds, words) in [
+            (86_400 * 90, "90 days"),
+            (86_400, "1 day"),
+            (3_600 * 5, "5 hours"),
+            (60, "1 minute"),
+            (90, "90 seconds"),
+            (1, "1 second"),
+        ] {
+            assert_eq!(describe(TimeDelta::seconds(seconds)), words);
+        }
+        assert_eq!(
+            rfc3339(at("2030-01-02T03:04:05.5Z")),
+            "2030-01-02T03:04:05.500Z"
+        );
+    }
+
+    /// Each bound at its edge: the instant itself, and one microsecond to
+    /// either side.
+    #[test]
+    fn expiries_are_checked_at_their_edges() {
+        let now = at("2030-01-01T00:00:00Z");
+        let micro = TimeDelta::microseconds(1);
+        let open = TokenPolicy::default();
+        assert_eq!(parse_expiry(None, now, &open), Ok(None));
+        assert_eq!(
+            parse_expiry(Some(now + micro), now, &open),
+            Ok(Some(now + micro))
+        );
+        let past = parse_expiry(Some(now), now, &open).unwrap_err();
+        assert!(
+            past.message.contains("2030-01-01T00:00:00Z"),
+            "{}",
+            past.message
+        );
+        let latest = latest_expiry();
+        assert_eq!(parse_expiry(Some(latest), now, &open), Ok(Some(latest)));
+        assert!(parse_expiry(Some(latest + TimeDelta::seconds(1)), now, &open).is_err());
+        // A leap second (chrono's nanoseconds past 10^9) is refused.
+        let leap = at("2030-06-30T23:59:59Z")
+            .with_nanosecond(1_500_000_000)
+            .unwrap();
+        assert!(parse_expiry(Some(leap), now, &open).is_err());
+        // With a maximum lifetime: required, and at most that far.
+        let bounded = TokenPolicy {
+            max_lifetime: Some(TimeDelta::days(90)),
+            ..TokenPolicy::default()
+        };
+        let required = parse_expiry(None, now, &bounded).unwrap_err();
+        assert!(required.message.contains("90 days"), "{}", required.message);
+        let edge = now + TimeDelta::days(90);
+        assert_eq!(parse_expiry(Some(edge), now, &bounded), Ok(Some(edge)));
+        let beyond = parse_expiry(Some(edge + micro), now, &bounded).unwrap_err();
+        assert!(
+            beyond.message.contains("2030-04-01T00:00:00Z"),
+            "{}",
+            beyond.message
+        );
+    }
+
+    #[test]
+    fn grace_periods_are_whole_seconds_up_to_the_maximum() {
+        let policy = TokenPolicy::default();
+        assert_eq!(parse_grace(None, &policy), Ok(None));
+        assert_eq!(parse_grace(Some(0), &policy), Ok(None));
+        assert_eq!(
+            parse_grace(Some(60), &policy),
+            Ok(Some(TimeDelta::seconds(60)))
+        );
+        let max = u64::try_from(DEFAULT_MAX_ROTATION_GRACE.num_seconds()).unwrap();
+        assert_eq!(
+            parse_grace(Some(max), &policy),
+            Ok(Some(DEFAULT_MAX_ROTATION_GRACE))
+        );
+        let over = parse_grace(Some(max + 1), &policy).unwrap_err();
+        assert_eq!(over.field, "grace_period_seconds");
+        assert!(over.message.contains("7 days"), "{}", over.message);
+        assert!(parse_grace(Some(u64::MAX), &policy).is_err());
+    }
+}

@@ -388,3 +388,156 @@ fn numeric_date(value: &serde_json::Number) -> Option<DateTime<Utc>> {
     }
     DateTime::from_timestamp_micros((seconds * 1e6) as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    const ISSUER: &str = "https://sso.example/realms/hybridbox";
+
+    fn b64(json: &serde_json::Value) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    /// A token of `header` and `claims` with a signature that is never
+    /// checked here (these rules run before, or without, the signature).
+    fn token(header: serde_json::Value, claims: serde_json::Value) -> String {
+        format!("{}.{}.c2ln", b64(&header), b64(&claims))
+    }
+
+    fn refusal<T: std::fmt::Debug>(result: Result<T, AuthError>) -> Refusal {
+        match result {
+            Err(AuthError::Refused(refusal)) => refusal,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    fn claims(extra: serde_json::Value) -> Vec<u8> {
+        let mut claims = serde_json::json!({
+            "iss": ISSUER, "aud": "api", "exp": 4_000_000_000u64,
+            "sub": "8d3b4e4c-0a5e-4a57-9f3e-2b1f7c9d2e11",
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(key);
+            } else {
+                claims[key] = value.clone();
+            }
+        }
+        serde_json::to_vec(&claims).unwrap()
+    }
+
+    #[test]
+    fn only_three_part_credentials_are_jwts() {
+        assert!(OAuthAuthenticator::recognizes("a.b.c"));
+        for not in ["a.b", "a.b.c.d", "hbxsa_0123456789ABCDEF_x", ""] {
+            assert!(!OAuthAuthenticator::recognizes(not), "{not:?}");
+        }
+    }
+
+    #[test]
+    fn headers_are_checked_before_any_key_is_fetched() {
+        let accepted = token(
+            serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "k"}),
+            serde_json::json!({"iss": ISSUER}),
+        );
+        let (header, issuer) = read_unverified(&accepted).unwrap();
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(issuer.as_deref(), Some(ISSUER));
+        let cases = [
+            (serde_json::json!({"alg": "HS256"}), Refusal::JwtAlgorithm),
+            (
+                serde_json::json!({"alg": "ES256", "crit": ["exp"]}),
+                Refusal::JwtCritical,
+            ),
+            (
+                serde_json::json!({"alg": "EdDSA", "typ": "logout+jwt"}),
+                Refusal::JwtNotAccessTokenType,
+            ),
+        ];
+        for (header, expected) in cases {
+            let refused = token(header.clone(), serde_json::json!({"iss": ISSUER}));
+            assert_eq!(refusal(read_unverified(&refused)), expected, "{header}");
+        }
+        assert_eq!(refusal(read_unverified("x.y.z")), Refusal::JwtMalformed);
+        let no_claims = format!(
+            "{}.bm90IGpzb24.c2ln",
+            b64(&serde_json::json!({"alg": "RS256"}))
+        );
+        assert_eq!(
+            refusal(read_unverified(&no_claims)),
+            Refusal::JwtMalformedClaims
+        );
+        // `crit` is read from the header only.
+        assert!(names_critical_extensions(&token(
+            serde_json::json!({"alg": "RS256", "crit": []}),
+            serde_json::json!({}),
+        )));
+        assert!(!names_critical_extensions(&token(
+            serde_json::json!({"alg": "RS256"}),
+            serde_json::json!({"crit": ["exp"]}),
+        )));
+    }
+
+    #[test]
+    fn claims_are_checked_one_rule_each() {
+        let audiences = vec!["api".to_owned()];
+        assert!(check_claims_json(ISSUER, &audiences, &claims(serde_json::json!({}))).is_ok());
+        assert!(
+            check_claims_json(
+                ISSUER,
+                &audiences,
+                &claims(serde_json::json!({"aud": ["x", "api"]}))
+            )
+            .is_ok()
+        );
+        let cases = [
+            (
+                serde_json::json!({"iss": "https://other.example"}),
+                Refusal::JwtIssuerMismatch,
+            ),
+            (serde_json::json!({"aud": "other"}), Refusal::JwtAudience),
+            (serde_json::json!({"aud": ["x", "y"]}), Refusal::JwtAudience),
+            (serde_json::json!({"aud": null}), Refusal::JwtAudience),
+            (serde_json::json!({"exp": null}), Refusal::JwtNoExpiry),
+            (serde_json::json!({"nbf": 1e300}), Refusal::JwtBadNotBefore),
+            (
+                serde_json::json!({"typ": "Refresh"}),
+                Refusal::JwtNotAccessToken,
+            ),
+            (
+                serde_json::json!({"sub": "not-a-uuid"}),
+                Refusal::JwtSubjectNotUuid,
+            ),
+            (serde_json::json!({"iat": 1e300}), Refusal::JwtBadIssuedAt),
+        ];
+        for (change, expected) in cases {
+            let body = claims(change.clone());
+            assert_eq!(
+                refusal(check_claims_json(ISSUER, &audiences, &body)),
+                expected,
+                "{change}"
+            );
+        }
+        assert_eq!(
+            refusal(check_claims_json(ISSUER, &audiences, b"[1]")),
+            Refusal::JwtMalformedClaims
+        );
+    }
+
+    #[test]
+    fn numeric_dates_are_seconds_since_the_epoch() {
+        let date = |text: &str| numeric_date(&serde_json::from_str(text).unwrap());
+        assert_eq!(
+            date("1700000000"),
+            DateTime::from_timestamp(1_700_000_000, 0)
+        );
+        assert_eq!(
+            date("1.5"),
+            DateTime::from_timestamp_micros(1_500_000),
+            "fractional seconds"
+        );
+        assert_eq!(date("1e300"), None, "beyond any date");
+    }
+}

@@ -129,6 +129,39 @@ async fn every_bad_token_is_401_invalid_token(backend: Backend) {
             .await
             .expect("within the leeway");
     }
+    // At the leeway's edge, to the microsecond: a token is good from the
+    // instant `nbf` less the leeway, and no longer at `exp` plus it.
+    let whole_second = chrono::DateTime::from_timestamp(now + 1, 0).unwrap();
+    server.clock.set(whole_second);
+    let at = whole_second.timestamp();
+    let leeway = hbx_service_accounts::auth::oauth::DEFAULT_LEEWAY.num_seconds();
+    server
+        .client(&key.sign(&with(&|c| c["nbf"] = json!(at + leeway))))
+        .list_service_accounts(&server.account_id, None, None, None)
+        .await
+        .expect("good from nbf less the leeway");
+    expect_error(
+        server
+            .client(&key.sign(&with(&|c| c["exp"] = json!(at - leeway))))
+            .list_service_accounts(&server.account_id, None, None, None)
+            .await,
+        401,
+        "invalid_token",
+    );
+    // Users' authentications are counted under their own kind.
+    let metrics = server
+        .raw()
+        .get(&server.metrics_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"hbx_sa_authentications_total{kind="user",outcome="ok""#),
+        "{metrics}"
+    );
 }
 
 async fn a_new_signing_key_is_picked_up_without_a_restart(backend: Backend) {
