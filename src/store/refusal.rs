@@ -49,8 +49,7 @@ impl RefusalCheck {
         if !D::TIMEOUT_MEANS_UNREACHABLE {
             return acquiring.await;
         }
-        let acquiring = std::pin::pin!(acquiring);
-        let mut acquiring = acquiring;
+        let mut acquiring = std::pin::pin!(acquiring);
         tokio::select! {
             biased;
             done = &mut acquiring => return done,

@@ -404,15 +404,7 @@ async fn rotation_waits_for_the_lock(server: &TestServer) {
                 waiting > 0
             }
             None => {
-                let metrics = server
-                    .raw()
-                    .get(&server.metrics_url)
-                    .send()
-                    .await
-                    .unwrap()
-                    .text()
-                    .await
-                    .unwrap();
+                let metrics = server.scrape_metrics().await;
                 metrics.contains(r#"hbx_sa_store_connections{pool="writer",state="in_use"} 1"#)
             }
         };

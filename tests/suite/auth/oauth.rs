@@ -149,15 +149,7 @@ async fn every_bad_token_is_401_invalid_token(backend: Backend) {
         "invalid_token",
     );
     // Users' authentications are counted under their own kind.
-    let metrics = server
-        .raw()
-        .get(&server.metrics_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.scrape_metrics().await;
     assert!(
         metrics.contains(r#"hbx_sa_authentications_total{kind="user",outcome="ok""#),
         "{metrics}"

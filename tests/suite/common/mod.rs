@@ -190,6 +190,17 @@ impl TestServer {
         }
     }
 
+    /// One scrape of the server's metrics (on their own address), as text.
+    pub async fn scrape_metrics(&self) -> String {
+        let response = self.raw().get(&self.metrics_url).send().await.unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "the metrics address answers"
+        );
+        response.text().await.unwrap()
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         use hbx_service_accounts::clock::Clock;
         self.clock.now()
