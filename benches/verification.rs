@@ -14,6 +14,8 @@ use hbx_service_accounts::auth::{Authenticator, ServiceAccountAuthenticator};
 use hbx_service_accounts::clock::ManualClock;
 use hbx_service_accounts::service::TokenMinter;
 use hbx_service_accounts::service::admin::Admin;
+use hbx_service_accounts::service::authorizations::Authorizations;
+use hbx_service_accounts::service::role_assignments::RoleAssignments;
 use hbx_service_accounts::store::{SqliteStore, Store};
 use hbx_service_accounts::token::keyring::TokenKeyring;
 use hbx_service_accounts::token::{self, TokenPrefix};
@@ -59,9 +61,11 @@ fn cache_hit(c: &mut Criterion) {
             prefix: TokenPrefix::default(),
             keyring: keyring.clone(),
         };
+        let roles = Arc::new(hbx_service_accounts::domain::RoleTable::default_table());
         let made = Admin::new(
             store.clone(),
-            store.clone(),
+            Arc::new(Authorizations::new(store.clone(), clock.clone())),
+            Arc::new(RoleAssignments::new(store.clone(), roles, clock.clone())),
             store.clone(),
             store.clone(),
             clock.clone(),

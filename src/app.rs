@@ -16,9 +16,12 @@ use crate::auth::published::InsecureUrl;
 use crate::auth::{Authenticator, AuthnScheme, ServiceAccountAuthenticator};
 use crate::clock::Clock;
 use crate::config::{Settings, TOKEN_KEY_FILE};
+use crate::domain::RoleTable;
 use crate::service::admin::Admin;
+use crate::service::authorizations::Authorizations;
 use crate::service::idempotency::Idempotency;
 use crate::service::leaks::Leaks;
+use crate::service::role_assignments::RoleAssignments;
 use crate::service::verification::Identities;
 use crate::service::{Authorizer, ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
@@ -57,6 +60,28 @@ pub enum OpenError {
     InsecureUrl(#[from] InsecureUrl),
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot read the role table {path}: {source}")]
+    RolesFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the role table {path} is refused: {message}")]
+    Roles { path: String, message: String },
+}
+
+/// The role table at `path`, or the one shipped with the server.
+fn role_table(path: Option<&std::path::Path>) -> Result<RoleTable, OpenError> {
+    let Some(path) = path else {
+        return Ok(RoleTable::default_table());
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| OpenError::RolesFile {
+        path: path.display().to_string(),
+        source,
+    })?;
+    RoleTable::parse(&text).map_err(|message| OpenError::Roles {
+        path: path.display().to_string(),
+        message,
+    })
 }
 
 /// The opened state of one process: store, token keys and clock.
@@ -71,6 +96,8 @@ pub struct App {
     clock: Arc<dyn Clock>,
     settings: Settings,
     oauth: Option<Arc<OAuthAuthenticator>>,
+    /// What each role expands to.
+    roles: Arc<RoleTable>,
     /// The keys of the secret-scanning partners whose reports are taken.
     github_keys: Arc<SenderKeys>,
     gitlab_keys: Arc<SenderKeys>,
@@ -124,6 +151,7 @@ impl App {
                 (Arc::new(store), keyring, key_path)
             }
         };
+        let roles = Arc::new(role_table(settings.roles_file.as_deref())?);
         let mut warnings: Vec<String> =
             keyring::permission_warning(&key_path).into_iter().collect();
         let mut oauth = settings.oauth.clone();
@@ -173,6 +201,7 @@ impl App {
             credentials,
             cache,
             oauth,
+            roles,
             minter: TokenMinter {
                 prefix: settings.token_prefix.clone(),
                 keyring: Arc::new(keyring),
@@ -266,9 +295,18 @@ impl App {
         Authenticator::new(schemes)
     }
 
-    /// Decides what callers may do, from their grants (through the cache).
+    /// Decides what callers may do, from their grants and roles (through
+    /// the cache).
     pub fn authorizer(&self) -> Authorizer {
-        Authorizer::new(self.credentials.clone())
+        Authorizer::new(self.credentials.clone(), self.roles.clone())
+    }
+
+    pub fn authorizations(&self) -> Authorizations {
+        Authorizations::new(self.store.clone(), self.clock.clone())
+    }
+
+    pub fn role_assignments(&self) -> RoleAssignments {
+        RoleAssignments::new(self.store.clone(), self.roles.clone(), self.clock.clone())
     }
 
     pub fn service_accounts(&self) -> ServiceAccounts {
@@ -301,13 +339,14 @@ impl App {
     }
 
     pub fn identities(&self) -> Identities {
-        Identities::new(self.credentials.clone())
+        Identities::new(self.credentials.clone(), self.roles.clone())
     }
 
     pub fn admin(&self) -> Admin {
         Admin::new(
             self.store.clone(),
-            self.store.clone(),
+            Arc::new(self.authorizations()),
+            Arc::new(self.role_assignments()),
             self.store.clone(),
             self.store.clone(),
             self.clock.clone(),

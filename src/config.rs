@@ -71,6 +71,8 @@ pub struct Settings {
     pub oauth_dev: bool,
     /// How leaked tokens are taken in.
     pub secret_scanning: SecretScanningSettings,
+    /// The role table (none: the one shipped with the server).
+    pub roles_file: Option<PathBuf>,
 }
 
 /// How leaked tokens are taken in: whose signed reports, what is done with
@@ -203,6 +205,7 @@ impl Settings {
             oauth: OAuthSettings::default(),
             oauth_dev: false,
             secret_scanning: SecretScanningSettings::default(),
+            roles_file: None,
         }
     }
 }

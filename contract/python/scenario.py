@@ -16,6 +16,14 @@ import uuid
 
 from hybridbox_service_accounts_api_client import AuthenticatedClient, Client
 from hybridbox_service_accounts_api_client.api.auth import whoami
+from hybridbox_service_accounts_api_client.api.authorizations import (
+    create_authorization,
+    create_role_assignment,
+    list_authorizations,
+    list_role_assignments,
+    revoke_authorization,
+    revoke_role_assignment,
+)
 from hybridbox_service_accounts_api_client.api.platform import introspect_token
 from hybridbox_service_accounts_api_client.api.secret_scanning import report_github_leaks, revoke_credentials
 from hybridbox_service_accounts_api_client.api.service_accounts import (
@@ -27,7 +35,14 @@ from hybridbox_service_accounts_api_client.api.service_accounts import (
     rotate_service_account,
 )
 from hybridbox_service_accounts_api_client.models import (
+    Authorization,
+    CreateAuthorizationRequest,
+    CreateRoleAssignmentRequest,
     CreateServiceAccountRequest,
+    GrantKind,
+    ResourceType,
+    RoleKey,
+    SubjectType,
     Error,
     IntrospectedTokenType,
     IntrospectionRequest,
@@ -194,5 +209,49 @@ accepted = revoke_credentials.sync_detailed(
 check(accepted.status_code == 202, f"public revocation answered {accepted.status_code}")
 after_holder = get_service_account.sync(account_id, held.id, client=owner)
 check(str(after_holder.revoked_reason) == "reported", f"revoked_reason {after_holder.revoked_reason}")
+
+# who may do what: grant a new service account auth.manage, see it work at
+# once, list and filter the grant, revoke it, and assign a role
+worker = create_service_account.sync(account_id, client=owner, body=CreateServiceAccountRequest(name="python-worker"))
+as_worker = client(worker.token)
+before = list_service_accounts.sync_detailed(account_id, client=as_worker)
+check(before.status_code == 403, f"no grant yet: {before.status_code}")
+check(before.headers.get("Hbx-Required-Capabilities") == "auth.manage", "the 403 names what is missing")
+granted = create_authorization.sync_detailed(
+    account_id,
+    client=owner,
+    body=CreateAuthorizationRequest(
+        grant_kind=GrantKind.CAPABILITY,
+        subject_type=SubjectType.SERVICE_ACCOUNT,
+        subject_id=str(worker.id),
+        capability_key="auth.manage",
+    ),
+    idempotency_key=str(uuid.uuid4()),
+)
+check(granted.status_code == 201, f"grant answered {granted.status_code}")
+grant = granted.parsed
+check(isinstance(grant, Authorization) and grant.capability_key == "auth.manage", "the grant's record")
+check(list_service_accounts.sync_detailed(account_id, client=as_worker).status_code == 200, "granted at once")
+mine = list_authorizations.sync(
+    account_id, client=owner, subject_type=SubjectType.SERVICE_ACCOUNT, subject_id=str(worker.id), limit=10
+)
+check(len(mine) == 1 and mine[0].id == grant.id, "the filtered list")
+revoked_grant = revoke_authorization.sync(account_id, grant.id, client=owner)
+check(revoked_grant.revoked_at is not None, "the grant is revoked")
+check(list_service_accounts.sync_detailed(account_id, client=as_worker).status_code == 403, "revoked at once")
+assigned = create_role_assignment.sync(
+    account_id,
+    client=owner,
+    body=CreateRoleAssignmentRequest(
+        role_key=RoleKey.BILLING_VIEWER,
+        subject_type=SubjectType.GROUP,
+        subject_id="/finance",
+        resource_type=ResourceType.ACCOUNT,
+        resource_id=account_id,
+    ),
+)
+check("billing.read" in assigned.expanded_capability_keys, "the role's expansion")
+check(any(r.id == assigned.id for r in list_role_assignments.sync(account_id, client=owner)), "the role is listed")
+check(revoke_role_assignment.sync(account_id, assigned.id, client=owner).revoked_at is not None, "the role is revoked")
 
 print("python scenario passed")

@@ -192,4 +192,66 @@ check(revokedByHolder.response.status === 202, `public revocation answered ${rev
 const afterHolder = await owner.GET(one, { params: { path: { account_id: accountId, service_account_id: held.data!.id } } });
 check(afterHolder.data?.revoked_reason === "reported", `revoked_reason ${afterHolder.data?.revoked_reason}`);
 
+// who may do what: grant a new service account auth.manage, see it work at
+// once, list and filter the grant, revoke it, and assign a role
+const grants = "/v1/public/accounts/{account_id}/auth/authorizations" as const;
+const roles = "/v1/public/accounts/{account_id}/auth/role-assignments" as const;
+type Authorization = components["schemas"]["Authorization"];
+const worker = await owner.POST(collection, {
+  params: { path: { account_id: accountId } },
+  body: { name: "typescript-worker" },
+});
+const workerClient = client(worker.data!.token);
+const beforeGrant = await workerClient.GET(collection, { params: { path: { account_id: accountId } } });
+check(beforeGrant.response.status === 403, `no grant yet: ${beforeGrant.response.status}`);
+check(
+  beforeGrant.response.headers.get("Hbx-Required-Capabilities") === "auth.manage",
+  "the 403 names what is missing",
+);
+const granted = await owner.POST(grants, {
+  params: { path: { account_id: accountId }, header: { "Idempotency-Key": crypto.randomUUID() } },
+  body: {
+    grant_kind: "capability",
+    subject_type: "service_account",
+    subject_id: worker.data!.id,
+    capability_key: "auth.manage",
+  },
+});
+check(granted.response.status === 201, `grant answered ${granted.response.status}`);
+const grant: Authorization = granted.data!;
+check(grant.capability_key === "auth.manage" && grant.revoked_at === null, "the grant's record");
+const afterGrant = await workerClient.GET(collection, { params: { path: { account_id: accountId } } });
+check(afterGrant.response.status === 200, `granted: ${afterGrant.response.status}`);
+const filtered = await owner.GET(grants, {
+  params: {
+    path: { account_id: accountId },
+    query: { subject_type: "service_account", subject_id: worker.data!.id, limit: 10 },
+  },
+});
+check(filtered.data?.length === 1 && filtered.data[0].id === grant.id, "the filtered list");
+const revokedGrant = await owner.POST(`${grants}/{authorization_id}/revoke`, {
+  params: { path: { account_id: accountId, authorization_id: grant.id } },
+});
+check(typeof revokedGrant.data?.revoked_at === "string", "the grant is revoked");
+const afterRevoke = await workerClient.GET(collection, { params: { path: { account_id: accountId } } });
+check(afterRevoke.response.status === 403, `revoked: ${afterRevoke.response.status}`);
+const assigned = await owner.POST(roles, {
+  params: { path: { account_id: accountId } },
+  body: {
+    role_key: "billing_viewer",
+    subject_type: "group",
+    subject_id: "/finance",
+    resource_type: "account",
+    resource_id: accountId,
+  },
+});
+check(assigned.response.status === 201, `assign answered ${assigned.response.status}`);
+check(assigned.data!.expanded_capability_keys.includes("billing.read"), "the role's expansion");
+const roleList = await owner.GET(roles, { params: { path: { account_id: accountId } } });
+check(roleList.data?.some((r) => r.id === assigned.data!.id) === true, "the role is listed");
+const unassigned = await owner.POST(`${roles}/{role_assignment_id}/revoke`, {
+  params: { path: { account_id: accountId, role_assignment_id: assigned.data!.id } },
+});
+check(typeof unassigned.data?.revoked_at === "string", "the role is revoked");
+
 console.log("typescript scenario passed");

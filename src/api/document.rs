@@ -38,6 +38,8 @@ pub fn openapi_document() -> String {
     add_bearer_security(&mut document);
     add_introspection_security(&mut document);
     add_links(&mut document);
+    add_grant_links(&mut document);
+    add_required_capabilities(&mut document);
     require_every_member(&mut document, "Whoami");
     document_secret_scanning(&mut document);
     let mut text = serde_json::to_string_pretty(&document).expect("the document serializes");
@@ -46,11 +48,13 @@ pub fn openapi_document() -> String {
 }
 
 const API_DESCRIPTION: &str = "Create, list, get, rotate and revoke the service accounts of a \
-Hybridbox account: non-human identities that call the public API with a bearer token. And \
-verify either kind of Hybridbox credential, for the caller itself (whoami) or for another \
+Hybridbox account: non-human identities that call the public API with a bearer token. Decide \
+who may do what in the account: grants of capabilities and ownership, and roles, to users, \
+groups and service accounts. And verify either kind of Hybridbox credential, for the caller itself (whoami) or for another \
 platform component (token introspection).\n\n\
-The service-account operations need the `auth.manage` capability on the account, and a bearer \
-credential: a service account token or an OAuth access token (see the `bearerAuth` security \
+The service-account and authorization operations need the `auth.manage` capability on the \
+account (each operation lists what it needs in `x-hbx-required-capabilities`; a 403 names what \
+is missing, also in the `Hbx-Required-Capabilities` header), and a bearer credential: a service account token or an OAuth access token (see the `bearerAuth` security \
 scheme). Whoami needs any valid bearer credential. Introspection is for platform components \
 only: introspection clients authenticated with HTTP Basic (the `basicAuth` scheme). A \
 service account's plaintext token is returned exactly once, by create and by rotate; store it \
@@ -76,7 +80,134 @@ fn add_servers(document: &mut openapiv3::OpenAPI) {
 /// The order of the tags in the document: the main resource first. Their
 /// descriptions are the API trait's (`tag_config`); Dropshot sorts them by
 /// name.
-const TAG_ORDER: [&str; 4] = ["service-accounts", "auth", "platform", "secret-scanning"];
+const TAG_ORDER: [&str; 5] = [
+    "service-accounts",
+    "authorizations",
+    "auth",
+    "platform",
+    "secret-scanning",
+];
+
+/// The extension every operation carries: the capability keys it needs on
+/// the account in its path (none: any valid credential, or no bearer
+/// credential at all).
+pub const REQUIRED_CAPABILITIES_EXTENSION: &str = "x-hbx-required-capabilities";
+
+/// What each tag's operations need: managing service accounts and grants
+/// takes `auth.manage`; the rest needs no capability.
+fn required_capabilities(tag: &str) -> Vec<&'static str> {
+    match tag {
+        "service-accounts" | "authorizations" => vec!["auth.manage"],
+        _ => vec![],
+    }
+}
+
+fn add_required_capabilities(document: &mut openapiv3::OpenAPI) {
+    for item in document.paths.paths.values_mut() {
+        let openapiv3::ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        let methods = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+        ];
+        for operation in methods.into_iter().flatten() {
+            let tag = operation.tags.first().expect("every operation has a tag");
+            let required = required_capabilities(tag);
+            operation.extensions.insert(
+                REQUIRED_CAPABILITIES_EXTENSION.to_owned(),
+                serde_json::json!(required),
+            );
+        }
+    }
+}
+
+/// Links from a created or listed authorization or role assignment to the
+/// operations on it (create → get, revoke; list → get the first), so that
+/// tools can follow them.
+fn add_grant_links(document: &mut openapiv3::OpenAPI) {
+    use openapiv3::{Link, LinkOperation, ReferenceOr, StatusCode};
+    for (collection, id, get, revoke) in [
+        (
+            "/v1/public/accounts/{account_id}/auth/authorizations",
+            "authorization_id",
+            "get_authorization",
+            "revoke_authorization",
+        ),
+        (
+            "/v1/public/accounts/{account_id}/auth/role-assignments",
+            "role_assignment_id",
+            "get_role_assignment",
+            "revoke_role_assignment",
+        ),
+    ] {
+        let link = |operation_id: &str, what: &str, value: &str| {
+            let link = Link {
+                description: Some(format!("{what}.")),
+                operation: LinkOperation::OperationId(operation_id.to_owned()),
+                request_body: None,
+                parameters: [
+                    (
+                        "account_id".to_owned(),
+                        serde_json::json!("$request.path.account_id"),
+                    ),
+                    (id.to_owned(), serde_json::json!(value)),
+                ]
+                .into_iter()
+                .collect(),
+                server: None,
+                extensions: Default::default(),
+            };
+            (camel(operation_id), ReferenceOr::Item(link))
+        };
+        let Some(ReferenceOr::Item(item)) = document.paths.paths.get_mut(collection) else {
+            panic!("{collection} is in the document");
+        };
+        let created = "$response.body#/id";
+        for (operation, status, links) in [
+            (
+                item.post.as_mut(),
+                201,
+                vec![
+                    link(get, "The record just made", created),
+                    link(revoke, "Revoke the record just made", created),
+                ],
+            ),
+            (
+                item.get.as_mut(),
+                200,
+                vec![link(
+                    get,
+                    "The first record of the page",
+                    "$response.body#/0/id",
+                )],
+            ),
+        ] {
+            let responses = &mut operation.expect("the operation exists").responses.responses;
+            let Some(ReferenceOr::Item(response)) = responses.get_mut(&StatusCode::Code(status))
+            else {
+                panic!("{collection} answers {status}");
+            };
+            response.links = links.into_iter().collect();
+        }
+    }
+}
+
+/// `get_authorization` as a link's name: `GetAuthorization`.
+fn camel(operation_id: &str) -> String {
+    operation_id
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
 
 fn order_tags(document: &mut openapiv3::OpenAPI) {
     let position = |name: &str| TAG_ORDER.iter().position(|tag| *tag == name);

@@ -25,6 +25,12 @@ pub enum ErrorCode {
     IdempotencyKeyInUse,
     /// 409: an idempotent replay's token has since been rotated away.
     TokenSuperseded,
+    /// 409: the subject already holds this grant (live).
+    AuthorizationExists,
+    /// 409: the subject already has this role on this resource (live).
+    RoleAssignmentExists,
+    /// 409: the grant is the last owner of the account that can act.
+    LastOwner,
     /// 422: the idempotency key was used with a different request.
     IdempotencyKeyReused,
     /// 401: a leak report's signature is missing or does not verify.
@@ -42,7 +48,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::InvalidToken,
@@ -53,6 +59,9 @@ impl ErrorCode {
         ErrorCode::ServiceAccountExpired,
         ErrorCode::IdempotencyKeyInUse,
         ErrorCode::TokenSuperseded,
+        ErrorCode::AuthorizationExists,
+        ErrorCode::RoleAssignmentExists,
+        ErrorCode::LastOwner,
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::InvalidSignature,
         ErrorCode::RateLimited,
@@ -74,6 +83,9 @@ impl ErrorCode {
             ErrorCode::ServiceAccountExpired => "service_account_expired",
             ErrorCode::IdempotencyKeyInUse => "idempotency_key_in_use",
             ErrorCode::TokenSuperseded => "token_superseded",
+            ErrorCode::AuthorizationExists => "authorization_exists",
+            ErrorCode::RoleAssignmentExists => "role_assignment_exists",
+            ErrorCode::LastOwner => "last_owner",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::RateLimited => "rate_limited",
@@ -96,10 +108,11 @@ impl ErrorCode {
                 "the credential is malformed, unknown, wrong, expired or revoked"
             }
             ErrorCode::Forbidden => {
-                "the caller has standing in the account but lacks the `auth.manage` capability, \
-                 would receive a token holding capabilities it lacks, or used a previous token \
-                 (in its rotation's grace period), which cannot issue or change credentials; \
-                 the message says which"
+                "the caller has standing in the account but lacks a capability the operation \
+                 needs, would receive a token or give a grant holding capabilities it lacks, \
+                 would change its own grants, or used a previous token (in its rotation's \
+                 grace period), which cannot issue or change credentials; the message says \
+                 which and the `Hbx-Required-Capabilities` header lists what is missing"
             }
             ErrorCode::NotFound => {
                 "the account or service account does not exist, or the caller has no standing \
@@ -117,6 +130,17 @@ impl ErrorCode {
             ErrorCode::TokenSuperseded => {
                 "the `Idempotency-Key` answered with a token that has since been rotated away: \
                  the recorded response is not handed out again; send a new request"
+            }
+            ErrorCode::AuthorizationExists => {
+                "the subject already holds this grant (a live authorization of the same kind, \
+                 capability and resource): revoke it first, or leave it"
+            }
+            ErrorCode::RoleAssignmentExists => {
+                "the subject already has this role on this resource (a live assignment)"
+            }
+            ErrorCode::LastOwner => {
+                "the grant is the last owner of the account that can act: grant ownership to \
+                 someone else first"
             }
             ErrorCode::IdempotencyKeyReused => {
                 "the `Idempotency-Key` was already used with a different request: use a new \
@@ -150,7 +174,10 @@ impl ErrorCode {
             | ErrorCode::ServiceAccountRevoked
             | ErrorCode::ServiceAccountExpired
             | ErrorCode::IdempotencyKeyInUse
-            | ErrorCode::TokenSuperseded => ErrorStatusCode::CONFLICT,
+            | ErrorCode::TokenSuperseded
+            | ErrorCode::AuthorizationExists
+            | ErrorCode::RoleAssignmentExists
+            | ErrorCode::LastOwner => ErrorStatusCode::CONFLICT,
             ErrorCode::IdempotencyKeyReused => ErrorStatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::RequestTimeout => ErrorStatusCode::REQUEST_TIMEOUT,
             ErrorCode::PayloadTooLarge => ErrorStatusCode::PAYLOAD_TOO_LARGE,

@@ -6,12 +6,14 @@
 //! storage and no business logic lives here; the implementation is in
 //! `crate::server`.
 
+pub mod authorizations;
 pub mod decode_errors;
 pub mod document;
 pub mod errors;
 pub mod examples;
 pub mod extract;
 pub mod leaks;
+pub mod limits;
 pub mod types;
 pub mod verification;
 
@@ -20,6 +22,11 @@ use dropshot::{
     RequestContext,
 };
 
+use self::authorizations::{
+    Authorization, AuthorizationPath, CreateAuthorizationRequest, CreateRoleAssignmentRequest,
+    GrantedHeaders, ListAuthorizationsQuery, ListRoleAssignmentsQuery, RoleAssignment,
+    RoleAssignmentPath,
+};
 use self::extract::{FormBody, HeaderParams, JsonBody, PathParams, QueryParams};
 use self::leaks::{
     GithubSignatureHeaders, GitlabSignatureHeaders, PublicRevocationReceipt,
@@ -27,38 +34,12 @@ use self::leaks::{
 };
 use self::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
-    DocsFilePath, HealthStatus, IdempotencyHeaders, ListServiceAccountsQuery,
-    RotateServiceAccountQuery, RotatedHeaders, ServiceAccount, ServiceAccountPath,
-    ServiceAccountWithToken, SunsetHeaders, WhoamiHeaders,
+    IdempotencyHeaders, ListServiceAccountsQuery, RotateServiceAccountQuery, RotatedHeaders,
+    ServiceAccount, ServiceAccountPath, ServiceAccountWithToken, SunsetHeaders, WhoamiHeaders,
 };
 use self::verification::{IntrospectionRequest, IntrospectionResponse, Whoami};
 
-/// Version of the API contract (the document's `info.version`). The major
-/// number goes up with every breaking change.
-pub const API_VERSION: semver::Version = semver::Version::new(1, 5, 0);
-
-/// Largest request body any operation accepts. A create request is at most a
-/// 120-character name and a timestamp; 8 KiB leaves room for generous escaping
-/// and white space while keeping hostile bodies cheap to refuse.
-pub const REQUEST_BODY_MAX_BYTES: usize = 8 * 1024;
-
-/// Largest introspection request: room for a large access token (an identity
-/// provider's JWT with many claims runs to a few KiB).
-pub const INTROSPECTION_BODY_MAX_BYTES: usize = 16 * 1024;
-
-/// Largest leak report: 1000 tokens, each with a URL of up to about 2 KiB.
-pub const LEAK_REPORT_BODY_MAX_BYTES: usize = 2 * 1024 * 1024;
-
-/// Largest public revocation request: 1000 tokens and generous escaping.
-pub const PUBLIC_REVOCATION_BODY_MAX_BYTES: usize = 256 * 1024;
-
-/// Name of the bearer security scheme in the document (every operation but
-/// introspection).
-pub const SECURITY_SCHEME: &str = "bearerAuth";
-/// Name of the HTTP Basic security scheme of introspection clients.
-pub const INTROSPECTION_SECURITY_SCHEME: &str = "basicAuth";
-/// The path of the introspection endpoint.
-pub const INTROSPECTION_PATH: &str = "/v1/internal/auth/introspect";
+pub use self::limits::*;
 
 // Every published operation has exactly one of these tags; the document
 // lists them in the order of `document::TAG_ORDER`.
@@ -70,6 +51,10 @@ pub const INTROSPECTION_PATH: &str = "/v1/internal/auth/introspect";
             "service-accounts" = {
                 description = "Service accounts of an account and their bearer tokens: create, \
                     list, get, rotate, revoke.",
+            },
+            "authorizations" = {
+                description = "Who may do what in an account: grants of capabilities and \
+                    ownership, and roles, to users, groups and service accounts.",
             },
             "auth" = {
                 description = "The caller's own identity: who a bearer credential speaks for.",
@@ -216,6 +201,143 @@ pub trait ServiceAccountsApi {
         path: PathParams<ServiceAccountPath>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError>;
 
+    /// List authorizations
+    ///
+    /// Lists the account's grants as a bare JSON array, oldest first, live
+    /// ones unless `include_revoked=true`, filtered by `subject_type`,
+    /// `subject_id`, `grant_kind` and `capability_key`. Page with `limit` and
+    /// `after` (the `id` of the last one received). Requires `auth.manage`.
+    #[endpoint {
+        method = GET,
+        path = "/v1/public/accounts/{account_id}/auth/authorizations",
+        tags = ["authorizations"],
+    }]
+    async fn list_authorizations(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<AccountPath>,
+        query: QueryParams<ListAuthorizationsQuery>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<Authorization>>, SunsetHeaders>, HttpError>;
+
+    /// Grant a capability or ownership
+    ///
+    /// Grants a capability (account-wide, or on one resource) or ownership to
+    /// a user, a group or a service account of the account; it applies at
+    /// once. Requires `auth.manage`, and holding what is granted (ownership:
+    /// being an owner); nobody changes their own grants; `super_admin` is
+    /// the operator's alone (403, naming what is missing in
+    /// `Hbx-Required-Capabilities`). A live duplicate is 409
+    /// `authorization_exists`. Send an `Idempotency-Key` to retry safely.
+    #[endpoint {
+        method = POST,
+        path = "/v1/public/accounts/{account_id}/auth/authorizations",
+        tags = ["authorizations"],
+        request_body_max_bytes = REQUEST_BODY_MAX_BYTES,
+    }]
+    async fn create_authorization(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<AccountPath>,
+        headers: HeaderParams<IdempotencyHeaders>,
+        body: JsonBody<CreateAuthorizationRequest>,
+    ) -> Result<HttpResponseHeaders<HttpResponseCreated<Authorization>, GrantedHeaders>, HttpError>;
+
+    /// Get an authorization
+    ///
+    /// Returns one grant of the account, revoked or not. Requires
+    /// `auth.manage`.
+    #[endpoint {
+        method = GET,
+        path = "/v1/public/accounts/{account_id}/auth/authorizations/{authorization_id}",
+        tags = ["authorizations"],
+    }]
+    async fn get_authorization(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<AuthorizationPath>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Authorization>, SunsetHeaders>, HttpError>;
+
+    /// Revoke an authorization
+    ///
+    /// Revokes a grant: it stops applying at once (on other instances within
+    /// the revocation bound, 1 second). Revoking a revoked one changes
+    /// nothing. The account's last owner grant that can act stays (409
+    /// `last_owner`). Takes no request body. Requires `auth.manage` (and
+    /// ownership, for an ownership grant); nobody revokes their own grants.
+    #[endpoint {
+        method = POST,
+        path = "/v1/public/accounts/{account_id}/auth/authorizations/{authorization_id}/revoke",
+        tags = ["authorizations"],
+    }]
+    async fn revoke_authorization(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<AuthorizationPath>,
+    ) -> Result<HttpResponseOk<Authorization>, HttpError>;
+
+    /// List role assignments
+    ///
+    /// Lists the account's role assignments as a bare JSON array, oldest
+    /// first, live ones unless `include_revoked=true`, each with the
+    /// capability keys its role gives now. Page with `limit` and `after`.
+    /// Requires `auth.manage`.
+    #[endpoint {
+        method = GET,
+        path = "/v1/public/accounts/{account_id}/auth/role-assignments",
+        tags = ["authorizations"],
+    }]
+    async fn list_role_assignments(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<AccountPath>,
+        query: QueryParams<ListRoleAssignmentsQuery>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<RoleAssignment>>, SunsetHeaders>, HttpError>;
+
+    /// Assign a role
+    ///
+    /// Gives a role on a resource (`account`, with this account's id, for
+    /// the whole account) to a user, a group or a service account. Requires
+    /// `auth.manage` and holding every capability the role gives there;
+    /// nobody changes their own roles. A live duplicate is 409
+    /// `role_assignment_exists`. Send an `Idempotency-Key` to retry safely.
+    #[endpoint {
+        method = POST,
+        path = "/v1/public/accounts/{account_id}/auth/role-assignments",
+        tags = ["authorizations"],
+        request_body_max_bytes = REQUEST_BODY_MAX_BYTES,
+    }]
+    async fn create_role_assignment(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<AccountPath>,
+        headers: HeaderParams<IdempotencyHeaders>,
+        body: JsonBody<CreateRoleAssignmentRequest>,
+    ) -> Result<HttpResponseHeaders<HttpResponseCreated<RoleAssignment>, GrantedHeaders>, HttpError>;
+
+    /// Get a role assignment
+    ///
+    /// Returns one role assignment of the account, revoked or not. Requires
+    /// `auth.manage`.
+    #[endpoint {
+        method = GET,
+        path = "/v1/public/accounts/{account_id}/auth/role-assignments/{role_assignment_id}",
+        tags = ["authorizations"],
+    }]
+    async fn get_role_assignment(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<RoleAssignmentPath>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<RoleAssignment>, SunsetHeaders>, HttpError>;
+
+    /// Revoke a role assignment
+    ///
+    /// Revokes a role assignment: it stops applying at once (on other
+    /// instances within the revocation bound). Revoking a revoked one changes
+    /// nothing. Takes no request body. Requires `auth.manage`; nobody
+    /// revokes their own roles.
+    #[endpoint {
+        method = POST,
+        path = "/v1/public/accounts/{account_id}/auth/role-assignments/{role_assignment_id}/revoke",
+        tags = ["authorizations"],
+    }]
+    async fn revoke_role_assignment(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<RoleAssignmentPath>,
+    ) -> Result<HttpResponseOk<RoleAssignment>, HttpError>;
+
     /// Who am I
     ///
     /// Describes the caller: a service account (its id, account, name, and the
@@ -333,61 +455,4 @@ pub trait ServiceAccountsApi {
         rqctx: RequestContext<Self::Context>,
         body: JsonBody<PublicRevocationRequest>,
     ) -> Result<HttpResponseAccepted<PublicRevocationReceipt>, HttpError>;
-
-    /// Liveness: the process answers. For orchestrators; not part of the
-    /// published API.
-    #[endpoint {
-        method = GET,
-        path = "/healthz",
-        unpublished = true,
-    }]
-    async fn healthz(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<HttpResponseOk<HealthStatus>, HttpError>;
-
-    /// Readiness: the database answers and its schema is up to date (503
-    /// `unavailable` otherwise). For load balancers; not part of the published
-    /// API.
-    #[endpoint {
-        method = GET,
-        path = "/readyz",
-        unpublished = true,
-    }]
-    async fn readyz(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<HttpResponseOk<HealthStatus>, HttpError>;
-
-    /// This document, byte for byte as checked in. Not part of the published
-    /// API (it is left out of the document itself).
-    #[endpoint {
-        method = GET,
-        path = "/openapi.json",
-        unpublished = true,
-    }]
-    async fn openapi_json(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<http::Response<dropshot::Body>, HttpError>;
-
-    /// The API reference as a web page, rendered from `/openapi.json`, with
-    /// every asset served from here. Not part of the published API.
-    #[endpoint {
-        method = GET,
-        path = "/docs",
-        unpublished = true,
-    }]
-    async fn docs(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<http::Response<dropshot::Body>, HttpError>;
-
-    /// The reference page's assets (the renderer and its licenses). Not part
-    /// of the published API.
-    #[endpoint {
-        method = GET,
-        path = "/docs/{file}",
-        unpublished = true,
-    }]
-    async fn docs_file(
-        rqctx: RequestContext<Self::Context>,
-        path: PathParams<DocsFilePath>,
-    ) -> Result<http::Response<dropshot::Body>, HttpError>;
 }

@@ -30,7 +30,9 @@ pub enum TokenGeneration {
     Previous,
 }
 
-/// What a principal holds in one account.
+/// What a principal may do in one account, every source counted: its own
+/// grants, its roles' expansions and (for a user) its groups' grants and
+/// roles.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub struct AccountGrants {
     /// The account.
@@ -41,6 +43,20 @@ pub struct AccountGrants {
     pub capabilities: Vec<String>,
     /// Whether the principal owns the account, which implies every capability.
     pub owner: bool,
+    /// Capabilities held on one resource only (not account-wide), sorted: for
+    /// the service that owns the resource to enforce.
+    pub scoped: Vec<ScopedCapability>,
+}
+
+/// A capability held on one resource of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct ScopedCapability {
+    /// The capability key.
+    pub capability_key: String,
+    /// The kind of resource (`workspace`, `domain`, ...).
+    pub resource_type: String,
+    /// The resource.
+    pub resource_id: Uuid,
 }
 
 /// The caller, as its credential identifies it.
@@ -71,8 +87,11 @@ pub struct Whoami {
     pub expires_at: Option<DateTime<Utc>>,
     /// One entry per account in which the caller has standing: a service
     /// account's own account (always), a user's accounts with at least one
-    /// grant.
+    /// grant or role (its own or a group's).
     pub grants: Vec<AccountGrants>,
+    /// The groups the user's access token lists (its groups claim); empty
+    /// for a service account.
+    pub groups: Vec<String>,
 }
 
 /// An introspection request (RFC 7662 §2.1), form-encoded.
@@ -165,6 +184,11 @@ fn grants_example() -> Vec<AccountGrants> {
         account_id: examples::ACCOUNT_ID,
         capabilities: vec!["auth.manage".to_owned(), "billing.read".to_owned()],
         owner: false,
+        scoped: vec![ScopedCapability {
+            capability_key: "dns.write".to_owned(),
+            resource_type: "domain".to_owned(),
+            resource_id: examples::resource_id(),
+        }],
     }]
 }
 
@@ -179,6 +203,7 @@ fn whoami_example() -> Whoami {
         token_generation: Some(TokenGeneration::Current),
         expires_at: Some(examples::at("2027-06-01T00:00:00Z")),
         grants: grants_example(),
+        groups: vec![],
     }
 }
 

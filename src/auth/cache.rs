@@ -1,6 +1,7 @@
 //! A cache of what verifying credentials reads from the store: tokens by
 //! public id (with their MAC, never a verdict: the secret is checked on every
-//! request), capabilities and grants by subject, introspection clients by id.
+//! request), what a subject holds (grants and roles, by subject),
+//! introspection clients by id.
 //! It stands in front of the store as the same narrow lookup traits.
 //!
 //! Exactness:
@@ -28,12 +29,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use moka::Expiry;
 use moka::sync::Cache;
-use uuid::Uuid;
 
-use crate::domain::{CapabilityKey, Subject};
+use crate::domain::{HoldingsByAccount, Subject};
 use crate::store::changes::{ChangeHub, CredentialChange};
 use crate::store::{
-    ClientLookup, CredentialLookup, Grant, GrantLookup, StoreError, StoredIntrospectionClient,
+    ClientLookup, CredentialLookup, GrantLookup, StoreError, StoredIntrospectionClient,
     StoredServiceAccount, TokenLookup,
 };
 
@@ -80,8 +80,7 @@ impl<K, V> Expiry<K, Timed<V>> for FromReadStart {
 pub struct CredentialCache {
     store: Arc<dyn CredentialLookup>,
     tokens: Cache<String, Timed<Option<Arc<StoredServiceAccount>>>>,
-    capabilities: Cache<(Uuid, Subject), Timed<Arc<Vec<CapabilityKey>>>>,
-    grants: Cache<Subject, Timed<Arc<Vec<Grant>>>>,
+    holdings: Cache<Subject, Timed<Arc<HoldingsByAccount>>>,
     clients: Cache<String, Timed<Option<Arc<StoredIntrospectionClient>>>>,
     /// Moves on every invalidation; a read that started before a move is not
     /// cached.
@@ -112,8 +111,7 @@ impl CredentialCache {
         let cache = Arc::new(Self {
             store,
             tokens: map(ttl, capacity),
-            capabilities: map(ttl, capacity),
-            grants: map(ttl, capacity),
+            holdings: map(ttl, capacity),
             clients: map(ttl, capacity),
             generation: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -134,18 +132,11 @@ impl CredentialCache {
         for change in changes {
             match change {
                 CredentialChange::Token(public_id) => self.tokens.invalidate(public_id),
-                CredentialChange::Grants {
-                    account_id,
-                    subject,
-                } => {
-                    self.capabilities.invalidate(&(*account_id, *subject));
-                    self.grants.invalidate(subject);
-                }
+                CredentialChange::Grants { subject, .. } => self.holdings.invalidate(subject),
                 CredentialChange::Client(client_id) => self.clients.invalidate(client_id),
                 CredentialChange::Everything => {
                     self.tokens.invalidate_all();
-                    self.capabilities.invalidate_all();
-                    self.grants.invalidate_all();
+                    self.holdings.invalidate_all();
                     self.clients.invalidate_all();
                 }
             }
@@ -214,28 +205,11 @@ impl TokenLookup for CredentialCache {
 
 #[async_trait]
 impl GrantLookup for CredentialCache {
-    async fn capabilities(
-        &self,
-        account_id: Uuid,
-        subject: Subject,
-    ) -> Result<Vec<CapabilityKey>, StoreError> {
-        let held = self
-            .get_or_read(&self.capabilities, (account_id, subject), async {
-                Ok(Arc::new(
-                    self.store.capabilities(account_id, subject).await?,
-                ))
-            })
-            .await?;
-        Ok((*held).clone())
-    }
-
-    async fn grants_of(&self, subject: Subject) -> Result<Vec<Grant>, StoreError> {
-        let grants = self
-            .get_or_read(&self.grants, subject, async {
-                Ok(Arc::new(self.store.grants_of(subject).await?))
-            })
-            .await?;
-        Ok((*grants).clone())
+    async fn holdings(&self, subject: &Subject) -> Result<Arc<HoldingsByAccount>, StoreError> {
+        self.get_or_read(&self.holdings, subject.clone(), async {
+            self.store.holdings(subject).await
+        })
+        .await
     }
 }
 

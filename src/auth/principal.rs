@@ -34,7 +34,7 @@ impl Principal {
     /// The grant subject this caller's capabilities are looked up under.
     pub fn subject(&self) -> Subject {
         match self {
-            Principal::User { user_id } => Subject::User(*user_id),
+            Principal::User { user_id } => Subject::user(*user_id),
             Principal::ServiceAccount {
                 service_account_id, ..
             } => Subject::ServiceAccount(*service_account_id),
@@ -79,6 +79,8 @@ pub enum CredentialFacts {
     AccessToken {
         issued_at: Option<DateTime<Utc>>,
         expires_at: DateTime<Utc>,
+        /// The groups its groups claim lists (`--oauth-groups-claim`).
+        groups: Vec<String>,
     },
 }
 
@@ -106,6 +108,15 @@ impl CredentialFacts {
                 ..
             }
         )
+    }
+
+    /// The groups the credential's principal belongs to: a user's, as its
+    /// access token lists them; none for a service account.
+    pub fn groups(&self) -> &[String] {
+        match self {
+            CredentialFacts::AccessToken { groups, .. } => groups,
+            CredentialFacts::ServiceAccountToken { .. } => &[],
+        }
     }
 
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {

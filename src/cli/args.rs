@@ -138,6 +138,9 @@ pub struct DevTokenArgs {
     /// The user (the token's sub)
     #[arg(long, env = "HBX_SA_USER")]
     pub user: Uuid,
+    /// A group the token lists in its `groups` claim (repeat for several)
+    #[arg(long, value_parser = parse_group)]
+    pub group: Vec<String>,
     /// How long the token lives (at most 24h)
     #[arg(long, env = "HBX_SA_TTL", default_value_t = DEFAULT_DEV_TOKEN_TTL)]
     pub ttl: HumanDuration,
@@ -196,39 +199,6 @@ pub struct CreateKeyFileArgs {
 }
 
 #[derive(Subcommand)]
-pub enum GrantsCommand {
-    /// Grant a capability (or ownership) on an account to a user or a service account
-    Add(GrantArgs),
-    /// Take a capability (or ownership) on an account away from a user or a
-    /// service account; a running server refuses it within the revocation bound
-    Remove(GrantArgs),
-    /// List the grants on an account, one JSON object per line
-    List(ListGrantsArgs),
-}
-
-#[derive(Args)]
-pub struct ListGrantsArgs {
-    /// The account whose grants to list
-    #[arg(long, env = "HBX_SA_ACCOUNT")]
-    pub account: Uuid,
-    #[command(flatten)]
-    pub storage: StorageArgs,
-}
-
-#[derive(Args)]
-pub struct GrantArgs {
-    /// The account the grant is on
-    #[arg(long, env = "HBX_SA_ACCOUNT")]
-    pub account: Uuid,
-    #[command(flatten)]
-    pub subject: SubjectArgs,
-    #[command(flatten)]
-    pub capability: CapabilityArgs,
-    #[command(flatten)]
-    pub storage: StorageArgs,
-}
-
-#[derive(Subcommand)]
 pub enum IntrospectionClientsCommand {
     /// Create an introspection client; prints its client_id and client_secret
     /// (shown this once)
@@ -264,37 +234,6 @@ pub struct RevokeIntrospectionClientArgs {
 }
 
 #[derive(Args)]
-pub struct AuditArgs {
-    /// The account whose log to print
-    #[arg(long, env = "HBX_SA_ACCOUNT")]
-    pub account: Uuid,
-    #[command(flatten)]
-    pub storage: StorageArgs,
-}
-
-#[derive(Args)]
-#[group(required = true, multiple = false)]
-pub struct SubjectArgs {
-    /// A user, by the `sub` of their OAuth access tokens
-    #[arg(long, env = "HBX_SA_USER")]
-    pub user: Option<Uuid>,
-    /// A service account (it must belong to the account)
-    #[arg(long, env = "HBX_SA_SERVICE_ACCOUNT")]
-    pub service_account: Option<Uuid>,
-}
-
-#[derive(Args)]
-#[group(required = true, multiple = false)]
-pub struct CapabilityArgs {
-    /// Capability key (auth.manage; other services' keys are kept too)
-    #[arg(long, env = "HBX_SA_CAPABILITY")]
-    pub capability: Option<String>,
-    /// Ownership, which implies every capability
-    #[arg(long, env = "HBX_SA_OWNER")]
-    pub owner: bool,
-}
-
-#[derive(Args)]
 pub struct OAuthArgs {
     /// Accept OAuth access tokens (JWTs) from this issuer; `iss` must match exactly
     #[arg(long, env = "HBX_SA_OAUTH_ISSUER")]
@@ -315,6 +254,9 @@ pub struct OAuthArgs {
     /// Least time between two JWKS fetches (a token with an unknown key triggers one)
     #[arg(long, env = "HBX_SA_OAUTH_JWKS_REFETCH_INTERVAL", default_value_t = HumanDuration(keys::DEFAULT_REFETCH_INTERVAL))]
     pub oauth_jwks_refetch_interval: HumanDuration,
+    /// The access-token claim that lists a user's groups (Keycloak's `groups`)
+    #[arg(long, env = "HBX_SA_OAUTH_GROUPS_CLAIM", default_value = oauth::groups::DEFAULT_GROUPS_CLAIM, value_parser = parse_claim_name)]
+    pub oauth_groups_claim: String,
     /// Trust tokens from `hbx-sa dev-token` (the local development key). NOT FOR PRODUCTION
     #[arg(long, env = "HBX_SA_OAUTH_DEV")]
     pub oauth_dev: bool,
@@ -332,6 +274,10 @@ pub struct StorageArgs {
     /// Most connections to PostgreSQL per process
     #[arg(long, env = "HBX_SA_DATABASE_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub database_max_connections: u32,
+    /// The role table: what each role expands to (default: the one shipped,
+    /// deploy/roles.toml)
+    #[arg(long, env = "HBX_SA_ROLES_FILE")]
+    pub roles_file: Option<PathBuf>,
     /// Token key file to use instead of <data-dir>/token-keys (must exist)
     #[arg(long, env = "HBX_SA_TOKEN_KEY_FILE")]
     pub token_key_file: Option<PathBuf>,
@@ -368,6 +314,7 @@ impl StorageArgs {
             token_key_file: self.token_key_file,
             token_prefix: self.token_prefix,
             database_timeout: Duration::from_millis(self.database_timeout_ms),
+            roles_file: self.roles_file,
             ..Settings::in_dir(self.data_dir)
         }
     }
@@ -394,6 +341,21 @@ pub enum SettingsError {
          choose one"
     )]
     Conflict(&'static str, &'static str),
+}
+
+/// A claim name: not empty, no control characters.
+fn parse_claim_name(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.chars().any(char::is_control) {
+        return Err("name a claim of the access token (Keycloak's is `groups`)".to_owned());
+    }
+    Ok(text.to_owned())
+}
+
+/// A group a development token lists: what a group grant can name.
+fn parse_group(text: &str) -> Result<String, String> {
+    crate::domain::Subject::parse(crate::domain::SubjectType::Group, text)
+        .map(|subject| subject.id())
+        .map_err(|e| format!("a group {}", e.message))
 }
 
 /// The flag of a setting's key.
@@ -456,6 +418,7 @@ impl ServeArgs {
             });
         }
         settings.oauth.leeway = oauth.oauth_leeway.0;
+        settings.oauth.groups_claim = oauth.oauth_groups_claim;
         settings.oauth.key_policy.refetch_interval = oauth.oauth_jwks_refetch_interval.0;
         settings.oauth_dev = oauth.oauth_dev;
         settings.secret_scanning = SecretScanningSettings {

@@ -6,10 +6,13 @@
 //!
 //! [`args`] holds the flags and builds the settings from them (in one place),
 //! over the configuration file ([`config_file`]); [`serve`] runs the server;
-//! [`operator`] holds the one-shot commands, each a function returning a
+//! [`operator`] holds the one-shot commands (and [`access`] those on grants
+//! and roles, with their flags in [`access_args`]), each a function returning a
 //! `Serialize` value that [`output`] prints; [`scan`] finds leaked tokens in
 //! files.
 
+pub mod access;
+pub mod access_args;
 pub mod args;
 pub mod config_file;
 pub mod error;
@@ -17,15 +20,17 @@ pub mod operator;
 pub mod output;
 pub mod scan;
 pub mod serve;
+pub mod storage;
 pub mod text_log;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use self::access_args::{AuditArgs, GrantsCommand, RolesCommand};
 use self::args::{
-    AccountsCommand, AuditArgs, BootstrapArgs, DevTokenArgs, GrantsCommand,
-    IntrospectionClientsCommand, KeysCommand, ScanArgs, ServeArgs,
+    AccountsCommand, BootstrapArgs, DevTokenArgs, IntrospectionClientsCommand, KeysCommand,
+    ScanArgs, ServeArgs,
 };
 use self::config_file::{ConfigFile, Invocation};
 pub use self::error::CliError;
@@ -64,6 +69,11 @@ enum Command {
     Grants {
         #[command(subcommand)]
         command: GrantsCommand,
+    },
+    /// Manage role assignments on accounts
+    Roles {
+        #[command(subcommand)]
+        command: RolesCommand,
     },
     /// Manage the clients that may introspect tokens (other Hybridbox services)
     IntrospectionClients {
@@ -149,9 +159,15 @@ async fn run(command: Command, invocation: Invocation<'_>) -> Result<(), CliErro
             AccountsCommand::List(args) => print_lines(&operator::accounts(args).await?),
         },
         Command::Grants { command } => match command {
-            GrantsCommand::Add(args) => print_object(&operator::add_grant(args).await?),
-            GrantsCommand::Remove(args) => print_object(&operator::remove_grant(args).await?),
-            GrantsCommand::List(args) => print_lines(&operator::grants(args).await?),
+            GrantsCommand::Add(args) => print_object(&access::add_grant(args).await?),
+            GrantsCommand::Remove(args) => print_object(&access::remove_grant(args).await?),
+            GrantsCommand::Revoke(args) => print_object(&access::revoke_grant(args).await?),
+            GrantsCommand::List(args) => print_lines(&access::grants(args).await?),
+        },
+        Command::Roles { command } => match command {
+            RolesCommand::Assign(args) => print_object(&access::assign_role(args).await?),
+            RolesCommand::Revoke(args) => print_object(&access::revoke_role(args).await?),
+            RolesCommand::List(args) => print_lines(&access::roles(args).await?),
         },
         Command::IntrospectionClients { command } => match command {
             IntrospectionClientsCommand::Create(args) => {

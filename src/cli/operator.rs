@@ -3,35 +3,23 @@
 //! stderr.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::access::AuthorizationOutput;
+use super::access_args::AuditArgs;
 use super::args::{
-    AuditArgs, BootstrapArgs, CreateAccountArgs, CreateIntrospectionClientArgs, CreateKeyFileArgs,
-    DevTokenArgs, GrantArgs, ListGrantsArgs, ListIntrospectionClientsArgs,
-    RevokeIntrospectionClientArgs, StorageArgs, StorageOnlyArgs,
+    BootstrapArgs, CreateAccountArgs, CreateIntrospectionClientArgs, CreateKeyFileArgs,
+    DevTokenArgs, ListIntrospectionClientsArgs, RevokeIntrospectionClientArgs, StorageOnlyArgs,
 };
 use super::error::CliError;
-use crate::app::App;
+use super::storage::open;
 use crate::auth::oauth::dev::{self, DevKey};
 use crate::clock::{Clock, SystemClock};
-use crate::domain::{AuditDetail, Capability, CapabilityKey, IntrospectionClient, Subject};
-use crate::store::Grant;
+use crate::domain::{AuditDetail, IntrospectionClient};
 use crate::token::keyring;
-
-/// Opens the storage the flags name, telling the operator about anything odd.
-async fn open(storage: StorageArgs) -> Result<App, CliError> {
-    // A one-shot command starts no background work that would log.
-    let quiet = slog::Logger::root(slog::Discard, slog::o!());
-    let app = App::open(&storage.settings(), Arc::new(SystemClock), &quiet).await?;
-    for warning in app.warnings() {
-        eprintln!("hbx-sa: warning: {warning}");
-    }
-    Ok(app)
-}
 
 /// What `hbx-sa dev-token` prints.
 #[derive(Debug, Serialize)]
@@ -39,6 +27,7 @@ pub struct DevTokenOutput {
     pub access_token: String,
     pub token_type: &'static str,
     pub user_id: Uuid,
+    pub groups: Vec<String>,
     pub expires_at: DateTime<Utc>,
     pub issuer: &'static str,
     pub audience: &'static str,
@@ -47,7 +36,7 @@ pub struct DevTokenOutput {
 pub fn dev_token(args: DevTokenArgs) -> Result<DevTokenOutput, CliError> {
     let key = DevKey::load_or_create(&args.data_dir)?;
     let now = SystemClock.now();
-    let access_token = key.token(args.user, now, args.ttl.0)?;
+    let access_token = key.token(args.user, &args.group, now, args.ttl.0)?;
     eprintln!(
         "A development token, trusted only by `hbx-sa serve --oauth-dev` on this data \
          directory. Not for production."
@@ -56,6 +45,7 @@ pub fn dev_token(args: DevTokenArgs) -> Result<DevTokenOutput, CliError> {
         access_token,
         token_type: "Bearer",
         user_id: args.user,
+        groups: args.group,
         expires_at: now + args.ttl.0,
         issuer: dev::ISSUER,
         audience: dev::AUDIENCE,
@@ -116,89 +106,6 @@ pub async fn create_account(args: CreateAccountArgs) -> Result<AccountOutput, Cl
         name: account.name,
         created_at: account.created_at,
     })
-}
-
-/// What `hbx-sa grants add` prints.
-#[derive(Debug, Serialize)]
-pub struct GrantOutput {
-    pub account_id: Uuid,
-    pub subject_type: &'static str,
-    pub subject_id: Uuid,
-    pub capability: String,
-}
-
-impl From<Grant> for GrantOutput {
-    fn from(grant: Grant) -> Self {
-        Self {
-            account_id: grant.account_id,
-            subject_type: grant.subject.kind(),
-            subject_id: grant.subject.id(),
-            capability: grant.capability.as_str().to_owned(),
-        }
-    }
-}
-
-/// The subject and capability a grant command names.
-fn grant_of(args: &GrantArgs) -> Result<(Subject, CapabilityKey), CliError> {
-    // clap makes exactly one of each pair present.
-    let subject = match (args.subject.user, args.subject.service_account) {
-        (Some(user), _) => Subject::User(user),
-        (None, Some(service_account)) => Subject::ServiceAccount(service_account),
-        (None, None) => unreachable!("clap requires one of --user and --service-account"),
-    };
-    let capability = match &args.capability.capability {
-        _ if args.capability.owner => Capability::AccountOwner.into(),
-        Some(key) => CapabilityKey::parse(key)?,
-        None => unreachable!("clap requires one of --capability and --owner"),
-    };
-    Ok((subject, capability))
-}
-
-pub async fn add_grant(args: GrantArgs) -> Result<GrantOutput, CliError> {
-    let (subject, capability) = grant_of(&args)?;
-    if capability.known().is_none() {
-        eprintln!(
-            "hbx-sa: note: this service acts only on auth.manage and ownership; a grant of {} \
-             gives standing in the account (403 rather than 404) and nothing more here",
-            capability.as_str()
-        );
-    }
-    let app = open(args.storage).await?;
-    let grant = app
-        .admin()
-        .add_grant(args.account, subject, capability)
-        .await?;
-    Ok(grant.into())
-}
-
-/// What `hbx-sa grants remove` prints: the grant, and whether it was held.
-#[derive(Debug, Serialize)]
-pub struct RemovedGrantOutput {
-    #[serde(flatten)]
-    pub grant: GrantOutput,
-    pub removed: bool,
-}
-
-pub async fn remove_grant(args: GrantArgs) -> Result<RemovedGrantOutput, CliError> {
-    let (subject, capability) = grant_of(&args)?;
-    let app = open(args.storage).await?;
-    let (grant, removed) = app
-        .admin()
-        .remove_grant(args.account, subject, capability)
-        .await?;
-    if !removed {
-        eprintln!("hbx-sa: note: there was no such grant; nothing changed");
-    }
-    Ok(RemovedGrantOutput {
-        grant: grant.into(),
-        removed,
-    })
-}
-
-pub async fn grants(args: ListGrantsArgs) -> Result<Vec<GrantOutput>, CliError> {
-    let app = open(args.storage).await?;
-    let grants = app.admin().grants(args.account).await?;
-    Ok(grants.into_iter().map(Into::into).collect())
 }
 
 pub async fn accounts(args: StorageOnlyArgs) -> Result<Vec<AccountOutput>, CliError> {
@@ -308,7 +215,10 @@ pub struct AuditLine {
     pub request_id: Option<String>,
     /// For a grant added or removed: the grant.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub grant: Option<GrantOutput>,
+    pub grant: Option<AuthorizationOutput>,
+    /// For a role assigned or revoked: the assignment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<serde_json::Value>,
     /// For a rotation with a grace period, or a retirement: the previous
     /// token's public id.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -359,6 +269,7 @@ pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
                 actor_id: event.actor.id(),
                 request_id: event.request_id,
                 grant: None,
+                role: None,
                 previous_token_public_id: None,
                 previous_token_expires_at: None,
                 leak: None,
@@ -367,15 +278,33 @@ pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
             match event.detail {
                 None => {}
                 Some(AuditDetail::Grant {
+                    authorization_id,
                     subject,
-                    capability,
+                    grants,
+                    resource,
                 }) => {
-                    line.grant = Some(GrantOutput {
-                        account_id: event.account_id,
-                        subject_type: subject.kind(),
-                        subject_id: subject.id(),
-                        capability: capability.as_str().to_owned(),
-                    });
+                    line.grant = Some(AuthorizationOutput::of_parts(
+                        authorization_id,
+                        event.account_id,
+                        &subject,
+                        &grants,
+                        resource,
+                    ));
+                }
+                Some(AuditDetail::Role {
+                    role_assignment_id,
+                    subject,
+                    role,
+                    resource,
+                }) => {
+                    line.role = Some(serde_json::json!({
+                        "id": role_assignment_id,
+                        "role_key": role.as_str(),
+                        "subject_type": subject.kind().as_str(),
+                        "subject_id": subject.id(),
+                        "resource_type": resource.kind.as_str(),
+                        "resource_id": resource.id,
+                    }));
                 }
                 Some(AuditDetail::Grace {
                     previous_token_public_id,

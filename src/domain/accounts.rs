@@ -1,5 +1,4 @@
-//! Accounts and who holds what in them: subjects (users and service
-//! accounts) and the capabilities grants give them.
+//! Accounts and the capabilities grants give in them.
 
 use std::fmt;
 
@@ -14,38 +13,6 @@ pub struct Account {
     pub id: Uuid,
     pub name: String,
     pub created_at: DateTime<Utc>,
-}
-
-/// Who a grant is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Subject {
-    /// A human, identified by the `sub` of their OAuth access tokens.
-    User(Uuid),
-    ServiceAccount(Uuid),
-}
-
-impl Subject {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Subject::User(_) => "user",
-            Subject::ServiceAccount(_) => "service_account",
-        }
-    }
-
-    pub fn id(&self) -> Uuid {
-        match self {
-            Subject::User(id) | Subject::ServiceAccount(id) => *id,
-        }
-    }
-
-    /// The subject a kind (as [`Subject::kind`] names it) and an id make.
-    pub fn from_parts(kind: &str, id: Uuid) -> Option<Self> {
-        match kind {
-            "user" => Some(Subject::User(id)),
-            "service_account" => Some(Subject::ServiceAccount(id)),
-            _ => None,
-        }
-    }
 }
 
 /// What a grant allows. Every service-account operation needs

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::accounts::{CapabilityKey, Subject};
+use super::authorizations::{Grants, Resource, Subject};
+use super::roles::RoleKey;
 
 /// What happened to a service account, as recorded in the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,8 +15,12 @@ pub enum AuditAction {
     Revoke,
     /// A grant was added (the detail says which).
     GrantAdd,
-    /// A grant was removed (the detail says which).
+    /// A grant was removed (revoked; the detail says which).
     GrantRemove,
+    /// A role was assigned (the detail says which, to whom, on what).
+    RoleAssign,
+    /// A role assignment was revoked (the detail says which).
+    RoleRevoke,
     /// The previous token's grace period was ended before its time (the
     /// detail says which token).
     RetirePreviousToken,
@@ -32,12 +37,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::Create,
         AuditAction::Rotate,
         AuditAction::Revoke,
         AuditAction::GrantAdd,
         AuditAction::GrantRemove,
+        AuditAction::RoleAssign,
+        AuditAction::RoleRevoke,
         AuditAction::RetirePreviousToken,
         AuditAction::LeakReport,
         AuditAction::PublicRevocation,
@@ -51,6 +58,8 @@ impl AuditAction {
             AuditAction::Revoke => "revoke",
             AuditAction::GrantAdd => "grant_add",
             AuditAction::GrantRemove => "grant_remove",
+            AuditAction::RoleAssign => "role_assign",
+            AuditAction::RoleRevoke => "role_revoke",
             AuditAction::RetirePreviousToken => "retire_previous_token",
             AuditAction::LeakReport => "leak_report",
             AuditAction::PublicRevocation => "public_revocation",
@@ -66,10 +75,20 @@ impl AuditAction {
 /// What an audit event is about beyond its service account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditDetail {
-    /// The grant that was added or removed.
+    /// The grant that was added or removed (events recorded before grants
+    /// had ids carry none).
     Grant {
+        authorization_id: Option<Uuid>,
         subject: Subject,
-        capability: CapabilityKey,
+        grants: Grants,
+        resource: Option<Resource>,
+    },
+    /// The role assignment that was made or revoked.
+    Role {
+        role_assignment_id: Uuid,
+        subject: Subject,
+        role: RoleKey,
+        resource: Resource,
     },
     /// A rotation that left the previous token working until `until`.
     Grace {

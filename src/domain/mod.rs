@@ -1,17 +1,28 @@
 //! The service's vocabulary, as types that can only hold valid values: names
-//! ([`names`]), accounts and capabilities ([`accounts`]), service accounts
-//! and their tokens ([`service_accounts`]), and the audit log ([`audit`]).
-//! Input is parsed into these once, at the edge; everything past that point
-//! can trust them.
+//! ([`names`]), accounts and capabilities ([`accounts`]), who holds what
+//! ([`authorizations`], [`roles`], and what it adds up to: [`effective`]),
+//! service accounts and their tokens ([`service_accounts`]), and the audit
+//! log ([`audit`]). Input is parsed into these once, at the edge; everything
+//! past that point can trust them.
 
 pub mod accounts;
+// First: it declares the `words!` enums the modules after it use.
+#[macro_use]
+pub mod authorizations;
 pub mod audit;
+pub mod effective;
 pub mod names;
+pub mod roles;
 pub mod service_accounts;
 
-pub use accounts::{Account, Capability, CapabilityKey, Subject};
+pub use accounts::{Account, Capability, CapabilityKey};
 pub use audit::{Actor, AuditAction, AuditDetail, AuditEvent};
+pub use authorizations::{
+    Authorization, GrantKind, Grants, Resource, ResourceType, Subject, SubjectType,
+};
+pub use effective::{Effective, Holdings, HoldingsByAccount, ScopedCapability};
 pub use names::{NAME_MAX_CHARS, OperatorName, ServiceAccountName, ValidationError};
+pub use roles::{RoleAssignment, RoleKey, RoleTable};
 pub use service_accounts::{
     IntrospectionClient, PreviousToken, RevocationReason, ServiceAccount, TokenFacts,
     TokenGeneration,

@@ -9,8 +9,10 @@ use crate::auth::Authenticator;
 use crate::auth::introspection_client::IntrospectionClientAuthenticator;
 use crate::auth::leaks::SenderKeys;
 use crate::config::TrustedProxy;
+use crate::service::authorizations::Authorizations;
 use crate::service::idempotency::Idempotency;
 use crate::service::leaks::Leaks;
+use crate::service::role_assignments::RoleAssignments;
 use crate::service::verification::Identities;
 use crate::service::{Authorizer, ServiceAccounts};
 use crate::store::StoreHealth;
@@ -19,6 +21,8 @@ pub struct ApiContext {
     pub frame: Frame,
     pub authenticator: Authenticator,
     pub authorizer: Authorizer,
+    pub authorizations: Authorizations,
+    pub role_assignments: RoleAssignments,
     pub introspection_clients: IntrospectionClientAuthenticator,
     pub service_accounts: ServiceAccounts,
     pub idempotency: Arc<Idempotency>,

@@ -7,6 +7,7 @@ use http::HeaderValue;
 
 use crate::api::errors::ErrorCode;
 use crate::auth::AuthError;
+use crate::domain::Capability;
 use crate::report;
 use crate::service::ServiceError;
 
@@ -85,20 +86,44 @@ pub fn service_error(error: ServiceError) -> HttpError {
         ServiceError::NotFound => {
             ErrorCode::NotFound.with_message("not found, or not visible to this caller")
         }
-        ServiceError::Forbidden { needed } => ErrorCode::Forbidden.with_message(format!(
-            "the caller lacks the `{needed}` capability on this account; an owner of the \
-             account can grant it"
-        )),
-        ServiceError::WouldEscalate { missing } => ErrorCode::Forbidden.with_message(format!(
-            "rotating this service account would give you a token holding capabilities you \
-             do not hold ({}); ask an owner of the account to rotate it",
-            missing.join(", ")
-        )),
-        ServiceError::PreviousToken { operation } => ErrorCode::Forbidden.with_message(format!(
-            "this request was made with a previous token, still working in its rotation's grace \
-             period, which cannot {operation}: a leaked previous token must not outlive the \
-             grace period or replace the current token. Use the current token"
-        )),
+        ServiceError::Forbidden { needed } => forbidden(
+            format!(
+                "the caller lacks the `{needed}` capability on this account; an administrator of \
+                 the account can grant it"
+            ),
+            &[needed.as_str()],
+        ),
+        ServiceError::WouldEscalate { missing } => forbidden(
+            format!(
+                "rotating this service account would give you a token holding capabilities you \
+                 do not hold ({}); ask an owner of the account to rotate it",
+                missing.join(", ")
+            ),
+            &missing.iter().map(String::as_str).collect::<Vec<_>>(),
+        ),
+        ServiceError::NotPermitted { required, reason } => forbidden(
+            reason,
+            &required.iter().map(String::as_str).collect::<Vec<_>>(),
+        ),
+        ServiceError::PreviousToken { operation } => forbidden(
+            format!(
+                "this request was made with a previous token, still working in its rotation's \
+                 grace period, which cannot {operation}: a leaked previous token must not \
+                 outlive the grace period or replace the current token. Use the current token"
+            ),
+            &[Capability::AuthManage.as_str()],
+        ),
+        ServiceError::AuthorizationExists => ErrorCode::AuthorizationExists.with_message(
+            "the subject already holds this grant (a live authorization of the same kind, \
+             capability and resource): nothing was changed",
+        ),
+        ServiceError::RoleAssignmentExists => ErrorCode::RoleAssignmentExists.with_message(
+            "the subject already has this role on this resource: nothing was changed",
+        ),
+        ServiceError::LastOwner => ErrorCode::LastOwner.with_message(
+            "this is the last owner grant of the account that can act; without one, nobody \
+             could grant anything there again: grant account_owner to someone else first",
+        ),
         ServiceError::ReplaySuperseded => ErrorCode::TokenSuperseded.with_message(
             "this Idempotency-Key answered with a token that has since been rotated away; its \
              response is not handed out again: send a new request with a new key",
@@ -128,6 +153,22 @@ pub fn service_error(error: ServiceError) -> HttpError {
         ServiceError::Unavailable(detail) => unavailable(&detail),
         ServiceError::Internal(detail) => internal(&*detail),
     }
+}
+
+/// The header that lists, on every 403, the capabilities the caller lacks.
+pub const REQUIRED_CAPABILITIES_HEADER: &str = "hbx-required-capabilities";
+
+/// 403 `forbidden` saying why, with the capabilities it takes in
+/// `Hbx-Required-Capabilities`.
+fn forbidden(message: String, required: &[&str]) -> HttpError {
+    let mut error = ErrorCode::Forbidden.with_message(message);
+    // Capability keys are plain ASCII; anything else would not be one.
+    if let Ok(value) = HeaderValue::from_str(&required.join(", ")) {
+        error
+            .headers_mut()
+            .insert(REQUIRED_CAPABILITIES_HEADER, value);
+    }
+    error
 }
 
 /// 503 `unavailable`; the cause goes to the log only.

@@ -1,10 +1,13 @@
-//! Create and rotate under an `Idempotency-Key` (`crate::service::idempotency`
-//! keeps the records): the first request runs and its response is recorded
-//! in the same transaction as its change; a retry gets that response again.
+//! Writes under an `Idempotency-Key` (`crate::service::idempotency` keeps the
+//! records): create and rotate, and the grants and role assignments. The
+//! first request runs and its response is recorded in the same transaction
+//! as its change; a retry gets that response again.
 //! A replay that hands a token out again is not a free pass: it runs the
 //! authorization the original ran (a current token, the escalation check),
 //! is refused once that token has been rotated away or its service account
 //! revoked, and is audited.
+
+use std::sync::Arc;
 
 use dropshot::{ErrorStatusCode, HttpError, RequestContext};
 use slog::warn;
@@ -13,6 +16,7 @@ use super::context::ApiContext;
 use super::error::{self, service_error};
 use crate::api::types::ServiceAccountWithToken;
 use crate::domain::AuditAction;
+use crate::service::authorizations::Seal;
 use crate::service::idempotency::{
     Attempt, Begun, IdempotencyKey, IdempotencyScope, RecordedResponse,
 };
@@ -71,22 +75,25 @@ where
     }
 }
 
+/// What the request's idempotency key says before the operation runs.
+enum Claim {
+    Run(Option<Attempt>),
+    /// A recorded success: its body.
+    Replay(serde_json::Value),
+}
+
 /// Claims the request's idempotency key, if it has one, for `request` (the
-/// decoded input): run, replay the recorded answer, or refuse.
-async fn start_idempotent<R: serde::Serialize>(
+/// decoded input): run, answer a recorded success, or refuse again as the
+/// first attempt was refused.
+async fn claim<R: serde::Serialize>(
     rqctx: &RequestContext<ApiContext>,
     access: &AccountAccess,
-    idempotent: Idempotent<'_, R>,
-) -> Result<Started, HttpError> {
-    let Idempotent {
-        key,
-        path,
-        request,
-        of,
-        ..
-    } = idempotent;
+    key: Option<String>,
+    path: String,
+    request: &R,
+) -> Result<Claim, HttpError> {
     let Some(key) = key else {
-        return Ok(Started::Run(None));
+        return Ok(Claim::Run(None));
     };
     let key = IdempotencyKey::parse(&key).map_err(|e| service_error(e.into()))?;
     let scope = IdempotencyScope {
@@ -101,10 +108,34 @@ async fn start_idempotent<R: serde::Serialize>(
         .await
         .map_err(service_error)?
     {
-        Begun::Run(attempt) => Ok(Started::Run(Some(attempt))),
+        Begun::Run(attempt) => Ok(Claim::Run(Some(attempt))),
         Begun::Replay(recorded) if (200..300).contains(&recorded.status) => {
+            Ok(Claim::Replay(recorded.body))
+        }
+        Begun::Replay(recorded) => Err(replayed_refusal(&recorded)),
+    }
+}
+
+/// Claims the request's idempotency key for a token-issuing operation: a
+/// replayed token is handed out again only if the service confirms it may
+/// be.
+async fn start_idempotent<R: serde::Serialize>(
+    rqctx: &RequestContext<ApiContext>,
+    access: &AccountAccess,
+    idempotent: Idempotent<'_, R>,
+) -> Result<Started, HttpError> {
+    let Idempotent {
+        key,
+        path,
+        request,
+        of,
+        ..
+    } = idempotent;
+    match claim(rqctx, access, key, path, request).await? {
+        Claim::Run(attempt) => Ok(Started::Run(attempt)),
+        Claim::Replay(body) => {
             let replayed: ServiceAccountWithToken =
-                serde_json::from_value(recorded.body).map_err(|e| error::internal(&e))?;
+                serde_json::from_value(body).map_err(|e| error::internal(&e))?;
             rqctx
                 .context()
                 .service_accounts
@@ -120,7 +151,59 @@ async fn start_idempotent<R: serde::Serialize>(
                 .map_err(service_error)?;
             Ok(Started::Replay(Box::new(replayed)))
         }
-        Begun::Replay(recorded) => Err(replayed_refusal(&recorded)),
+    }
+}
+
+/// A write that hands out no secret (a grant, a role assignment) under the
+/// request's key: `write` gets a sealer that records `body_of` its result as
+/// the `status` response in its transaction; a retry gets the recorded body
+/// again (and whether it is a replay).
+pub(super) async fn write_idempotently<R, D, T, Write, Writing>(
+    rqctx: &RequestContext<ApiContext>,
+    access: &AccountAccess,
+    idempotent: Idempotent<'_, R>,
+    body_of: impl Fn(&D) -> T + Send + Sync + 'static,
+    write: Write,
+) -> Result<(T, bool), HttpError>
+where
+    R: serde::Serialize,
+    D: 'static,
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    Write: FnOnce(Option<Seal<D>>) -> Writing,
+    Writing: Future<Output = Result<D, ServiceError>>,
+{
+    let Idempotent {
+        key,
+        path,
+        request,
+        status,
+        ..
+    } = idempotent;
+    match claim(rqctx, access, key, path, request).await? {
+        Claim::Replay(body) => Ok((
+            serde_json::from_value(body).map_err(|e| error::internal(&e))?,
+            true,
+        )),
+        Claim::Run(attempt) => {
+            let body_of = Arc::new(body_of);
+            let seal = attempt.clone().map(|attempt| {
+                let idempotency = rqctx.context().idempotency.clone();
+                let body_of = body_of.clone();
+                Box::new(move |written: &D| {
+                    idempotency.completion(
+                        &attempt,
+                        &RecordedResponse {
+                            status,
+                            body: serde_json::to_value(body_of(written))
+                                .expect("a response body serializes"),
+                        },
+                    )
+                }) as Seal<D>
+            });
+            let result = write(seal).await;
+            let written = finish_idempotent(rqctx, attempt.as_ref(), result).await?;
+            Ok((body_of(&written), false))
+        }
     }
 }
 
@@ -166,11 +249,11 @@ fn sealer(rqctx: &RequestContext<ApiContext>, attempt: &Attempt, status: u16) ->
 /// After the operation ran: a refusal (4xx) is recorded as the key's answer;
 /// anything worse (5xx) is forgotten, so that a retry runs anew. (Success was
 /// recorded with the change.)
-async fn finish_idempotent(
+async fn finish_idempotent<T>(
     rqctx: &RequestContext<ApiContext>,
     attempt: Option<&Attempt>,
-    result: Result<IssuedServiceAccount, ServiceError>,
-) -> Result<IssuedServiceAccount, HttpError> {
+    result: Result<T, ServiceError>,
+) -> Result<T, HttpError> {
     let error = match result {
         Ok(issued) => return Ok(issued),
         Err(error) => error,

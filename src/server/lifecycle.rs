@@ -129,6 +129,8 @@ impl Server {
             frame: frame.clone(),
             authenticator: app.authenticator(Some(last_use.clone())),
             authorizer: app.authorizer(),
+            authorizations: app.authorizations(),
+            role_assignments: app.role_assignments(),
             introspection_clients: app.introspection_clients(),
             service_accounts: app.service_accounts(),
             idempotency,

@@ -7,6 +7,7 @@
 //! [`lifecycle`]; failures become responses in [`error`].
 
 pub mod authentication;
+pub mod authorizations;
 pub mod client_address;
 pub mod context;
 pub mod docs;
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod operations;
 pub mod rate_limit;
 pub mod request_log;
+pub mod role_assignments;
 pub mod service_accounts;
 pub mod verification;
 
@@ -29,6 +31,11 @@ use dropshot::{
 
 use self::context::ApiContext;
 use self::frame::{observe, observe_detached};
+use crate::api::authorizations::{
+    Authorization, AuthorizationPath, CreateAuthorizationRequest, CreateRoleAssignmentRequest,
+    GrantedHeaders, ListAuthorizationsQuery, ListRoleAssignmentsQuery, RoleAssignment,
+    RoleAssignmentPath,
+};
 use crate::api::extract::{FormBody, HeaderParams, JsonBody, PathParams, QueryParams};
 use crate::api::leaks::{
     GithubSignatureHeaders, GitlabSignatureHeaders, PublicRevocationReceipt,
@@ -36,9 +43,8 @@ use crate::api::leaks::{
 };
 use crate::api::types::{
     AccountPath, CreateServiceAccountRequest, CreatedHeaders, CredentialAnswerHeaders,
-    DocsFilePath, HealthStatus, IdempotencyHeaders, ListServiceAccountsQuery,
-    RotateServiceAccountQuery, RotatedHeaders, ServiceAccount, ServiceAccountPath,
-    ServiceAccountWithToken, SunsetHeaders, WhoamiHeaders,
+    IdempotencyHeaders, ListServiceAccountsQuery, RotateServiceAccountQuery, RotatedHeaders,
+    ServiceAccount, ServiceAccountPath, ServiceAccountWithToken, SunsetHeaders, WhoamiHeaders,
 };
 use crate::api::verification::{IntrospectionRequest, IntrospectionResponse, Whoami};
 use crate::api::{ServiceAccountsApi, service_accounts_api_mod};
@@ -116,6 +122,84 @@ impl ServiceAccountsApi for ApiImpl {
         .await
     }
 
+    async fn list_authorizations(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+        query: QueryParams<ListAuthorizationsQuery>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<Authorization>>, SunsetHeaders>, HttpError>
+    {
+        observe(&rqctx, authorizations::list(&rqctx, path, query)).await
+    }
+
+    async fn create_authorization(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+        headers: HeaderParams<IdempotencyHeaders>,
+        body: JsonBody<CreateAuthorizationRequest>,
+    ) -> Result<HttpResponseHeaders<HttpResponseCreated<Authorization>, GrantedHeaders>, HttpError>
+    {
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(authorizations::create(rqctx, path, headers, body))
+        })
+        .await
+    }
+
+    async fn get_authorization(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AuthorizationPath>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Authorization>, SunsetHeaders>, HttpError> {
+        observe(&rqctx, authorizations::get(&rqctx, path)).await
+    }
+
+    async fn revoke_authorization(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AuthorizationPath>,
+    ) -> Result<HttpResponseOk<Authorization>, HttpError> {
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(authorizations::revoke(rqctx, path))
+        })
+        .await
+    }
+
+    async fn list_role_assignments(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+        query: QueryParams<ListRoleAssignmentsQuery>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<RoleAssignment>>, SunsetHeaders>, HttpError>
+    {
+        observe(&rqctx, role_assignments::list(&rqctx, path, query)).await
+    }
+
+    async fn create_role_assignment(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+        headers: HeaderParams<IdempotencyHeaders>,
+        body: JsonBody<CreateRoleAssignmentRequest>,
+    ) -> Result<HttpResponseHeaders<HttpResponseCreated<RoleAssignment>, GrantedHeaders>, HttpError>
+    {
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(role_assignments::create(rqctx, path, headers, body))
+        })
+        .await
+    }
+
+    async fn get_role_assignment(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<RoleAssignmentPath>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<RoleAssignment>, SunsetHeaders>, HttpError> {
+        observe(&rqctx, role_assignments::get(&rqctx, path)).await
+    }
+
+    async fn revoke_role_assignment(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<RoleAssignmentPath>,
+    ) -> Result<HttpResponseOk<RoleAssignment>, HttpError> {
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(role_assignments::revoke(rqctx, path))
+        })
+        .await
+    }
+
     async fn whoami(
         rqctx: RequestContext<ApiContext>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, WhoamiHeaders>, HttpError> {
@@ -174,41 +258,12 @@ impl ServiceAccountsApi for ApiImpl {
     ) -> Result<HttpResponseAccepted<PublicRevocationReceipt>, HttpError> {
         observe_detached(rqctx, move |rqctx| Box::pin(leaks::revoke(rqctx, body))).await
     }
-
-    async fn healthz(
-        rqctx: RequestContext<ApiContext>,
-    ) -> Result<HttpResponseOk<HealthStatus>, HttpError> {
-        observe(&rqctx, operations::healthz()).await
-    }
-
-    async fn readyz(
-        rqctx: RequestContext<ApiContext>,
-    ) -> Result<HttpResponseOk<HealthStatus>, HttpError> {
-        observe(&rqctx, operations::readyz(&rqctx)).await
-    }
-
-    async fn openapi_json(
-        rqctx: RequestContext<ApiContext>,
-    ) -> Result<http::Response<dropshot::Body>, HttpError> {
-        observe(&rqctx, operations::openapi_json()).await
-    }
-
-    async fn docs(
-        rqctx: RequestContext<ApiContext>,
-    ) -> Result<http::Response<dropshot::Body>, HttpError> {
-        observe(&rqctx, operations::docs_page()).await
-    }
-
-    async fn docs_file(
-        rqctx: RequestContext<ApiContext>,
-        path: PathParams<DocsFilePath>,
-    ) -> Result<http::Response<dropshot::Body>, HttpError> {
-        observe(&rqctx, operations::docs_file(path)).await
-    }
 }
 
 /// The API, wired to its implementation.
 pub fn api_description() -> ApiDescription<ApiContext> {
-    service_accounts_api_mod::api_description::<ApiImpl>()
-        .expect("the API trait and its implementation agree")
+    let mut api = service_accounts_api_mod::api_description::<ApiImpl>()
+        .expect("the API trait and its implementation agree");
+    operations::register(&mut api);
+    api
 }

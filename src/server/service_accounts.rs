@@ -23,30 +23,19 @@ use crate::api::types::{
 };
 use crate::domain::{self, Capability};
 use crate::service::{
-    AccountAccess, Caller, CreateServiceAccount, ListServiceAccounts, RotateServiceAccount,
+    AccountAccess, CreateServiceAccount, ListServiceAccounts, RotateServiceAccount,
 };
 
 /// Every operation of this API needs `auth.manage` on the account in its path.
 const NEEDED: Capability = Capability::AuthManage;
 
-/// Authenticates the request and checks the caller's standing and capability on
-/// `account_id`: 401, then 404 or 403.
+/// Authenticates the request and checks the caller's standing and `auth.manage`
+/// on `account_id`: 401, then 404 or 403.
 async fn authorize(
     rqctx: &RequestContext<ApiContext>,
     account_id: Uuid,
 ) -> Result<AccountAccess, HttpError> {
-    let context = rqctx.context();
-    let verified = authentication::authenticate(rqctx).await?;
-    let caller = Caller {
-        principal: verified.principal,
-        previous_token: verified.credential.is_previous_token(),
-        request_id: Some(rqctx.request_id.clone()),
-    };
-    context
-        .authorizer
-        .authorize(caller, account_id, NEEDED)
-        .await
-        .map_err(service_error)
+    authentication::authorize(rqctx, account_id, NEEDED).await
 }
 
 pub(super) fn no_store() -> String {

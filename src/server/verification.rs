@@ -111,6 +111,7 @@ fn whoami_of(identity: Identity) -> Whoami {
         token_generation,
         expires_at: verified.credential.expires_at(),
         grants: grants.into_iter().map(api_grants).collect(),
+        groups: verified.credential.groups().to_vec(),
     }
 }
 
@@ -123,7 +124,7 @@ fn active(identity: Identity) -> IntrospectionResponse {
             CredentialFacts::ServiceAccountToken { .. } => IntrospectedTokenType::ServiceAccount,
             CredentialFacts::AccessToken { .. } => IntrospectedTokenType::AccessToken,
         }),
-        sub: Some(verified.principal.subject().id()),
+        sub: user_id.or(service_account_id),
         exp: verified.credential.expires_at().map(|at| at.timestamp()),
         iat: verified.credential.issued_at().map(|at| at.timestamp()),
         hbx_principal_type: Some(principal_type(verified.principal)),
@@ -171,5 +172,14 @@ fn api_grants(grants: AccountGrants) -> verification::AccountGrants {
         account_id: grants.account_id,
         capabilities: grants.capabilities,
         owner: grants.owner,
+        scoped: grants
+            .scoped
+            .into_iter()
+            .map(|scoped| verification::ScopedCapability {
+                capability_key: scoped.capability_key.as_str().to_owned(),
+                resource_type: scoped.resource.kind.as_str().to_owned(),
+                resource_id: scoped.resource.id,
+            })
+            .collect(),
     }
 }

@@ -1,6 +1,7 @@
-//! Authorization against an account: who the caller is ([`Caller`]), and
-//! the proof ([`AccountAccess`]) that it may exercise a capability there,
-//! which only [`Authorizer::authorize`] makes and every operation needs.
+//! Authorization against an account: who the caller is ([`Caller`]), what
+//! it may do there all sources counted ([`Authorizer::effective`]), and the
+//! proof ([`AccountAccess`]) that it may exercise a capability there, which
+//! only [`Authorizer::authorize`] makes and every operation needs.
 
 use std::sync::Arc;
 
@@ -8,14 +9,18 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::ServiceError;
-use crate::auth::Principal;
-use crate::domain::{Actor, AuditAction, AuditEvent, Capability, CapabilityKey};
+use crate::auth::{Principal, Verified};
+use crate::domain::{
+    Actor, AuditAction, AuditEvent, Capability, Effective, HoldingsByAccount, RoleTable, Subject,
+};
 use crate::store::GrantLookup;
 
 /// An authenticated principal making one request.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
+    /// The groups a user's access token lists (none for a service account).
+    pub groups: Vec<String>,
     /// Whether the credential was a service account's previous token, still
     /// working in its rotation's grace period (such a caller may use the API
     /// but not issue or change credentials).
@@ -25,6 +30,35 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller a verified credential makes, for request `request_id`.
+    pub fn from_verified(verified: Verified, request_id: Option<String>) -> Self {
+        Self {
+            previous_token: verified.credential.is_previous_token(),
+            groups: verified.credential.groups().to_vec(),
+            principal: verified.principal,
+            request_id,
+        }
+    }
+
+    /// The subjects whose grants and roles are the caller's: itself, and
+    /// each of its groups.
+    pub fn subjects(&self) -> impl Iterator<Item = Subject> + '_ {
+        std::iter::once(self.principal.subject()).chain(
+            self.groups
+                .iter()
+                .map(|group| Subject::Group(group.clone())),
+        )
+    }
+
+    /// Whether `subject` is the caller or one of its groups: a change to its
+    /// grants would be a change to the caller's own.
+    pub fn is_or_includes(&self, subject: &Subject) -> bool {
+        match subject {
+            Subject::Group(group) => self.groups.contains(group),
+            other => *other == self.principal.subject(),
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         match self.principal {
             Principal::User { user_id } => Actor::User(user_id),
@@ -41,8 +75,10 @@ impl Caller {
 pub struct AccountAccess {
     pub(super) caller: Caller,
     account_id: Uuid,
-    /// What the caller holds on the account.
-    pub(super) held: Vec<CapabilityKey>,
+    /// What the caller may do in the account, all sources counted.
+    pub(super) effective: Effective,
+    /// The role table its roles were expanded with.
+    pub(super) roles: Arc<RoleTable>,
 }
 
 impl AccountAccess {
@@ -52,6 +88,15 @@ impl AccountAccess {
 
     pub fn principal(&self) -> &Principal {
         &self.caller.principal
+    }
+
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// What the caller may do in the account.
+    pub fn effective(&self) -> &Effective {
+        &self.effective
     }
 
     /// Refuses `operation` to a caller using a previous token: that token is
@@ -92,16 +137,51 @@ impl AccountAccess {
     }
 }
 
-/// Decides what callers may do in an account, from their grants.
+/// Decides what callers may do in an account, from their grants and roles
+/// and their groups' (read through the credential cache), with roles expanded
+/// through the role table.
 pub struct Authorizer {
     grants: Arc<dyn GrantLookup>,
+    roles: Arc<RoleTable>,
 }
 
 impl Authorizer {
     /// `grants` answers the authorization questions (it may be a cache in
     /// front of the store).
-    pub fn new(grants: Arc<dyn GrantLookup>) -> Self {
-        Self { grants }
+    pub fn new(grants: Arc<dyn GrantLookup>, roles: Arc<RoleTable>) -> Self {
+        Self { grants, roles }
+    }
+
+    pub fn role_table(&self) -> &Arc<RoleTable> {
+        &self.roles
+    }
+
+    /// What each of the caller's subjects holds, in every account.
+    pub async fn holdings(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<Arc<HoldingsByAccount>>, ServiceError> {
+        let mut all = Vec::with_capacity(1 + caller.groups.len());
+        for subject in caller.subjects() {
+            all.push(self.grants.holdings(&subject).await?);
+        }
+        Ok(all)
+    }
+
+    /// What `caller` may do in `account_id`, all sources counted.
+    pub async fn effective(
+        &self,
+        caller: &Caller,
+        account_id: Uuid,
+    ) -> Result<Effective, ServiceError> {
+        let holdings = self.holdings(caller).await?;
+        Ok(Effective::of(
+            account_id,
+            holdings
+                .iter()
+                .filter_map(|by_account| by_account.get(&account_id)),
+            &self.roles,
+        ))
     }
 
     /// Checks that the caller may exercise `needed` on `account_id`.
@@ -109,7 +189,8 @@ impl Authorizer {
     /// No standing in the account (including an account that does not exist)
     /// is [`ServiceError::NotFound`]; standing without the capability is
     /// [`ServiceError::Forbidden`]. A service account has standing in its own
-    /// account only; a user wherever they hold a grant.
+    /// account only; a user wherever it holds a grant or a role, directly or
+    /// through a group. Only account-wide grants count.
     pub async fn authorize(
         &self,
         caller: Caller,
@@ -123,24 +204,18 @@ impl Authorizer {
         {
             return Err(ServiceError::NotFound);
         }
-        let held = self
-            .grants
-            .capabilities(account_id, caller.principal.subject())
-            .await?;
-        if held.is_empty() && matches!(caller.principal, Principal::User { .. }) {
+        let effective = self.effective(&caller, account_id).await?;
+        if !effective.standing && matches!(caller.principal, Principal::User { .. }) {
             return Err(ServiceError::NotFound);
         }
-        if !held
-            .iter()
-            .filter_map(CapabilityKey::known)
-            .any(|c| c.satisfies(needed))
-        {
+        if !effective.satisfies(needed) {
             return Err(ServiceError::Forbidden { needed });
         }
         Ok(AccountAccess {
             caller,
             account_id,
-            held,
+            effective,
+            roles: self.roles.clone(),
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Operator actions behind the command line: creating accounts, granting
-//! capabilities, bootstrapping an account's first credential, and managing
+//! capabilities and roles (through the same service and rules as the API,
+//! except that the operator may grant anything), bootstrapping an account's first credential, and managing
 //! introspection clients. These bypass the API's authorization on purpose:
 //! whoever can run them can already read the database.
 
@@ -7,17 +8,20 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::authorizations::{self, Authorizations, GrantRequest};
 use super::error::ServiceError;
+use super::escalation::Granter;
 use super::minter::TokenMinter;
+use super::role_assignments::{RoleAssignments, RoleRequest};
 use super::service_accounts::IssuedServiceAccount;
 use crate::clock::Clock;
 use crate::domain::IntrospectionClient;
 use crate::domain::{
-    Account, Actor, AuditAction, AuditDetail, AuditEvent, CapabilityKey, OperatorName,
-    ServiceAccountName, Subject,
+    Account, Actor, AuditAction, AuditEvent, Authorization, Capability, CapabilityKey, Grants,
+    OperatorName, Resource, RoleAssignment, RoleKey, ServiceAccountName, Subject,
 };
 use crate::store::{
-    AccountStore, AuditEventStore, Grant, GrantStore, IntrospectionClientStore, StoreError,
+    AccountStore, AuditEventStore, AuthorizationFilter, IntrospectionClientStore, RolePage,
     StoredIntrospectionClient,
 };
 use crate::token::{PlaintextToken, client};
@@ -27,7 +31,8 @@ pub const DEFAULT_BOOTSTRAP_NAME: &str = "bootstrap-owner";
 
 pub struct Admin {
     accounts: Arc<dyn AccountStore>,
-    grants: Arc<dyn GrantStore>,
+    authorizations: Arc<Authorizations>,
+    roles: Arc<RoleAssignments>,
     introspection_clients: Arc<dyn IntrospectionClientStore>,
     audit_events: Arc<dyn AuditEventStore>,
     clock: Arc<dyn Clock>,
@@ -50,14 +55,16 @@ pub struct Bootstrapped {
 impl Admin {
     pub fn new(
         accounts: Arc<dyn AccountStore>,
-        grants: Arc<dyn GrantStore>,
+        authorizations: Arc<Authorizations>,
+        roles: Arc<RoleAssignments>,
         introspection_clients: Arc<dyn IntrospectionClientStore>,
         audit_events: Arc<dyn AuditEventStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             accounts,
-            grants,
+            authorizations,
+            roles,
             introspection_clients,
             audit_events,
             clock,
@@ -92,61 +99,209 @@ impl Admin {
         Ok(self.accounts.list_accounts().await?)
     }
 
-    /// Grants `capability` on `account_id` to `subject`, audited as the
-    /// operator's. A service account can only hold grants in its own account.
-    /// Granting what is held already changes nothing.
+    /// Grants `grants` (on `resource`) in `account_id` to `subject`, audited
+    /// as the operator's, who may grant anything (`super_admin` included).
+    /// A service account can only hold grants in its own account. Granting
+    /// what is held already changes nothing (`false`) and answers the live
+    /// grant.
+    pub async fn grant(
+        &self,
+        account_id: Uuid,
+        subject: Subject,
+        grants: Grants,
+        resource: Option<Resource>,
+    ) -> Result<(Authorization, bool), AdminError> {
+        self.require_account(account_id).await?;
+        let request = GrantRequest {
+            subject: subject.clone(),
+            grants: grants.clone(),
+            resource,
+        };
+        match self
+            .authorizations
+            .grant(Granter::Operator, account_id, request, None)
+            .await
+        {
+            Ok(granted) => Ok((granted, true)),
+            Err(ServiceError::AuthorizationExists) => {
+                let live = self
+                    .authorizations
+                    .live_matching(account_id, &subject, &grants)
+                    .await?
+                    .into_iter()
+                    .find(|a| a.resource == resource)
+                    .ok_or_else(|| {
+                        ServiceError::Internal("a grant that exists was not found".into())
+                    })?;
+                Ok((live, false))
+            }
+            Err(error) => Err(self.admin_error(error, account_id, &subject)),
+        }
+    }
+
+    /// Grants a capability key (`account_owner`: ownership) account-wide.
     pub async fn add_grant(
         &self,
         account_id: Uuid,
         subject: Subject,
         capability: CapabilityKey,
-    ) -> Result<Grant, AdminError> {
-        let grant = Grant {
-            account_id,
-            subject,
-            capability,
-            created_at: self.clock.now(),
-        };
-        let event = grant_event(&grant, AuditAction::GrantAdd);
-        self.grants
-            .add_grant(&grant, &event)
-            .await
-            .map_err(|e| grant_error(e, &grant))?;
-        Ok(grant)
+    ) -> Result<Authorization, AdminError> {
+        let grants = grants_of_key(capability);
+        Ok(self.grant(account_id, subject, grants, None).await?.0)
     }
 
-    /// Takes `capability` on `account_id` away from `subject`, audited; `false`
-    /// when it was not held.
+    /// Revokes every live account-wide grant of `capability` (`account_owner`:
+    /// ownership) to `subject` in `account_id`, audited; `false` when there
+    /// was none. The last owner that can act is kept (`last_owner`).
     pub async fn remove_grant(
         &self,
         account_id: Uuid,
         subject: Subject,
         capability: CapabilityKey,
-    ) -> Result<(Grant, bool), AdminError> {
-        self.require_account(account_id).await?;
-        let grant = Grant {
-            account_id,
-            subject,
-            capability,
-            created_at: self.clock.now(),
-        };
-        let event = grant_event(&grant, AuditAction::GrantRemove);
-        let removed = self
-            .grants
-            .remove_grant(&grant, &event)
+    ) -> Result<bool, AdminError> {
+        self.revoke_matching(account_id, subject, grants_of_key(capability))
             .await
-            .map_err(|e| grant_error(e, &grant))?;
-        Ok((grant, removed))
     }
 
-    /// Every grant on an account.
-    pub async fn grants(&self, account_id: Uuid) -> Result<Vec<Grant>, AdminError> {
+    /// Revokes every live account-wide grant of `grants` to `subject` in
+    /// `account_id`; `false` when there was none.
+    pub async fn revoke_matching(
+        &self,
+        account_id: Uuid,
+        subject: Subject,
+        grants: Grants,
+    ) -> Result<bool, AdminError> {
         self.require_account(account_id).await?;
-        Ok(self
-            .grants
-            .grants_in(account_id)
+        let live = self
+            .authorizations
+            .live_matching(account_id, &subject, &grants)
+            .await?;
+        let mut removed = false;
+        for found in live.into_iter().filter(|a| a.resource.is_none()) {
+            self.authorizations
+                .revoke(Granter::Operator, account_id, found.id)
+                .await
+                .map_err(|e| self.admin_error(e, account_id, &subject))?;
+            removed = true;
+        }
+        Ok(removed)
+    }
+
+    /// Revokes authorization `id` of `account_id` (revoked already: as it is).
+    pub async fn revoke_authorization(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+    ) -> Result<Authorization, AdminError> {
+        self.require_account(account_id).await?;
+        self.authorizations
+            .revoke(Granter::Operator, account_id, id)
             .await
-            .map_err(ServiceError::from)?)
+            .map_err(|e| match e {
+                ServiceError::NotFound => AdminError::AuthorizationNotFound(id),
+                ServiceError::LastOwner => AdminError::LastOwner { account_id },
+                other => other.into(),
+            })
+    }
+
+    /// Every live grant on an account (revoked ones too with
+    /// `include_revoked`), oldest first.
+    pub async fn grants(
+        &self,
+        account_id: Uuid,
+        include_revoked: bool,
+    ) -> Result<Vec<Authorization>, AdminError> {
+        self.require_account(account_id).await?;
+        let mut all = Vec::new();
+        let mut filter = AuthorizationFilter {
+            include_revoked,
+            limit: authorizations::MAX_PAGE,
+            ..AuthorizationFilter::default()
+        };
+        loop {
+            let page = self.authorizations.list(account_id, &filter).await?;
+            let full = page.len() == authorizations::MAX_PAGE as usize;
+            filter.after = page.last().map(|a| a.id);
+            all.extend(page);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Gives `role` on `resource` to `subject` in `account_id`, audited as
+    /// the operator's.
+    pub async fn assign_role(
+        &self,
+        account_id: Uuid,
+        request: RoleRequest,
+    ) -> Result<RoleAssignment, AdminError> {
+        self.require_account(account_id).await?;
+        let subject = request.subject.clone();
+        self.roles
+            .assign(Granter::Operator, account_id, request, None)
+            .await
+            .map_err(|e| self.admin_error(e, account_id, &subject))
+    }
+
+    /// Revokes role assignment `id` of `account_id`.
+    pub async fn revoke_role(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+    ) -> Result<RoleAssignment, AdminError> {
+        self.require_account(account_id).await?;
+        self.roles
+            .revoke(Granter::Operator, account_id, id)
+            .await
+            .map_err(|e| match e {
+                ServiceError::NotFound => AdminError::RoleAssignmentNotFound(id),
+                other => other.into(),
+            })
+    }
+
+    /// Every role assignment on an account (revoked ones with
+    /// `include_revoked`), oldest first.
+    pub async fn role_assignments(
+        &self,
+        account_id: Uuid,
+        include_revoked: bool,
+    ) -> Result<Vec<RoleAssignment>, AdminError> {
+        self.require_account(account_id).await?;
+        let mut all = Vec::new();
+        let mut page = RolePage {
+            include_revoked,
+            limit: authorizations::MAX_PAGE,
+            after: None,
+        };
+        loop {
+            let found = self.roles.list(account_id, page).await?;
+            let full = found.len() == authorizations::MAX_PAGE as usize;
+            page.after = found.last().map(|a| a.id);
+            all.extend(found);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// What role `role` expands to.
+    pub fn expand(&self, role: RoleKey) -> &[CapabilityKey] {
+        self.roles.expand(role)
+    }
+
+    /// The operator's words for a refused change.
+    fn admin_error(&self, error: ServiceError, account_id: Uuid, subject: &Subject) -> AdminError {
+        match (error, subject) {
+            (ServiceError::NotFound, Subject::ServiceAccount(id)) => {
+                AdminError::ServiceAccountNotInAccount {
+                    service_account_id: *id,
+                    account_id,
+                }
+            }
+            (ServiceError::LastOwner, _) => AdminError::LastOwner { account_id },
+            (error, _) => error.into(),
+        }
     }
 
     /// Creates an introspection client; its secret is MACed with the token keys.
@@ -246,41 +401,13 @@ impl Admin {
     }
 }
 
-/// The audit event of an operator's change to `grant`.
-fn grant_event(grant: &Grant, action: AuditAction) -> AuditEvent {
-    AuditEvent {
-        occurred_at: grant.created_at,
-        account_id: grant.account_id,
-        service_account_id: match grant.subject {
-            Subject::ServiceAccount(id) => Some(id),
-            Subject::User(_) => None,
-        },
-        action,
-        actor: Actor::Operator,
-        request_id: None,
-        detail: Some(AuditDetail::Grant {
-            subject: grant.subject,
-            capability: grant.capability.clone(),
-        }),
-    }
-}
-
-fn grant_error(error: StoreError, grant: &Grant) -> AdminError {
-    match error {
-        StoreError::AccountNotFound => AdminError::AccountNotFound(grant.account_id),
-        StoreError::ServiceAccountNotInAccount => AdminError::ServiceAccountNotInAccount {
-            service_account_id: grant.subject.id(),
-            account_id: grant.account_id,
-        },
-        StoreError::LastOwner => AdminError::LastOwner {
-            account_id: grant.account_id,
-        },
-        StoreError::NameConflict
-        | StoreError::CursorNotFound
-        | StoreError::IdempotencyLeaseLost
-        | StoreError::WouldEscalate { .. }
-        | StoreError::Unavailable(_)
-        | StoreError::Internal(_) => AdminError::Service(error.into()),
+/// What a capability key grants at the command line: `account_owner` is
+/// ownership.
+fn grants_of_key(capability: CapabilityKey) -> Grants {
+    if capability.known() == Some(Capability::AccountOwner) {
+        Grants::AccountOwner
+    } else {
+        Grants::Capability(capability)
     }
 }
 
@@ -289,8 +416,8 @@ pub enum AdminError {
     #[error("account {0} does not exist (create one with `hbx-sa accounts create`)")]
     AccountNotFound(Uuid),
     #[error(
-        "service account {service_account_id} is not in account {account_id}: \
-         a service account can only hold grants in its own account"
+        "service account {service_account_id} is not a live service account of account \
+         {account_id}: a service account can only hold grants in its own account"
     )]
     ServiceAccountNotInAccount {
         service_account_id: Uuid,
@@ -302,6 +429,10 @@ pub enum AdminError {
          another user or service account first"
     )]
     LastOwner { account_id: Uuid },
+    #[error("account has no authorization {0} (see `hbx-sa grants list`)")]
+    AuthorizationNotFound(Uuid),
+    #[error("account has no role assignment {0} (see `hbx-sa roles list`)")]
+    RoleAssignmentNotFound(Uuid),
     #[error("there is no introspection client {0:?} (see `hbx-sa introspection-clients list`)")]
     IntrospectionClientNotFound(String),
     #[error(transparent)]

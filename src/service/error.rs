@@ -18,6 +18,23 @@ pub enum ServiceError {
     /// The caller has standing in the account but lacks `needed`.
     #[error("the caller lacks the {needed} capability on this account")]
     Forbidden { needed: Capability },
+    /// A change to who holds what that the rules of escalation refuse:
+    /// `required` is what the caller would need (for the
+    /// `Hbx-Required-Capabilities` header), `reason` says why, for people.
+    #[error("not permitted: {reason}")]
+    NotPermitted {
+        required: Vec<String>,
+        reason: String,
+    },
+    /// A live copy of the grant exists.
+    #[error("the subject already holds this grant")]
+    AuthorizationExists,
+    /// A live copy of the role assignment exists.
+    #[error("the subject already has this role on this resource")]
+    RoleAssignmentExists,
+    /// Revoking it would leave the account without an owner that can act.
+    #[error("the grant is the account's last owner")]
+    LastOwner,
     /// The operation would hand the caller a credential holding capabilities
     /// the caller does not hold itself.
     #[error("the service account holds capabilities the caller lacks: {missing:?}")]
@@ -61,8 +78,10 @@ impl From<StoreError> for ServiceError {
                 ServiceError::NotFound
             }
             StoreError::IdempotencyLeaseLost => ServiceError::IdempotencyKeyInUse,
+            StoreError::AuthorizationExists => ServiceError::AuthorizationExists,
+            StoreError::RoleAssignmentExists => ServiceError::RoleAssignmentExists,
+            StoreError::LastOwner => ServiceError::LastOwner,
             StoreError::NameConflict
-            | StoreError::LastOwner
             | StoreError::CursorNotFound
             | StoreError::WouldEscalate { .. }
             | StoreError::Internal(_) => ServiceError::Internal(Box::new(error)),

@@ -1,5 +1,6 @@
 //! What the API does, independent of HTTP: authorization against an account
-//! ([`access`]), the service-account operations ([`service_accounts`]) with
+//! ([`access`]), who holds what ([`authorizations`], [`role_assignments`],
+//! under the rules of [`escalation`]), the service-account operations ([`service_accounts`]) with
 //! the token rules they follow ([`policy`]) and the tokens they mint
 //! ([`minter`]), safe retries ([`idempotency`]), who a verified credential
 //! is ([`verification`]), leaked tokens ([`leaks`]), and the operator's
@@ -9,11 +10,14 @@
 
 pub mod access;
 pub mod admin;
+pub mod authorizations;
 pub mod error;
+pub mod escalation;
 pub mod idempotency;
 pub mod leaks;
 pub mod minter;
 pub mod policy;
+pub mod role_assignments;
 pub mod service_accounts;
 pub mod verification;
 

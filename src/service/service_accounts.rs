@@ -14,8 +14,7 @@ use super::minter::TokenMinter;
 use super::policy::{self, TokenPolicy};
 use crate::clock::Clock;
 use crate::domain::{
-    AuditAction, AuditDetail, Capability, RevocationReason, ServiceAccount, ServiceAccountName,
-    ValidationError,
+    AuditAction, AuditDetail, RevocationReason, ServiceAccount, ServiceAccountName, ValidationError,
 };
 use crate::store::{
     Complete, EscalationGuard, IdempotentCompletion, PageRequest, Replay, ReplayVerdict,
@@ -316,14 +315,10 @@ impl ServiceAccounts {
     /// take over the account owner's credential. The store checks it inside
     /// the rotation's transaction, against the grants as they are then.
     fn escalation_guard(access: &AccountAccess, id: Uuid) -> EscalationGuard {
-        let is_self = access.is_service_account(id);
-        let is_owner = access
-            .held
-            .iter()
-            .any(|key| key.known() == Some(Capability::AccountOwner));
         EscalationGuard {
-            exempt: is_self || is_owner,
-            held: access.held.clone(),
+            exempt: access.is_service_account(id) || access.effective.owner,
+            caller: access.effective.clone(),
+            roles: access.roles.clone(),
         }
     }
 

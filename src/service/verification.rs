@@ -3,97 +3,81 @@
 //! the caller and introspection answers a platform component; both count as a
 //! use of the token (the verification noted it).
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::access::Caller;
 use super::error::ServiceError;
 use crate::auth::{Principal, Verified};
-use crate::domain::{Capability, Subject};
+use crate::domain::{Effective, HoldingsByAccount, RoleTable, ScopedCapability};
 use crate::store::GrantLookup;
 
-/// What a subject holds in one account.
+/// What a principal may do in one account, all sources counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountGrants {
     pub account_id: Uuid,
-    /// Capability keys held, ownership aside (`auth.manage`, and other
-    /// services' keys such as `billing.read`), sorted.
+    /// Account-wide capability keys, ownership aside (`auth.manage`, and
+    /// other services' keys such as `billing.read`), sorted.
     pub capabilities: Vec<String>,
     /// Ownership of the account, which implies every capability.
     pub owner: bool,
+    /// Capabilities held on one resource only, sorted.
+    pub scoped: Vec<ScopedCapability>,
 }
 
-/// A verified credential and the grants of its principal.
+/// A verified credential and what its principal may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub verified: Verified,
     /// One entry per account in which the principal has standing: a service
     /// account's own account (always, even with no grant), a user's accounts
-    /// with at least one grant.
+    /// with at least one grant or role (its own or a group's).
     pub grants: Vec<AccountGrants>,
 }
 
 pub struct Identities {
     grants: Arc<dyn GrantLookup>,
+    roles: Arc<RoleTable>,
 }
 
 impl Identities {
-    pub fn new(grants: Arc<dyn GrantLookup>) -> Self {
-        Self { grants }
+    pub fn new(grants: Arc<dyn GrantLookup>, roles: Arc<RoleTable>) -> Self {
+        Self { grants, roles }
     }
 
     pub async fn describe(&self, verified: Verified) -> Result<Identity, ServiceError> {
-        let grants = match verified.principal {
-            Principal::ServiceAccount {
-                service_account_id,
-                account_id,
-            } => {
-                let held = self
-                    .grants
-                    .capabilities(account_id, Subject::ServiceAccount(service_account_id))
-                    .await?;
-                vec![account_grants(
-                    account_id,
-                    held.iter().map(|key| key.as_str()),
-                )]
-            }
-            Principal::User { user_id } => {
-                let mut by_account: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
-                for grant in self.grants.grants_of(Subject::User(user_id)).await? {
-                    by_account
-                        .entry(grant.account_id)
-                        .or_default()
-                        .push(grant.capability.as_str().to_owned());
-                }
-                by_account
-                    .into_iter()
-                    .map(|(account_id, keys)| {
-                        account_grants(account_id, keys.iter().map(String::as_str))
-                    })
-                    .collect()
-            }
-        };
-        Ok(Identity { verified, grants })
-    }
-}
-
-fn account_grants<'a>(account_id: Uuid, keys: impl Iterator<Item = &'a str>) -> AccountGrants {
-    let owner_key = Capability::AccountOwner.as_str();
-    let mut owner = false;
-    let mut capabilities = Vec::new();
-    for key in keys {
-        if key == owner_key {
-            owner = true;
-        } else {
-            capabilities.push(key.to_owned());
+        let caller = Caller::from_verified(verified.clone(), None);
+        let mut holdings: Vec<Arc<HoldingsByAccount>> = Vec::new();
+        for subject in caller.subjects() {
+            holdings.push(self.grants.holdings(&subject).await?);
         }
-    }
-    capabilities.sort();
-    capabilities.dedup();
-    AccountGrants {
-        account_id,
-        capabilities,
-        owner,
+        let accounts: BTreeSet<Uuid> = match verified.principal {
+            // Its own account only, with or without grants.
+            Principal::ServiceAccount { account_id, .. } => BTreeSet::from([account_id]),
+            Principal::User { .. } => holdings.iter().flat_map(|h| h.keys().copied()).collect(),
+        };
+        let grants = accounts
+            .into_iter()
+            .map(|account_id| {
+                let effective = Effective::of(
+                    account_id,
+                    holdings.iter().filter_map(|h| h.get(&account_id)),
+                    &self.roles,
+                );
+                AccountGrants {
+                    account_id,
+                    capabilities: effective
+                        .capabilities
+                        .iter()
+                        .map(|key| key.as_str().to_owned())
+                        .collect(),
+                    owner: effective.owner,
+                    scoped: effective.scoped.into_iter().collect(),
+                }
+            })
+            .collect();
+        Ok(Identity { verified, grants })
     }
 }

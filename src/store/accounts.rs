@@ -4,15 +4,15 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use super::authorizations;
 use super::backend::{Arg, Backend, Columns, FromColumns};
 use super::columns::Timestamp;
 use super::error::StoreError;
-use super::grants::{self, Grant};
 use super::service_accounts::StoredServiceAccount;
 use super::service_accounts::lifecycle;
 use super::sql_store::{SqlStore, decode, execute, fetch_all, fetch_optional, query};
 use super::{audit_events, changes::CredentialChange};
-use crate::domain::{Account, AuditEvent, Capability, Subject};
+use crate::domain::{Account, AuditEvent, Authorization, Grants, Subject};
 
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
@@ -111,19 +111,23 @@ impl<D: Backend> AccountStore for SqlStore<D> {
         owner: &StoredServiceAccount,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let grant = Grant {
+        let grant = Authorization {
+            id: Uuid::new_v4(),
             account_id: account.id,
             subject: Subject::ServiceAccount(owner.service_account.id),
-            capability: Capability::AccountOwner.into(),
+            grants: Grants::AccountOwner,
+            resource: None,
             created_at: account.created_at,
+            revoked_at: None,
         };
         self.write_changing(async |tx| {
             insert::<D>(tx, account).await?;
             lifecycle::insert::<D>(tx, owner).await?;
-            grants::insert::<D>(tx, &grant).await?;
+            authorizations::insert::<D>(tx, &grant).await?;
             audit_events::insert::<D>(tx, event).await?;
             let created = CredentialChange::Token(owner.service_account.token.public_id.clone());
-            Ok(((), vec![created, grants::change_of(&grant)]))
+            let granted = authorizations::change_of(account.id, &grant.subject);
+            Ok(((), vec![created, granted]))
         })
         .await
     }

@@ -11,7 +11,10 @@ use super::backend::{Arg, Backend, Columns, FromColumns};
 use super::columns::{Timestamp, corrupt};
 use super::error::StoreError;
 use super::sql_store::{SqlStore, decode, execute, fetch_all, query};
-use crate::domain::{Actor, AuditAction, AuditDetail, AuditEvent, CapabilityKey, Subject};
+use crate::domain::{
+    Actor, AuditAction, AuditDetail, AuditEvent, CapabilityKey, GrantKind, Grants, Resource,
+    ResourceType, RoleKey, Subject,
+};
 
 #[async_trait]
 pub trait AuditEventStore: Send + Sync + 'static {
@@ -104,13 +107,33 @@ impl<D: Backend> AuditEventStore for SqlStore<D> {
 fn detail_to_json(detail: &AuditDetail) -> String {
     match detail {
         AuditDetail::Grant {
+            authorization_id,
             subject,
-            capability,
+            grants,
+            resource,
         } => serde_json::json!({
             "kind": "grant",
-            "subject_type": subject.kind(),
+            "authorization_id": authorization_id,
+            "grant_kind": grants.kind().as_str(),
+            "subject_type": subject.kind().as_str(),
             "subject_id": subject.id(),
-            "capability": capability.as_str(),
+            "capability": grants.capability_key().map(CapabilityKey::as_str),
+            "resource_type": resource.map(|r| r.kind.as_str()),
+            "resource_id": resource.map(|r| r.id),
+        }),
+        AuditDetail::Role {
+            role_assignment_id,
+            subject,
+            role,
+            resource,
+        } => serde_json::json!({
+            "kind": "role",
+            "role_assignment_id": role_assignment_id,
+            "role_key": role.as_str(),
+            "subject_type": subject.kind().as_str(),
+            "subject_id": subject.id(),
+            "resource_type": resource.kind.as_str(),
+            "resource_id": resource.id,
         }),
         AuditDetail::Grace {
             previous_token_public_id,
@@ -157,21 +180,31 @@ fn detail_from_json(text: &str) -> Result<AuditDetail, StoreError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|_| invalid())?;
     match value["kind"].as_str() {
         Some("grant") => {
-            let subject_id = value["subject_id"]
-                .as_str()
-                .and_then(|id| id.parse().ok())
-                .ok_or_else(invalid)?;
+            // Events recorded before grants had kinds and ids name the
+            // capability alone (`account_owner` for ownership).
+            let capability = value["capability"].as_str();
+            let kind = match value["grant_kind"].as_str() {
+                Some(kind) => GrantKind::parse(kind).map_err(|_| invalid())?,
+                None if capability == Some("account_owner") => GrantKind::AccountOwner,
+                None => GrantKind::Capability,
+            };
+            let capability = capability.filter(|_| kind == GrantKind::Capability);
             Ok(AuditDetail::Grant {
-                subject: value["subject_type"]
-                    .as_str()
-                    .and_then(|kind| Subject::from_parts(kind, subject_id))
-                    .ok_or_else(invalid)?,
-                capability: value["capability"]
-                    .as_str()
-                    .and_then(|key| CapabilityKey::parse(key).ok())
-                    .ok_or_else(invalid)?,
+                authorization_id: uuid_at(&value, "authorization_id"),
+                subject: subject_at(&value).ok_or_else(invalid)?,
+                grants: Grants::parse(kind, capability).map_err(|_| invalid())?,
+                resource: resource_at(&value),
             })
         }
+        Some("role") => Ok(AuditDetail::Role {
+            role_assignment_id: uuid_at(&value, "role_assignment_id").ok_or_else(invalid)?,
+            subject: subject_at(&value).ok_or_else(invalid)?,
+            role: value["role_key"]
+                .as_str()
+                .and_then(|role| RoleKey::parse(role).ok())
+                .ok_or_else(invalid)?,
+            resource: resource_at(&value).ok_or_else(invalid)?,
+        }),
         Some("grace") => Ok(AuditDetail::Grace {
             previous_token_public_id: value["previous_token_public_id"]
                 .as_str()
@@ -211,4 +244,22 @@ fn detail_from_json(text: &str) -> Result<AuditDetail, StoreError> {
         }
         _ => Err(invalid()),
     }
+}
+
+fn uuid_at(value: &serde_json::Value, key: &str) -> Option<Uuid> {
+    value[key].as_str().and_then(|id| id.parse().ok())
+}
+
+fn subject_at(value: &serde_json::Value) -> Option<Subject> {
+    Subject::from_parts(
+        value["subject_type"].as_str()?,
+        value["subject_id"].as_str()?,
+    )
+}
+
+fn resource_at(value: &serde_json::Value) -> Option<Resource> {
+    Some(Resource {
+        kind: ResourceType::parse(value["resource_type"].as_str()?).ok()?,
+        id: uuid_at(value, "resource_id")?,
+    })
 }

@@ -51,6 +51,7 @@ impl CredentialChange {
                 account_id,
                 subject,
             } => format!("grants {account_id} {} {}", subject.kind(), subject.id()),
+            // The subject's id comes last: a group's may hold spaces.
             CredentialChange::Client(client_id) => format!("client {client_id}"),
             CredentialChange::Everything => "everything".to_owned(),
         }
@@ -60,23 +61,25 @@ impl CredentialChange {
     /// (from a newer version, say) is [`CredentialChange::Everything`]: a
     /// cache that cannot tell what changed forgets it all.
     pub fn decode(text: &str) -> Self {
+        if let Some(grants) = text.strip_prefix("grants ") {
+            let mut parts = grants.splitn(3, ' ');
+            let account_id = parts.next().and_then(|id| id.parse().ok());
+            let subject = parts
+                .next()
+                .zip(parts.next())
+                .and_then(|(kind, id)| Subject::from_parts(kind, id));
+            return match account_id.zip(subject) {
+                Some((account_id, subject)) => CredentialChange::Grants {
+                    account_id,
+                    subject,
+                },
+                None => CredentialChange::Everything,
+            };
+        }
         let parts: Vec<&str> = text.split(' ').collect();
         match parts.as_slice() {
             ["token", public_id] => CredentialChange::Token((*public_id).to_owned()),
             ["client", client_id] => CredentialChange::Client((*client_id).to_owned()),
-            ["grants", account_id, kind, id] => {
-                let parsed = account_id
-                    .parse()
-                    .ok()
-                    .zip(id.parse().ok().and_then(|id| Subject::from_parts(kind, id)));
-                match parsed {
-                    Some((account_id, subject)) => CredentialChange::Grants {
-                        account_id,
-                        subject,
-                    },
-                    None => CredentialChange::Everything,
-                }
-            }
             _ => CredentialChange::Everything,
         }
     }
@@ -131,7 +134,11 @@ mod tests {
             CredentialChange::Token("4Qz9LwP1cV7kTt0a".into()),
             CredentialChange::Grants {
                 account_id: Uuid::new_v4(),
-                subject: Subject::User(Uuid::new_v4()),
+                subject: Subject::user(Uuid::new_v4()),
+            },
+            CredentialChange::Grants {
+                account_id: Uuid::new_v4(),
+                subject: Subject::Group("platform team / ops".into()),
             },
             CredentialChange::Grants {
                 account_id: Uuid::new_v4(),
@@ -142,7 +149,7 @@ mod tests {
         ] {
             assert_eq!(CredentialChange::decode(&change.encode()), change);
         }
-        for unknown in ["", "token", "grants x user y", "future-kind 1"] {
+        for unknown in ["", "token", "grants x user y", "grants", "future-kind 1"] {
             assert_eq!(
                 CredentialChange::decode(unknown),
                 CredentialChange::Everything

@@ -15,6 +15,12 @@ pub enum StoreError {
     /// A grant named a service account that is not in the grant's account.
     #[error("the service account does not exist in this account")]
     ServiceAccountNotInAccount,
+    /// A live copy of the grant exists.
+    #[error("a live authorization of the same grant to the same subject exists")]
+    AuthorizationExists,
+    /// A live copy of the role assignment exists.
+    #[error("a live assignment of the same role to the same subject on the same resource exists")]
+    RoleAssignmentExists,
     /// A rotation would hand the caller a token holding capabilities it does
     /// not hold itself.
     #[error("the service account holds capabilities the caller lacks: {missing:?}")]

@@ -1,5 +1,6 @@
 //! Durable state, one resource per module: [`accounts`], [`service_accounts`]
-//! (and their tokens), [`grants`], [`idempotency`] records,
+//! (and their tokens), [`authorizations`] and [`role_assignments`] (read
+//! together as a subject's [`holdings`]), [`idempotency`] records,
 //! [`introspection_clients`], [`audit_events`], and the store's [`health`].
 //! Each module holds its resource's rows, SQL and a narrow trait, implemented
 //! once for every SQL database by [`SqlStore`] ([`sql_store`]); a database
@@ -17,27 +18,30 @@
 
 pub mod accounts;
 pub mod audit_events;
+pub mod authorizations;
 pub mod backend;
 pub mod breaker;
 pub mod changes;
 pub mod columns;
 pub mod error;
-pub mod grants;
 pub mod health;
+pub mod holdings;
 pub mod idempotency;
 pub mod introspection_clients;
 pub mod postgres;
 pub mod refusal;
+pub mod role_assignments;
 pub mod service_accounts;
 pub mod sql_store;
 pub mod sqlite;
 
 pub use accounts::AccountStore;
 pub use audit_events::AuditEventStore;
+pub use authorizations::{AuthorizationFilter, AuthorizationStore};
 pub use changes::{ChangeHub, CredentialChange, CredentialChanges};
 pub use error::{BoxError, StoreError};
-pub use grants::{Grant, GrantLookup, GrantStore};
 pub use health::{PoolStats, StoreHealth, StoreStats};
+pub use holdings::GrantLookup;
 pub use idempotency::{
     Claimed, Complete, IdempotencyClaim, IdempotencyKeyMac, IdempotencyStore, IdempotentCompletion,
     SealedResponse,
@@ -46,6 +50,7 @@ pub use introspection_clients::{
     ClientLookup, IntrospectionClientStore, StoredIntrospectionClient,
 };
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use role_assignments::{RoleAssignmentStore, RolePage};
 pub use service_accounts::{
     EscalationGuard, LastUse, LastUseLog, LeakResponse, PageRequest, Replay, ReplayVerdict,
     Revocation, ServiceAccountStore, StoredServiceAccount, TokenLookup, TokenReplacement,
@@ -67,7 +72,8 @@ pub trait Store:
     AccountStore
     + ServiceAccountStore
     + TokenStore
-    + GrantStore
+    + AuthorizationStore
+    + RoleAssignmentStore
     + IdempotencyStore
     + IntrospectionClientStore
     + AuditEventStore
@@ -82,7 +88,8 @@ impl<T> Store for T where
     T: AccountStore
         + ServiceAccountStore
         + TokenStore
-        + GrantStore
+        + AuthorizationStore
+        + RoleAssignmentStore
         + IdempotencyStore
         + IntrospectionClientStore
         + AuditEventStore

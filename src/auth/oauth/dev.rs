@@ -100,10 +100,12 @@ impl DevKey {
     }
 
     /// An access token for `user_id`, valid from `now` for `ttl` (at most
-    /// [`MAX_TTL`]).
+    /// [`MAX_TTL`]), listing `groups` in its `groups` claim (left out when
+    /// there are none).
     pub fn token(
         &self,
         user_id: Uuid,
+        groups: &[String],
         now: DateTime<Utc>,
         ttl: TimeDelta,
     ) -> Result<String, DevKeyError> {
@@ -118,6 +120,8 @@ impl DevKey {
             iat: i64,
             nbf: i64,
             exp: i64,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            groups: &'a [String],
         }
         let claims = Claims {
             iss: ISSUER,
@@ -126,6 +130,7 @@ impl DevKey {
             iat: now.timestamp(),
             nbf: now.timestamp(),
             exp: (now + ttl).timestamp(),
+            groups,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(KEY_ID.to_owned());

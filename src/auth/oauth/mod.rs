@@ -8,6 +8,7 @@
 //! (required) and `nbf`, with a small leeway for clock skew; then `sub`.
 
 pub mod dev;
+pub mod groups;
 pub mod keys;
 
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct OAuthSettings {
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway: TimeDelta,
     pub key_policy: RefreshPolicy,
+    /// The claim that lists a user's groups.
+    pub groups_claim: String,
 }
 
 impl Default for OAuthSettings {
@@ -55,6 +58,7 @@ impl Default for OAuthSettings {
             issuers: Vec::new(),
             leeway: DEFAULT_LEEWAY,
             key_policy: keys::default_policy(),
+            groups_claim: groups::DEFAULT_GROUPS_CLAIM.to_owned(),
         }
     }
 }
@@ -68,6 +72,7 @@ struct TrustedIssuer {
 pub struct OAuthAuthenticator {
     issuers: Vec<TrustedIssuer>,
     leeway: TimeDelta,
+    groups_claim: String,
     clock: Arc<dyn Clock>,
     /// Tokens whose signature and claims passed, by SHA-256 of the token, so
     /// that a token used again costs a hash instead of a signature check. Its
@@ -99,6 +104,10 @@ struct Claims {
     iat: Option<serde_json::Number>,
     /// Keycloak's token type claim (`Bearer` for access tokens).
     typ: Option<String>,
+    /// Every other claim: the groups claim is among them, by its configured
+    /// name.
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Header `typ` values an access token may carry (RFC 9068 says `at+jwt`;
@@ -176,6 +185,7 @@ impl OAuthAuthenticator {
         Ok(Some(Self {
             issuers,
             leeway: settings.leeway,
+            groups_claim: settings.groups_claim.clone(),
             clock,
             verified: moka::sync::Cache::builder()
                 .max_capacity(VERIFIED_TOKEN_CAPACITY)
@@ -231,7 +241,12 @@ impl OAuthAuthenticator {
             })
             .ok_or(Refusal::JwtBadSignature)?
             .claims;
-        check_claims(&issuer.issuer, &issuer.audiences, claims)
+        check_claims(
+            &issuer.issuer,
+            &issuer.audiences,
+            &self.groups_claim,
+            claims,
+        )
     }
 
     /// `exp` (required) has not passed and `nbf` (if any) has, each with the
@@ -280,6 +295,7 @@ impl AuthnScheme for OAuthAuthenticator {
 fn check_claims(
     issuer: &str,
     audiences: &[String],
+    groups_claim: &str,
     claims: Claims,
 ) -> Result<VerifiedToken, AuthError> {
     if claims.iss.as_deref() != Some(issuer) {
@@ -319,6 +335,7 @@ fn check_claims(
             credential: CredentialFacts::AccessToken {
                 issued_at,
                 expires_at: expires,
+                groups: groups::groups_of(claims.other.get(groups_claim)),
             },
         },
         expires_at: expires,
@@ -336,7 +353,7 @@ pub fn check_claims_json(
 ) -> Result<(), AuthError> {
     let claims: Claims =
         serde_json::from_slice(payload).map_err(|_| Refusal::JwtMalformedClaims)?;
-    check_claims(issuer, audiences, claims).map(|_| ())
+    check_claims(issuer, audiences, groups::DEFAULT_GROUPS_CLAIM, claims).map(|_| ())
 }
 
 /// What a token says about itself before anything is verified: its header

@@ -411,10 +411,10 @@ async fn created_at_is_the_servers_time_in_utc(backend: Backend) {
 /// log, never for the client.
 async fn internal_errors_reveal_nothing(backend: Backend) {
     let server = TestServer::start_on(backend).await;
-    // A grant whose key the service could never have written.
+    // A grant of a kind the service could never have written.
     server
         .run_sql(
-            "UPDATE grants SET capability = 'NOT A KEY' WHERE account_id = $1",
+            "UPDATE authorizations SET grant_kind = 'NOT A KIND' WHERE account_id = $1",
             &[server.account_id],
         )
         .await;
@@ -427,9 +427,9 @@ async fn internal_errors_reveal_nothing(backend: Backend) {
         "internal",
     );
     assert_eq!(error.message, "internal error");
-    let log = server.log_once_it_holds("NOT A KEY").await;
+    let log = server.log_once_it_holds("NOT A KIND").await;
     assert!(
-        log.contains("NOT A KEY"),
+        log.contains("NOT A KIND"),
         "the log says what went wrong: {log}"
     );
     assert_eq!(server.service_account_count().await, 1, "nothing changed");

@@ -350,15 +350,17 @@ impl Granter {
     async fn grant_ownership(self, account_id: Uuid, target: Uuid) {
         let insert = |created_at: &str| {
             format!(
-                "INSERT INTO grants (account_id, subject_kind, subject_id, capability, created_at) \
-                 VALUES ($1, 'service_account', $2, 'account_owner', {created_at})"
+                "INSERT INTO authorizations \
+                 (id, account_id, grant_kind, subject_type, subject_id, created_at) \
+                 VALUES ($3, $1, 'account_owner', 'service_account', $2, {created_at})"
             )
         };
         match self {
             Granter::Postgres(mut connection) => {
                 sqlx::query(sqlx::AssertSqlSafe(insert("now()")))
                     .bind(account_id)
-                    .bind(target)
+                    .bind(target.to_string())
+                    .bind(Uuid::new_v4())
                     .execute(&mut connection)
                     .await
                     .unwrap();
@@ -370,7 +372,8 @@ impl Granter {
             Granter::Sqlite(mut connection) => {
                 sqlx::query(sqlx::AssertSqlSafe(insert("0")))
                     .bind(account_id)
-                    .bind(target)
+                    .bind(target.to_string())
+                    .bind(Uuid::new_v4())
                     .execute(&mut connection)
                     .await
                     .unwrap();

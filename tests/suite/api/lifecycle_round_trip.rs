@@ -356,17 +356,21 @@ async fn five_thousand_service_accounts_page_exactly_once_in_order(backend: Back
             service_account_id: server.owner_id,
             account_id: server.account_id,
         },
+        groups: vec![],
         previous_token: false,
         request_id: None,
     };
-    let access = hbx_service_accounts::service::Authorizer::new(server.app.store().clone())
-        .authorize(
-            caller,
-            server.account_id,
-            hbx_service_accounts::domain::Capability::AuthManage,
-        )
-        .await
-        .unwrap();
+    let access = hbx_service_accounts::service::Authorizer::new(
+        server.app.store().clone(),
+        std::sync::Arc::new(hbx_service_accounts::domain::RoleTable::default_table()),
+    )
+    .authorize(
+        caller,
+        server.account_id,
+        hbx_service_accounts::domain::Capability::AuthManage,
+    )
+    .await
+    .unwrap();
     let mut expected = vec![server.owner_id];
     for i in 0..4999 {
         // Every third one shares its created_at with the next, so ties occur.

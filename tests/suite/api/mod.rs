@@ -4,6 +4,7 @@
 //! races, the review's hardening, and property tests of the parsers that read
 //! untrusted input.
 
+mod authorizations;
 mod concurrency;
 mod create_round_trip;
 mod create_validation;
@@ -12,5 +13,6 @@ mod idempotency;
 mod leaks;
 mod lifecycle_round_trip;
 mod properties;
+mod role_assignments;
 mod rotation_grace;
 mod verification;

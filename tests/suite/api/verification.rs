@@ -87,6 +87,7 @@ async fn whoami_for_service_accounts_with_and_without_grants(backend: Backend) {
             account_id: server.account_id,
             capabilities: vec![],
             owner: true,
+            scoped: vec![],
         }]
     );
 
@@ -107,12 +108,13 @@ async fn whoami_for_service_accounts_with_and_without_grants(backend: Backend) {
             account_id: server.account_id,
             capabilities: vec![],
             owner: false,
+            scoped: vec![],
         }]
     );
 
     // With grants, sorted, other services' keys included.
     let subject = Subject::ServiceAccount(worker.id);
-    grant(&server, server.account_id, subject, "billing.read").await;
+    grant(&server, server.account_id, subject.clone(), "billing.read").await;
     grant(&server, server.account_id, subject, "auth.manage").await;
     let granted = server
         .client(&worker.token)
@@ -201,12 +203,12 @@ async fn whoami_for_users(backend: Backend) {
     grant(
         &server,
         server.account_id,
-        Subject::User(user),
+        Subject::user(user),
         "auth.manage",
     )
     .await;
-    grant(&server, other.id, Subject::User(user), "account_owner").await;
-    grant(&server, other.id, Subject::User(user), "billing.read").await;
+    grant(&server, other.id, Subject::user(user), "account_owner").await;
+    grant(&server, other.id, Subject::user(user), "billing.read").await;
     let user_claims = claims(&server, &issuer, user);
     let me = server
         .client(&key.sign(&user_claims))
@@ -234,11 +236,13 @@ async fn whoami_for_users(backend: Backend) {
             account_id: server.account_id,
             capabilities: vec!["auth.manage".into()],
             owner: false,
+            scoped: vec![],
         },
         AccountGrants {
             account_id: other.id,
             capabilities: vec!["billing.read".into()],
             owner: true,
+            scoped: vec![],
         },
     ];
     expected.sort_by_key(|g| g.account_id);
@@ -277,13 +281,15 @@ async fn whoami_for_a_development_user(backend: Backend) {
     grant(
         &server,
         server.account_id,
-        Subject::User(user),
+        Subject::user(user),
         "auth.manage",
     )
     .await;
     let key =
         hbx_service_accounts::auth::oauth::dev::DevKey::load_or_create(server.data_dir()).unwrap();
-    let token = key.token(user, server.now(), TimeDelta::hours(1)).unwrap();
+    let token = key
+        .token(user, &[], server.now(), TimeDelta::hours(1))
+        .unwrap();
     let me = server.client(&token).whoami().await.unwrap().into_inner();
     assert_eq!(me.principal_type, PrincipalType::User);
     assert_eq!(me.user_id, Some(user));
@@ -333,6 +339,7 @@ async fn introspection_of_live_tokens(backend: Backend) {
                 account_id: server.account_id,
                 capabilities: vec!["auth.manage".into()],
                 owner: false,
+                scoped: vec![],
             }],
         }
     );
@@ -368,7 +375,7 @@ async fn introspection_of_live_tokens(backend: Backend) {
     grant(
         &server,
         server.account_id,
-        Subject::User(user),
+        Subject::user(user),
         "auth.manage",
     )
     .await;
@@ -398,6 +405,7 @@ async fn introspection_of_live_tokens(backend: Backend) {
                 account_id: server.account_id,
                 capabilities: vec!["auth.manage".into()],
                 owner: false,
+                scoped: vec![],
             }],
         }
     );
@@ -555,7 +563,7 @@ async fn introspection_needs_an_introspection_client(backend: Backend) {
     grant(
         &server,
         server.account_id,
-        Subject::User(user),
+        Subject::user(user),
         "account_owner",
     )
     .await;

@@ -159,13 +159,17 @@ async fn unknown_wrong_secret_and_expired_tokens_are_refused() {
     };
     let owner = Caller {
         principal: owner,
+        groups: vec![],
         previous_token: false,
         request_id: None,
     };
-    let access = Authorizer::new(f.store.clone())
-        .authorize(owner, made.account.id, Capability::AuthManage)
-        .await
-        .unwrap();
+    let access = Authorizer::new(
+        f.store.clone(),
+        std::sync::Arc::new(hbx_service_accounts::domain::RoleTable::default_table()),
+    )
+    .authorize(owner, made.account.id, Capability::AuthManage)
+    .await
+    .unwrap();
     let expiring = service
         .create(
             &access,

@@ -13,10 +13,10 @@ use chrono::TimeDelta;
 use hbx_service_accounts::auth::cache::CredentialCache;
 use hbx_service_accounts::client::types::IntrospectionRequest;
 use hbx_service_accounts::config::DEFAULT_CREDENTIAL_CACHE_TTL;
-use hbx_service_accounts::domain::{CapabilityKey, Subject};
+use hbx_service_accounts::domain::{CapabilityKey, HoldingsByAccount, Subject};
 use hbx_service_accounts::store::changes::{ChangeHub, CredentialChange};
 use hbx_service_accounts::store::{
-    ClientLookup, Grant, GrantLookup, StoreError, StoredIntrospectionClient, StoredServiceAccount,
+    ClientLookup, GrantLookup, StoreError, StoredIntrospectionClient, StoredServiceAccount,
     TokenLookup,
 };
 use tokio::sync::Notify;
@@ -466,16 +466,8 @@ impl TokenLookup for HeldLookups {
 
 #[async_trait]
 impl GrantLookup for HeldLookups {
-    async fn capabilities(
-        &self,
-        account_id: Uuid,
-        subject: Subject,
-    ) -> Result<Vec<CapabilityKey>, StoreError> {
-        self.inner.capabilities(account_id, subject).await
-    }
-
-    async fn grants_of(&self, subject: Subject) -> Result<Vec<Grant>, StoreError> {
-        self.inner.grants_of(subject).await
+    async fn holdings(&self, subject: &Subject) -> Result<Arc<HoldingsByAccount>, StoreError> {
+        self.inner.holdings(subject).await
     }
 }
 

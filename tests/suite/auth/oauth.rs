@@ -21,7 +21,7 @@ async fn grant(server: &TestServer, user: Uuid, key: &str) {
         .admin()
         .add_grant(
             server.account_id,
-            Subject::User(user),
+            Subject::user(user),
             CapabilityKey::parse(key).unwrap(),
         )
         .await
@@ -317,7 +317,7 @@ async fn development_tokens_work_only_in_development_mode() {
     let production = TestServer::start().await;
     let key = DevKey::load_or_create(production.data_dir()).unwrap();
     let token = key
-        .token(user, production.now(), TimeDelta::hours(1))
+        .token(user, &[], production.now(), TimeDelta::hours(1))
         .unwrap();
     grant(&production, user, "auth.manage").await;
     expect_error(
@@ -333,7 +333,7 @@ async fn development_tokens_work_only_in_development_mode() {
     let key = DevKey::load_or_create(development.data_dir()).unwrap();
     grant(&development, user, "auth.manage").await;
     let token = key
-        .token(user, development.now(), TimeDelta::hours(1))
+        .token(user, &[], development.now(), TimeDelta::hours(1))
         .unwrap();
     let created = development
         .client(&token)
@@ -359,7 +359,7 @@ async fn development_tokens_work_only_in_development_mode() {
         "invalid_token",
     );
     assert!(
-        key.token(user, development.now(), TimeDelta::hours(25))
+        key.token(user, &[], development.now(), TimeDelta::hours(25))
             .is_err()
     );
     assert!(dev::ISSUER.starts_with("urn:"));

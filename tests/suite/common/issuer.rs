@@ -265,7 +265,7 @@ pub fn bad_access_tokens(
     let development =
         hbx_service_accounts::auth::oauth::dev::DevKey::load_or_create(server.data_dir())
             .unwrap()
-            .token(user, server.now(), TimeDelta::minutes(5))
+            .token(user, &[], server.now(), TimeDelta::minutes(5))
             .unwrap();
     let hs256_with_public_key = {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);

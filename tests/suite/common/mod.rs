@@ -448,9 +448,17 @@ pub fn quiet_log() -> slog::Logger {
 
 /// The operator's actions on `store`, as `hbx-sa` runs them.
 pub fn admin(store: &Arc<dyn Store>, clock: &Arc<ManualClock>) -> Admin {
+    use hbx_service_accounts::domain::RoleTable;
+    use hbx_service_accounts::service::authorizations::Authorizations;
+    use hbx_service_accounts::service::role_assignments::RoleAssignments;
     Admin::new(
         store.clone(),
-        store.clone(),
+        Arc::new(Authorizations::new(store.clone(), clock.clone())),
+        Arc::new(RoleAssignments::new(
+            store.clone(),
+            Arc::new(RoleTable::default_table()),
+            clock.clone(),
+        )),
         store.clone(),
         store.clone(),
         clock.clone(),

@@ -350,7 +350,7 @@ async fn fuzz_target() -> FuzzTarget {
     let dev_key = DevKey::load_or_create(server.data_dir()).unwrap();
     let token_for = |user| {
         dev_key
-            .token(user, server.now(), chrono::TimeDelta::hours(1))
+            .token(user, &[], server.now(), chrono::TimeDelta::hours(1))
             .unwrap()
     };
     let (user, stranger) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
@@ -358,7 +358,7 @@ async fn fuzz_target() -> FuzzTarget {
     admin
         .add_grant(
             server.account_id,
-            Subject::User(user),
+            Subject::user(user),
             Capability::AccountOwner.into(),
         )
         .await
@@ -367,11 +367,38 @@ async fn fuzz_target() -> FuzzTarget {
     admin
         .add_grant(
             other.id,
-            Subject::User(stranger),
+            Subject::user(stranger),
             Capability::AccountOwner.into(),
         )
         .await
         .unwrap();
+    // A grant and a role assignment that the operations on one can name (a
+    // group's, so that the owner may revoke them, again and again).
+    let fixture_grant = admin
+        .add_grant(
+            server.account_id,
+            Subject::Group("schemathesis".into()),
+            hbx_service_accounts::domain::CapabilityKey::parse("billing.read").unwrap(),
+        )
+        .await
+        .unwrap();
+    let fixture_role = admin
+        .assign_role(
+            server.account_id,
+            hbx_service_accounts::service::role_assignments::RoleRequest {
+                role: hbx_service_accounts::domain::RoleKey::Viewer,
+                subject: Subject::Group("schemathesis".into()),
+                resource: hbx_service_accounts::domain::Resource {
+                    kind: hbx_service_accounts::domain::ResourceType::Workspace,
+                    id: uuid::Uuid::new_v4(),
+                },
+            },
+        )
+        .await
+        .unwrap();
+    // The service account the operations on one name (rotated, revoked and
+    // read by the fuzzer; never a grant's subject).
+    let target = server.create("schemathesis-target").await;
     let (client_id, client_secret) = server.new_introspection_client("schemathesis").await;
     let peers = tempfile::Builder::new().suffix(".json").tempfile().unwrap();
     let fixed = |name: &str, token: &str| {
@@ -391,6 +418,12 @@ async fn fuzz_target() -> FuzzTarget {
         ("HBX_SA_ST_CLIENT_ID", client_id),
         ("HBX_SA_ST_CLIENT_SECRET", client_secret),
         ("HBX_SA_ST_ACCOUNT_ID", server.account_id.to_string()),
+        ("HBX_SA_ST_AUTHORIZATION_ID", fixture_grant.id.to_string()),
+        ("HBX_SA_ST_ROLE_ASSIGNMENT_ID", fixture_role.id.to_string()),
+        // A live service account that grants may name (the hooks put it in
+        // bodies meant to be valid): the bootstrapped owner.
+        ("HBX_SA_ST_SERVICE_ACCOUNT_ID", server.owner_id.to_string()),
+        ("HBX_SA_ST_TARGET_SERVICE_ACCOUNT_ID", target.id.to_string()),
         ("HBX_SA_ST_PEERS", peers.path().display().to_string()),
         // The hooks sign leak reports as the partner would.
         ("HBX_SA_ST_SIGNING_KEY", sender.private_key_pem()),
@@ -541,8 +574,33 @@ fn assert_clean(run: &SchemathesisRun, config: &str) {
     );
     assert!(
         valid > 0 && reached * 10 >= valid * 7,
-        "most valid requests should reach the logic: {reached} of {valid}"
+        "most valid requests should reach the logic: {reached} of {valid}; the valid ones \
+         by operation and status:\n{}",
+        statuses_of_valid_requests(&run.interactions)
     );
+}
+
+/// How the requests generated as valid were answered, by method, path and
+/// status: what to look at when too few reached the logic.
+fn statuses_of_valid_requests(interactions: &[serde_json::Value]) -> String {
+    let mut counts = std::collections::BTreeMap::<(String, String, String), usize>::new();
+    for interaction in interactions {
+        if interaction["generation"]["mode"].as_str() != Some("positive") {
+            continue;
+        }
+        let request = &interaction["request"];
+        let text = |value: &serde_json::Value| value.as_str().unwrap_or("?").to_owned();
+        let path = text(&request["uri"]);
+        let path = path.split('?').next().unwrap_or("").to_owned();
+        let status = text(&interaction["response"]["status"]["code"]);
+        *counts
+            .entry((text(&request["method"]), path, status))
+            .or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|((method, path, status), n)| format!("  {n:5} {method} {path} -> {status}\n"))
+        .collect()
 }
 
 /// Schemathesis (a fuzzer nobody here wrote) against a live server: every

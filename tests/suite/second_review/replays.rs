@@ -66,7 +66,7 @@ async fn an_idempotent_replay_runs_the_original_authorization(backend: Backend) 
     server
         .app
         .admin()
-        .add_grant(owner_grant.0, owner_grant.1, owner_grant.2.clone())
+        .add_grant(owner_grant.0, owner_grant.1.clone(), owner_grant.2.clone())
         .await
         .unwrap();
     expect_error(

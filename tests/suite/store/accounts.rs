@@ -1,8 +1,6 @@
 //! Accounts, and bootstrapping one with its owner: all or nothing.
 
-use hbx_service_accounts::domain::{
-    Actor, AuditAction, AuditEvent, Capability, CapabilityKey, Subject,
-};
+use hbx_service_accounts::domain::{Actor, AuditAction, AuditEvent, Grants, Subject};
 use uuid::Uuid;
 
 use super::*;
@@ -31,13 +29,17 @@ async fn bootstrap_is_all_or_nothing(backend: Backend) {
         store.get_account(acme.id).await.unwrap(),
         Some(acme.clone())
     );
-    assert_eq!(
-        store
-            .capabilities(acme.id, Subject::ServiceAccount(owner.service_account.id))
-            .await
-            .unwrap(),
-        vec![CapabilityKey::from(Capability::AccountOwner)]
-    );
+    let held = store
+        .holdings(&Subject::ServiceAccount(owner.service_account.id))
+        .await
+        .unwrap();
+    let grants: Vec<&Grants> = held[&acme.id]
+        .authorizations
+        .iter()
+        .map(|a| &a.grants)
+        .collect();
+    assert_eq!(grants, vec![&Grants::AccountOwner]);
+    assert_eq!(held.len(), 1, "its own account only");
     assert_eq!(store.audit_events(acme.id).await.unwrap(), vec![created]);
 
     // The second bootstrap's service account collides on public id, so its

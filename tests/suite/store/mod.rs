@@ -5,8 +5,8 @@
 //! `crash_safety` run whole servers on the stores.
 
 mod accounts;
+mod authorizations;
 mod crash_safety;
-mod grants;
 mod idempotency;
 mod scale_out;
 mod service_accounts;
@@ -16,12 +16,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hbx_service_accounts::domain::{
-    Account, Actor, AuditAction, AuditDetail, AuditEvent, ServiceAccount, TokenFacts,
+    Account, Actor, AuditAction, AuditDetail, AuditEvent, Authorization, Effective, Grants,
+    Resource, RoleTable, ServiceAccount, Subject, TokenFacts,
 };
 pub use hbx_service_accounts::store::{
-    AccountStore, AuditEventStore, EscalationGuard, Grant, GrantLookup, GrantStore,
-    IdempotencyStore, LastUseLog, ServiceAccountStore, Store, StoreError, StoredServiceAccount,
-    TokenLookup, TokenReplacement, TokenStore,
+    AccountStore, AuditEventStore, AuthorizationFilter, AuthorizationStore, EscalationGuard,
+    GrantLookup, IdempotencyStore, LastUseLog, RoleAssignmentStore, RolePage, ServiceAccountStore,
+    Store, StoreError, StoredServiceAccount, TokenLookup, TokenReplacement, TokenStore,
 };
 use hbx_service_accounts::token::keyring::TokenMac;
 use uuid::Uuid;
@@ -88,7 +89,27 @@ pub(super) fn event(sa: &ServiceAccount, action: AuditAction, at: DateTime<Utc>)
     }
 }
 
-pub(super) fn grant_event(grant: &Grant, action: AuditAction) -> AuditEvent {
+/// A live grant of `grants` to `subject` in `account_id`, made at `now`.
+pub(super) fn authorization(
+    account_id: Uuid,
+    subject: Subject,
+    grants: Grants,
+    resource: Option<Resource>,
+    now: DateTime<Utc>,
+) -> Authorization {
+    Authorization {
+        id: Uuid::new_v4(),
+        account_id,
+        subject,
+        grants,
+        resource,
+        created_at: now,
+        revoked_at: None,
+    }
+}
+
+/// The operator's audit event of a change to `grant`.
+pub(super) fn grant_event(grant: &Authorization, action: AuditAction) -> AuditEvent {
     AuditEvent {
         occurred_at: grant.created_at,
         account_id: grant.account_id,
@@ -97,16 +118,21 @@ pub(super) fn grant_event(grant: &Grant, action: AuditAction) -> AuditEvent {
         actor: Actor::Operator,
         request_id: None,
         detail: Some(AuditDetail::Grant {
-            subject: grant.subject,
-            capability: grant.capability.clone(),
+            authorization_id: Some(grant.id),
+            subject: grant.subject.clone(),
+            grants: grant.grants.clone(),
+            resource: grant.resource,
         }),
     }
 }
 
 /// Adds `grant` with its audit event.
-pub(super) async fn add_grant(store: &Arc<dyn Store>, grant: &Grant) -> Result<bool, StoreError> {
+pub(super) async fn add_grant(
+    store: &Arc<dyn Store>,
+    grant: &Authorization,
+) -> Result<(), StoreError> {
     store
-        .add_grant(grant, &grant_event(grant, AuditAction::GrantAdd))
+        .create_authorization(grant, &grant_event(grant, AuditAction::GrantAdd), None)
         .await
 }
 
@@ -135,7 +161,8 @@ pub(super) async fn account_with_one(store: &Arc<dyn Store>) -> (Account, Stored
 /// A rotation by an owner: never refused for escalation.
 pub(super) fn exempt() -> EscalationGuard {
     EscalationGuard {
-        held: vec![],
+        caller: Effective::default(),
+        roles: Arc::new(RoleTable::default_table()),
         exempt: true,
     }
 }
