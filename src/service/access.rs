@@ -90,6 +90,23 @@ impl AccountAccess {
         &self.caller.principal
     }
 
+    /// An access as the authorizer would make it, for the unit tests of the
+    /// rules that take one.
+    #[cfg(test)]
+    pub(super) fn for_tests(
+        caller: Caller,
+        account_id: Uuid,
+        effective: Effective,
+        roles: Arc<RoleTable>,
+    ) -> Self {
+        Self {
+            caller,
+            account_id,
+            effective,
+            roles,
+        }
+    }
+
     pub fn caller(&self) -> &Caller {
         &self.caller
     }
@@ -217,5 +234,181 @@ impl Authorizer {
             effective,
             roles: self.roles.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use async_trait::async_trait;
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::{
+        Authorization, CapabilityKey, Grants, Holdings, Resource, ResourceType, RoleAssignment,
+        RoleKey,
+    };
+    use crate::store::StoreError;
+
+    /// What each subject holds, by account: the answers a store would give.
+    #[derive(Default)]
+    struct Held(HashMap<Subject, HoldingsByAccount>);
+
+    #[async_trait]
+    impl GrantLookup for Held {
+        async fn holdings(&self, subject: &Subject) -> Result<Arc<HoldingsByAccount>, StoreError> {
+            Ok(Arc::new(self.0.get(subject).cloned().unwrap_or_default()))
+        }
+    }
+
+    fn grant(account_id: Uuid, subject: &Subject, grants: Grants) -> Holdings {
+        Holdings {
+            authorizations: vec![Authorization {
+                id: Uuid::new_v4(),
+                account_id,
+                subject: subject.clone(),
+                grants,
+                resource: None,
+                created_at: Utc::now(),
+                revoked_at: None,
+            }],
+            roles: vec![],
+        }
+    }
+
+    fn user(id: Uuid, groups: &[&str]) -> Caller {
+        Caller {
+            principal: Principal::User { user_id: id },
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            previous_token: false,
+            request_id: None,
+        }
+    }
+
+    fn authorizer(held: Held) -> Authorizer {
+        Authorizer::new(Arc::new(held), Arc::new(RoleTable::default_table()))
+    }
+
+    #[tokio::test]
+    async fn standing_and_capabilities_come_from_every_source() {
+        let account = Uuid::new_v4();
+        let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        let ops = Subject::Group("ops".into());
+        let mut held = Held::default();
+        // Alice's own grant is another service's key; her group has a role
+        // giving auth.manage on the whole account.
+        let billing = Grants::Capability(CapabilityKey::parse("billing.read").unwrap());
+        held.0.insert(
+            Subject::user(alice),
+            HoldingsByAccount::from([(account, grant(account, &Subject::user(alice), billing))]),
+        );
+        let role = RoleAssignment {
+            id: Uuid::new_v4(),
+            account_id: account,
+            role: RoleKey::CredentialManager,
+            subject: ops.clone(),
+            resource: Resource {
+                kind: ResourceType::Account,
+                id: account,
+            },
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        held.0.insert(
+            ops.clone(),
+            HoldingsByAccount::from([(
+                account,
+                Holdings {
+                    authorizations: vec![],
+                    roles: vec![role],
+                },
+            )]),
+        );
+        let authorizer = authorizer(held);
+        let needed = Capability::AuthManage;
+        let access = authorizer
+            .authorize(user(alice, &["ops"]), account, needed)
+            .await
+            .expect("through the group's role");
+        assert!(access.effective().satisfies(needed));
+        assert_eq!(access.account_id(), account);
+        // Without the group: standing (her own grant), not the capability.
+        let refused = authorizer
+            .authorize(user(alice, &[]), account, needed)
+            .await;
+        assert!(
+            matches!(refused, Err(ServiceError::Forbidden { .. })),
+            "{refused:?}"
+        );
+        // Bob holds nothing there: no standing, 404 (his group alone is not
+        // enough: it holds nothing).
+        let refused = authorizer
+            .authorize(user(bob, &["finance"]), account, needed)
+            .await;
+        assert!(
+            matches!(refused, Err(ServiceError::NotFound)),
+            "{refused:?}"
+        );
+        // Another account: nothing held there.
+        let elsewhere = authorizer
+            .authorize(user(alice, &["ops"]), Uuid::new_v4(), needed)
+            .await;
+        assert!(matches!(elsewhere, Err(ServiceError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn a_service_account_has_standing_at_home_only() {
+        let (home, away, id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let subject = Subject::ServiceAccount(id);
+        let mut held = Held::default();
+        // Even a grant recorded elsewhere (which the store refuses) gives no
+        // standing away from home.
+        held.0.insert(
+            subject.clone(),
+            HoldingsByAccount::from([(away, grant(away, &subject, Grants::AccountOwner))]),
+        );
+        let authorizer = authorizer(held);
+        let caller = || Caller {
+            principal: Principal::ServiceAccount {
+                service_account_id: id,
+                account_id: home,
+            },
+            groups: vec![],
+            previous_token: false,
+            request_id: Some("r-1".into()),
+        };
+        let at_home = authorizer
+            .authorize(caller(), home, Capability::AuthManage)
+            .await;
+        assert!(
+            matches!(at_home, Err(ServiceError::Forbidden { .. })),
+            "standing, no grant"
+        );
+        let away_from_home = authorizer
+            .authorize(caller(), away, Capability::AuthManage)
+            .await;
+        assert!(matches!(away_from_home, Err(ServiceError::NotFound)));
+    }
+
+    #[test]
+    fn a_caller_is_itself_and_its_groups() {
+        let me = Uuid::new_v4();
+        let caller = user(me, &["ops", "/platform"]);
+        let subjects: Vec<Subject> = caller.subjects().collect();
+        assert_eq!(
+            subjects,
+            [
+                Subject::user(me),
+                Subject::Group("ops".into()),
+                Subject::Group("/platform".into())
+            ]
+        );
+        assert!(caller.is_or_includes(&Subject::user(me)));
+        assert!(caller.is_or_includes(&Subject::Group("/platform".into())));
+        assert!(!caller.is_or_includes(&Subject::Group("finance".into())));
+        assert!(!caller.is_or_includes(&Subject::user(Uuid::new_v4())));
+        assert!(!caller.is_or_includes(&Subject::ServiceAccount(me)));
+        assert_eq!(caller.actor(), Actor::User(me));
     }
 }

@@ -163,3 +163,360 @@ pub fn may_revoke_role(
     access.require_current_token("change roles")?;
     not_own(access, &assignment.subject)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::auth::Principal;
+    use crate::domain::{Effective, ResourceType, RoleTable, ScopedCapability};
+    use crate::service::access::Caller;
+
+    fn key(k: &str) -> CapabilityKey {
+        CapabilityKey::parse(k).unwrap()
+    }
+
+    struct Fixture {
+        account: Uuid,
+        me: Uuid,
+        table: RoleTable,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            Self {
+                account: Uuid::new_v4(),
+                me: Uuid::new_v4(),
+                table: RoleTable::default_table(),
+            }
+        }
+
+        /// A service account of the account holding `keys` account-wide,
+        /// `scoped` on resources, ownership if `owner`, in `groups` (as a
+        /// user would be), with a previous token if `previous`.
+        fn access(
+            &self,
+            keys: &[&str],
+            scoped: &[(&str, Resource)],
+            owner: bool,
+            groups: &[&str],
+            previous: bool,
+        ) -> AccountAccess {
+            let effective = Effective {
+                standing: true,
+                owner,
+                capabilities: keys.iter().map(|k| key(k)).collect(),
+                scoped: scoped
+                    .iter()
+                    .map(|(k, resource)| ScopedCapability {
+                        capability_key: key(k),
+                        resource: *resource,
+                    })
+                    .collect(),
+            };
+            let caller = Caller {
+                principal: Principal::ServiceAccount {
+                    service_account_id: self.me,
+                    account_id: self.account,
+                },
+                groups: groups.iter().map(|g| g.to_string()).collect(),
+                previous_token: previous,
+                request_id: None,
+            };
+            AccountAccess::for_tests(
+                caller,
+                self.account,
+                effective,
+                Arc::new(RoleTable::default_table()),
+            )
+        }
+
+        fn manager(&self) -> AccountAccess {
+            self.access(&["auth.manage"], &[], false, &["ops"], false)
+        }
+
+        fn owner(&self) -> AccountAccess {
+            self.access(&[], &[], true, &[], false)
+        }
+    }
+
+    fn workspace() -> Resource {
+        Resource {
+            kind: ResourceType::Workspace,
+            id: Uuid::new_v4(),
+        }
+    }
+
+    fn other() -> Subject {
+        Subject::ServiceAccount(Uuid::new_v4())
+    }
+
+    /// The capability keys a refusal says are required.
+    #[track_caller]
+    fn required(result: Result<(), ServiceError>) -> Vec<String> {
+        match result {
+            Err(ServiceError::NotPermitted { required, reason }) => {
+                assert!(!reason.is_empty());
+                required
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn what_is_granted_must_be_held_where_it_is_granted() {
+        let f = Fixture::new();
+        let manager = f.manager();
+        let api = Granter::Api(&manager);
+        let manage = Grants::Capability(key("auth.manage"));
+        let billing = Grants::Capability(key("billing.read"));
+        assert!(may_grant(api, &other(), &manage, None).is_ok());
+        assert_eq!(
+            required(may_grant(api, &other(), &billing, None)),
+            ["billing.read"]
+        );
+        // Held account-wide: grantable on any resource of the account too.
+        assert!(may_grant(api, &other(), &manage, Some(workspace())).is_ok());
+        // An `account` resource that is this account is account-wide.
+        let whole = Resource {
+            kind: ResourceType::Account,
+            id: f.account,
+        };
+        assert_eq!(
+            required(may_grant(api, &other(), &billing, Some(whole))),
+            ["billing.read"]
+        );
+        // Held on one resource: grantable there, nowhere else.
+        let here = workspace();
+        let scoped = f.access(&["auth.manage"], &[("dns.write", here)], false, &[], false);
+        let api = Granter::Api(&scoped);
+        let dns = Grants::Capability(key("dns.write"));
+        assert!(may_grant(api, &other(), &dns, Some(here)).is_ok());
+        assert_eq!(
+            required(may_grant(api, &other(), &dns, Some(workspace()))),
+            ["dns.write"]
+        );
+        assert_eq!(
+            required(may_grant(api, &other(), &dns, None)),
+            ["dns.write"]
+        );
+        // The operator may grant anything.
+        assert!(may_grant(Granter::Operator, &other(), &billing, None).is_ok());
+        assert!(may_grant(Granter::Operator, &other(), &Grants::SuperAdmin, None).is_ok());
+    }
+
+    #[test]
+    fn ownership_is_for_owners_and_super_admin_for_the_operator() {
+        let f = Fixture::new();
+        let (manager, owner) = (f.manager(), f.owner());
+        let owned = Authorization {
+            id: Uuid::new_v4(),
+            account_id: f.account,
+            subject: other(),
+            grants: Grants::AccountOwner,
+            resource: None,
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        let superuser = Authorization {
+            grants: Grants::SuperAdmin,
+            ..owned.clone()
+        };
+        let api = Granter::Api(&manager);
+        assert_eq!(
+            required(may_grant(api, &other(), &Grants::AccountOwner, None)),
+            ["account_owner"]
+        );
+        assert_eq!(required(may_revoke_grant(api, &owned)), ["account_owner"]);
+        let as_owner = Granter::Api(&owner);
+        assert!(may_grant(as_owner, &other(), &Grants::AccountOwner, None).is_ok());
+        assert!(may_revoke_grant(as_owner, &owned).is_ok());
+        assert!(
+            may_grant(
+                as_owner,
+                &other(),
+                &Grants::Capability(key("any.thing")),
+                None
+            )
+            .is_ok()
+        );
+        for granter in [api, as_owner] {
+            assert_eq!(
+                required(may_grant(granter, &other(), &Grants::SuperAdmin, None)),
+                ["super_admin"]
+            );
+            assert_eq!(
+                required(may_revoke_grant(granter, &superuser)),
+                ["super_admin"]
+            );
+        }
+        assert!(may_revoke_grant(Granter::Operator, &superuser).is_ok());
+        // A capability grant is revoked with auth.manage alone.
+        let billing = Authorization {
+            grants: Grants::Capability(key("billing.read")),
+            ..owned
+        };
+        assert!(may_revoke_grant(api, &billing).is_ok());
+    }
+
+    #[test]
+    fn nobody_changes_their_own_grants_or_their_groups() {
+        let f = Fixture::new();
+        let manager = f.manager();
+        let api = Granter::Api(&manager);
+        let manage = Grants::Capability(key("auth.manage"));
+        let me = Subject::ServiceAccount(f.me);
+        let my_group = Subject::Group("ops".into());
+        let another_group = Subject::Group("finance".into());
+        for mine in [&me, &my_group] {
+            assert_eq!(
+                required(may_grant(api, mine, &manage, None)),
+                ["auth.manage"]
+            );
+            let grant = Authorization {
+                id: Uuid::new_v4(),
+                account_id: f.account,
+                subject: mine.clone(),
+                grants: manage.clone(),
+                resource: None,
+                created_at: Utc::now(),
+                revoked_at: None,
+            };
+            assert_eq!(required(may_revoke_grant(api, &grant)), ["auth.manage"]);
+            let role = RoleAssignment {
+                id: Uuid::new_v4(),
+                account_id: f.account,
+                role: RoleKey::Viewer,
+                subject: mine.clone(),
+                resource: workspace(),
+                created_at: Utc::now(),
+                revoked_at: None,
+            };
+            assert_eq!(required(may_revoke_role(api, &role)), ["auth.manage"]);
+        }
+        assert!(may_grant(api, &another_group, &manage, None).is_ok());
+        // The operator is nobody's subject.
+        assert!(may_grant(Granter::Operator, &me, &manage, None).is_ok());
+    }
+
+    #[test]
+    fn a_role_needs_everything_it_gives() {
+        let f = Fixture::new();
+        let manager = f.manager();
+        let api = Granter::Api(&manager);
+        let whole = Resource {
+            kind: ResourceType::Account,
+            id: f.account,
+        };
+        let mut missing = required(may_assign(
+            api,
+            &other(),
+            RoleKey::CredentialManager,
+            whole,
+            &f.table,
+        ));
+        missing.sort();
+        assert_eq!(missing, ["credential.manage", "credential.read"]);
+        let holder = f.access(
+            &["auth.manage", "credential.read", "credential.manage"],
+            &[],
+            false,
+            &[],
+            false,
+        );
+        let api = Granter::Api(&holder);
+        assert!(may_assign(api, &other(), RoleKey::CredentialManager, whole, &f.table).is_ok());
+        assert!(
+            may_assign(
+                api,
+                &other(),
+                RoleKey::CredentialManager,
+                workspace(),
+                &f.table
+            )
+            .is_ok()
+        );
+        assert!(
+            may_assign(
+                api,
+                &Subject::ServiceAccount(f.me),
+                RoleKey::CredentialManager,
+                whole,
+                &f.table
+            )
+            .is_err(),
+            "not to itself"
+        );
+        let owner = f.owner();
+        assert!(
+            may_assign(
+                Granter::Api(&owner),
+                &other(),
+                RoleKey::Manager,
+                whole,
+                &f.table
+            )
+            .is_ok()
+        );
+        assert!(
+            may_assign(
+                Granter::Operator,
+                &other(),
+                RoleKey::Manager,
+                whole,
+                &f.table
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_previous_token_changes_nothing() {
+        let f = Fixture::new();
+        let previous = f.access(&[], &[], true, &[], true);
+        let api = Granter::Api(&previous);
+        let whole = Resource {
+            kind: ResourceType::Account,
+            id: f.account,
+        };
+        for result in [
+            may_grant(api, &other(), &Grants::Capability(key("a.b")), None),
+            may_assign(api, &other(), RoleKey::Viewer, whole, &f.table),
+        ] {
+            assert!(
+                matches!(result, Err(ServiceError::PreviousToken { .. })),
+                "{result:?}"
+            );
+        }
+        let grant = Authorization {
+            id: Uuid::new_v4(),
+            account_id: f.account,
+            subject: other(),
+            grants: Grants::Capability(key("a.b")),
+            resource: None,
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        assert!(matches!(
+            may_revoke_grant(api, &grant),
+            Err(ServiceError::PreviousToken { .. })
+        ));
+        let role = RoleAssignment {
+            id: Uuid::new_v4(),
+            account_id: f.account,
+            role: RoleKey::Viewer,
+            subject: other(),
+            resource: whole,
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        assert!(matches!(
+            may_revoke_role(api, &role),
+            Err(ServiceError::PreviousToken { .. })
+        ));
+    }
+}

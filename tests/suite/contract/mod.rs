@@ -3,6 +3,7 @@
 //! third-party tools that lint it, generate clients from it and fuzz the server
 //! against it, the client on its own, and the reference page.
 
+mod authorizations_contract;
 mod client_alone;
 mod contract_tools;
 mod documentation;
