@@ -299,13 +299,6 @@ pub struct Authorization {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl Authorization {
-    /// Whether it applies to the whole account rather than one resource.
-    pub fn is_account_wide(&self) -> bool {
-        self.resource.is_none_or(|r| r.is_account(self.account_id))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,12 +19,6 @@ pub struct Holdings {
     pub roles: Vec<RoleAssignment>,
 }
 
-impl Holdings {
-    pub fn is_empty(&self) -> bool {
-        self.authorizations.is_empty() && self.roles.is_empty()
-    }
-}
-
 /// What one subject holds, by account.
 pub type HoldingsByAccount = BTreeMap<Uuid, Holdings>;
 

@@ -181,6 +181,11 @@ mod tests {
             "word\u{2060}joiner",
             "tag\u{E0041}\u{E007F}",
             "soft\u{00AD}hyphen",
+            // Format characters (Cf) that are not default-ignorable: only
+            // the format check refuses them.
+            "number\u{0600}sign",
+            "note\u{FFF9}anchor",
+            "egyptian\u{13430}joiner",
             "\u{3164}",
             "filler\u{115F}",
             "filler\u{1160}",

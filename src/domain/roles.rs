@@ -96,13 +96,6 @@ pub struct RoleAssignment {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl RoleAssignment {
-    /// Whether it applies to the whole account rather than one resource.
-    pub fn is_account_wide(&self) -> bool {
-        self.resource.is_account(self.account_id)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

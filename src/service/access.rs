@@ -411,4 +411,36 @@ mod tests {
         assert!(!caller.is_or_includes(&Subject::ServiceAccount(me)));
         assert_eq!(caller.actor(), Actor::User(me));
     }
+
+    #[test]
+    fn an_access_knows_whether_its_caller_is_a_service_account() {
+        let (account, me) = (Uuid::new_v4(), Uuid::new_v4());
+        let caller = Caller {
+            principal: Principal::ServiceAccount {
+                service_account_id: me,
+                account_id: account,
+            },
+            groups: vec![],
+            previous_token: false,
+            request_id: None,
+        };
+        let access = AccountAccess::for_tests(
+            caller,
+            account,
+            Effective::default(),
+            Arc::new(RoleTable::default_table()),
+        );
+        assert!(access.is_service_account(me));
+        assert!(!access.is_service_account(Uuid::new_v4()));
+        let person = AccountAccess::for_tests(
+            user(me, &[]),
+            account,
+            Effective::default(),
+            Arc::new(RoleTable::default_table()),
+        );
+        assert!(
+            !person.is_service_account(me),
+            "a user with the same id is not it"
+        );
+    }
 }
