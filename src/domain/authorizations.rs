@@ -398,6 +398,18 @@ mod tests {
                     .unwrap()
                     .is_owner()
         );
+        let key = CapabilityKey::parse("dns.write").unwrap();
+        let grant = Grants::Capability(key.clone());
+        assert_eq!(grant.capability_key(), Some(&key));
+        assert_eq!(grant.kind(), GrantKind::Capability);
+        for (whole, kind) in [
+            (Grants::AccountOwner, GrantKind::AccountOwner),
+            (Grants::SuperAdmin, GrantKind::SuperAdmin),
+        ] {
+            assert_eq!(whole.capability_key(), None);
+            assert_eq!(whole.kind(), kind);
+            assert!(whole.is_owner());
+        }
 
         assert_eq!(Resource::parse(account, None, None), Ok(None));
         let workspace = Resource::parse(account, Some(ResourceType::Workspace), Some(other));
