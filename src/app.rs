@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::{Settings, TOKEN_KEY_FILE};
 use crate::domain::RoleTable;
 use crate::service::admin::Admin;
+use crate::service::audit_events::AuditLog;
 use crate::service::authorizations::Authorizations;
 use crate::service::idempotency::Idempotency;
 use crate::service::leaks::Leaks;
@@ -303,6 +304,10 @@ impl App {
 
     pub fn authorizations(&self) -> Authorizations {
         Authorizations::new(self.store.clone(), self.clock.clone())
+    }
+
+    pub fn audit_log(&self) -> AuditLog {
+        AuditLog::new(self.store.clone())
     }
 
     pub fn role_assignments(&self) -> RoleAssignments {

@@ -15,6 +15,7 @@ import os
 import uuid
 
 from hybridbox_service_accounts_api_client import AuthenticatedClient, Client
+from hybridbox_service_accounts_api_client.api.audit_log import list_audit_events
 from hybridbox_service_accounts_api_client.api.auth import whoami
 from hybridbox_service_accounts_api_client.api.authorizations import (
     create_authorization,
@@ -253,5 +254,16 @@ assigned = create_role_assignment.sync(
 check("billing.read" in assigned.expanded_capability_keys, "the role's expansion")
 check(any(r.id == assigned.id for r in list_role_assignments.sync(account_id, client=owner)), "the role is listed")
 check(revoke_role_assignment.sync(account_id, assigned.id, client=owner).revoked_at is not None, "the role is revoked")
+
+# The audit log: the worker's grant and its revocation, newest first, paged.
+about = list_audit_events.sync(account_id, client=owner, service_account_id=worker.id)
+check([e.action for e in about] == ["grant_remove", "grant_add", "create"], f"the worker's events: {about}")
+check(about[1].target.type_ == "authorization" and about[1].target.id == grant.id, "the grant is the target")
+check(about[1].details["capability"] == "auth.manage", "the grant's details")
+first = list_audit_events.sync(account_id, client=owner, limit=1)
+second = list_audit_events.sync(account_id, client=owner, limit=1, before=first[0].id)
+check(len(second) == 1 and second[0].id != first[0].id, "the next page")
+unknown = list_audit_events.sync_detailed(account_id, client=owner, before=uuid.uuid4())
+check(unknown.status_code == 400 and isinstance(unknown.parsed, Error), "an unknown cursor is refused")
 
 print("python scenario passed")

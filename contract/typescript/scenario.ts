@@ -254,4 +254,30 @@ const unassigned = await owner.POST(`${roles}/{role_assignment_id}/revoke`, {
 });
 check(typeof unassigned.data?.revoked_at === "string", "the role is revoked");
 
+// the audit log: the grant and its revocation, newest first, filtered and paged
+const auditPath = "/v1/public/accounts/{account_id}/auth/audit-events" as const;
+type AuditEvent = components["schemas"]["AuditEvent"];
+const grantEvents = await owner.GET(auditPath, {
+  params: { path: { account_id: accountId }, query: { service_account_id: worker.data!.id } },
+});
+check(grantEvents.response.status === 200, `audit answered ${grantEvents.response.status}`);
+const about: AuditEvent[] = grantEvents.data!;
+check(
+  about.map((e) => e.action).join(",") === "grant_remove,grant_add,create",
+  `the worker's events, newest first: ${about.map((e) => e.action)}`,
+);
+check(about[1].target.type === "authorization" && about[1].target.id === grant.id, "the grant is the target");
+check(about[1].details.capability === "auth.manage", "the grant's details");
+const firstPage = await owner.GET(auditPath, {
+  params: { path: { account_id: accountId }, query: { limit: 1 } },
+});
+const secondPage = await owner.GET(auditPath, {
+  params: { path: { account_id: accountId }, query: { limit: 1, before: firstPage.data![0].id } },
+});
+check(secondPage.data?.length === 1 && secondPage.data[0].id !== firstPage.data![0].id, "the next page");
+const badCursor = await owner.GET(auditPath, {
+  params: { path: { account_id: accountId }, query: { before: crypto.randomUUID() } },
+});
+check(badCursor.response.status === 400 && badCursor.error?.error_code !== undefined, "an unknown cursor is refused");
+
 console.log("typescript scenario passed");

@@ -80,24 +80,24 @@ fn add_servers(document: &mut openapiv3::OpenAPI) {
 /// The order of the tags in the document: the main resource first. Their
 /// descriptions are the API trait's (`tag_config`); Dropshot sorts them by
 /// name.
-const TAG_ORDER: [&str; 5] = [
+const TAG_ORDER: [&str; 6] = [
     "service-accounts",
     "authorizations",
+    "audit-log",
     "auth",
     "platform",
     "secret-scanning",
 ];
 
-/// The extension every operation carries: the capability keys it needs on
-/// the account in its path (none: any valid credential, or no bearer
-/// credential at all).
+/// The extension every operation carries: the capability keys it needs on the
+/// account in its path (none: any valid credential, or no credential at all).
 pub const REQUIRED_CAPABILITIES_EXTENSION: &str = "x-hbx-required-capabilities";
 
-/// What each tag's operations need: managing service accounts and grants
-/// takes `auth.manage`; the rest needs no capability.
+/// What each tag's operations need: managing service accounts and grants,
+/// and reading the audit log, take `auth.manage`; the rest needs none.
 fn required_capabilities(tag: &str) -> Vec<&'static str> {
     match tag {
-        "service-accounts" | "authorizations" => vec!["auth.manage"],
+        "service-accounts" | "authorizations" | "audit-log" => vec!["auth.manage"],
         _ => vec![],
     }
 }

@@ -6,6 +6,7 @@
 //! storage and no business logic lives here; the implementation is in
 //! `crate::server`.
 
+pub mod audit_events;
 pub mod authorizations;
 pub mod decode_errors;
 pub mod document;
@@ -22,6 +23,7 @@ use dropshot::{
     RequestContext,
 };
 
+use self::audit_events::{AuditEvent, ListAuditEventsQuery};
 use self::authorizations::{
     Authorization, AuthorizationPath, CreateAuthorizationRequest, CreateRoleAssignmentRequest,
     GrantedHeaders, ListAuthorizationsQuery, ListRoleAssignmentsQuery, RoleAssignment,
@@ -55,6 +57,10 @@ pub use self::limits::*;
             "authorizations" = {
                 description = "Who may do what in an account: grants of capabilities and \
                     ownership, and roles, to users, groups and service accounts.",
+            },
+            "audit-log" = {
+                description = "What was done in an account, by whom, from where: every \
+                    change to its service accounts, tokens, grants and roles.",
             },
             "auth" = {
                 description = "The caller's own identity: who a bearer credential speaks for.",
@@ -337,6 +343,27 @@ pub trait ServiceAccountsApi {
         rqctx: RequestContext<Self::Context>,
         path: PathParams<RoleAssignmentPath>,
     ) -> Result<HttpResponseOk<RoleAssignment>, HttpError>;
+
+    /// List audit events
+    ///
+    /// Lists the account's audit log as a bare JSON array, newest first:
+    /// every create, rotation, revocation, grant and role change, leak
+    /// report and replayed response, with its actor (and the token it
+    /// used), target, request id, source address and user agent. Filter by
+    /// `action`, `actor_type`, `actor_id`, `service_account_id`,
+    /// `token_public_id` and time (`since` inclusive, `until` exclusive);
+    /// page with `limit` and `before` (the `id` of the last event received).
+    /// Requires `auth.manage`.
+    #[endpoint {
+        method = GET,
+        path = "/v1/public/accounts/{account_id}/auth/audit-events",
+        tags = ["audit-log"],
+    }]
+    async fn list_audit_events(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<AccountPath>,
+        query: QueryParams<ListAuditEventsQuery>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<AuditEvent>>, SunsetHeaders>, HttpError>;
 
     /// Who am I
     ///

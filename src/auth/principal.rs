@@ -110,6 +110,14 @@ impl CredentialFacts {
         )
     }
 
+    /// The public id of a service-account token (none for an access token).
+    pub fn token_public_id(&self) -> Option<&str> {
+        match self {
+            CredentialFacts::ServiceAccountToken { public_id, .. } => Some(public_id),
+            CredentialFacts::AccessToken { .. } => None,
+        }
+    }
+
     /// The groups the credential's principal belongs to: a user's, as its
     /// access token lists them; none for a service account.
     pub fn groups(&self) -> &[String] {

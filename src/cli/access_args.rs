@@ -6,7 +6,9 @@ use clap::{Args, Subcommand};
 use uuid::Uuid;
 
 use super::args::StorageArgs;
-use crate::domain::{ResourceType, RoleKey, Subject, SubjectType};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{ActorType, AuditAction, ResourceType, RoleKey, Subject, SubjectType};
 
 #[derive(Subcommand)]
 pub enum GrantsCommand {
@@ -104,6 +106,36 @@ pub struct AuditArgs {
     /// The account whose log to print
     #[arg(long, env = "HBX_SA_ACCOUNT")]
     pub account: Uuid,
+    /// Only events of this action (create, rotate, revoke, grant_add, ...)
+    #[arg(long, value_parser = parse_action)]
+    pub action: Option<AuditAction>,
+    /// Only events by actors of this type (user, service_account, operator,
+    /// reporter)
+    #[arg(long, value_parser = parse_actor_type)]
+    pub actor_type: Option<ActorType>,
+    /// Only events by this user or service account
+    #[arg(long)]
+    pub actor_id: Option<Uuid>,
+    /// Only events about this service account
+    #[arg(long)]
+    pub service_account: Option<Uuid>,
+    /// Only events whose actor used this token, or that are about it (its
+    /// public id)
+    #[arg(long)]
+    pub token_public_id: Option<String>,
+    /// Only events at or after this time (RFC 3339)
+    #[arg(long)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time (RFC 3339)
+    #[arg(long)]
+    pub until: Option<DateTime<Utc>>,
+    /// Print at most this many events (1 to 1000); every matching event
+    /// when not given
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Only events older than this one (by id), as the API pages
+    #[arg(long)]
+    pub before: Option<Uuid>,
     #[command(flatten)]
     pub storage: StorageArgs,
 }
@@ -151,6 +183,17 @@ fn subject_parser(kind: SubjectType) -> impl Fn(&str) -> Result<Subject, String>
 
 fn parse_resource_type(text: &str) -> Result<ResourceType, String> {
     ResourceType::parse(text).map_err(|e| e.message)
+}
+
+fn parse_action(text: &str) -> Result<AuditAction, String> {
+    AuditAction::parse(text).ok_or_else(|| {
+        let allowed: Vec<&str> = AuditAction::ALL.iter().map(AuditAction::as_str).collect();
+        format!("is not an audit action: use one of {}", allowed.join(", "))
+    })
+}
+
+fn parse_actor_type(text: &str) -> Result<ActorType, String> {
+    ActorType::parse(text).map_err(|e| e.message)
 }
 
 fn parse_role(text: &str) -> Result<RoleKey, String> {

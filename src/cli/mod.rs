@@ -14,6 +14,7 @@
 pub mod access;
 pub mod access_args;
 pub mod args;
+pub mod audit;
 pub mod config_file;
 pub mod error;
 pub mod operator;
@@ -85,7 +86,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Print an account's audit log as JSON lines, oldest first
+    /// Print an account's audit log as JSON lines, newest first, in the
+    /// API's shape (GET .../auth/audit-events), with the same filters
     Audit(AuditArgs),
     /// Print the OpenAPI document (identical to openapi/hbx-service-accounts.json)
     Openapi,
@@ -183,7 +185,7 @@ async fn run(command: Command, invocation: Invocation<'_>) -> Result<(), CliErro
         Command::Keys {
             command: KeysCommand::Create(args),
         } => print_object(&operator::create_key_file(args)?),
-        Command::Audit(args) => print_lines(&operator::audit(args).await?),
+        Command::Audit(args) => print_lines(&audit::audit(args).await?),
         Command::Openapi => {
             print!("{}", crate::api::document::openapi_document());
             Ok(())

@@ -8,8 +8,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::access::AuthorizationOutput;
-use super::access_args::AuditArgs;
 use super::args::{
     BootstrapArgs, CreateAccountArgs, CreateIntrospectionClientArgs, CreateKeyFileArgs,
     DevTokenArgs, ListIntrospectionClientsArgs, RevokeIntrospectionClientArgs, StorageOnlyArgs,
@@ -18,7 +16,7 @@ use super::error::CliError;
 use super::storage::open;
 use crate::auth::oauth::dev::{self, DevKey};
 use crate::clock::{Clock, SystemClock};
-use crate::domain::{AuditDetail, IntrospectionClient};
+use crate::domain::IntrospectionClient;
 use crate::token::keyring;
 
 /// What `hbx-sa dev-token` prints.
@@ -201,147 +199,4 @@ pub fn create_key_file(args: CreateKeyFileArgs) -> Result<KeyFileOutput, CliErro
         args.file.display()
     );
     Ok(KeyFileOutput { file: args.file })
-}
-
-/// One line of `hbx-sa audit`.
-#[derive(Debug, Serialize)]
-pub struct AuditLine {
-    pub occurred_at: DateTime<Utc>,
-    pub account_id: Uuid,
-    pub service_account_id: Option<Uuid>,
-    pub action: &'static str,
-    pub actor_type: &'static str,
-    pub actor_id: Option<Uuid>,
-    pub request_id: Option<String>,
-    /// For a grant added or removed: the grant.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub grant: Option<AuthorizationOutput>,
-    /// For a role assigned or revoked: the assignment.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<serde_json::Value>,
-    /// For a rotation with a grace period, or a retirement: the previous
-    /// token's public id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_token_public_id: Option<String>,
-    /// For a rotation with a grace period: until when the previous token
-    /// works.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_token_expires_at: Option<DateTime<Utc>>,
-    /// For a leak report or a public revocation: who reported which token,
-    /// where it was found, and whether the report revoked it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub leak: Option<LeakOutput>,
-    /// For an idempotent replay: of which operation, and the token handed
-    /// out again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replay: Option<ReplayOutput>,
-}
-
-/// A replayed response, in the audit log.
-#[derive(Debug, Serialize)]
-pub struct ReplayOutput {
-    pub of: &'static str,
-    pub token_public_id: String,
-}
-
-/// A leak report, in the audit log.
-#[derive(Debug, Serialize)]
-pub struct LeakOutput {
-    pub reporter: String,
-    pub token_public_id: String,
-    pub source: Option<String>,
-    pub url: Option<String>,
-    pub revoked: bool,
-}
-
-pub async fn audit(args: AuditArgs) -> Result<Vec<AuditLine>, CliError> {
-    let app = open(args.storage).await?;
-    let events = app.admin().audit_events(args.account).await?;
-    Ok(events
-        .into_iter()
-        .map(|event| {
-            let mut line = AuditLine {
-                occurred_at: event.occurred_at,
-                account_id: event.account_id,
-                service_account_id: event.service_account_id,
-                action: event.action.as_str(),
-                actor_type: event.actor.kind(),
-                actor_id: event.actor.id(),
-                request_id: event.request_id,
-                grant: None,
-                role: None,
-                previous_token_public_id: None,
-                previous_token_expires_at: None,
-                leak: None,
-                replay: None,
-            };
-            match event.detail {
-                None => {}
-                Some(AuditDetail::Grant {
-                    authorization_id,
-                    subject,
-                    grants,
-                    resource,
-                }) => {
-                    line.grant = Some(AuthorizationOutput::of_parts(
-                        authorization_id,
-                        event.account_id,
-                        &subject,
-                        &grants,
-                        resource,
-                    ));
-                }
-                Some(AuditDetail::Role {
-                    role_assignment_id,
-                    subject,
-                    role,
-                    resource,
-                }) => {
-                    line.role = Some(serde_json::json!({
-                        "id": role_assignment_id,
-                        "role_key": role.as_str(),
-                        "subject_type": subject.kind().as_str(),
-                        "subject_id": subject.id(),
-                        "resource_type": resource.kind.as_str(),
-                        "resource_id": resource.id,
-                    }));
-                }
-                Some(AuditDetail::Grace {
-                    previous_token_public_id,
-                    until,
-                }) => {
-                    line.previous_token_public_id = Some(previous_token_public_id);
-                    line.previous_token_expires_at = Some(until);
-                }
-                Some(AuditDetail::Retired {
-                    previous_token_public_id,
-                }) => line.previous_token_public_id = Some(previous_token_public_id),
-                Some(AuditDetail::Replay {
-                    of,
-                    token_public_id,
-                }) => {
-                    line.replay = Some(ReplayOutput {
-                        of: of.as_str(),
-                        token_public_id,
-                    });
-                }
-                Some(AuditDetail::Leak {
-                    reporter,
-                    token_public_id,
-                    source,
-                    url,
-                    revoked,
-                }) => {
-                    line.leak = Some(LeakOutput {
-                        reporter,
-                        token_public_id,
-                        source,
-                        url,
-                        revoked,
-                    });
-                }
-            }
-            line
-        })
-        .collect())
 }

@@ -1,10 +1,13 @@
 //! The audit log's vocabulary: what happened, who did it, and the detail
 //! each kind of event carries.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::authorizations::{Grants, Resource, Subject};
+use super::names::ValidationError;
 use super::roles::RoleKey;
 
 /// What happened to a service account, as recorded in the audit log.
@@ -127,14 +130,28 @@ pub enum Actor {
     Reporter,
 }
 
+words!(
+    /// The kinds of [`Actor`], as the audit log names them.
+    ActorType, "actor_type" {
+        User = "user",
+        ServiceAccount = "service_account",
+        Operator = "operator",
+        Reporter = "reporter",
+    }
+);
+
 impl Actor {
-    pub fn kind(&self) -> &'static str {
+    pub fn actor_type(&self) -> ActorType {
         match self {
-            Actor::User(_) => "user",
-            Actor::ServiceAccount(_) => "service_account",
-            Actor::Operator => "operator",
-            Actor::Reporter => "reporter",
+            Actor::User(_) => ActorType::User,
+            Actor::ServiceAccount(_) => ActorType::ServiceAccount,
+            Actor::Operator => ActorType::Operator,
+            Actor::Reporter => ActorType::Reporter,
         }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.actor_type().as_str()
     }
 
     pub fn id(&self) -> Option<Uuid> {
@@ -155,18 +172,93 @@ impl Actor {
     }
 }
 
+/// Where a change came from: the API request that made it (none for the
+/// command line), and the token its actor used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The request's id (its `x-request-id`).
+    pub request_id: Option<String>,
+    /// The client's address (behind trusted proxies, the one they name).
+    pub source_ip: Option<IpAddr>,
+    /// The request's `User-Agent`, cut to [`Origin::USER_AGENT_MAX_CHARS`].
+    pub user_agent: Option<String>,
+    /// The public id of the service-account token the actor used.
+    pub actor_token_public_id: Option<String>,
+}
+
+impl Origin {
+    /// The most characters of a user agent kept: enough for every real
+    /// client's, not a place to store a megabyte.
+    pub const USER_AGENT_MAX_CHARS: usize = 512;
+
+    /// `user_agent` as recorded: at most [`Self::USER_AGENT_MAX_CHARS`]
+    /// characters, control characters dropped, none if nothing is left.
+    pub fn user_agent_of(user_agent: &str) -> Option<String> {
+        let kept: String = user_agent
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(Self::USER_AGENT_MAX_CHARS)
+            .collect();
+        (!kept.trim().is_empty()).then_some(kept)
+    }
+}
+
 /// One entry of the audit log: written in the same transaction as the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
+    /// Its id: how the API names it (and pages from it).
+    pub id: Uuid,
     pub occurred_at: DateTime<Utc>,
     pub account_id: Uuid,
     /// The service account the event is about, if it is about one.
     pub service_account_id: Option<Uuid>,
     pub action: AuditAction,
     pub actor: Actor,
-    /// The API request that made the change (none for command-line actions).
-    pub request_id: Option<String>,
+    pub origin: Origin,
+    /// The public id of the token the event is about: the one a create or
+    /// rotation issued, or the one retired, replayed or reported leaked.
+    pub token_public_id: Option<String>,
     pub detail: Option<AuditDetail>,
+}
+
+impl AuditEvent {
+    /// A new event (with a new id) with no token and no detail.
+    pub fn new(
+        occurred_at: DateTime<Utc>,
+        account_id: Uuid,
+        service_account_id: Option<Uuid>,
+        action: AuditAction,
+        actor: Actor,
+        origin: Origin,
+    ) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            occurred_at,
+            account_id,
+            service_account_id,
+            action,
+            actor,
+            origin,
+            token_public_id: None,
+            detail: None,
+        }
+    }
+
+    /// This event, about token `public_id`.
+    pub fn about_token(self, public_id: &str) -> Self {
+        Self {
+            token_public_id: Some(public_id.to_owned()),
+            ..self
+        }
+    }
+
+    /// This event, with `detail`.
+    pub fn with_detail(self, detail: AuditDetail) -> Self {
+        Self {
+            detail: Some(detail),
+            ..self
+        }
+    }
 }
 
 #[cfg(test)]

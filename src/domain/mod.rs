@@ -10,13 +10,14 @@ pub mod accounts;
 #[macro_use]
 pub mod authorizations;
 pub mod audit;
+pub mod audit_detail;
 pub mod effective;
 pub mod names;
 pub mod roles;
 pub mod service_accounts;
 
 pub use accounts::{Account, Capability, CapabilityKey};
-pub use audit::{Actor, AuditAction, AuditDetail, AuditEvent};
+pub use audit::{Actor, ActorType, AuditAction, AuditDetail, AuditEvent, Origin};
 pub use authorizations::{
     Authorization, GrantKind, Grants, Resource, ResourceType, Subject, SubjectType,
 };

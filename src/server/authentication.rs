@@ -7,10 +7,11 @@ use dropshot::{HttpError, RequestContext};
 
 use uuid::Uuid;
 
+use super::client_address::client_address;
 use super::context::ApiContext;
 use super::{error, frame};
 use crate::auth::Verified;
-use crate::domain::Capability;
+use crate::domain::{Capability, Origin};
 use crate::service::{AccountAccess, Caller};
 
 /// Verifies the request's bearer credential, noting the principal for the
@@ -37,6 +38,24 @@ pub async fn authenticate(rqctx: &RequestContext<ApiContext>) -> Result<Verified
     }
 }
 
+/// Where the request comes from, as the audit log records it: its id, the
+/// client's address (through trusted proxies) and its user agent.
+pub fn origin(rqctx: &RequestContext<ApiContext>) -> Origin {
+    let headers = rqctx.request.headers();
+    Origin {
+        request_id: Some(rqctx.request_id.clone()),
+        source_ip: Some(client_address(
+            rqctx.request.remote_addr().ip(),
+            headers,
+            &rqctx.context().trusted_proxies,
+        )),
+        user_agent: headers
+            .get(http::header::USER_AGENT)
+            .and_then(|value| Origin::user_agent_of(&String::from_utf8_lossy(value.as_bytes()))),
+        actor_token_public_id: None,
+    }
+}
+
 /// Authenticates the request and checks the caller's standing and `needed`
 /// on `account_id`: 401, then 404 or 403.
 pub async fn authorize(
@@ -45,7 +64,7 @@ pub async fn authorize(
     needed: Capability,
 ) -> Result<AccountAccess, HttpError> {
     let verified = authenticate(rqctx).await?;
-    let caller = Caller::from_verified(verified, Some(rqctx.request_id.clone()));
+    let caller = Caller::from_verified(verified, origin(rqctx));
     rqctx
         .context()
         .authorizer

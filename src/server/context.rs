@@ -9,6 +9,7 @@ use crate::auth::Authenticator;
 use crate::auth::introspection_client::IntrospectionClientAuthenticator;
 use crate::auth::leaks::SenderKeys;
 use crate::config::TrustedProxy;
+use crate::service::audit_events::AuditLog;
 use crate::service::authorizations::Authorizations;
 use crate::service::idempotency::Idempotency;
 use crate::service::leaks::Leaks;
@@ -23,6 +24,7 @@ pub struct ApiContext {
     pub authorizer: Authorizer,
     pub authorizations: Authorizations,
     pub role_assignments: RoleAssignments,
+    pub audit_log: AuditLog,
     pub introspection_clients: IntrospectionClientAuthenticator,
     pub service_accounts: ServiceAccounts,
     pub idempotency: Arc<Idempotency>,

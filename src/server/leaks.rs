@@ -6,6 +6,7 @@
 use dropshot::{HttpError, HttpResponseAccepted, HttpResponseOk, RequestContext};
 use slog::info;
 
+use super::authentication::origin;
 use super::client_address::{client_address, limiter_key};
 use super::context::ApiContext;
 use super::error::service_error;
@@ -55,7 +56,7 @@ pub async fn report(
         .collect();
     let labels = context
         .leaks
-        .report(&sightings, &by, &rqctx.request_id)
+        .report(&sightings, &by, &origin(rqctx))
         .await
         .map_err(service_error)?;
     let true_positives = labels.iter().filter(|l| **l == Label::TruePositive).count();
@@ -150,7 +151,7 @@ pub async fn revoke(
         .report(
             &sightings,
             &Reporter::Holder { address: client },
-            &rqctx.request_id,
+            &origin(rqctx),
         )
         .await
         .map_err(service_error)?;

@@ -131,6 +131,7 @@ impl Server {
             authorizer: app.authorizer(),
             authorizations: app.authorizations(),
             role_assignments: app.role_assignments(),
+            audit_log: app.audit_log(),
             introspection_clients: app.introspection_clients(),
             service_accounts: app.service_accounts(),
             idempotency,

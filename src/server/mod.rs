@@ -6,6 +6,7 @@
 //! request line, metrics, notes). The server's start and stop are in
 //! [`lifecycle`]; failures become responses in [`error`].
 
+pub mod audit_events;
 pub mod authentication;
 pub mod authorizations;
 pub mod client_address;
@@ -31,6 +32,7 @@ use dropshot::{
 
 use self::context::ApiContext;
 use self::frame::{observe, observe_detached};
+use crate::api::audit_events::{AuditEvent, ListAuditEventsQuery};
 use crate::api::authorizations::{
     Authorization, AuthorizationPath, CreateAuthorizationRequest, CreateRoleAssignmentRequest,
     GrantedHeaders, ListAuthorizationsQuery, ListRoleAssignmentsQuery, RoleAssignment,
@@ -198,6 +200,15 @@ impl ServiceAccountsApi for ApiImpl {
             Box::pin(role_assignments::revoke(rqctx, path))
         })
         .await
+    }
+
+    async fn list_audit_events(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+        query: QueryParams<ListAuditEventsQuery>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<AuditEvent>>, SunsetHeaders>, HttpError>
+    {
+        observe(&rqctx, audit_events::list(&rqctx, path, query)).await
     }
 
     async fn whoami(

@@ -11,7 +11,8 @@ use uuid::Uuid;
 use super::error::ServiceError;
 use crate::auth::{Principal, Verified};
 use crate::domain::{
-    Actor, AuditAction, AuditEvent, Capability, Effective, HoldingsByAccount, RoleTable, Subject,
+    Actor, AuditAction, AuditEvent, Capability, Effective, HoldingsByAccount, Origin, RoleTable,
+    Subject,
 };
 use crate::store::GrantLookup;
 
@@ -25,18 +26,23 @@ pub struct Caller {
     /// working in its rotation's grace period (such a caller may use the API
     /// but not issue or change credentials).
     pub previous_token: bool,
-    /// The API request, recorded in the audit log.
-    pub request_id: Option<String>,
+    /// Where the request came from, and the token it used, as the audit
+    /// log records them.
+    pub origin: Origin,
 }
 
 impl Caller {
-    /// The caller a verified credential makes, for request `request_id`.
-    pub fn from_verified(verified: Verified, request_id: Option<String>) -> Self {
+    /// The caller a verified credential makes, for a request from
+    /// `origin` (whose token, if a service account's, this notes).
+    pub fn from_verified(verified: Verified, origin: Origin) -> Self {
         Self {
+            origin: Origin {
+                actor_token_public_id: verified.credential.token_public_id().map(str::to_owned),
+                ..origin
+            },
             previous_token: verified.credential.is_previous_token(),
             groups: verified.credential.groups().to_vec(),
             principal: verified.principal,
-            request_id,
         }
     }
 
@@ -142,15 +148,14 @@ impl AccountAccess {
         action: AuditAction,
         at: DateTime<Utc>,
     ) -> AuditEvent {
-        AuditEvent {
-            occurred_at: at,
-            account_id: self.account_id,
-            service_account_id: Some(service_account_id),
+        AuditEvent::new(
+            at,
+            self.account_id,
+            Some(service_account_id),
             action,
-            actor: self.caller.actor(),
-            request_id: self.caller.request_id.clone(),
-            detail: None,
-        }
+            self.caller.actor(),
+            self.caller.origin.clone(),
+        )
     }
 }
 
@@ -282,7 +287,7 @@ mod tests {
             principal: Principal::User { user_id: id },
             groups: groups.iter().map(|g| g.to_string()).collect(),
             previous_token: false,
-            request_id: None,
+            origin: Default::default(),
         }
     }
 
@@ -376,7 +381,10 @@ mod tests {
             },
             groups: vec![],
             previous_token: false,
-            request_id: Some("r-1".into()),
+            origin: crate::domain::Origin {
+                request_id: Some("r-1".into()),
+                ..Default::default()
+            },
         };
         let at_home = authorizer
             .authorize(caller(), home, Capability::AuthManage)
@@ -422,7 +430,7 @@ mod tests {
             },
             groups: vec![],
             previous_token: false,
-            request_id: None,
+            origin: Default::default(),
         };
         let access = AccountAccess::for_tests(
             caller,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::audit_events::AuditLog;
 use super::authorizations::{self, Authorizations, GrantRequest};
 use super::error::ServiceError;
 use super::escalation::Granter;
@@ -18,11 +19,11 @@ use crate::clock::Clock;
 use crate::domain::IntrospectionClient;
 use crate::domain::{
     Account, Actor, AuditAction, AuditEvent, Authorization, Capability, CapabilityKey, Grants,
-    OperatorName, Resource, RoleAssignment, RoleKey, ServiceAccountName, Subject,
+    OperatorName, Origin, Resource, RoleAssignment, RoleKey, ServiceAccountName, Subject,
 };
 use crate::store::{
-    AccountStore, AuditEventStore, AuthorizationFilter, IntrospectionClientStore, RolePage,
-    StoredIntrospectionClient,
+    AccountStore, AuditEventStore, AuditFilter, AuthorizationFilter, IntrospectionClientStore,
+    RolePage, StoredIntrospectionClient,
 };
 use crate::token::{PlaintextToken, client};
 
@@ -354,14 +355,16 @@ impl Admin {
             .ok_or_else(|| AdminError::IntrospectionClientNotFound(client_id.to_owned()))
     }
 
-    /// The account's audit log, oldest first.
-    pub async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, AdminError> {
+    /// A page of the account's audit log, newest first, as the API lists it.
+    pub async fn audit_page(
+        &self,
+        account_id: Uuid,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, AdminError> {
         self.require_account(account_id).await?;
-        Ok(self
-            .audit_events
-            .audit_events(account_id)
-            .await
-            .map_err(ServiceError::from)?)
+        Ok(AuditLog::new(self.audit_events.clone())
+            .page(account_id, filter)
+            .await?)
     }
 
     /// Creates an account and a service account that owns it, and returns that
@@ -381,15 +384,15 @@ impl Admin {
         };
         let name = ServiceAccountName::parse(service_account_name)?;
         let (owner, token) = minter.new_service_account(account.id, &name, None, None, now);
-        let event = AuditEvent {
-            occurred_at: now,
-            account_id: account.id,
-            service_account_id: Some(owner.service_account.id),
-            action: AuditAction::Create,
-            actor: Actor::Operator,
-            request_id: None,
-            detail: None,
-        };
+        let event = AuditEvent::new(
+            now,
+            account.id,
+            Some(owner.service_account.id),
+            AuditAction::Create,
+            Actor::Operator,
+            Origin::default(),
+        )
+        .about_token(&owner.service_account.token.public_id);
         self.accounts.bootstrap(&account, &owner, &event).await?;
         Ok(Bootstrapped {
             account,

@@ -12,7 +12,7 @@ use super::escalation::{self, Granter};
 use crate::clock::Clock;
 use crate::domain::{
     Actor, AuditAction, AuditDetail, AuditEvent, Authorization, CapabilityKey, GrantKind, Grants,
-    Resource, ResourceType, Subject, SubjectType, ValidationError,
+    Origin, Resource, ResourceType, Subject, SubjectType, ValidationError,
 };
 use crate::store::{AuthorizationFilter, AuthorizationStore, IdempotentCompletion, StoreError};
 
@@ -103,10 +103,10 @@ impl GrantRequest {
 }
 
 /// Who made a change, as the audit log records it.
-pub(super) fn actor_of(granter: Granter<'_>) -> (Actor, Option<String>) {
+pub(super) fn actor_of(granter: Granter<'_>) -> (Actor, Origin) {
     match granter {
-        Granter::Api(access) => (access.caller().actor(), access.caller().request_id.clone()),
-        Granter::Operator => (Actor::Operator, None),
+        Granter::Api(access) => (access.caller().actor(), access.caller().origin.clone()),
+        Granter::Operator => (Actor::Operator, Origin::default()),
     }
 }
 
@@ -119,19 +119,12 @@ pub(super) fn change_event(
     detail: AuditDetail,
     at: DateTime<Utc>,
 ) -> AuditEvent {
-    let (actor, request_id) = actor_of(granter);
-    AuditEvent {
-        occurred_at: at,
-        account_id,
-        service_account_id: match subject {
-            Subject::ServiceAccount(id) => Some(*id),
-            _ => None,
-        },
-        action,
-        actor,
-        request_id,
-        detail: Some(detail),
-    }
+    let (actor, origin) = actor_of(granter);
+    let service_account_id = match subject {
+        Subject::ServiceAccount(id) => Some(*id),
+        _ => None,
+    };
+    AuditEvent::new(at, account_id, service_account_id, action, actor, origin).with_detail(detail)
 }
 
 fn grant_detail(authorization: &Authorization) -> AuditDetail {

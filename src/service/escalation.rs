@@ -225,7 +225,7 @@ mod tests {
                 },
                 groups: groups.iter().map(|g| g.to_string()).collect(),
                 previous_token: previous,
-                request_id: None,
+                origin: Default::default(),
             };
             AccountAccess::for_tests(
                 caller,

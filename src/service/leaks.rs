@@ -20,7 +20,7 @@ use super::error::ServiceError;
 use crate::auth::service_account::token_of;
 use crate::clock::Clock;
 use crate::domain::{
-    Actor, AuditAction, AuditDetail, AuditEvent, RevocationReason, TokenGeneration,
+    Actor, AuditAction, AuditDetail, AuditEvent, Origin, RevocationReason, TokenGeneration,
 };
 use crate::store::{LeakResponse, Revocation, StoredServiceAccount, TokenLookup, TokenStore};
 use crate::token::{self, TokenPrefix, keyring::TokenKeyring};
@@ -159,7 +159,7 @@ impl Leaks {
         &self,
         sightings: &[Sighting],
         by: &Reporter,
-        request_id: &str,
+        origin: &Origin,
     ) -> Result<Vec<Label>, ServiceError> {
         let mut labels = vec![Label::FalsePositive; sightings.len()];
         let mut places: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -192,7 +192,7 @@ impl Leaks {
             entry.first_sighting = entry.first_sighting.min(first_sighting);
         }
         for leaked in found.values() {
-            self.act_on(leaked, &sightings[leaked.first_sighting], by, request_id)
+            self.act_on(leaked, &sightings[leaked.first_sighting], by, origin)
                 .await?;
         }
         Ok(labels)
@@ -206,7 +206,7 @@ impl Leaks {
         leaked: &Found,
         sighting: &Sighting,
         by: &Reporter,
-        request_id: &str,
+        origin: &Origin,
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let service_account = &leaked.stored.service_account;
@@ -252,23 +252,25 @@ impl Leaks {
         } else {
             service_account.previous_token.as_ref().map(|p| &p.token)
         };
-        let event = AuditEvent {
-            occurred_at: now,
-            account_id: service_account.account_id,
-            service_account_id: Some(service_account.id),
+        let leaked_public_id = leaked_token
+            .map(|t| t.public_id.clone())
+            .unwrap_or_default();
+        let event = AuditEvent::new(
+            now,
+            service_account.account_id,
+            Some(service_account.id),
             action,
-            actor: Actor::Reporter,
-            request_id: Some(request_id.to_owned()),
-            detail: Some(AuditDetail::Leak {
-                reporter,
-                token_public_id: leaked_token
-                    .map(|t| t.public_id.clone())
-                    .unwrap_or_default(),
-                source,
-                url,
-                revoked: false,
-            }),
-        };
+            Actor::Reporter,
+            origin.clone(),
+        )
+        .about_token(&leaked_public_id)
+        .with_detail(AuditDetail::Leak {
+            reporter,
+            token_public_id: leaked_public_id.clone(),
+            source,
+            url,
+            revoked: false,
+        });
         self.tokens
             .record_leak(
                 service_account.account_id,

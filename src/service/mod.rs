@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod audit_events;
 pub mod authorizations;
 pub mod error;
 pub mod escalation;

@@ -119,7 +119,9 @@ impl ServiceAccounts {
             expires_at,
             now,
         );
-        let event = access.audit(stored.service_account.id, AuditAction::Create, now);
+        let event = access
+            .audit(stored.service_account.id, AuditAction::Create, now)
+            .about_token(&stored.service_account.token.public_id);
         let issued = &token;
         let complete = seal.map(|seal| move |sa: &ServiceAccount| seal(sa, issued));
         self.service_accounts
@@ -215,7 +217,9 @@ impl ServiceAccounts {
             at: now,
             previous_works_until: grace.map(|grace| now + grace),
         };
-        let event = access.audit(id, AuditAction::Rotate, now);
+        let event = access
+            .audit(id, AuditAction::Rotate, now)
+            .about_token(&replacement.token.public_id);
         let issued = &token;
         let complete =
             seal.map(|seal| move |sa: &ServiceAccount| seal(&sa.clone().seen_at(now), issued));
@@ -280,11 +284,13 @@ impl ServiceAccounts {
         let id = replayed.service_account_id;
         let guard = Self::escalation_guard(access, id);
         let now = self.clock.now();
-        let mut event = access.audit(id, AuditAction::IdempotentReplay, now);
-        event.detail = Some(AuditDetail::Replay {
-            of: replayed.of,
-            token_public_id: replayed.token_public_id.clone(),
-        });
+        let event = access
+            .audit(id, AuditAction::IdempotentReplay, now)
+            .about_token(&replayed.token_public_id)
+            .with_detail(AuditDetail::Replay {
+                of: replayed.of,
+                token_public_id: replayed.token_public_id.clone(),
+            });
         let verdict = self
             .tokens
             .confirm_replay(&Replay {

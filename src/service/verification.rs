@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::access::Caller;
 use super::error::ServiceError;
 use crate::auth::{Principal, Verified};
-use crate::domain::{Effective, HoldingsByAccount, RoleTable, ScopedCapability};
+use crate::domain::{Effective, HoldingsByAccount, Origin, RoleTable, ScopedCapability};
 use crate::store::GrantLookup;
 
 /// What a principal may do in one account, all sources counted.
@@ -48,7 +48,7 @@ impl Identities {
     }
 
     pub async fn describe(&self, verified: Verified) -> Result<Identity, ServiceError> {
-        let caller = Caller::from_verified(verified.clone(), None);
+        let caller = Caller::from_verified(verified.clone(), Origin::default());
         let mut holdings: Vec<Arc<HoldingsByAccount>> = Vec::new();
         for subject in caller.subjects() {
             holdings.push(self.grants.holdings(&subject).await?);

@@ -10,34 +10,86 @@ use uuid::Uuid;
 use super::backend::{Arg, Backend, Columns, FromColumns};
 use super::columns::{Timestamp, corrupt};
 use super::error::StoreError;
-use super::sql_store::{SqlStore, decode, execute, fetch_all, query};
-use crate::domain::{
-    Actor, AuditAction, AuditDetail, AuditEvent, CapabilityKey, GrantKind, Grants, Resource,
-    ResourceType, RoleKey, Subject,
-};
+use super::sql_store::{SqlStore, decode, execute, fetch_all, fetch_optional, query};
+use crate::domain::{Actor, ActorType, AuditAction, AuditDetail, AuditEvent, Origin};
+
+/// Which events of an account a page holds: newest first, before the
+/// event `before` (by id) if given, matching every filter given.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub action: Option<AuditAction>,
+    pub actor_type: Option<ActorType>,
+    pub actor_id: Option<Uuid>,
+    pub service_account_id: Option<Uuid>,
+    /// Only events whose actor used this token, or that are about it.
+    pub token_public_id: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only events older than this one (the last of the previous page).
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
 
 #[async_trait]
 pub trait AuditEventStore: Send + Sync + 'static {
-    /// The account's audit log, oldest first.
+    /// The account's whole audit log, oldest first.
     async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// A page of the account's audit log, newest first; a `before` that
+    /// names no event of the account is [`StoreError::CursorNotFound`].
+    async fn audit_page(
+        &self,
+        account_id: Uuid,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
-const INSERT: &str = "INSERT INTO audit_events (occurred_at, account_id, \
-    service_account_id, action, actor_type, actor_id, request_id, detail) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const INSERT: &str = "INSERT INTO audit_events (id, occurred_at, account_id, \
+    service_account_id, action, actor_type, actor_id, actor_token_public_id, token_public_id, \
+    request_id, source_ip, user_agent, detail) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
-const SELECT_OF_ACCOUNT: &str = "SELECT occurred_at, account_id, service_account_id, action, \
-    actor_type, actor_id, request_id, detail FROM audit_events WHERE account_id = $1 ORDER BY seq";
+/// Every column of an event, for the selects below.
+macro_rules! select_events {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, occurred_at, account_id, service_account_id, action, \
+    actor_type, actor_id, actor_token_public_id, token_public_id, request_id, source_ip, \
+    user_agent, detail FROM audit_events ",
+            $where
+        )
+    };
+}
+
+const OF_ACCOUNT: &str = select_events!("WHERE account_id = $1 ORDER BY seq");
+
+const SELECT_CURSOR: &str = "SELECT seq FROM audit_events WHERE id = $1 AND account_id = $2";
+
+const PAGE: &str = select_events!(
+    "WHERE account_id = $1 AND seq < $2 \
+    AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR actor_type = $4) \
+    AND ($5 IS NULL OR actor_id = $5) AND ($6 IS NULL OR service_account_id = $6) \
+    AND ($7 IS NULL OR actor_token_public_id = $7 OR token_public_id = $7) \
+    AND occurred_at >= $8 AND occurred_at < $9 \
+    ORDER BY seq DESC LIMIT $10"
+);
 
 /// The `audit_events` table.
 struct AuditEventRow {
+    id: Uuid,
     occurred_at: Timestamp,
     account_id: Uuid,
     service_account_id: Option<Uuid>,
     action: String,
     actor_type: String,
     actor_id: Option<Uuid>,
+    actor_token_public_id: Option<String>,
+    token_public_id: Option<String>,
     request_id: Option<String>,
+    source_ip: Option<String>,
+    user_agent: Option<String>,
     /// [`AuditDetail`] as JSON.
     detail: Option<String>,
 }
@@ -45,21 +97,57 @@ struct AuditEventRow {
 impl FromColumns for AuditEventRow {
     fn from_columns<D: Backend>(columns: Columns<'_, D>) -> Result<Self, sqlx::Error> {
         Ok(Self {
+            id: columns.get("id")?,
             occurred_at: columns.get("occurred_at")?,
             account_id: columns.get("account_id")?,
             service_account_id: columns.get("service_account_id")?,
             action: columns.get("action")?,
             actor_type: columns.get("actor_type")?,
             actor_id: columns.get("actor_id")?,
+            actor_token_public_id: columns.get("actor_token_public_id")?,
+            token_public_id: columns.get("token_public_id")?,
             request_id: columns.get("request_id")?,
+            source_ip: columns.get("source_ip")?,
+            user_agent: columns.get("user_agent")?,
             detail: columns.get("detail")?,
+        })
+    }
+}
+
+/// The `seq` of a page's cursor.
+struct CursorRow {
+    seq: i64,
+}
+
+impl FromColumns for CursorRow {
+    fn from_columns<D: Backend>(columns: Columns<'_, D>) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            seq: columns.get("seq")?,
         })
     }
 }
 
 impl AuditEventRow {
     fn into_event(self) -> Result<AuditEvent, StoreError> {
+        let detail = match self.detail.as_deref() {
+            None => None,
+            Some(text) => Some(
+                serde_json::from_str(text)
+                    .ok()
+                    .as_ref()
+                    .and_then(AuditDetail::from_json)
+                    .ok_or_else(|| corrupt(format!("invalid audit detail {text:?}")))?,
+            ),
+        };
+        let source_ip = match self.source_ip.as_deref() {
+            None => None,
+            Some(text) => Some(
+                text.parse()
+                    .map_err(|_| corrupt(format!("invalid audit source address {text:?}")))?,
+            ),
+        };
         Ok(AuditEvent {
+            id: self.id,
             occurred_at: self.occurred_at.0,
             account_id: self.account_id,
             service_account_id: self.service_account_id,
@@ -67,8 +155,14 @@ impl AuditEventRow {
                 .ok_or_else(|| corrupt(format!("unknown audit action {:?}", self.action)))?,
             actor: Actor::from_parts(&self.actor_type, self.actor_id)
                 .ok_or_else(|| corrupt(format!("invalid audit actor {:?}", self.actor_type)))?,
-            request_id: self.request_id,
-            detail: self.detail.as_deref().map(detail_from_json).transpose()?,
+            origin: Origin {
+                request_id: self.request_id,
+                source_ip,
+                user_agent: self.user_agent,
+                actor_token_public_id: self.actor_token_public_id,
+            },
+            token_public_id: self.token_public_id,
+            detail,
         })
     }
 }
@@ -78,188 +172,74 @@ pub(super) async fn insert<D: Backend>(
     connection: &mut D::Connection,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
+    let origin = &event.origin;
     let insert = query::<D>(INSERT)
+        .arg(event.id)
         .arg(Timestamp(event.occurred_at))
         .arg(event.account_id)
         .arg(event.service_account_id)
         .arg(event.action.as_str())
         .arg(event.actor.kind())
         .arg(event.actor.id())
-        .arg(event.request_id.clone())
-        .arg(event.detail.as_ref().map(detail_to_json));
+        .arg(origin.actor_token_public_id.clone())
+        .arg(event.token_public_id.clone())
+        .arg(origin.request_id.clone())
+        .arg(origin.source_ip.map(|ip| ip.to_string()))
+        .arg(origin.user_agent.clone())
+        .arg(event.detail.as_ref().map(|d| d.to_json().to_string()));
     execute(connection, insert).await
+}
+
+fn decode_events<D: Backend>(rows: &[D::Row]) -> Result<Vec<AuditEvent>, StoreError> {
+    rows.iter()
+        .map(|row| decode::<D, AuditEventRow>(row)?.into_event())
+        .collect()
 }
 
 #[async_trait]
 impl<D: Backend> AuditEventStore for SqlStore<D> {
     async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, StoreError> {
         self.reading(async |connection| {
-            fetch_all(connection, query::<D>(SELECT_OF_ACCOUNT).arg(account_id))
-                .await?
-                .iter()
-                .map(|row| decode::<D, AuditEventRow>(row)?.into_event())
-                .collect()
+            decode_events::<D>(
+                &fetch_all(connection, query::<D>(OF_ACCOUNT).arg(account_id)).await?,
+            )
         })
         .await
     }
-}
 
-fn detail_to_json(detail: &AuditDetail) -> String {
-    match detail {
-        AuditDetail::Grant {
-            authorization_id,
-            subject,
-            grants,
-            resource,
-        } => serde_json::json!({
-            "kind": "grant",
-            "authorization_id": authorization_id,
-            "grant_kind": grants.kind().as_str(),
-            "subject_type": subject.kind().as_str(),
-            "subject_id": subject.id(),
-            "capability": grants.capability_key().map(CapabilityKey::as_str),
-            "resource_type": resource.map(|r| r.kind.as_str()),
-            "resource_id": resource.map(|r| r.id),
-        }),
-        AuditDetail::Role {
-            role_assignment_id,
-            subject,
-            role,
-            resource,
-        } => serde_json::json!({
-            "kind": "role",
-            "role_assignment_id": role_assignment_id,
-            "role_key": role.as_str(),
-            "subject_type": subject.kind().as_str(),
-            "subject_id": subject.id(),
-            "resource_type": resource.kind.as_str(),
-            "resource_id": resource.id,
-        }),
-        AuditDetail::Grace {
-            previous_token_public_id,
-            until,
-        } => serde_json::json!({
-            "kind": "grace",
-            "previous_token_public_id": previous_token_public_id,
-            "until": until,
-        }),
-        AuditDetail::Retired {
-            previous_token_public_id,
-        } => serde_json::json!({
-            "kind": "retired",
-            "previous_token_public_id": previous_token_public_id,
-        }),
-        AuditDetail::Replay {
-            of,
-            token_public_id,
-        } => serde_json::json!({
-            "kind": "replay",
-            "of": of.as_str(),
-            "token_public_id": token_public_id,
-        }),
-        AuditDetail::Leak {
-            reporter,
-            token_public_id,
-            source,
-            url,
-            revoked,
-        } => serde_json::json!({
-            "kind": "leak",
-            "reporter": reporter,
-            "token_public_id": token_public_id,
-            "source": source,
-            "url": url,
-            "revoked": revoked,
-        }),
-    }
-    .to_string()
-}
-
-fn detail_from_json(text: &str) -> Result<AuditDetail, StoreError> {
-    let invalid = || corrupt(format!("invalid audit detail {text:?}"));
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| invalid())?;
-    match value["kind"].as_str() {
-        Some("grant") => {
-            // Events recorded before grants had kinds and ids name the
-            // capability alone (`account_owner` for ownership).
-            let capability = value["capability"].as_str();
-            let kind = match value["grant_kind"].as_str() {
-                Some(kind) => GrantKind::parse(kind).map_err(|_| invalid())?,
-                None if capability == Some("account_owner") => GrantKind::AccountOwner,
-                None => GrantKind::Capability,
+    async fn audit_page(
+        &self,
+        account_id: Uuid,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.reading(async |connection| {
+            let before = match filter.before {
+                None => i64::MAX,
+                Some(id) => {
+                    let select = query::<D>(SELECT_CURSOR).arg(id).arg(account_id);
+                    let row = fetch_optional(connection, select)
+                        .await?
+                        .ok_or(StoreError::CursorNotFound)?;
+                    decode::<D, CursorRow>(&row)?.seq
+                }
             };
-            let capability = capability.filter(|_| kind == GrantKind::Capability);
-            Ok(AuditDetail::Grant {
-                authorization_id: uuid_at(&value, "authorization_id"),
-                subject: subject_at(&value).ok_or_else(invalid)?,
-                grants: Grants::parse(kind, capability).map_err(|_| invalid())?,
-                resource: resource_at(&value),
-            })
-        }
-        Some("role") => Ok(AuditDetail::Role {
-            role_assignment_id: uuid_at(&value, "role_assignment_id").ok_or_else(invalid)?,
-            subject: subject_at(&value).ok_or_else(invalid)?,
-            role: value["role_key"]
-                .as_str()
-                .and_then(|role| RoleKey::parse(role).ok())
-                .ok_or_else(invalid)?,
-            resource: resource_at(&value).ok_or_else(invalid)?,
-        }),
-        Some("grace") => Ok(AuditDetail::Grace {
-            previous_token_public_id: value["previous_token_public_id"]
-                .as_str()
-                .ok_or_else(invalid)?
-                .to_owned(),
-            until: value["until"]
-                .as_str()
-                .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
-                .ok_or_else(invalid)?
-                .with_timezone(&Utc),
-        }),
-        Some("retired") => Ok(AuditDetail::Retired {
-            previous_token_public_id: value["previous_token_public_id"]
-                .as_str()
-                .ok_or_else(invalid)?
-                .to_owned(),
-        }),
-        Some("replay") => Ok(AuditDetail::Replay {
-            of: value["of"]
-                .as_str()
-                .and_then(AuditAction::parse)
-                .ok_or_else(invalid)?,
-            token_public_id: value["token_public_id"]
-                .as_str()
-                .ok_or_else(invalid)?
-                .to_owned(),
-        }),
-        Some("leak") => {
-            let text = |key: &str| value[key].as_str().map(str::to_owned);
-            Ok(AuditDetail::Leak {
-                reporter: text("reporter").ok_or_else(invalid)?,
-                token_public_id: text("token_public_id").ok_or_else(invalid)?,
-                source: text("source"),
-                url: text("url"),
-                revoked: value["revoked"].as_bool().ok_or_else(invalid)?,
-            })
-        }
-        _ => Err(invalid()),
+            let page = query::<D>(PAGE)
+                .arg(account_id)
+                .arg(before)
+                .arg(filter.action.map(|a| a.as_str().to_owned()))
+                .arg(filter.actor_type.map(|t| t.as_str().to_owned()))
+                .arg(filter.actor_id)
+                .arg(filter.service_account_id)
+                .arg(filter.token_public_id.clone())
+                .arg(Timestamp(
+                    filter.since.unwrap_or(Timestamp::before_everything().0),
+                ))
+                .arg(Timestamp(
+                    filter.until.unwrap_or(Timestamp::after_everything().0),
+                ))
+                .arg(i64::from(filter.limit));
+            decode_events::<D>(&fetch_all(connection, page).await?)
+        })
+        .await
     }
-}
-
-fn uuid_at(value: &serde_json::Value, key: &str) -> Option<Uuid> {
-    value[key].as_str().and_then(|id| id.parse().ok())
-}
-
-fn subject_at(value: &serde_json::Value) -> Option<Subject> {
-    Subject::from_parts(
-        value["subject_type"].as_str()?,
-        value["subject_id"].as_str()?,
-    )
-}
-
-fn resource_at(value: &serde_json::Value) -> Option<Resource> {
-    Some(Resource {
-        kind: ResourceType::parse(value["resource_type"].as_str()?).ok()?,
-        id: uuid_at(value, "resource_id")?,
-    })
 }

@@ -19,6 +19,12 @@ impl Timestamp {
     pub fn before_everything() -> Self {
         Self(DateTime::from_timestamp(-62_135_596_800, 0).expect("0001-01-01T00:00:00Z"))
     }
+
+    /// Later than any time this service writes, and within the range both
+    /// databases accept: where a listing back in time starts with no bound.
+    pub fn after_everything() -> Self {
+        Self(DateTime::from_timestamp(253_402_300_799, 0).expect("9999-12-31T23:59:59Z"))
+    }
 }
 
 impl From<DateTime<Utc>> for Timestamp {

@@ -36,7 +36,7 @@ pub mod sql_store;
 pub mod sqlite;
 
 pub use accounts::AccountStore;
-pub use audit_events::AuditEventStore;
+pub use audit_events::{AuditEventStore, AuditFilter};
 pub use authorizations::{AuthorizationFilter, AuthorizationStore};
 pub use changes::{ChangeHub, CredentialChange, CredentialChanges};
 pub use error::{BoxError, StoreError};

@@ -266,10 +266,13 @@ impl<D: Backend> TokenStore for SqlStore<D> {
                 (Some(row), Some(retired)) => {
                     let service_account =
                         decode::<D, ServiceAccountRow>(&row)?.into_service_account()?;
-                    let mut event = event.clone();
-                    event.detail = Some(AuditDetail::Retired {
-                        previous_token_public_id: retired.clone(),
-                    });
+                    let event =
+                        event
+                            .clone()
+                            .about_token(&retired)
+                            .with_detail(AuditDetail::Retired {
+                                previous_token_public_id: retired.clone(),
+                            });
                     audit_events::insert::<D>(tx, &event).await?;
                     Ok((
                         Some((service_account, true)),

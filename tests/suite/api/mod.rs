@@ -4,6 +4,7 @@
 //! races, the review's hardening, and property tests of the parsers that read
 //! untrusted input.
 
+mod audit_events;
 mod authorizations;
 mod concurrency;
 mod create_round_trip;

@@ -161,7 +161,7 @@ async fn unknown_wrong_secret_and_expired_tokens_are_refused() {
         principal: owner,
         groups: vec![],
         previous_token: false,
-        request_id: None,
+        origin: Default::default(),
     };
     let access = Authorizer::new(
         f.store.clone(),

@@ -61,7 +61,7 @@ async fn users_with_grants_create_and_revoke(backend: Backend) {
     }
     let events = server
         .app
-        .admin()
+        .store()
         .audit_events(server.account_id)
         .await
         .unwrap();

@@ -353,10 +353,11 @@ async fn audit_prints_create_rotate_and_revoke_with_their_actors() {
     let summary: Vec<(&str, &str, &str)> = events
         .iter()
         .map(|e| {
+            assert_eq!(e["target"]["type"], "service_account");
             (
                 e["action"].as_str().unwrap(),
-                e["service_account_id"].as_str().unwrap(),
-                e["actor_type"].as_str().unwrap(),
+                e["target"]["id"].as_str().unwrap(),
+                e["actor"]["type"].as_str().unwrap(),
             )
         })
         .collect();
@@ -364,21 +365,78 @@ async fn audit_prints_create_rotate_and_revoke_with_their_actors() {
     assert_eq!(
         summary,
         vec![
-            ("create", owner_id, "operator"),
-            ("create", id.as_str(), "service_account"),
-            ("rotate", id.as_str(), "service_account"),
             ("revoke", id.as_str(), "service_account"),
+            ("rotate", id.as_str(), "service_account"),
+            ("create", id.as_str(), "service_account"),
+            ("create", owner_id, "operator"),
         ],
-        "newest last"
+        "newest first, as the API lists them"
     );
-    assert_eq!(events[0]["actor_id"], Value::Null);
-    assert_eq!(events[0]["request_id"], Value::Null);
-    for event in &events[1..] {
-        assert_eq!(event["actor_id"], owner_id);
-        assert_eq!(event["account_id"], account_id.to_string());
+    let bootstrap = &events[3];
+    assert_eq!(bootstrap["actor"]["id"], Value::Null);
+    assert_eq!(bootstrap["request_id"], Value::Null);
+    assert_eq!(bootstrap["source_ip"], Value::Null);
+    for event in &events[..3] {
+        assert_eq!(event["actor"]["id"], owner_id);
+        assert_eq!(event["source_ip"], "127.0.0.1");
         assert!(event["occurred_at"].as_str().unwrap().ends_with('Z'));
     }
-    assert_eq!(events[1]["request_id"], create_request_id.as_str());
+    assert_eq!(events[2]["request_id"], create_request_id.as_str());
+    // The same events, in the same shape, as the API lists them.
+    let over_the_api: Vec<Value> = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/public/accounts/{account_id}/auth/audit-events",
+            server.url()
+        ))
+        .bearer_auth(made["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        events, over_the_api,
+        "the command line prints what the API lists"
+    );
+    // The API's filters, as flags.
+    let account_id_text = account_id.to_string();
+    let audit = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "--account",
+            &account_id_text,
+            "--data-dir",
+            data_dir_arg,
+        ];
+        args.extend_from_slice(extra);
+        hbx_sa(dir.path(), &args)
+    };
+    let lines = |output: Output| -> Vec<Value> {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    let rotations = lines(audit(&["--action", "rotate"]));
+    assert_eq!(rotations, vec![events[1].clone()]);
+    assert_eq!(lines(audit(&["--limit", "1"])), vec![events[0].clone()]);
+    let before = events[1]["id"].as_str().unwrap();
+    assert_eq!(lines(audit(&["--before", before])), events[2..].to_vec());
+    let by_operator = lines(audit(&["--actor-type", "operator"]));
+    assert_eq!(by_operator, vec![events[3].clone()]);
+    let refused = audit(&["--token-public-id", "short"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("token_public_id"));
+    let refused = audit(&["--action", "explode"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("grant_add"));
 
     let unknown = Uuid::new_v4().to_string();
     let output = hbx_sa(

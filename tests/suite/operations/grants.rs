@@ -124,8 +124,9 @@ async fn grants_are_listed_and_removed_beside_a_running_server(backend: Backend)
         .filter(|e| e["action"] == "grant_remove")
         .collect();
     assert_eq!(removals.len(), 1, "{events:?}");
-    assert_eq!(removals[0]["actor_type"], "operator");
-    assert_eq!(removals[0]["grant"]["capability"], "auth.manage");
+    assert_eq!(removals[0]["actor"]["type"], "operator");
+    assert_eq!(removals[0]["details"]["capability"], "auth.manage");
+    assert_eq!(removals[0]["target"]["type"], "authorization");
     assert!(events.iter().any(|e| e["action"] == "grant_add"));
     // accounts list shows the account.
     let accounts = run(&["accounts", "list"]).await;

@@ -127,7 +127,7 @@ async fn sigterm_finishes_running_requests_and_exits_cleanly() {
     assert!(
         audit.lines().any(|line| {
             let event: serde_json::Value = serde_json::from_str(line).unwrap();
-            event["action"] == "create" && event["service_account_id"] == created_id
+            event["action"] == "create" && event["target"]["id"] == created_id
         }),
         "the create made while stopping is audited: {audit}"
     );

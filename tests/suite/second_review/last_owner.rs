@@ -93,7 +93,9 @@ async fn the_last_owner_cannot_be_removed(backend: Backend) {
                 service_account_id: Some(doomed.id),
                 action: hbx_service_accounts::domain::AuditAction::Revoke,
                 actor: hbx_service_accounts::domain::Actor::Operator,
-                request_id: None,
+                id: uuid::Uuid::new_v4(),
+                origin: hbx_service_accounts::domain::Origin::default(),
+                token_public_id: None,
                 detail: None,
             },
         )

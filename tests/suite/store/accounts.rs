@@ -21,7 +21,9 @@ async fn bootstrap_is_all_or_nothing(backend: Backend) {
     let owner = service_account(acme.id, "owner", acme.created_at);
     let created = AuditEvent {
         actor: Actor::Operator,
-        request_id: None,
+        id: uuid::Uuid::new_v4(),
+        origin: hbx_service_accounts::domain::Origin::default(),
+        token_public_id: None,
         ..event(&owner.service_account, AuditAction::Create, acme.created_at)
     };
     store.bootstrap(&acme, &owner, &created).await.unwrap();

@@ -329,7 +329,9 @@ async fn roles_are_assigned_listed_and_revoked(backend: Backend) {
         service_account_id: Some(sa.service_account.id),
         action,
         actor: Actor::Operator,
-        request_id: None,
+        id: uuid::Uuid::new_v4(),
+        origin: hbx_service_accounts::domain::Origin::default(),
+        token_public_id: None,
         detail: Some(AuditDetail::Role {
             role_assignment_id: a.id,
             subject: a.subject.clone(),

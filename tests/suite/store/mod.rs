@@ -5,6 +5,7 @@
 //! `crash_safety` run whole servers on the stores.
 
 mod accounts;
+mod audit_events;
 mod authorizations;
 mod crash_safety;
 mod idempotency;
@@ -84,7 +85,12 @@ pub(super) fn event(sa: &ServiceAccount, action: AuditAction, at: DateTime<Utc>)
         service_account_id: Some(sa.id),
         action,
         actor: Actor::User(Uuid::from_u128(7)),
-        request_id: Some(format!("request-{}", action.as_str())),
+        id: uuid::Uuid::new_v4(),
+        origin: hbx_service_accounts::domain::Origin {
+            request_id: Some(format!("request-{}", action.as_str())),
+            ..Default::default()
+        },
+        token_public_id: None,
         detail: None,
     }
 }
@@ -116,7 +122,9 @@ pub(super) fn grant_event(grant: &Authorization, action: AuditAction) -> AuditEv
         service_account_id: None,
         action,
         actor: Actor::Operator,
-        request_id: None,
+        id: uuid::Uuid::new_v4(),
+        origin: hbx_service_accounts::domain::Origin::default(),
+        token_public_id: None,
         detail: Some(AuditDetail::Grant {
             authorization_id: Some(grant.id),
             subject: grant.subject.clone(),

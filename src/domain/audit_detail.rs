@@ -1,0 +1,159 @@
+//! The JSON form of an audit event's detail ([`AuditDetail`]): how the audit
+//! log keeps it and the API shows it (older forms still read).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::accounts::CapabilityKey;
+use super::audit::{AuditAction, AuditDetail};
+use super::authorizations::{GrantKind, Grants, Resource, ResourceType, Subject};
+use super::roles::RoleKey;
+
+impl AuditDetail {
+    /// The detail as the audit log keeps it and the API shows it: a JSON
+    /// object whose `kind` says which it is.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            AuditDetail::Grant {
+                authorization_id,
+                subject,
+                grants,
+                resource,
+            } => serde_json::json!({
+                "kind": "grant",
+                "authorization_id": authorization_id,
+                "grant_kind": grants.kind().as_str(),
+                "subject_type": subject.kind().as_str(),
+                "subject_id": subject.id(),
+                "capability": grants.capability_key().map(CapabilityKey::as_str),
+                "resource_type": resource.map(|r| r.kind.as_str()),
+                "resource_id": resource.map(|r| r.id),
+            }),
+            AuditDetail::Role {
+                role_assignment_id,
+                subject,
+                role,
+                resource,
+            } => serde_json::json!({
+                "kind": "role",
+                "role_assignment_id": role_assignment_id,
+                "role_key": role.as_str(),
+                "subject_type": subject.kind().as_str(),
+                "subject_id": subject.id(),
+                "resource_type": resource.kind.as_str(),
+                "resource_id": resource.id,
+            }),
+            AuditDetail::Grace {
+                previous_token_public_id,
+                until,
+            } => serde_json::json!({
+                "kind": "grace",
+                "previous_token_public_id": previous_token_public_id,
+                "until": until,
+            }),
+            AuditDetail::Retired {
+                previous_token_public_id,
+            } => serde_json::json!({
+                "kind": "retired",
+                "previous_token_public_id": previous_token_public_id,
+            }),
+            AuditDetail::Replay {
+                of,
+                token_public_id,
+            } => serde_json::json!({
+                "kind": "replay",
+                "of": of.as_str(),
+                "token_public_id": token_public_id,
+            }),
+            AuditDetail::Leak {
+                reporter,
+                token_public_id,
+                source,
+                url,
+                revoked,
+            } => serde_json::json!({
+                "kind": "leak",
+                "reporter": reporter,
+                "token_public_id": token_public_id,
+                "source": source,
+                "url": url,
+                "revoked": revoked,
+            }),
+        }
+    }
+
+    /// The detail [`Self::to_json`] made (or an older version of it);
+    /// none if `value` is not one.
+    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+        match value["kind"].as_str() {
+            Some("grant") => {
+                // Events recorded before grants had kinds and ids name the
+                // capability alone (`account_owner` for ownership).
+                let capability = value["capability"].as_str();
+                let kind = match value["grant_kind"].as_str() {
+                    Some(kind) => GrantKind::parse(kind).ok()?,
+                    None if capability == Some("account_owner") => GrantKind::AccountOwner,
+                    None => GrantKind::Capability,
+                };
+                let capability = capability.filter(|_| kind == GrantKind::Capability);
+                Some(AuditDetail::Grant {
+                    authorization_id: uuid_at(value, "authorization_id"),
+                    subject: subject_at(value)?,
+                    grants: Grants::parse(kind, capability).ok()?,
+                    resource: resource_at(value),
+                })
+            }
+            Some("role") => Some(AuditDetail::Role {
+                role_assignment_id: uuid_at(value, "role_assignment_id")?,
+                subject: subject_at(value)?,
+                role: value["role_key"]
+                    .as_str()
+                    .and_then(|role| RoleKey::parse(role).ok())?,
+                resource: resource_at(value)?,
+            }),
+            Some("grace") => Some(AuditDetail::Grace {
+                previous_token_public_id: value["previous_token_public_id"].as_str()?.to_owned(),
+                until: value["until"]
+                    .as_str()
+                    .and_then(|at| DateTime::parse_from_rfc3339(at).ok())?
+                    .with_timezone(&Utc),
+            }),
+            Some("retired") => Some(AuditDetail::Retired {
+                previous_token_public_id: value["previous_token_public_id"].as_str()?.to_owned(),
+            }),
+            Some("replay") => Some(AuditDetail::Replay {
+                of: value["of"].as_str().and_then(AuditAction::parse)?,
+                token_public_id: value["token_public_id"].as_str()?.to_owned(),
+            }),
+            Some("leak") => {
+                let text = |key: &str| value[key].as_str().map(str::to_owned);
+                Some(AuditDetail::Leak {
+                    reporter: text("reporter")?,
+                    token_public_id: text("token_public_id")?,
+                    source: text("source"),
+                    url: text("url"),
+                    revoked: value["revoked"].as_bool()?,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn uuid_at(value: &serde_json::Value, key: &str) -> Option<Uuid> {
+    value[key].as_str().and_then(|id| id.parse().ok())
+}
+
+fn subject_at(value: &serde_json::Value) -> Option<Subject> {
+    Subject::from_parts(
+        value["subject_type"].as_str()?,
+        value["subject_id"].as_str()?,
+    )
+}
+
+fn resource_at(value: &serde_json::Value) -> Option<Resource> {
+    Some(Resource {
+        kind: ResourceType::parse(value["resource_type"].as_str()?).ok()?,
+        id: uuid_at(value, "resource_id")?,
+    })
+}
