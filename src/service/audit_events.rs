@@ -8,9 +8,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::error::ServiceError;
+use super::error::{ServiceError, page_error};
 use crate::domain::{ActorType, AuditAction, AuditEvent, ValidationError};
-use crate::store::{AuditEventStore, AuditFilter, StoreError};
+use crate::store::{AuditEventStore, AuditFilter};
 use crate::token::PUBLIC_ID_LEN;
 
 /// Events in a page when the client names no `limit`.
@@ -102,15 +102,7 @@ impl AuditLog {
         self.events
             .audit_page(account_id, filter)
             .await
-            .map_err(|e| match e {
-                StoreError::CursorNotFound => ValidationError::new(
-                    "before",
-                    "names no event of this account: pass the `id` of the last event of the \
-                     previous page",
-                )
-                .into(),
-                other => other.into(),
-            })
+            .map_err(page_error("before", "event"))
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::error::ServiceError;
+use super::error::{ServiceError, page_error};
 use super::escalation::{self, Granter};
 use crate::clock::Clock;
 use crate::domain::{
@@ -240,15 +240,7 @@ impl Authorizations {
         self.store
             .list_authorizations(account_id, filter)
             .await
-            .map_err(|e| match e {
-                StoreError::CursorNotFound => ValidationError::new(
-                    "after",
-                    "does not name an authorization of this account: \
-                     pass the id of the last authorization of the previous page",
-                )
-                .into(),
-                other => other.into(),
-            })
+            .map_err(page_error("after", "authorization"))
     }
 
     /// Every live authorization in the account matching `subject` and

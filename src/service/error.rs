@@ -67,6 +67,25 @@ pub enum ServiceError {
     Internal(#[source] BoxError),
 }
 
+/// A page's store error, with a cursor (`field`) that names no `record` of
+/// the account answered as the client's mistake, saying what to pass.
+pub(super) fn page_error(
+    field: &'static str,
+    record: &'static str,
+) -> impl FnOnce(StoreError) -> ServiceError {
+    move |error| match error {
+        StoreError::CursorNotFound => ValidationError::new(
+            field,
+            format!(
+                "names no {record} of this account: pass the `id` of the last {record} of the \
+                 previous page"
+            ),
+        )
+        .into(),
+        other => other.into(),
+    }
+}
+
 impl From<StoreError> for ServiceError {
     /// The store's errors that need no context to be understood. Callers that
     /// expect a particular one (a name conflict, a paging cursor) match it

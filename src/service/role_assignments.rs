@@ -8,7 +8,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::authorizations::{Seal, change_event};
-use super::error::ServiceError;
+use super::error::{ServiceError, page_error};
 use super::escalation::{self, Granter};
 use crate::clock::Clock;
 use crate::domain::{
@@ -177,14 +177,6 @@ impl RoleAssignments {
         self.store
             .list_role_assignments(account_id, page)
             .await
-            .map_err(|e| match e {
-                StoreError::CursorNotFound => ValidationError::new(
-                    "after",
-                    "does not name a role assignment of this account: pass the id of the last \
-                     role assignment of the previous page",
-                )
-                .into(),
-                other => other.into(),
-            })
+            .map_err(page_error("after", "role assignment"))
     }
 }

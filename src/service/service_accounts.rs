@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::access::AccountAccess;
-use super::error::ServiceError;
+use super::error::{ServiceError, page_error};
 use super::minter::TokenMinter;
 use super::policy::{self, TokenPolicy};
 use crate::clock::Clock;
@@ -170,15 +170,7 @@ impl ServiceAccounts {
             .list_service_accounts(access.account_id(), page)
             .await
             .map(|page| page.into_iter().map(|sa| sa.seen_at(now)).collect())
-            .map_err(|e| match e {
-                StoreError::CursorNotFound => ValidationError::new(
-                    "after",
-                    "names no service account of this account: pass the `id` of the last \
-                     service account of the previous page",
-                )
-                .into(),
-                other => other.into(),
-            })
+            .map_err(page_error("after", "service account"))
     }
 
     pub async fn get(

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::backend::{Arg, Backend, Columns, FromColumns};
 use super::columns::{Timestamp, corrupt};
 use super::error::StoreError;
-use super::sql_store::{SqlStore, decode, execute, fetch_all, fetch_optional, query};
+use super::keyset;
+use super::sql_store::{SqlStore, decode, execute, fetch_all, query};
 use crate::domain::{Actor, ActorType, AuditAction, AuditDetail, AuditEvent, Origin};
 
 /// Which events of an account a page holds: newest first, before the
@@ -114,19 +115,6 @@ impl FromColumns for AuditEventRow {
     }
 }
 
-/// The `seq` of a page's cursor.
-struct CursorRow {
-    seq: i64,
-}
-
-impl FromColumns for CursorRow {
-    fn from_columns<D: Backend>(columns: Columns<'_, D>) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            seq: columns.get("seq")?,
-        })
-    }
-}
-
 impl AuditEventRow {
     fn into_event(self) -> Result<AuditEvent, StoreError> {
         let detail = match self.detail.as_deref() {
@@ -213,16 +201,9 @@ impl<D: Backend> AuditEventStore for SqlStore<D> {
         filter: &AuditFilter,
     ) -> Result<Vec<AuditEvent>, StoreError> {
         self.reading(async |connection| {
-            let before = match filter.before {
-                None => i64::MAX,
-                Some(id) => {
-                    let select = query::<D>(SELECT_CURSOR).arg(id).arg(account_id);
-                    let row = fetch_optional(connection, select)
-                        .await?
-                        .ok_or(StoreError::CursorNotFound)?;
-                    decode::<D, CursorRow>(&row)?.seq
-                }
-            };
+            let before =
+                keyset::before_seq::<D>(connection, SELECT_CURSOR, account_id, filter.before)
+                    .await?;
             let page = query::<D>(PAGE)
                 .arg(account_id)
                 .arg(before)

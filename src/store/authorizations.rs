@@ -13,6 +13,7 @@ use super::changes::CredentialChange;
 use super::columns::{Timestamp, corrupt};
 use super::error::StoreError;
 use super::idempotency::{self, IdempotentCompletion};
+use super::keyset;
 use super::service_accounts::sql::LOCK_SERVICE_ACCOUNT;
 use super::sql_store::{SqlStore, decode, fetch_all, fetch_optional, query};
 use crate::domain::{
@@ -188,18 +189,6 @@ impl FromColumns for OwnerRow {
         Ok(Self {
             subject_type: columns.get("subject_type")?,
             subject_id: columns.get("subject_id")?,
-        })
-    }
-}
-
-struct CursorRow {
-    created_at: Timestamp,
-}
-
-impl FromColumns for CursorRow {
-    fn from_columns<D: Backend>(columns: Columns<'_, D>) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            created_at: columns.get("created_at")?,
         })
     }
 }
@@ -386,16 +375,9 @@ impl<D: Backend> AuthorizationStore for SqlStore<D> {
         filter: &AuthorizationFilter,
     ) -> Result<Vec<Authorization>, StoreError> {
         self.reading(async |connection| {
-            let (after_created_at, after_id) = match filter.after {
-                None => (Timestamp::before_everything(), Uuid::nil()),
-                Some(after) => {
-                    let select = query::<D>(SELECT_CURSOR).arg(after).arg(account_id);
-                    let row = fetch_optional(connection, select)
-                        .await?
-                        .ok_or(StoreError::CursorNotFound)?;
-                    (decode::<D, CursorRow>(&row)?.created_at, after)
-                }
-            };
+            let (after_created_at, after_id) =
+                keyset::after_created::<D>(connection, SELECT_CURSOR, account_id, filter.after)
+                    .await?;
             let select = query::<D>(LIST)
                 .arg(account_id)
                 .arg(filter.subject_type.map(|t| t.as_str().to_owned()))

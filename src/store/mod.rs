@@ -28,6 +28,7 @@ pub mod health;
 pub mod holdings;
 pub mod idempotency;
 pub mod introspection_clients;
+mod keyset;
 pub mod postgres;
 pub mod refusal;
 pub mod role_assignments;

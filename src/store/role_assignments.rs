@@ -13,6 +13,7 @@ use super::backend::{Arg, Backend, Columns, FromColumns};
 use super::columns::{Timestamp, corrupt};
 use super::error::StoreError;
 use super::idempotency::{self, IdempotentCompletion};
+use super::keyset;
 use super::sql_store::{SqlStore, decode, fetch_all, fetch_optional, query};
 use crate::domain::{AuditEvent, Resource, ResourceType, RoleAssignment, RoleKey, Subject};
 
@@ -137,18 +138,6 @@ impl RoleAssignmentRow {
     }
 }
 
-struct CursorRow {
-    created_at: Timestamp,
-}
-
-impl FromColumns for CursorRow {
-    fn from_columns<D: Backend>(columns: Columns<'_, D>) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            created_at: columns.get("created_at")?,
-        })
-    }
-}
-
 async fn select_one<D: Backend>(
     connection: &mut D::Connection,
     account_id: Uuid,
@@ -241,16 +230,9 @@ impl<D: Backend> RoleAssignmentStore for SqlStore<D> {
         page: RolePage,
     ) -> Result<Vec<RoleAssignment>, StoreError> {
         self.reading(async |connection| {
-            let (after_created_at, after_id) = match page.after {
-                None => (Timestamp::before_everything(), Uuid::nil()),
-                Some(after) => {
-                    let select = query::<D>(SELECT_CURSOR).arg(after).arg(account_id);
-                    let row = fetch_optional(connection, select)
-                        .await?
-                        .ok_or(StoreError::CursorNotFound)?;
-                    (decode::<D, CursorRow>(&row)?.created_at, after)
-                }
-            };
+            let (after_created_at, after_id) =
+                keyset::after_created::<D>(connection, SELECT_CURSOR, account_id, page.after)
+                    .await?;
             let select = query::<D>(LIST)
                 .arg(account_id)
                 .arg(i32::from(page.include_revoked))

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::row::{CursorRow, ServiceAccountRow, StoredServiceAccount};
+use super::row::{ServiceAccountRow, StoredServiceAccount};
 use super::sql;
 use crate::domain::{AuditEvent, RevocationReason, ServiceAccount};
 use crate::store::audit_events;
@@ -15,6 +15,7 @@ use crate::store::changes::CredentialChange;
 use crate::store::columns::Timestamp;
 use crate::store::error::StoreError;
 use crate::store::idempotency::{self, Complete};
+use crate::store::keyset;
 use crate::store::sql_store::{SqlStore, decode, execute, fetch_all, fetch_optional, query};
 
 /// One page of an account's service accounts, in `(created_at, id)` order.
@@ -166,16 +167,9 @@ impl<D: Backend> ServiceAccountStore for SqlStore<D> {
             // Resolve the cursor to its position first: the page query then
             // walks the (account_id, created_at, id) index from there, so a
             // page costs the same however large the account is.
-            let (after_created_at, after_id) = match page.after {
-                None => (Timestamp::before_everything(), Uuid::nil()),
-                Some(after) => {
-                    let select = query::<D>(sql::SELECT_CURSOR).arg(after).arg(account_id);
-                    let row = fetch_optional(connection, select)
-                        .await?
-                        .ok_or(StoreError::CursorNotFound)?;
-                    (decode::<D, CursorRow>(&row)?.created_at, after)
-                }
-            };
+            let (after_created_at, after_id) =
+                keyset::after_created::<D>(connection, sql::SELECT_CURSOR, account_id, page.after)
+                    .await?;
             // Two statements rather than one with a flag, so that the
             // active-only page can use the partial index of non-revoked
             // service accounts.

@@ -243,16 +243,3 @@ impl FromColumns for PublicIdRow {
         })
     }
 }
-
-/// Where a page starts: the `created_at` of the service account named by the cursor.
-pub struct CursorRow {
-    pub created_at: Timestamp,
-}
-
-impl FromColumns for CursorRow {
-    fn from_columns<D: Backend>(columns: Columns<'_, D>) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            created_at: columns.get("created_at")?,
-        })
-    }
-}
