@@ -110,6 +110,14 @@ impl CredentialFacts {
         )
     }
 
+    /// [`Self::groups`], taken.
+    pub fn into_groups(self) -> Vec<String> {
+        match self {
+            CredentialFacts::AccessToken { groups, .. } => groups,
+            CredentialFacts::ServiceAccountToken { .. } => vec![],
+        }
+    }
+
     /// The public id of a service-account token (none for an access token).
     pub fn token_public_id(&self) -> Option<&str> {
         match self {

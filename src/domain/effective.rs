@@ -51,13 +51,35 @@ impl Effective {
         holdings: impl IntoIterator<Item = &'a Holdings>,
         roles: &RoleTable,
     ) -> Self {
+        Self::add_up(account_id, holdings, roles, true)
+    }
+
+    /// [`Self::of`] without the resource-scoped capabilities (`scoped` left
+    /// empty): all that authorizing one of this service's operations needs,
+    /// made on every request without a set entry for each scoped grant.
+    pub fn account_wide<'a>(
+        account_id: Uuid,
+        holdings: impl IntoIterator<Item = &'a Holdings>,
+        roles: &RoleTable,
+    ) -> Self {
+        Self::add_up(account_id, holdings, roles, false)
+    }
+
+    fn add_up<'a>(
+        account_id: Uuid,
+        holdings: impl IntoIterator<Item = &'a Holdings>,
+        roles: &RoleTable,
+        with_scoped: bool,
+    ) -> Self {
         let mut effective = Effective::default();
         let mut add = |key: &CapabilityKey, resource: Option<Resource>| match resource {
             Some(resource) if !resource.is_account(account_id) => {
-                effective.scoped.insert(ScopedCapability {
-                    capability_key: key.clone(),
-                    resource,
-                });
+                if with_scoped {
+                    effective.scoped.insert(ScopedCapability {
+                        capability_key: key.clone(),
+                        resource,
+                    });
+                }
             }
             _ => {
                 effective.capabilities.insert(key.clone());
@@ -183,6 +205,15 @@ mod tests {
             roles: vec![role(account, RoleKey::CredentialManager, whole)],
         };
         let effective = Effective::of(account, [&own, &group], &table);
+        let account_wide = Effective::account_wide(account, [&own, &group], &table);
+        assert_eq!(
+            account_wide,
+            Effective {
+                scoped: BTreeSet::new(),
+                ..effective.clone()
+            },
+            "the same but for the scoped capabilities"
+        );
         assert!(effective.standing && !effective.owner);
         assert!(
             effective.satisfies(Capability::AuthManage),
@@ -199,6 +230,9 @@ mod tests {
             roles: vec![role(account, RoleKey::CredentialManager, workspace)],
         };
         let effective = Effective::of(account, [&scoped_role], &table);
+        let account_wide = Effective::account_wide(account, [&scoped_role], &table);
+        assert!(account_wide.standing && account_wide.capabilities.is_empty());
+        assert!(account_wide.scoped.is_empty() && !effective.scoped.is_empty());
         assert!(
             !effective.satisfies(Capability::AuthManage),
             "a scoped role is not account-wide"

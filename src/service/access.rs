@@ -3,7 +3,7 @@
 //! proof ([`AccountAccess`]) that it may exercise a capability there, which
 //! only [`Authorizer::authorize`] makes and every operation needs.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -35,13 +35,15 @@ impl Caller {
     /// The caller a verified credential makes, for a request from
     /// `origin` (whose token, if a service account's, this notes).
     pub fn from_verified(verified: Verified, origin: Origin) -> Self {
+        let previous_token = verified.credential.is_previous_token();
+        let actor_token_public_id = verified.credential.token_public_id().map(str::to_owned);
         Self {
             origin: Origin {
-                actor_token_public_id: verified.credential.token_public_id().map(str::to_owned),
+                actor_token_public_id,
                 ..origin
             },
-            previous_token: verified.credential.is_previous_token(),
-            groups: verified.credential.groups().to_vec(),
+            previous_token,
+            groups: verified.credential.into_groups(),
             principal: verified.principal,
         }
     }
@@ -81,8 +83,11 @@ impl Caller {
 pub struct AccountAccess {
     pub(super) caller: Caller,
     account_id: Uuid,
-    /// What the caller may do in the account, all sources counted.
-    pub(super) effective: Effective,
+    /// What each of the caller's subjects holds, by account.
+    holdings: Vec<Arc<HoldingsByAccount>>,
+    /// [`Self::effective`], resource-scoped capabilities included, made
+    /// when first asked for (by the rules against escalation, on writes).
+    effective: OnceLock<Effective>,
     /// The role table its roles were expanded with.
     pub(super) roles: Arc<RoleTable>,
 }
@@ -108,7 +113,8 @@ impl AccountAccess {
         Self {
             caller,
             account_id,
-            effective,
+            holdings: vec![],
+            effective: OnceLock::from(effective),
             roles,
         }
     }
@@ -117,9 +123,18 @@ impl AccountAccess {
         &self.caller
     }
 
-    /// What the caller may do in the account.
+    /// What the caller may do in the account, resource-scoped capabilities
+    /// included.
     pub fn effective(&self) -> &Effective {
-        &self.effective
+        self.effective.get_or_init(|| {
+            Effective::of(
+                self.account_id,
+                self.holdings
+                    .iter()
+                    .filter_map(|by_account| by_account.get(&self.account_id)),
+                &self.roles,
+            )
+        })
     }
 
     /// Refuses `operation` to a caller using a previous token: that token is
@@ -226,7 +241,14 @@ impl Authorizer {
         {
             return Err(ServiceError::NotFound);
         }
-        let effective = self.effective(&caller, account_id).await?;
+        let holdings = self.holdings(&caller).await?;
+        let effective = Effective::account_wide(
+            account_id,
+            holdings
+                .iter()
+                .filter_map(|by_account| by_account.get(&account_id)),
+            &self.roles,
+        );
         if !effective.standing && matches!(caller.principal, Principal::User { .. }) {
             return Err(ServiceError::NotFound);
         }
@@ -236,7 +258,8 @@ impl Authorizer {
         Ok(AccountAccess {
             caller,
             account_id,
-            effective,
+            holdings,
+            effective: OnceLock::new(),
             roles: self.roles.clone(),
         })
     }

@@ -314,8 +314,8 @@ impl ServiceAccounts {
     /// the rotation's transaction, against the grants as they are then.
     fn escalation_guard(access: &AccountAccess, id: Uuid) -> EscalationGuard {
         EscalationGuard {
-            exempt: access.is_service_account(id) || access.effective.owner,
-            caller: access.effective.clone(),
+            exempt: access.is_service_account(id) || access.effective().owner,
+            caller: access.effective().clone(),
             roles: access.roles.clone(),
         }
     }
