@@ -293,4 +293,76 @@ mod tests {
         assert_eq!(Actor::from_parts("operator", Some(id)), None);
         assert_eq!(Actor::from_parts("robot", Some(id)), None);
     }
+
+    /// A user agent is kept as sent, but for control characters; cut at 512
+    /// characters (not bytes); and none at all when nothing printable is
+    /// left.
+    #[test]
+    fn user_agents_are_kept_cleaned_and_bounded() {
+        assert_eq!(
+            Origin::user_agent_of("curl/8.5.0").as_deref(),
+            Some("curl/8.5.0")
+        );
+        assert_eq!(Origin::user_agent_of("a\tb\u{7}c").as_deref(), Some("abc"));
+        let long = Origin::user_agent_of(&"é".repeat(600)).unwrap();
+        assert_eq!(long.chars().count(), Origin::USER_AGENT_MAX_CHARS);
+        assert_eq!(Origin::USER_AGENT_MAX_CHARS, 512);
+        let exact = "u".repeat(512);
+        assert_eq!(Origin::user_agent_of(&exact), Some(exact));
+        for nothing in ["", "   ", "\u{1}\u{2}", " \t "] {
+            assert_eq!(Origin::user_agent_of(nothing), None, "{nothing:?}");
+        }
+    }
+
+    /// A new event has a fresh id and nothing about a token or detail until
+    /// told; telling it changes that alone.
+    #[test]
+    fn events_are_built_with_their_token_and_detail() {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let account = Uuid::new_v4();
+        let origin = Origin {
+            request_id: Some("r-1".into()),
+            ..Default::default()
+        };
+        let new = || {
+            AuditEvent::new(
+                at,
+                account,
+                None,
+                AuditAction::Rotate,
+                Actor::Operator,
+                origin.clone(),
+            )
+        };
+        let event = new();
+        assert_ne!(event.id, new().id);
+        assert_eq!(event.id.get_version_num(), 4);
+        assert_eq!((event.occurred_at, event.account_id), (at, account));
+        assert_eq!(
+            (event.action, event.actor),
+            (AuditAction::Rotate, Actor::Operator)
+        );
+        assert_eq!(event.origin, origin);
+        assert_eq!(
+            (event.token_public_id.clone(), event.detail.clone()),
+            (None, None)
+        );
+        let detail = AuditDetail::Retired {
+            previous_token_public_id: "AbCdEf0123456789".into(),
+        };
+        let told = event
+            .clone()
+            .about_token("AbCdEf0123456789")
+            .with_detail(detail.clone());
+        assert_eq!(told.token_public_id.as_deref(), Some("AbCdEf0123456789"));
+        assert_eq!(told.detail, Some(detail));
+        assert_eq!(
+            AuditEvent {
+                token_public_id: None,
+                detail: None,
+                ..told
+            },
+            event
+        );
+    }
 }

@@ -157,3 +157,120 @@ fn resource_at(value: &serde_json::Value) -> Option<Resource> {
         id: uuid_at(value, "resource_id")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of detail reads back as itself from the JSON it is kept
+    /// as, under its own `kind`; events written before grants had kinds and
+    /// ids read as the grant they were; anything else is not a detail.
+    #[test]
+    fn details_read_back_from_their_json() {
+        let at = DateTime::from_timestamp(1_800_000_000, 123_456_000).unwrap();
+        let resource = Resource {
+            kind: ResourceType::Workspace,
+            id: Uuid::new_v4(),
+        };
+        let details = [
+            (
+                "grant",
+                AuditDetail::Grant {
+                    authorization_id: Some(Uuid::new_v4()),
+                    subject: Subject::Group("ops team".into()),
+                    grants: Grants::parse(GrantKind::Capability, Some("dns.read")).unwrap(),
+                    resource: Some(resource),
+                },
+            ),
+            (
+                "grant",
+                AuditDetail::Grant {
+                    authorization_id: None,
+                    subject: Subject::ServiceAccount(Uuid::new_v4()),
+                    grants: Grants::AccountOwner,
+                    resource: None,
+                },
+            ),
+            (
+                "role",
+                AuditDetail::Role {
+                    role_assignment_id: Uuid::new_v4(),
+                    subject: Subject::User("u-1".into()),
+                    role: RoleKey::CredentialManager,
+                    resource,
+                },
+            ),
+            (
+                "grace",
+                AuditDetail::Grace {
+                    previous_token_public_id: "AbCdEf0123456789".into(),
+                    until: at,
+                },
+            ),
+            (
+                "retired",
+                AuditDetail::Retired {
+                    previous_token_public_id: "AbCdEf0123456789".into(),
+                },
+            ),
+            (
+                "replay",
+                AuditDetail::Replay {
+                    of: AuditAction::Rotate,
+                    token_public_id: "AbCdEf0123456789".into(),
+                },
+            ),
+            (
+                "leak",
+                AuditDetail::Leak {
+                    reporter: "github".into(),
+                    token_public_id: "AbCdEf0123456789".into(),
+                    source: Some("commit".into()),
+                    url: None,
+                    revoked: true,
+                },
+            ),
+        ];
+        for (kind, detail) in details {
+            let json = detail.to_json();
+            assert_eq!(json["kind"], kind);
+            let text = json.to_string();
+            let read: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(AuditDetail::from_json(&read), Some(detail), "{text}");
+        }
+        let owner = AuditDetail::Grant {
+            authorization_id: None,
+            subject: Subject::User("u-1".into()),
+            grants: Grants::AccountOwner,
+            resource: None,
+        };
+        let before_kinds = serde_json::json!({
+            "kind": "grant", "subject_type": "user", "subject_id": "u-1",
+            "capability": "account_owner",
+        });
+        assert_eq!(AuditDetail::from_json(&before_kinds), Some(owner));
+        let capability = serde_json::json!({
+            "kind": "grant", "subject_type": "user", "subject_id": "u-1",
+            "capability": "auth.manage",
+        });
+        assert!(matches!(
+            AuditDetail::from_json(&capability),
+            Some(AuditDetail::Grant {
+                grants: Grants::Capability(_),
+                ..
+            })
+        ));
+        for broken in [
+            serde_json::json!({}),
+            serde_json::json!({"kind": "mystery"}),
+            serde_json::json!({"kind": "retired"}),
+            serde_json::json!({"kind": "grace", "previous_token_public_id": "x", "until": "soon"}),
+            serde_json::json!({"kind": "replay", "of": "dance", "token_public_id": "x"}),
+            serde_json::json!({"kind": "leak", "reporter": "r", "token_public_id": "x"}),
+            serde_json::json!({"kind": "role", "role_assignment_id": "x"}),
+            serde_json::json!({"kind": "grant", "subject_type": "robot", "subject_id": "x"}),
+        ] {
+            assert_eq!(AuditDetail::from_json(&broken), None, "{broken}");
+        }
+    }
+}

@@ -362,4 +362,58 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(permission_warning(&path).unwrap().contains("chmod 600"));
     }
+
+    /// The keys derived for other purposes: a MAC under a named version and
+    /// an HKDF key from a version and a secret, each checked against an
+    /// independent computation (Python's hmac, and HKDF written out from RFC
+    /// 5869), none for an unknown version; versions newest first; and every
+    /// MAC computed counted, a refusal's burnt work included.
+    #[test]
+    fn derived_keys_versions_and_the_work_counted() {
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(
+            &path,
+            format!("v3 {}\nv5 {}\n", "07".repeat(32), "ab".repeat(32)),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let keyring = TokenKeyring::load(&path).unwrap();
+        assert_eq!(keyring.versions(), vec![5, 3]);
+        assert_eq!(
+            hex(&keyring.mac_under(3, b"webhook:abc").unwrap()),
+            "e8c184b772a45fcf9de665890ed5242653349b1e4948462f9a37986dcf9052a6"
+        );
+        assert_ne!(
+            keyring.mac_under(5, b"webhook:abc"),
+            keyring.mac_under(3, b"webhook:abc")
+        );
+        assert_eq!(keyring.mac_under(4, b"webhook:abc"), None);
+        assert_eq!(
+            hex(&keyring.derive(3, b"secret", b"purpose").unwrap()),
+            "823c1defa783b0a69fe7a93593f01f575ae166762072c2be313478d377574852"
+        );
+        assert_ne!(
+            keyring.derive(3, b"secret", b"other"),
+            keyring.derive(3, b"secret", b"purpose")
+        );
+        assert_eq!(keyring.derive(4, b"secret", b"purpose"), None);
+        let debug = format!("{keyring:?}");
+        assert!(
+            debug.contains("TokenKeyring") && debug.contains("[3, 5]"),
+            "{debug}"
+        );
+        assert!(!debug.contains("07070707"), "no key in the Debug output");
+
+        assert_eq!(keyring.computed(), 0);
+        let mac = keyring.mac("hbxsa_token");
+        assert!(keyring.verify("hbxsa_token", &mac));
+        keyring.burn_equivalent_work("hbxsa_other");
+        assert_eq!(
+            keyring.computed(),
+            3,
+            "a MAC, a verification, a refusal's work"
+        );
+    }
 }
