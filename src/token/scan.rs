@@ -205,5 +205,15 @@ mod tests {
         );
         assert_eq!(found[0].last4, &a[a.len() - 4..]);
         assert!(!format!("{found:?}").contains(&a[prefix.secret_range()]));
+        // What it does show: where, and the public parts.
+        let shown = format!("{:?}", found[0]);
+        for part in [
+            "line: 2",
+            "column: 14",
+            &found[0].public_id,
+            &found[0].last4,
+        ] {
+            assert!(shown.contains(part), "{shown} shows {part}");
+        }
     }
 }
