@@ -205,22 +205,6 @@ impl Authorizer {
         Ok(all)
     }
 
-    /// What `caller` may do in `account_id`, all sources counted.
-    pub async fn effective(
-        &self,
-        caller: &Caller,
-        account_id: Uuid,
-    ) -> Result<Effective, ServiceError> {
-        let holdings = self.holdings(caller).await?;
-        Ok(Effective::of(
-            account_id,
-            holdings
-                .iter()
-                .filter_map(|by_account| by_account.get(&account_id)),
-            &self.roles,
-        ))
-    }
-
     /// Checks that the caller may exercise `needed` on `account_id`.
     ///
     /// No standing in the account (including an account that does not exist)
