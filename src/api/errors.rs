@@ -31,6 +31,12 @@ pub enum ErrorCode {
     RoleAssignmentExists,
     /// 409: the grant is the last owner of the account that can act.
     LastOwner,
+    /// 409: the account already has an identity provider with this issuer.
+    IdentityProviderExists,
+    /// 409: federation rules still name the identity provider.
+    IdentityProviderInUse,
+    /// 422: a federation rule breaks one of the rails (the message names it).
+    FederationRuleUnsafe,
     /// 422: the idempotency key was used with a different request.
     IdempotencyKeyReused,
     /// 401: a leak report's signature is missing or does not verify.
@@ -48,7 +54,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::InvalidToken,
@@ -62,6 +68,9 @@ impl ErrorCode {
         ErrorCode::AuthorizationExists,
         ErrorCode::RoleAssignmentExists,
         ErrorCode::LastOwner,
+        ErrorCode::IdentityProviderExists,
+        ErrorCode::IdentityProviderInUse,
+        ErrorCode::FederationRuleUnsafe,
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::InvalidSignature,
         ErrorCode::RateLimited,
@@ -86,6 +95,9 @@ impl ErrorCode {
             ErrorCode::AuthorizationExists => "authorization_exists",
             ErrorCode::RoleAssignmentExists => "role_assignment_exists",
             ErrorCode::LastOwner => "last_owner",
+            ErrorCode::IdentityProviderExists => "identity_provider_exists",
+            ErrorCode::IdentityProviderInUse => "identity_provider_in_use",
+            ErrorCode::FederationRuleUnsafe => "federation_rule_unsafe",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::RateLimited => "rate_limited",
@@ -111,8 +123,8 @@ impl ErrorCode {
                 "the caller has standing in the account but lacks a capability the operation \
                  needs, would receive a token or give a grant holding capabilities it lacks, \
                  would change its own grants, or used a previous token (in its rotation's \
-                 grace period), which cannot issue or change credentials; the message says \
-                 which and the `Hbx-Required-Capabilities` header lists what is missing"
+                 grace period) or a federated token, which cannot issue or change \
+                 credentials; the message says which and the `Hbx-Required-Capabilities` header lists what is missing"
             }
             ErrorCode::NotFound => {
                 "the account or service account does not exist, or the caller has no standing \
@@ -141,6 +153,18 @@ impl ErrorCode {
             ErrorCode::LastOwner => {
                 "the grant is the last owner of the account that can act: grant ownership to \
                  someone else first"
+            }
+            ErrorCode::IdentityProviderExists => {
+                "the account already has an identity provider with this issuer: use it, or \
+                 delete it first"
+            }
+            ErrorCode::IdentityProviderInUse => {
+                "federation rules still name the identity provider: delete them first"
+            }
+            ErrorCode::FederationRuleUnsafe => {
+                "the federation rule breaks a rail that keeps strangers out (an owner pin, \
+                 `glob` only on branch-like claims and never matching everything): the \
+                 message names the rail and what to change"
             }
             ErrorCode::IdempotencyKeyReused => {
                 "the `Idempotency-Key` was already used with a different request: use a new \
@@ -177,8 +201,12 @@ impl ErrorCode {
             | ErrorCode::TokenSuperseded
             | ErrorCode::AuthorizationExists
             | ErrorCode::RoleAssignmentExists
-            | ErrorCode::LastOwner => ErrorStatusCode::CONFLICT,
-            ErrorCode::IdempotencyKeyReused => ErrorStatusCode::UNPROCESSABLE_ENTITY,
+            | ErrorCode::LastOwner
+            | ErrorCode::IdentityProviderExists
+            | ErrorCode::IdentityProviderInUse => ErrorStatusCode::CONFLICT,
+            ErrorCode::IdempotencyKeyReused | ErrorCode::FederationRuleUnsafe => {
+                ErrorStatusCode::UNPROCESSABLE_ENTITY
+            }
             ErrorCode::RequestTimeout => ErrorStatusCode::REQUEST_TIMEOUT,
             ErrorCode::PayloadTooLarge => ErrorStatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unavailable => ErrorStatusCode::SERVICE_UNAVAILABLE,

@@ -29,6 +29,6 @@ pub mod service_account;
 
 pub use authenticator::{Authentication, Authenticator};
 pub use bearer::{BearerError, bearer_credential};
-pub use principal::{AuthError, CredentialFacts, Principal, Refusal, Verified};
+pub use principal::{AuthError, CredentialFacts, FederatedFacts, Principal, Refusal, Verified};
 pub use scheme::{AuthnScheme, SchemeResult};
 pub use service_account::ServiceAccountAuthenticator;

@@ -2,11 +2,13 @@
 //! authentication scheme answers with ([`Principal`], [`Verified`],
 //! [`CredentialFacts`], [`AuthError`] and its [`Refusal`] reasons).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::published::KeysUnavailable;
-use crate::domain::{Subject, TokenGeneration};
+use crate::domain::{FederatedToken, Subject, TokenGeneration};
 use crate::store::StoreError;
 
 /// An authenticated caller.
@@ -75,6 +77,9 @@ pub enum CredentialFacts {
         /// `expires_at`, or for a previous token the end of its grace period.
         expires_at: Option<DateTime<Utc>>,
     },
+    /// A short-lived token a federation exchange minted (boxed: it carries
+    /// its provenance).
+    FederatedToken(Arc<FederatedFacts>),
     /// An OAuth access token, as its claims describe it.
     AccessToken {
         issued_at: Option<DateTime<Utc>>,
@@ -82,6 +87,13 @@ pub enum CredentialFacts {
         /// The groups its groups claim lists (`--oauth-groups-claim`).
         groups: Vec<String>,
     },
+}
+
+/// A verified federated token: the service account's name and the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedFacts {
+    pub name: String,
+    pub token: FederatedToken,
 }
 
 impl CredentialFacts {
@@ -114,15 +126,25 @@ impl CredentialFacts {
     pub fn into_groups(self) -> Vec<String> {
         match self {
             CredentialFacts::AccessToken { groups, .. } => groups,
-            CredentialFacts::ServiceAccountToken { .. } => vec![],
+            _ => vec![],
         }
     }
 
-    /// The public id of a service-account token (none for an access token).
+    /// The public id of a service-account token, federated or not (none for
+    /// an access token).
     pub fn token_public_id(&self) -> Option<&str> {
         match self {
             CredentialFacts::ServiceAccountToken { public_id, .. } => Some(public_id),
+            CredentialFacts::FederatedToken(facts) => Some(&facts.token.token.public_id),
             CredentialFacts::AccessToken { .. } => None,
+        }
+    }
+
+    /// The federated token, when the credential is one.
+    pub fn federated(&self) -> Option<&Arc<FederatedFacts>> {
+        match self {
+            CredentialFacts::FederatedToken(facts) => Some(facts),
+            _ => None,
         }
     }
 
@@ -131,13 +153,14 @@ impl CredentialFacts {
     pub fn groups(&self) -> &[String] {
         match self {
             CredentialFacts::AccessToken { groups, .. } => groups,
-            CredentialFacts::ServiceAccountToken { .. } => &[],
+            _ => &[],
         }
     }
 
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         match self {
             CredentialFacts::ServiceAccountToken { expires_at, .. } => *expires_at,
+            CredentialFacts::FederatedToken(facts) => Some(facts.token.expires_at),
             CredentialFacts::AccessToken { expires_at, .. } => Some(*expires_at),
         }
     }
@@ -145,6 +168,7 @@ impl CredentialFacts {
     pub fn issued_at(&self) -> Option<DateTime<Utc>> {
         match self {
             CredentialFacts::ServiceAccountToken { issued_at, .. } => Some(*issued_at),
+            CredentialFacts::FederatedToken(facts) => Some(facts.token.token.issued_at),
             CredentialFacts::AccessToken { issued_at, .. } => *issued_at,
         }
     }
@@ -166,6 +190,8 @@ pub enum Refusal {
     Revoked,
     Expired,
     PreviousPastGrace,
+    /// The service account's own token was turned off (federation only).
+    StaticTokenDisabled,
     UnknownClient,
     RevokedClient,
     JwtMalformed,
@@ -202,6 +228,7 @@ impl Refusal {
             Refusal::Revoked => "revoked",
             Refusal::Expired => "expired",
             Refusal::PreviousPastGrace => "previous token past its grace period",
+            Refusal::StaticTokenDisabled => "the service account's own token is turned off",
             Refusal::UnknownClient => "unknown client",
             Refusal::RevokedClient => "revoked client",
             Refusal::JwtMalformed => "malformed JWT or unsupported algorithm",

@@ -5,10 +5,12 @@
 use std::sync::Arc;
 
 use super::last_use::LastUseRecorder;
-use super::principal::{AuthError, CredentialFacts, Principal, Refusal, Verified};
+use chrono::{DateTime, Utc};
+
+use super::principal::{AuthError, CredentialFacts, FederatedFacts, Principal, Refusal, Verified};
 use super::scheme::{AuthnScheme, SchemeResult};
 use crate::clock::Clock;
-use crate::domain::TokenGeneration;
+use crate::domain::{FederatedToken, TokenGeneration};
 use crate::store::{StoredServiceAccount, TokenLookup};
 use crate::token::keyring::TokenKeyring;
 use crate::token::{self, ParsedToken, TokenFormatError, TokenPrefix};
@@ -69,13 +71,6 @@ impl ServiceAccountAuthenticator {
             TokenMismatch::WrongSecret => Refusal::WrongSecret,
         })?;
         let service_account = stored.service_account;
-        let token = match generation {
-            TokenGeneration::Current => &service_account.token,
-            TokenGeneration::Previous => {
-                let previous = service_account.previous_token.as_ref();
-                &previous.ok_or(Refusal::UnknownPublicId)?.token
-            }
-        };
         if service_account.revoked_at.is_some() {
             return Err(Refusal::Revoked.into());
         }
@@ -83,14 +78,28 @@ impl ServiceAccountAuthenticator {
         if service_account.is_expired_at(now) {
             return Err(Refusal::Expired.into());
         }
+        let token = match generation {
+            TokenGeneration::Current => &service_account.token,
+            TokenGeneration::Previous => {
+                let previous = service_account.previous_token.as_ref();
+                &previous.ok_or(Refusal::UnknownPublicId)?.token
+            }
+            TokenGeneration::Federated => {
+                let (federated, _) = stored.federated.ok_or(Refusal::UnknownPublicId)?;
+                return federated_verdict(federated, service_account.name, now);
+            }
+        };
+        if service_account.static_token_disabled_at.is_some() {
+            return Err(Refusal::StaticTokenDisabled.into());
+        }
         let (expires_at, last_used_at) = match generation {
-            TokenGeneration::Current => (service_account.expires_at, service_account.last_used_at),
             TokenGeneration::Previous => {
                 let previous = service_account
                     .live_previous_token(now)
                     .ok_or(Refusal::PreviousPastGrace)?;
                 (Some(previous.expires_at), previous.last_used_at)
             }
+            _ => (service_account.expires_at, service_account.last_used_at),
         };
         if let Some(last_use) = &self.last_use {
             last_use.note(service_account.id, generation, token, last_used_at);
@@ -109,6 +118,31 @@ impl ServiceAccountAuthenticator {
             },
         })
     }
+}
+
+/// The verdict on a federated token whose MAC matched, and whose service
+/// account is live: refused once revoked or past its own expiry.
+fn federated_verdict(
+    federated: FederatedToken,
+    name: String,
+    now: DateTime<Utc>,
+) -> Result<Verified, AuthError> {
+    if federated.revoked_at.is_some() {
+        return Err(Refusal::Revoked.into());
+    }
+    if now >= federated.expires_at {
+        return Err(Refusal::Expired.into());
+    }
+    Ok(Verified {
+        principal: Principal::ServiceAccount {
+            service_account_id: federated.service_account_id,
+            account_id: federated.account_id,
+        },
+        credential: CredentialFacts::FederatedToken(Arc::new(FederatedFacts {
+            name,
+            token: federated,
+        })),
+    })
 }
 
 #[async_trait::async_trait]
@@ -145,7 +179,13 @@ pub fn token_of(
     parsed: &ParsedToken<'_>,
 ) -> Result<TokenGeneration, TokenMismatch> {
     let service_account = &stored.service_account;
-    let used = if service_account.token.public_id == parsed.public_id() {
+    let federated = stored
+        .federated
+        .as_ref()
+        .filter(|(token, _)| token.token.public_id == parsed.public_id());
+    let used = if let Some((_, mac)) = federated {
+        Some((TokenGeneration::Federated, mac))
+    } else if service_account.token.public_id == parsed.public_id() {
         Some((TokenGeneration::Current, &stored.mac))
     } else {
         match (&service_account.previous_token, &stored.previous_mac) {

@@ -128,6 +128,20 @@ impl Effective {
         }
     }
 
+    /// What a token limited to `ceiling` (a federated token's capabilities)
+    /// may exercise of this: those of its keys held here, ownership's
+    /// included, and never ownership itself.
+    pub fn within(mut self, ceiling: &[CapabilityKey]) -> Self {
+        if self.owner {
+            self.capabilities.extend(ceiling.iter().cloned());
+            self.owner = false;
+        }
+        self.capabilities.retain(|key| ceiling.contains(key));
+        self.scoped
+            .retain(|scoped| ceiling.contains(&scoped.capability_key));
+        self
+    }
+
     /// Whether `key` is held on `resource` (account-wide: `None`): what a
     /// caller must hold to grant it there.
     pub fn holds(&self, key: &CapabilityKey, resource: Option<Resource>) -> bool {

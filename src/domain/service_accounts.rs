@@ -5,6 +5,9 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::accounts::CapabilityKey;
+use super::federation_rules::Provenance;
+
 /// The non-secret facts about a service account's current token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFacts {
@@ -21,6 +24,8 @@ pub struct TokenFacts {
 pub enum TokenGeneration {
     Current,
     Previous,
+    /// A short-lived token minted by a federation exchange.
+    Federated,
 }
 
 impl TokenGeneration {
@@ -28,6 +33,7 @@ impl TokenGeneration {
         match self {
             TokenGeneration::Current => "current",
             TokenGeneration::Previous => "previous",
+            TokenGeneration::Federated => "federated",
         }
     }
 }
@@ -42,6 +48,21 @@ pub struct PreviousToken {
     pub expires_at: DateTime<Utc>,
     /// Its last successful use, recorded like the current token's.
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A short-lived token a federation exchange minted for a service account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedToken {
+    pub token: TokenFacts,
+    pub account_id: Uuid,
+    pub service_account_id: Uuid,
+    /// The most it may exercise (the rule's capabilities, narrowed by the
+    /// exchange's `scope`).
+    pub capabilities: Vec<CapabilityKey>,
+    pub provenance: Provenance,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_reason: Option<RevocationReason>,
 }
 
 /// Why a service account was revoked.
@@ -94,6 +115,9 @@ pub struct ServiceAccount {
     /// The previous token as stored; it works only while
     /// [`ServiceAccount::live_previous_token`] says so.
     pub previous_token: Option<PreviousToken>,
+    /// When its own token (current and previous) was turned off, leaving
+    /// only federated tokens; a rotation turns a new one on.
+    pub static_token_disabled_at: Option<DateTime<Utc>>,
 }
 
 impl ServiceAccount {
@@ -167,6 +191,7 @@ mod tests {
                 expires_at: now + grace,
                 last_used_at: None,
             }),
+            static_token_disabled_at: None,
         }
     }
 

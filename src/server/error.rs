@@ -113,6 +113,21 @@ pub fn service_error(error: ServiceError) -> HttpError {
             ),
             &[Capability::AuthManage.as_str()],
         ),
+        ServiceError::FederatedToken { operation } => forbidden(
+            format!(
+                "this request was made with a federated token (minted by a token exchange), \
+                 which cannot {operation}: use the service account's own token, or a user's"
+            ),
+            &[Capability::AuthManage.as_str()],
+        ),
+        ServiceError::IdentityProviderExists => ErrorCode::IdentityProviderExists.with_message(
+            "the account already has an identity provider with this issuer: nothing was \
+             changed; use the existing one (GET .../auth/identity-providers)",
+        ),
+        ServiceError::IdentityProviderInUse => ErrorCode::IdentityProviderInUse
+            .with_message("federation rules still name this identity provider: delete them first"),
+        ServiceError::RailBroken(broken) => ErrorCode::FederationRuleUnsafe
+            .with_message(format!("rail `{}`: {}", broken.rail, broken.message)),
         ServiceError::AuthorizationExists => ErrorCode::AuthorizationExists.with_message(
             "the subject already holds this grant (a live authorization of the same kind, \
              capability and resource): nothing was changed",

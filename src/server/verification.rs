@@ -98,6 +98,10 @@ fn whoami_of(identity: Identity) -> Whoami {
         CredentialFacts::ServiceAccountToken {
             public_id, name, ..
         } => (Some(name.clone()), Some(public_id.clone())),
+        CredentialFacts::FederatedToken(facts) => (
+            Some(facts.name.clone()),
+            Some(facts.token.token.public_id.clone()),
+        ),
         CredentialFacts::AccessToken { .. } => (None, None),
     };
     let token_generation = generation(&verified.credential);
@@ -121,7 +125,9 @@ fn active(identity: Identity) -> IntrospectionResponse {
     IntrospectionResponse {
         active: true,
         token_type: Some(match verified.credential {
-            CredentialFacts::ServiceAccountToken { .. } => IntrospectedTokenType::ServiceAccount,
+            CredentialFacts::ServiceAccountToken { .. } | CredentialFacts::FederatedToken(_) => {
+                IntrospectedTokenType::ServiceAccount
+            }
             CredentialFacts::AccessToken { .. } => IntrospectedTokenType::AccessToken,
         }),
         sub: user_id.or(service_account_id),
@@ -136,14 +142,16 @@ fn active(identity: Identity) -> IntrospectionResponse {
     }
 }
 
-/// Which of its service account's tokens a credential is (none for a user's).
+/// Which of its service account's own tokens a credential is (none for a
+/// user's, and none for a federated token, which is none of them).
 fn generation(credential: &CredentialFacts) -> Option<verification::TokenGeneration> {
     match credential {
-        CredentialFacts::ServiceAccountToken { generation, .. } => Some(match generation {
-            TokenGeneration::Current => verification::TokenGeneration::Current,
-            TokenGeneration::Previous => verification::TokenGeneration::Previous,
-        }),
-        CredentialFacts::AccessToken { .. } => None,
+        CredentialFacts::ServiceAccountToken { generation, .. } => match generation {
+            TokenGeneration::Current => Some(verification::TokenGeneration::Current),
+            TokenGeneration::Previous => Some(verification::TokenGeneration::Previous),
+            TokenGeneration::Federated => None,
+        },
+        CredentialFacts::FederatedToken(_) | CredentialFacts::AccessToken { .. } => None,
     }
 }
 

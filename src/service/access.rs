@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::ServiceError;
-use crate::auth::{Principal, Verified};
+use crate::auth::{FederatedFacts, Principal, Verified};
 use crate::domain::{
     Actor, AuditAction, AuditEvent, Capability, Effective, HoldingsByAccount, Origin, RoleTable,
     Subject,
@@ -29,6 +29,9 @@ pub struct Caller {
     /// Where the request came from, and the token it used, as the audit
     /// log records them.
     pub origin: Origin,
+    /// The federated token the request was made with, if it was: it limits
+    /// what the service account may do to its capabilities.
+    pub federated: Option<Arc<FederatedFacts>>,
 }
 
 impl Caller {
@@ -37,7 +40,9 @@ impl Caller {
     pub fn from_verified(verified: Verified, origin: Origin) -> Self {
         let previous_token = verified.credential.is_previous_token();
         let actor_token_public_id = verified.credential.token_public_id().map(str::to_owned);
+        let federated = verified.credential.federated().cloned();
         Self {
+            federated,
             origin: Origin {
                 actor_token_public_id,
                 ..origin
@@ -64,6 +69,15 @@ impl Caller {
         match subject {
             Subject::Group(group) => self.groups.contains(group),
             other => *other == self.principal.subject(),
+        }
+    }
+
+    /// What the caller may exercise of `effective`: all of it, or for a
+    /// federated token only its capabilities.
+    pub fn limit(&self, effective: Effective) -> Effective {
+        match &self.federated {
+            Some(facts) => effective.within(&facts.token.capabilities),
+            None => effective,
         }
     }
 
@@ -127,13 +141,13 @@ impl AccountAccess {
     /// included.
     pub fn effective(&self) -> &Effective {
         self.effective.get_or_init(|| {
-            Effective::of(
+            self.caller.limit(Effective::of(
                 self.account_id,
                 self.holdings
                     .iter()
                     .filter_map(|by_account| by_account.get(&self.account_id)),
                 &self.roles,
-            )
+            ))
         })
     }
 
@@ -147,6 +161,19 @@ impl AccountAccess {
     ) -> Result<(), ServiceError> {
         if self.caller.previous_token {
             return Err(ServiceError::PreviousToken { operation });
+        }
+        Ok(())
+    }
+
+    /// Refuses `operation` to a caller using a federated token: it may
+    /// never rotate or retire a token, turn one off, or make federation
+    /// rules (a leaked CI token must not turn into a lasting credential).
+    pub(super) fn require_own_credential(
+        &self,
+        operation: &'static str,
+    ) -> Result<(), ServiceError> {
+        if self.caller.federated.is_some() {
+            return Err(ServiceError::FederatedToken { operation });
         }
         Ok(())
     }
@@ -226,13 +253,13 @@ impl Authorizer {
             return Err(ServiceError::NotFound);
         }
         let holdings = self.holdings(&caller).await?;
-        let effective = Effective::account_wide(
+        let effective = caller.limit(Effective::account_wide(
             account_id,
             holdings
                 .iter()
                 .filter_map(|by_account| by_account.get(&account_id)),
             &self.roles,
-        );
+        ));
         if !effective.standing && matches!(caller.principal, Principal::User { .. }) {
             return Err(ServiceError::NotFound);
         }
@@ -295,6 +322,7 @@ mod tests {
             groups: groups.iter().map(|g| g.to_string()).collect(),
             previous_token: false,
             origin: Default::default(),
+            federated: None,
         }
     }
 
@@ -392,6 +420,7 @@ mod tests {
                 request_id: Some("r-1".into()),
                 ..Default::default()
             },
+            federated: None,
         };
         let at_home = authorizer
             .authorize(caller(), home, Capability::AuthManage)
@@ -438,6 +467,7 @@ mod tests {
             groups: vec![],
             previous_token: false,
             origin: Default::default(),
+            federated: None,
         };
         let access = AccountAccess::for_tests(
             caller,

@@ -32,6 +32,20 @@ pub enum ServiceError {
     /// A live copy of the role assignment exists.
     #[error("the subject already has this role on this resource")]
     RoleAssignmentExists,
+    /// The account has an identity provider with the same issuer.
+    #[error("the account already has an identity provider with this issuer")]
+    IdentityProviderExists,
+    /// Federation rules still name the identity provider.
+    #[error("federation rules still name this identity provider")]
+    IdentityProviderInUse,
+    /// A federation rule would let strangers in: `rail` names the rule of
+    /// [`crate::domain::federation_rules::check_rails`] it breaks.
+    #[error(transparent)]
+    RailBroken(#[from] crate::domain::RailBroken),
+    /// A federated token may not do this (rotate or retire a token, turn it
+    /// off, or make federation rules).
+    #[error("a federated token cannot {operation}")]
+    FederatedToken { operation: &'static str },
     /// Revoking it would leave the account without an owner that can act.
     #[error("the grant is the account's last owner")]
     LastOwner,
@@ -100,7 +114,15 @@ impl From<StoreError> for ServiceError {
             StoreError::AuthorizationExists => ServiceError::AuthorizationExists,
             StoreError::RoleAssignmentExists => ServiceError::RoleAssignmentExists,
             StoreError::LastOwner => ServiceError::LastOwner,
+            StoreError::IdentityProviderExists => ServiceError::IdentityProviderExists,
+            StoreError::IdentityProviderInUse => ServiceError::IdentityProviderInUse,
+            StoreError::IdentityProviderNotFound => ServiceError::Invalid(ValidationError::new(
+                "identity_provider_id",
+                "names no identity provider of this account: register it first \
+                 (POST .../auth/identity-providers)",
+            )),
             StoreError::NameConflict
+            | StoreError::JtiReplayed
             | StoreError::CursorNotFound
             | StoreError::WouldEscalate { .. }
             | StoreError::Internal(_) => ServiceError::Internal(Box::new(error)),

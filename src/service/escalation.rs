@@ -226,6 +226,7 @@ mod tests {
                 groups: groups.iter().map(|g| g.to_string()).collect(),
                 previous_token: previous,
                 origin: Default::default(),
+                federated: None,
             };
             AccountAccess::for_tests(
                 caller,

@@ -57,12 +57,14 @@ impl TokenMinter {
             revoked_reason: None,
             token: facts,
             previous_token: None,
+            static_token_disabled_at: None,
         };
         (
             StoredServiceAccount {
                 service_account,
                 mac,
                 previous_mac: None,
+                federated: None,
             },
             token,
         )

@@ -199,6 +199,7 @@ impl ServiceAccounts {
         seal: Option<SealIssued>,
     ) -> Result<IssuedServiceAccount, ServiceError> {
         access.require_current_token("rotate a service account's token")?;
+        access.require_own_credential("rotate a service account's token")?;
         let grace = self.parse_grace(request.grace_period_seconds)?;
         let guard = Self::escalation_guard(access, id);
         let now = self.clock.now();
@@ -329,6 +330,7 @@ impl ServiceAccounts {
         id: Uuid,
     ) -> Result<ServiceAccount, ServiceError> {
         access.require_current_token("retire a previous token")?;
+        access.require_own_credential("retire a previous token")?;
         let now = self.clock.now();
         let event = access.audit(id, AuditAction::RetirePreviousToken, now);
         let (service_account, _retired) = self

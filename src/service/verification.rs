@@ -61,11 +61,11 @@ impl Identities {
         let grants = accounts
             .into_iter()
             .map(|account_id| {
-                let effective = Effective::of(
+                let effective = caller.limit(Effective::of(
                     account_id,
                     holdings.iter().filter_map(|h| h.get(&account_id)),
                     &self.roles,
-                );
+                ));
                 AccountGrants {
                     account_id,
                     capabilities: effective

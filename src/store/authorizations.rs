@@ -202,6 +202,17 @@ pub(super) fn change_of(account_id: Uuid, subject: &Subject) -> CredentialChange
     }
 }
 
+/// [`StoreError::AccountNotFound`] unless `account_id` exists.
+pub(super) async fn check_account<D: Backend>(
+    connection: &mut D::Connection,
+    account_id: Uuid,
+) -> Result<(), StoreError> {
+    match fetch_optional(connection, query::<D>(ACCOUNT_EXISTS).arg(account_id)).await? {
+        Some(_) => Ok(()),
+        None => Err(StoreError::AccountNotFound),
+    }
+}
+
 /// Checks, in the transaction on `connection`, that `account_id` exists and
 /// that a service account subject is a live one of that account (locked: a
 /// rotation of it checks its grants after this change commits, or commits
@@ -211,12 +222,7 @@ pub(super) async fn check_subject<D: Backend>(
     account_id: Uuid,
     subject: &Subject,
 ) -> Result<(), StoreError> {
-    if fetch_optional(connection, query::<D>(ACCOUNT_EXISTS).arg(account_id))
-        .await?
-        .is_none()
-    {
-        return Err(StoreError::AccountNotFound);
-    }
+    check_account::<D>(connection, account_id).await?;
     if let Subject::ServiceAccount(id) = subject {
         let member = query::<D>(LOCK_SERVICE_ACCOUNT).arg(*id).arg(account_id);
         if fetch_optional(connection, member).await?.is_none()

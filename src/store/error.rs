@@ -21,6 +21,18 @@ pub enum StoreError {
     /// A live copy of the role assignment exists.
     #[error("a live assignment of the same role to the same subject on the same resource exists")]
     RoleAssignmentExists,
+    /// The account has an identity provider with the same issuer.
+    #[error("the account already has an identity provider with this issuer")]
+    IdentityProviderExists,
+    /// The account has no identity provider of that id.
+    #[error("the identity provider does not exist in this account")]
+    IdentityProviderNotFound,
+    /// Federation rules still name the identity provider.
+    #[error("federation rules still name this identity provider")]
+    IdentityProviderInUse,
+    /// The presented token's `jti` was exchanged before.
+    #[error("the presented token was exchanged before")]
+    JtiReplayed,
     /// A rotation would hand the caller a token holding capabilities it does
     /// not hold itself.
     #[error("the service account holds capabilities the caller lacks: {missing:?}")]

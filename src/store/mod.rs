@@ -1,7 +1,9 @@
 //! Durable state, one resource per module: [`accounts`], [`service_accounts`]
 //! (and their tokens), [`authorizations`] and [`role_assignments`] (read
 //! together as a subject's [`holdings`]), [`idempotency`] records,
-//! [`introspection_clients`], [`audit_events`], and the store's [`health`].
+//! [`introspection_clients`], [`audit_events`], federation's
+//! [`identity_providers`], [`federation_rules`] and [`federated_tokens`], and
+//! the store's [`health`].
 //! Each module holds its resource's rows, SQL and a narrow trait, implemented
 //! once for every SQL database by [`SqlStore`] ([`sql_store`]); a database
 //! module ([`sqlite`], [`postgres`]) holds only what really differs, and
@@ -24,9 +26,12 @@ pub mod breaker;
 pub mod changes;
 pub mod columns;
 pub mod error;
+pub mod federated_tokens;
+pub mod federation_rules;
 pub mod health;
 pub mod holdings;
 pub mod idempotency;
+pub mod identity_providers;
 pub mod introspection_clients;
 mod keyset;
 pub mod postgres;
@@ -41,12 +46,15 @@ pub use audit_events::{AuditEventStore, AuditFilter};
 pub use authorizations::{AuthorizationFilter, AuthorizationStore};
 pub use changes::{ChangeHub, CredentialChange, CredentialChanges};
 pub use error::{BoxError, StoreError};
+pub use federated_tokens::{FederatedTokenStore, UsedJti};
+pub use federation_rules::FederationRuleStore;
 pub use health::{PoolStats, StoreHealth, StoreStats};
 pub use holdings::GrantLookup;
 pub use idempotency::{
     Claimed, Complete, IdempotencyClaim, IdempotencyKeyMac, IdempotencyStore, IdempotentCompletion,
     SealedResponse,
 };
+pub use identity_providers::IdentityProviderStore;
 pub use introspection_clients::{
     ClientLookup, IntrospectionClientStore, StoredIntrospectionClient,
 };
@@ -78,6 +86,9 @@ pub trait Store:
     + IdempotencyStore
     + IntrospectionClientStore
     + AuditEventStore
+    + IdentityProviderStore
+    + FederationRuleStore
+    + FederatedTokenStore
     + StoreHealth
     + CredentialChanges
     + CredentialLookup
@@ -94,6 +105,12 @@ impl<T> Store for T where
         + IdempotencyStore
         + IntrospectionClientStore
         + AuditEventStore
+        + IdentityProviderStore
+        + FederationRuleStore
+        + FederatedTokenStore
+        + IdentityProviderStore
+        + FederationRuleStore
+        + FederatedTokenStore
         + StoreHealth
         + CredentialChanges
         + CredentialLookup

@@ -9,7 +9,6 @@ use uuid::Uuid;
 use super::row::{ServiceAccountRow, StoredServiceAccount};
 use super::sql;
 use crate::domain::{AuditEvent, RevocationReason, ServiceAccount};
-use crate::store::audit_events;
 use crate::store::backend::{Arg, Backend, SqlQuery};
 use crate::store::changes::CredentialChange;
 use crate::store::columns::Timestamp;
@@ -17,6 +16,7 @@ use crate::store::error::StoreError;
 use crate::store::idempotency::{self, Complete};
 use crate::store::keyset;
 use crate::store::sql_store::{SqlStore, decode, execute, fetch_all, fetch_optional, query};
+use crate::store::{audit_events, federated_tokens};
 
 /// One page of an account's service accounts, in `(created_at, id)` order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +205,16 @@ impl<D: Backend> ServiceAccountStore for SqlStore<D> {
                 Some(row) => {
                     audit_events::insert::<D>(tx, event).await?;
                     let revoked = decode::<D, ServiceAccountRow>(&row)?.into_service_account()?;
-                    let changes = token_changes(&revoked);
+                    let mut changes = token_changes(&revoked);
+                    changes.extend(
+                        federated_tokens::revoke_all_of::<D>(
+                            tx,
+                            id,
+                            revocation.at,
+                            revocation.reason,
+                        )
+                        .await?,
+                    );
                     Ok((Some(revoked), changes))
                 }
                 // Revoked already (or not there): the row as it stands, read

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use crate::domain::{PreviousToken, RevocationReason, ServiceAccount, TokenFacts};
+use crate::domain::{FederatedToken, PreviousToken, RevocationReason, ServiceAccount, TokenFacts};
 use crate::store::backend::{Arg, Backend, Columns, FromColumns, SqlQuery};
 use crate::store::columns::{Timestamp, corrupt, read_key_version, stored_key_version};
 use crate::store::error::StoreError;
@@ -18,6 +18,9 @@ pub struct StoredServiceAccount {
     pub mac: TokenMac,
     /// The MAC of `service_account.previous_token`, when there is one.
     pub previous_mac: Option<TokenMac>,
+    /// The federated token a lookup by its public id found, with its MAC
+    /// (none when the lookup was for one of the service account's own).
+    pub federated: Option<(FederatedToken, TokenMac)>,
 }
 
 /// The `service_accounts` table: a service account and the MAC of its token.
@@ -49,6 +52,7 @@ pub struct ServiceAccountRow {
     pub previous_token_last_used_at: Option<Timestamp>,
     pub previous_token_mac: Option<Vec<u8>>,
     pub previous_token_key_version: Option<i32>,
+    pub static_token_disabled_at: Option<Timestamp>,
 }
 
 impl FromColumns for ServiceAccountRow {
@@ -79,6 +83,7 @@ impl FromColumns for ServiceAccountRow {
             previous_token_last_used_at: columns.get("previous_token_last_used_at")?,
             previous_token_mac: columns.get("previous_token_mac")?,
             previous_token_key_version: columns.get("previous_token_key_version")?,
+            static_token_disabled_at: columns.get("static_token_disabled_at")?,
         })
     }
 }
@@ -114,6 +119,7 @@ impl ServiceAccountRow {
             previous_token_last_used_at: None,
             previous_token_mac: None,
             previous_token_key_version: None,
+            static_token_disabled_at: sa.static_token_disabled_at.map(Timestamp),
         })
     }
 
@@ -215,12 +221,14 @@ impl ServiceAccountRow {
                     issued_at: self.token_issued_at.0,
                 },
                 previous_token,
+                static_token_disabled_at: self.static_token_disabled_at.map(|t| t.0),
             },
             mac: TokenMac {
                 key_version,
                 digest: self.token_mac,
             },
             previous_mac,
+            federated: None,
         })
     }
 

@@ -14,13 +14,13 @@ use super::replay::{Replay, ReplayVerdict};
 use super::row::{PublicIdRow, ServiceAccountRow, StoredServiceAccount};
 use super::sql;
 use crate::domain::{AuditDetail, AuditEvent, ServiceAccount, TokenFacts, TokenGeneration};
-use crate::store::audit_events;
 use crate::store::backend::{Arg, Backend, SqlQuery};
 use crate::store::changes::CredentialChange;
 use crate::store::columns::{Timestamp, stored_key_version};
 use crate::store::error::StoreError;
 use crate::store::idempotency::{self, Complete};
 use crate::store::sql_store::{SqlStore, decode, execute, fetch_optional, query};
+use crate::store::{audit_events, federated_tokens};
 use crate::token::keyring::TokenMac;
 
 /// A new token for an existing service account.
@@ -134,6 +134,17 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Confirms that an idempotent replay may hand its recorded token out
     /// again, and audits it (see [`super::replay`]).
     async fn confirm_replay(&self, replay: &Replay<'_>) -> Result<ReplayVerdict, StoreError>;
+
+    /// Turns service account `id`'s own token (and a previous one) off at
+    /// `at` and records `event`, unless revoked or off already (`false`,
+    /// nothing recorded). `None`: not found.
+    async fn disable_static_token(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        at: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<Option<(ServiceAccount, bool)>, StoreError>;
 }
 
 /// Ends the previous token's grace at `at`, if it is in one; a row only then.
@@ -160,10 +171,11 @@ impl<D: Backend> TokenLookup for SqlStore<D> {
     ) -> Result<Option<StoredServiceAccount>, StoreError> {
         self.reading(async |connection| {
             let select = query::<D>(sql::SELECT_BY_PUBLIC_ID).arg(public_id);
-            fetch_optional(connection, select)
-                .await?
-                .map(|row| decode::<D, ServiceAccountRow>(&row)?.into_stored())
-                .transpose()
+            match fetch_optional(connection, select).await? {
+                Some(row) => Ok(Some(decode::<D, ServiceAccountRow>(&row)?.into_stored()?)),
+                // Not a service account's own: a federated token, or nothing.
+                None => federated_tokens::find::<D>(connection, public_id).await,
+            }
         })
         .await
     }
@@ -177,6 +189,9 @@ impl<D: Backend> LastUseLog for SqlStore<D> {
                 let sql = match last_use.generation {
                     TokenGeneration::Current => sql::RECORD_LAST_USE,
                     TokenGeneration::Previous => sql::RECORD_PREVIOUS_LAST_USE,
+                    // A federated token's uses are not recorded: it lives
+                    // minutes, and its exchange is in the audit log.
+                    TokenGeneration::Federated => continue,
                 };
                 let update = query::<D>(sql)
                     .arg(last_use.service_account_id)
@@ -291,6 +306,39 @@ impl<D: Backend> TokenStore for SqlStore<D> {
         .await
     }
 
+    async fn disable_static_token(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        at: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<Option<(ServiceAccount, bool)>, StoreError> {
+        self.write_changing(async |tx| {
+            let Some(before) = lock::<D>(tx, account_id, id).await? else {
+                return Ok((None, vec![]));
+            };
+            let disable = query::<D>(sql::DISABLE_STATIC_TOKEN)
+                .arg(id)
+                .arg(account_id)
+                .arg(Timestamp(at));
+            match fetch_optional(tx, disable).await? {
+                Some(row) => {
+                    audit_events::insert::<D>(tx, event).await?;
+                    let changed = decode::<D, ServiceAccountRow>(&row)?.into_service_account()?;
+                    Ok((Some((changed, true)), held_tokens(before)))
+                }
+                None => {
+                    let found = select::<D>(tx, account_id, id).await?;
+                    Ok((
+                        found.map(|service_account| (service_account, false)),
+                        vec![],
+                    ))
+                }
+            }
+        })
+        .await
+    }
+
     async fn record_leak(
         &self,
         account_id: Uuid,
@@ -330,7 +378,13 @@ impl<D: Backend> TokenStore for SqlStore<D> {
                 *revoked = put_out;
             }
             audit_events::insert::<D>(tx, &event).await?;
-            let changes = if put_out { held_tokens(before) } else { vec![] };
+            let mut changes = if put_out { held_tokens(before) } else { vec![] };
+            if let (true, LeakResponse::Revoke(revocation)) = (put_out, response) {
+                changes.extend(
+                    federated_tokens::revoke_all_of::<D>(tx, id, revocation.at, revocation.reason)
+                        .await?,
+                );
+            }
             Ok((Some((service_account, put_out)), changes))
         })
         .await

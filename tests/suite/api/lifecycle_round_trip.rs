@@ -359,6 +359,7 @@ async fn five_thousand_service_accounts_page_exactly_once_in_order(backend: Back
         groups: vec![],
         previous_token: false,
         origin: Default::default(),
+        federated: None,
     };
     let access = hbx_service_accounts::service::Authorizer::new(
         server.app.store().clone(),

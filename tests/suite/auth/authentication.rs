@@ -162,6 +162,7 @@ async fn unknown_wrong_secret_and_expired_tokens_are_refused() {
         groups: vec![],
         previous_token: false,
         origin: Default::default(),
+        federated: None,
     };
     let access = Authorizer::new(
         f.store.clone(),

@@ -8,6 +8,7 @@ mod accounts;
 mod audit_events;
 mod authorizations;
 mod crash_safety;
+mod federation;
 mod idempotency;
 mod scale_out;
 mod service_accounts;
@@ -69,12 +70,14 @@ pub(super) fn service_account(
             revoked_reason: None,
             token: token_facts(),
             previous_token: None,
+            static_token_disabled_at: None,
         },
         mac: TokenMac {
             key_version: 3,
             digest: (0u8..32).collect(),
         },
         previous_mac: None,
+        federated: None,
     }
 }
 

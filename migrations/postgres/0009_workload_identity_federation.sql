@@ -1,0 +1,77 @@
+-- Workload identity federation: the OIDC issuers an account trusts, the
+-- rules by which a token they issue becomes a short-lived token of a service
+-- account, the `jti`s already exchanged (each usable once until it expires),
+-- and the tokens minted (only their HMAC, like every token). A service
+-- account's own token can be turned off (static_token_disabled_at) while its
+-- federated tokens keep working.
+CREATE TABLE identity_providers (
+    id                                  uuid    PRIMARY KEY,
+    account_id                          uuid    NOT NULL REFERENCES accounts (id),
+    name                                text    NOT NULL,
+    issuer                              text    NOT NULL,
+    kind                                text    NOT NULL,
+    keys_source                         text    NOT NULL,
+    -- The JWKS URL (keys_source 'jwks_url') or the JWKS itself ('inline').
+    keys_location                       text,
+    max_subject_token_lifetime_seconds  integer NOT NULL,
+    created_at                          timestamptz NOT NULL
+);
+
+-- An issuer is registered once per account: a presented token's `iss` finds it.
+CREATE UNIQUE INDEX identity_providers_by_issuer ON identity_providers (account_id, issuer);
+CREATE INDEX identity_providers_by_account ON identity_providers (account_id, created_at, id);
+
+CREATE TABLE federation_rules (
+    id                    uuid    PRIMARY KEY,
+    account_id            uuid    NOT NULL REFERENCES accounts (id),
+    service_account_id    uuid    NOT NULL REFERENCES service_accounts (id),
+    identity_provider_id  uuid    NOT NULL REFERENCES identity_providers (id),
+    audience              text    NOT NULL,
+    -- JSON: [{"claim", "op", "value" | "values"}].
+    conditions            text    NOT NULL,
+    -- Capability keys, space-separated.
+    capabilities          text    NOT NULL,
+    token_ttl_seconds     integer NOT NULL,
+    description           text,
+    created_at            timestamptz NOT NULL
+);
+
+CREATE INDEX federation_rules_by_service_account
+    ON federation_rules (service_account_id, created_at, id);
+CREATE INDEX federation_rules_by_provider ON federation_rules (identity_provider_id);
+
+-- A presented token's `jti`, kept until the token expires: a second exchange
+-- of the same token is refused, on every instance.
+CREATE TABLE federation_jtis (
+    issuer      text    NOT NULL,
+    jti         text    NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (issuer, jti)
+);
+
+CREATE INDEX federation_jtis_by_expiry ON federation_jtis (expires_at);
+
+CREATE TABLE federated_tokens (
+    public_id             text    PRIMARY KEY,
+    account_id            uuid    NOT NULL REFERENCES accounts (id),
+    service_account_id    uuid    NOT NULL REFERENCES service_accounts (id),
+    federation_rule_id    uuid    NOT NULL,
+    identity_provider_id  uuid    NOT NULL,
+    token_prefix          text    NOT NULL,
+    token_last4           text    NOT NULL,
+    token_mac             bytea    NOT NULL,
+    token_key_version     integer NOT NULL,
+    -- Capability keys, space-separated: the most the token may exercise.
+    capabilities          text    NOT NULL,
+    -- JSON: {"issuer", "subject", "claims"}.
+    provenance            text    NOT NULL,
+    issued_at             timestamptz NOT NULL,
+    expires_at            timestamptz NOT NULL,
+    revoked_at            timestamptz,
+    revoked_reason        text
+);
+
+CREATE INDEX federated_tokens_live_by_service_account
+    ON federated_tokens (service_account_id) WHERE revoked_at IS NULL;
+
+ALTER TABLE service_accounts ADD COLUMN static_token_disabled_at timestamptz;
