@@ -7,6 +7,7 @@ use std::sync::Arc;
 use slog::Logger;
 
 use crate::auth::cache::{self, CredentialCache};
+use crate::auth::federation::FederationKeys;
 use crate::auth::introspection_client::IntrospectionClientAuthenticator;
 use crate::auth::last_use::LastUseRecorder;
 use crate::auth::leaks::{Sender, SenderKeys};
@@ -23,6 +24,7 @@ use crate::service::authorizations::Authorizations;
 use crate::service::idempotency::Idempotency;
 use crate::service::leaks::Leaks;
 use crate::service::role_assignments::RoleAssignments;
+use crate::service::token_exchange::{ExchangeStores, TokenExchange};
 use crate::service::verification::Identities;
 use crate::service::{Authorizer, ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
@@ -341,6 +343,24 @@ impl App {
 
     pub fn introspection_clients(&self) -> IntrospectionClientAuthenticator {
         IntrospectionClientAuthenticator::new(self.credentials.clone(), self.minter.keyring.clone())
+    }
+
+    /// The federation exchange, with its own cache of the identity
+    /// providers' keys (made once per server), logging key fetches to `log`.
+    pub fn token_exchange(&self, log: &Logger) -> TokenExchange {
+        let stores = ExchangeStores {
+            providers: self.store.clone(),
+            rules: self.store.clone(),
+            tokens: self.store.clone(),
+            service_accounts: self.store.clone(),
+            audit: self.store.clone(),
+        };
+        let keys = FederationKeys::new(
+            self.settings.oauth.key_policy,
+            self.clock.clone(),
+            log.clone(),
+        );
+        TokenExchange::new(stores, keys, self.minter.clone(), self.clock.clone())
     }
 
     pub fn identities(&self) -> Identities {

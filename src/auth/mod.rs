@@ -5,7 +5,8 @@
 //! ([`service_account`], this server's prefix) and OAuth access tokens
 //! ([`oauth`], JWTs from trusted issuers). Introspection clients
 //! authenticate with HTTP Basic ([`introspection_client`]); secret-scanning
-//! partners sign their reports ([`leaks`]). Keys other parties publish
+//! partners sign their reports ([`leaks`]); workloads present OIDC tokens to
+//! the federation exchange ([`federation`]). Keys other parties publish
 //! (issuers' JWKS, partners' keys) are fetched by one fetcher
 //! ([`published`]).
 //!
@@ -18,6 +19,7 @@ pub mod authenticator;
 pub mod basic;
 pub mod bearer;
 pub mod cache;
+pub mod federation;
 pub mod introspection_client;
 pub mod last_use;
 pub mod leaks;

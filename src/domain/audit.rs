@@ -37,10 +37,16 @@ pub enum AuditAction {
     /// out again for a retried request (the detail says which and which
     /// token).
     IdempotentReplay,
+    /// A workload's OIDC token was exchanged for a federated token (the
+    /// detail says by which rule, and who presented it).
+    TokenExchange,
+    /// An exchange naming the service account was refused (the detail says
+    /// why, and which conditions failed with the values presented).
+    TokenExchangeDenied,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::Create,
         AuditAction::Rotate,
         AuditAction::Revoke,
@@ -52,6 +58,8 @@ impl AuditAction {
         AuditAction::LeakReport,
         AuditAction::PublicRevocation,
         AuditAction::IdempotentReplay,
+        AuditAction::TokenExchange,
+        AuditAction::TokenExchangeDenied,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -67,6 +75,8 @@ impl AuditAction {
             AuditAction::LeakReport => "leak_report",
             AuditAction::PublicRevocation => "public_revocation",
             AuditAction::IdempotentReplay => "idempotent_replay",
+            AuditAction::TokenExchange => "token_exchange",
+            AuditAction::TokenExchangeDenied => "token_exchange_denied",
         }
     }
 
@@ -116,6 +126,28 @@ pub enum AuditDetail {
         url: Option<String>,
         revoked: bool,
     },
+    /// A federation exchange: the provider and who presented the token; the
+    /// rule that matched (granted), or why it was refused and the
+    /// conditions that failed, with the values presented (denied).
+    Exchange {
+        identity_provider_id: Uuid,
+        issuer: String,
+        subject: String,
+        federation_rule_id: Option<Uuid>,
+        reason: Option<String>,
+        failed: Vec<FailedCondition>,
+    },
+}
+
+/// A condition of a federation rule that a presented token failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedCondition {
+    pub federation_rule_id: Uuid,
+    pub claim: String,
+    pub op: String,
+    /// What was expected, as JSON text.
+    pub expected: String,
+    pub presented: Option<String>,
 }
 
 /// Who did it.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::accounts::CapabilityKey;
-use super::audit::{AuditAction, AuditDetail};
+use super::audit::{AuditAction, AuditDetail, FailedCondition};
 use super::authorizations::{GrantKind, Grants, Resource, ResourceType, Subject};
 use super::roles::RoleKey;
 
@@ -79,6 +79,29 @@ impl AuditDetail {
                 "url": url,
                 "revoked": revoked,
             }),
+            AuditDetail::Exchange {
+                identity_provider_id,
+                issuer,
+                subject,
+                federation_rule_id,
+                reason,
+                failed,
+            } => serde_json::json!({
+                "kind": "exchange",
+                "identity_provider_id": identity_provider_id,
+                "issuer": issuer,
+                "subject": subject,
+                "federation_rule_id": federation_rule_id,
+                "reason": reason,
+                "failed_conditions": failed.iter().map(|f| serde_json::json!({
+                    "federation_rule_id": f.federation_rule_id,
+                    "claim": f.claim,
+                    "op": f.op,
+                    "expected": serde_json::from_str::<serde_json::Value>(&f.expected)
+                        .unwrap_or(serde_json::Value::Null),
+                    "presented": f.presented,
+                })).collect::<Vec<_>>(),
+            }),
         }
     }
 
@@ -133,6 +156,30 @@ impl AuditDetail {
                     source: text("source"),
                     url: text("url"),
                     revoked: value["revoked"].as_bool()?,
+                })
+            }
+            Some("exchange") => {
+                let text = |key: &str| value[key].as_str().map(str::to_owned);
+                let failed = value["failed_conditions"]
+                    .as_array()?
+                    .iter()
+                    .map(|f| {
+                        Some(FailedCondition {
+                            federation_rule_id: uuid_at(f, "federation_rule_id")?,
+                            claim: f["claim"].as_str()?.to_owned(),
+                            op: f["op"].as_str()?.to_owned(),
+                            expected: f["expected"].to_string(),
+                            presented: f["presented"].as_str().map(str::to_owned),
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Some(AuditDetail::Exchange {
+                    identity_provider_id: uuid_at(value, "identity_provider_id")?,
+                    issuer: text("issuer")?,
+                    subject: text("subject")?,
+                    federation_rule_id: uuid_at(value, "federation_rule_id"),
+                    reason: text("reason"),
+                    failed,
                 })
             }
             _ => None,

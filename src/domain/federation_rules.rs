@@ -526,14 +526,17 @@ mod tests {
             ),
             Err("owner_pin")
         );
-        assert_eq!(rail(ProviderKind::GithubActions, &[owner.clone()]), Ok(()));
+        assert_eq!(
+            rail(ProviderKind::GithubActions, std::slice::from_ref(&owner)),
+            Ok(())
+        );
         let named = [owner.clone(), eq("repository", "acme/api")];
         assert_eq!(
             rail(ProviderKind::GithubActions, &named),
             Err("repository_pin")
         );
         let pinned = [
-            owner.clone(),
+            owner,
             eq("repository", "acme/api"),
             eq("repository_id", "7"),
         ];
@@ -561,7 +564,10 @@ mod tests {
             Err("owner_pin")
         );
         let sub = eq("sub", "system:serviceaccount:ci:deployer");
-        assert_eq!(rail(ProviderKind::Kubernetes, &[sub.clone()]), Ok(()));
+        assert_eq!(
+            rail(ProviderKind::Kubernetes, std::slice::from_ref(&sub)),
+            Ok(())
+        );
         assert_eq!(rail(ProviderKind::Generic, &[sub]), Ok(()));
     }
 

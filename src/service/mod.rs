@@ -3,8 +3,8 @@
 //! under the rules of [`escalation`]), the service-account operations ([`service_accounts`]) with
 //! the token rules they follow ([`policy`]) and the tokens they mint
 //! ([`minter`]), safe retries ([`idempotency`]), who a verified credential
-//! is ([`verification`]), leaked tokens ([`leaks`]), and the operator's
-//! actions ([`admin`]). Input arrives as plain values and is parsed into
+//! is ([`verification`]), leaked tokens ([`leaks`]), the federation
+//! exchange ([`token_exchange`]), and the operator's actions ([`admin`]). Input arrives as plain values and is parsed into
 //! domain types here, once; errors are typed ([`ServiceError`]) and mapped to
 //! HTTP elsewhere (`server::error`).
 
@@ -20,6 +20,7 @@ pub mod minter;
 pub mod policy;
 pub mod role_assignments;
 pub mod service_accounts;
+pub mod token_exchange;
 pub mod verification;
 
 pub use access::{AccountAccess, Authorizer, Caller};

@@ -45,6 +45,9 @@ pub trait AuditEventStore: Send + Sync + 'static {
         account_id: Uuid,
         filter: &AuditFilter,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Records `event`, which reports no change (a refused exchange).
+    async fn record_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
 }
 
 const INSERT: &str = "INSERT INTO audit_events (id, occurred_at, account_id, \
@@ -186,6 +189,10 @@ fn decode_events<D: Backend>(rows: &[D::Row]) -> Result<Vec<AuditEvent>, StoreEr
 
 #[async_trait]
 impl<D: Backend> AuditEventStore for SqlStore<D> {
+    async fn record_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.write(async |tx| insert::<D>(tx, event).await).await
+    }
+
     async fn audit_events(&self, account_id: Uuid) -> Result<Vec<AuditEvent>, StoreError> {
         self.reading(async |connection| {
             decode_events::<D>(

@@ -175,7 +175,7 @@ async fn get(http: &reqwest::Client, url: &str) -> Result<String, KeysUnavailabl
 
 /// Reads a JWKS, skipping keys it cannot use (encryption keys, unknown types)
 /// rather than failing on them: issuers publish all sorts.
-fn parse_jwks(text: &str) -> Result<JwkSet, KeysUnavailable> {
+pub fn parse_jwks(text: &str) -> Result<JwkSet, KeysUnavailable> {
     let document: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| KeysUnavailable::caused("the JWKS is not JSON", e))?;
     let keys = document["keys"]

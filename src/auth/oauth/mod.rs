@@ -26,7 +26,8 @@ use super::scheme::{AuthnScheme, SchemeResult};
 use crate::clock::Clock;
 
 /// Algorithms a token may be signed with.
-const ACCEPTED_ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
+pub const ACCEPTED_ALGORITHMS: [Algorithm; 3] =
+    [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
 
 /// One trusted authorization server.
 #[derive(Debug, Clone)]
@@ -387,7 +388,7 @@ pub fn read_unverified(
 }
 
 /// Whether the token's header (already known to decode) has a `crit` member.
-fn names_critical_extensions(credential: &str) -> bool {
+pub fn names_critical_extensions(credential: &str) -> bool {
     use base64::Engine as _;
     let header = credential.split('.').next().unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD

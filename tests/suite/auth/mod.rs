@@ -4,6 +4,7 @@
 
 mod authentication;
 mod cache;
+mod federation;
 mod last_use;
 mod oauth;
 mod secrets;

@@ -18,10 +18,7 @@ use hbx_service_accounts::store::{Revocation, UsedJti};
 use hbx_service_accounts::token::keyring::TokenMac;
 use uuid::Uuid;
 
-use super::{
-    Store, StoreError, account_with_one, at, event, exempt, replacement,
-    token_facts,
-};
+use super::{Store, StoreError, account_with_one, at, event, exempt, replacement, token_facts};
 use crate::common::Backend;
 use crate::common::stores::open_store;
 
