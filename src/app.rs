@@ -21,7 +21,9 @@ use crate::domain::RoleTable;
 use crate::service::admin::Admin;
 use crate::service::audit_events::AuditLog;
 use crate::service::authorizations::Authorizations;
+use crate::service::federation_rules::FederationRules;
 use crate::service::idempotency::Idempotency;
+use crate::service::identity_providers::IdentityProviders;
 use crate::service::leaks::Leaks;
 use crate::service::role_assignments::RoleAssignments;
 use crate::service::token_exchange::{ExchangeStores, TokenExchange};
@@ -163,6 +165,13 @@ impl App {
             // tokens could then act as any real user.
             return Err(OpenError::DevModeWithIssuer);
         }
+        if settings.federation_allow_loopback_issuers {
+            warnings.push(
+                "identity providers on plain http at a loopback address are taken \
+                 (--federation-allow-loopback-issuers): for tests and development only."
+                    .to_owned(),
+            );
+        }
         if settings.oauth_dev {
             oauth
                 .issuers
@@ -240,6 +249,8 @@ impl App {
     /// Leaked-token reports and public revocations.
     pub fn leaks(&self) -> Leaks {
         Leaks::new(
+            self.store.clone(),
+            self.store.clone(),
             self.store.clone(),
             self.store.clone(),
             self.minter.keyring.clone(),
@@ -343,6 +354,19 @@ impl App {
 
     pub fn introspection_clients(&self) -> IntrospectionClientAuthenticator {
         IntrospectionClientAuthenticator::new(self.credentials.clone(), self.minter.keyring.clone())
+    }
+
+    pub fn identity_providers(&self) -> IdentityProviders {
+        IdentityProviders::new(self.store.clone(), self.clock.clone())
+    }
+
+    pub fn federation_rules(&self) -> FederationRules {
+        FederationRules::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.credentials.clone(),
+            self.clock.clone(),
+        )
     }
 
     /// The federation exchange, with its own cache of the identity

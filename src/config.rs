@@ -69,6 +69,9 @@ pub struct Settings {
     /// Also trust the local development key (`hbx-sa dev-token`). Not for
     /// production.
     pub oauth_dev: bool,
+    /// Take identity providers whose issuer or key URL is plain http on a
+    /// loopback address (tests and development only: never in production).
+    pub federation_allow_loopback_issuers: bool,
     /// How leaked tokens are taken in.
     pub secret_scanning: SecretScanningSettings,
     /// The role table (none: the one shipped with the server).
@@ -204,6 +207,7 @@ impl Settings {
             last_use_flush_delay: last_use::FLUSH_DELAY,
             oauth: OAuthSettings::default(),
             oauth_dev: false,
+            federation_allow_loopback_issuers: false,
             secret_scanning: SecretScanningSettings::default(),
             roles_file: None,
         }

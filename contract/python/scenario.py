@@ -266,4 +266,83 @@ check(len(second) == 1 and second[0].id != first[0].id, "the next page")
 unknown = list_audit_events.sync_detailed(account_id, client=owner, before=uuid.uuid4())
 check(unknown.status_code == 400 and isinstance(unknown.parsed, Error), "an unknown cursor is refused")
 
+# Federation: register the issuer and a rule through the generated client,
+# then exchange a token with a standard OAuth client library's generic grant
+# request (Authlib), unchanged, and see where the minted token came from.
+from authlib.integrations.requests_client import OAuth2Session
+
+from hybridbox_service_accounts_api_client.api.federation import (
+    create_federation_rule,
+    create_identity_provider,
+    test_federation_rule,
+)
+from hybridbox_service_accounts_api_client.models import (
+    ClaimCondition,
+    ConditionOp,
+    CreateFederationRuleRequest,
+    CreateIdentityProviderRequest,
+    FederationRuleTestRequest,
+    FederationRuleTestRequestClaimsType0,
+    ProviderKind,
+)
+
+registered = create_identity_provider.sync_detailed(
+    account_id,
+    client=owner,
+    body=CreateIdentityProviderRequest.from_dict(
+        {
+            "name": "GitHub Actions",
+            "issuer": os.environ["HBX_SA_FED_ISSUER"],
+            "kind": ProviderKind.GITHUB_ACTIONS.value,
+            "keys": {"source": "inline", "jwks": json.loads(os.environ["HBX_SA_FED_JWKS"])},
+        }
+    ),
+)
+check(registered.status_code == 201, f"register answered {registered.status_code}")
+deployer = create_service_account.sync(account_id, client=owner, body=CreateServiceAccountRequest(name="python-ci"))
+create_authorization.sync(
+    account_id,
+    client=owner,
+    body=CreateAuthorizationRequest(
+        grant_kind=GrantKind.CAPABILITY,
+        subject_type=SubjectType.SERVICE_ACCOUNT,
+        subject_id=str(deployer.id),
+        capability_key="auth.manage",
+    ),
+)
+rule = create_federation_rule.sync_detailed(
+    account_id,
+    deployer.id,
+    client=owner,
+    body=CreateFederationRuleRequest(
+        identity_provider_id=registered.parsed.id,
+        conditions=[ClaimCondition(claim="repository_owner_id", op=ConditionOp.EQ, value="1001")],
+        capabilities=["auth.manage"],
+    ),
+)
+check(rule.status_code == 201, f"rule answered {rule.status_code}")
+dry = test_federation_rule.sync(
+    account_id,
+    deployer.id,
+    rule.parsed.id,
+    client=owner,
+    body=FederationRuleTestRequest(
+        claims=FederationRuleTestRequestClaimsType0.from_dict({"repository_owner_id": "9999"})
+    ),
+)
+check(not dry.matched and dry.conditions[1].presented == "9999", f"the dry run: {dry}")
+session = OAuth2Session()
+minted = session.fetch_token(
+    f"{base_url}/v1/public/auth/token",
+    grant_type="urn:ietf:params:oauth:grant-type:token-exchange",
+    subject_token=os.environ["HBX_SA_FED_TOKEN"],
+    subject_token_type="urn:ietf:params:oauth:token-type:jwt",
+    account_id=str(account_id),
+    service_account_id=str(deployer.id),
+)
+check(minted["token_type"] == "Bearer" and minted["access_token"].startswith("hbxsa_"), f"minted: {minted.keys()}")
+me_federated = whoami.sync(client=client(minted["access_token"]))
+check(me_federated.service_account_id == deployer.id, "the minted token is the service account's")
+check(me_federated.federation.federation_rule_id == rule.parsed.id, "whoami shows the rule")
+
 print("python scenario passed")

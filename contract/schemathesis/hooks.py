@@ -4,6 +4,9 @@ Grants and roles have rules the schema cannot express (which fields go
 together, a live service account as subject): bodies meant to be valid are
 made to keep them (see `_meet_the_rules_the_schema_cannot_say`).
 
+Federation's bodies have such rules too (an https issuer, the rails of a
+rule, a signed subject token): see `_meet_the_federation_rules`.
+
 Leak reports must be signed by a secret-scanning partner: ECDSA P-256/SHA-256
 over the raw body, base64 DER. Schemathesis cannot sign, so every report it
 made would be refused with 401 and the operations' logic never reached. This
@@ -115,9 +118,100 @@ def _meet_the_rules_the_schema_cannot_say(case):
         case.headers["Idempotency-Key"] = str(uuid.uuid4())
 
 
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _subject_token():
+    """A GitHub Actions-shaped token of the fixture issuer, signed (ES256)
+    with its key, at the server's time, with a fresh `jti`: what the fixture
+    rule takes."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    now = int(os.environ["HBX_SA_ST_NOW"])
+    header = {"alg": "ES256", "typ": "JWT", "kid": "fixture"}
+    claims = {
+        "iss": "https://token.actions.githubusercontent.com",
+        "aud": f"https://api.hybridbox.io/accounts/{os.environ['HBX_SA_ST_ACCOUNT_ID']}",
+        "sub": "repo:acme/api:ref:refs/heads/main",
+        "repository_owner_id": "1001",
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+    }
+    signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+    key = serialization.load_pem_private_key(os.environ["HBX_SA_ST_FED_KEY"].encode(), password=None)
+    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{_b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def _clamped(body, name, low, high):
+    if isinstance(body.get(name), int) and not isinstance(body.get(name), bool):
+        body[name] = min(max(body[name], low), high)
+
+
+def _printable(value):
+    return isinstance(value, str) and value != "" and value.isprintable()
+
+
+def _meet_the_federation_rules(case):
+    """Federation bodies meant to be valid are made to keep the rules their
+    schema cannot express: an issuer is an https URL no provider of the
+    account has yet, key URLs are https, an inline key set holds a key; a
+    rule names the fixture provider with an owner pin (the rails) and a
+    capability its service account holds; a dry run sends one of claims and
+    a token; an exchange presents a token the fixture issuer signed, for the
+    service account whose rule takes it. Every other field stays as
+    generated."""
+    path = case.operation.path
+    if case.operation.method.upper() != "POST" or not isinstance(case.body, dict):
+        return
+    if not _headers_meant_to_be_valid(case):
+        return
+    body = case.body
+    if path == "/v1/public/accounts/{account_id}/auth/identity-providers":
+        body["issuer"] = f"https://issuer-{uuid.uuid4().hex}.example.com"
+        keys = body.get("keys")
+        if isinstance(keys, dict) and keys.get("source") == "jwks_url":
+            keys["url"] = "https://keys.example.com/jwks"
+        elif isinstance(keys, dict) and keys.get("source") == "inline":
+            keys["jwks"] = json.loads(os.environ["HBX_SA_ST_FED_JWKS"])
+        elif keys is not None:
+            body["keys"] = {"source": "discovery"}
+        _clamped(body, "max_subject_token_lifetime_seconds", 1, 86400)
+    elif path.endswith("/federation-rules"):
+        body["identity_provider_id"] = os.environ["HBX_SA_ST_IDENTITY_PROVIDER_ID"]
+        body["conditions"] = [{"claim": "repository_owner_id", "op": "eq", "value": "1001"}]
+        body["capabilities"] = ["auth.manage"]
+        _clamped(body, "token_ttl_seconds", 60, 3600)
+        for name in ("audience", "description"):
+            if name in body and not _printable(body[name]):
+                body.pop(name)
+    elif path.endswith("/federation-rules/{federation_rule_id}/test"):
+        if "claims" in body and isinstance(body["claims"], dict):
+            body.pop("subject_token", None)
+        else:
+            body.pop("claims", None)
+            body["subject_token"] = _subject_token()
+    elif path == "/v1/public/auth/token":
+        body.update(
+            grant_type="urn:ietf:params:oauth:grant-type:token-exchange",
+            subject_token=_subject_token(),
+            subject_token_type="urn:ietf:params:oauth:token-type:jwt",
+            account_id=os.environ["HBX_SA_ST_ACCOUNT_ID"],
+            service_account_id=os.environ["HBX_SA_ST_SERVICE_ACCOUNT_ID"],
+        )
+        if body.get("scope") is not None:
+            body["scope"] = "auth.manage"
+        if body.get("requested_token_type") is not None:
+            body["requested_token_type"] = "urn:ietf:params:oauth:token-type:access_token"
+
+
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
     _meet_the_rules_the_schema_cannot_say(case)
+    _meet_the_federation_rules(case)
     sender = SIGNED.get(case.operation.path)
     if sender is None or not _headers_meant_to_be_valid(case):
         return

@@ -3,7 +3,8 @@
 // `tsc --strict`. Reads HBX_SA_URL, HBX_SA_TOKEN, HBX_SA_ACCOUNT_ID, the
 // introspection client's HBX_SA_CLIENT_ID and HBX_SA_CLIENT_SECRET, and the
 // signing key of a secret-scanning partner, HBX_SA_SIGNING_KEY (PKCS#8 PEM)
-// and HBX_SA_SIGNING_KEY_ID.
+// and HBX_SA_SIGNING_KEY_ID, and for federation an issuer HBX_SA_FED_ISSUER,
+// its keys HBX_SA_FED_JWKS and a token it signed, HBX_SA_FED_TOKEN.
 import { createHash, sign } from "node:crypto";
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
@@ -279,5 +280,81 @@ const badCursor = await owner.GET(auditPath, {
   params: { path: { account_id: accountId }, query: { before: crypto.randomUUID() } },
 });
 check(badCursor.response.status === 400 && badCursor.error?.error_code !== undefined, "an unknown cursor is refused");
+
+// federation: register the issuer, let its tokens become a service account's,
+// exchange one (RFC 8693, form-encoded) and see where the minted token came from
+const providers = "/v1/public/accounts/{account_id}/auth/identity-providers" as const;
+const provider = await owner.POST(providers, {
+  params: { path: { account_id: accountId } },
+  body: {
+    name: "GitHub Actions",
+    issuer: env("HBX_SA_FED_ISSUER"),
+    kind: "github_actions",
+    keys: { source: "inline", jwks: JSON.parse(env("HBX_SA_FED_JWKS")) },
+  },
+});
+check(provider.response.status === 201, `register answered ${provider.response.status}`);
+const deployer = await owner.POST(collection, {
+  params: { path: { account_id: accountId } },
+  body: { name: "typescript-federated" },
+});
+const deployerId = deployer.data!.id;
+await owner.POST(grants, {
+  params: { path: { account_id: accountId } },
+  body: {
+    grant_kind: "capability",
+    subject_type: "service_account",
+    subject_id: deployerId,
+    capability_key: "auth.manage",
+  },
+});
+const rules = `${one}/federation-rules` as const;
+const unsafe = await owner.POST(rules, {
+  params: { path: { account_id: accountId, service_account_id: deployerId } },
+  body: {
+    identity_provider_id: provider.data!.id,
+    conditions: [{ claim: "repository", op: "eq", value: "acme/api" }],
+    capabilities: ["auth.manage"],
+  },
+});
+check(unsafe.response.status === 422 && unsafe.error?.error_code === "federation_rule_unsafe", "rails");
+const rule = await owner.POST(rules, {
+  params: { path: { account_id: accountId, service_account_id: deployerId } },
+  body: {
+    identity_provider_id: provider.data!.id,
+    conditions: [{ claim: "repository_owner_id", op: "eq", value: "1001" }],
+    capabilities: ["auth.manage"],
+  },
+});
+check(rule.response.status === 201, `rule answered ${rule.response.status}`);
+const exchanged = await createClient<paths>({ baseUrl }).POST("/v1/public/auth/token", {
+  body: {
+    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+    subject_token: env("HBX_SA_FED_TOKEN"),
+    subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+    account_id: accountId,
+    service_account_id: deployerId,
+  },
+  bodySerializer: (body) => new URLSearchParams(body as Record<string, string>).toString(),
+  headers: { "Content-Type": "application/x-www-form-urlencoded" },
+});
+check(exchanged.response.status === 200, `exchange answered ${exchanged.response.status}`);
+check(exchanged.data!.token_type === "Bearer" && exchanged.data!.scope === "auth.manage", "RFC 8693 answer");
+const federated = await client(exchanged.data!.access_token).GET("/v1/public/auth/whoami");
+check(federated.data?.service_account_id === deployerId, "the minted token is the service account's");
+check(federated.data?.federation?.federation_rule_id === rule.data!.id, "whoami shows the rule");
+const replayed = await createClient<paths>({ baseUrl }).POST("/v1/public/auth/token", {
+  body: {
+    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+    subject_token: env("HBX_SA_FED_TOKEN"),
+    subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+    account_id: accountId,
+    service_account_id: deployerId,
+  },
+  bodySerializer: (body) => new URLSearchParams(body as Record<string, string>).toString(),
+  headers: { "Content-Type": "application/x-www-form-urlencoded" },
+});
+check(replayed.response.status === 400 && replayed.error?.error === "invalid_grant", "replay refused");
+check(replayed.error?.hbx_reason === "replayed", `hbx_reason ${replayed.error?.hbx_reason}`);
 
 console.log("typescript scenario passed");

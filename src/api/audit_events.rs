@@ -15,7 +15,9 @@ use uuid::Uuid;
 /// What happened: a service account created, rotated or revoked; a grant
 /// added or removed; a role assigned or revoked; a previous token retired;
 /// a leak reported; a token revoked by whoever held it; a recorded create
-/// or rotation handed out again for a retried request.
+/// or rotation handed out again for a retried request; a federation
+/// exchange made or refused; an identity provider or federation rule made
+/// or deleted; a service account's own token turned off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
@@ -30,6 +32,13 @@ pub enum AuditAction {
     LeakReport,
     PublicRevocation,
     IdempotentReplay,
+    TokenExchange,
+    TokenExchangeDenied,
+    IdentityProviderCreate,
+    IdentityProviderDelete,
+    FederationRuleCreate,
+    FederationRuleDelete,
+    DisableStaticToken,
 }
 
 /// Who acts: a `user` (by access token), a `service_account` (by its token),
@@ -98,7 +107,9 @@ pub struct AuditEvent {
     /// was sent.
     pub user_agent: Option<String>,
     /// What the event is about beyond its target, by `kind` (`grant`,
-    /// `role`, `grace`, `retired`, `replay`, `leak`); empty when there is
+    /// `role`, `grace`, `retired`, `replay`, `leak`, `federation`,
+    /// `exchange`: the rule, the provider, who presented the token, and for
+    /// a refusal why and the failed conditions with the values presented); empty when there is
     /// nothing more. Never a token: tokens are named by their public id.
     pub details: serde_json::Map<String, serde_json::Value>,
 }
@@ -119,7 +130,8 @@ pub struct AuditActor {
 /// What a change was made to.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 pub struct AuditTarget {
-    /// `service_account`, `authorization`, `role_assignment` or `account`.
+    /// `service_account`, `authorization`, `role_assignment`, `federation_rule`,
+    /// `identity_provider` or `account`.
     #[serde(rename = "type")]
     pub target_type: String,
     /// The service account's, authorization's, role assignment's or

@@ -3,6 +3,7 @@
 //! description, then completed with what Dropshot cannot express (servers,
 //! tag descriptions, security schemes, the error codes, response links).
 
+use super::document_links::{add_grant_links, add_links};
 use super::{
     API_VERSION, INTROSPECTION_PATH, INTROSPECTION_SECURITY_SCHEME, SECURITY_SCHEME, errors,
     service_accounts_api_mod,
@@ -40,7 +41,7 @@ pub fn openapi_document() -> String {
     add_links(&mut document);
     add_grant_links(&mut document);
     add_required_capabilities(&mut document);
-    require_every_member(&mut document, "Whoami");
+    require_every_member(&mut document, "Whoami", &["federation"]);
     document_secret_scanning(&mut document);
     let mut text = serde_json::to_string_pretty(&document).expect("the document serializes");
     text.push('\n');
@@ -80,9 +81,10 @@ fn add_servers(document: &mut openapiv3::OpenAPI) {
 /// The order of the tags in the document: the main resource first. Their
 /// descriptions are the API trait's (`tag_config`); Dropshot sorts them by
 /// name.
-const TAG_ORDER: [&str; 6] = [
+const TAG_ORDER: [&str; 7] = [
     "service-accounts",
     "authorizations",
+    "federation",
     "audit-log",
     "auth",
     "platform",
@@ -97,7 +99,9 @@ pub const REQUIRED_CAPABILITIES_EXTENSION: &str = "x-hbx-required-capabilities";
 /// and reading the audit log, take `auth.manage`; the rest needs none.
 fn required_capabilities(tag: &str) -> Vec<&'static str> {
     match tag {
-        "service-accounts" | "authorizations" | "audit-log" => vec!["auth.manage"],
+        "service-accounts" | "authorizations" | "federation" | "audit-log" => {
+            vec!["auth.manage"]
+        }
         _ => vec![],
     }
 }
@@ -115,98 +119,18 @@ fn add_required_capabilities(document: &mut openapiv3::OpenAPI) {
         ];
         for operation in methods.into_iter().flatten() {
             let tag = operation.tags.first().expect("every operation has a tag");
-            let required = required_capabilities(tag);
+            // The exchange takes no credential: the presented token is it.
+            let required = if operation.operation_id.as_deref() == Some("exchange_token") {
+                vec![]
+            } else {
+                required_capabilities(tag)
+            };
             operation.extensions.insert(
                 REQUIRED_CAPABILITIES_EXTENSION.to_owned(),
                 serde_json::json!(required),
             );
         }
     }
-}
-
-/// Links from a created or listed authorization or role assignment to the
-/// operations on it (create → get, revoke; list → get the first), so that
-/// tools can follow them.
-fn add_grant_links(document: &mut openapiv3::OpenAPI) {
-    use openapiv3::{Link, LinkOperation, ReferenceOr, StatusCode};
-    for (collection, id, get, revoke) in [
-        (
-            "/v1/public/accounts/{account_id}/auth/authorizations",
-            "authorization_id",
-            "get_authorization",
-            "revoke_authorization",
-        ),
-        (
-            "/v1/public/accounts/{account_id}/auth/role-assignments",
-            "role_assignment_id",
-            "get_role_assignment",
-            "revoke_role_assignment",
-        ),
-    ] {
-        let link = |operation_id: &str, what: &str, value: &str| {
-            let link = Link {
-                description: Some(format!("{what}.")),
-                operation: LinkOperation::OperationId(operation_id.to_owned()),
-                request_body: None,
-                parameters: [
-                    (
-                        "account_id".to_owned(),
-                        serde_json::json!("$request.path.account_id"),
-                    ),
-                    (id.to_owned(), serde_json::json!(value)),
-                ]
-                .into_iter()
-                .collect(),
-                server: None,
-                extensions: Default::default(),
-            };
-            (camel(operation_id), ReferenceOr::Item(link))
-        };
-        let Some(ReferenceOr::Item(item)) = document.paths.paths.get_mut(collection) else {
-            panic!("{collection} is in the document");
-        };
-        let created = "$response.body#/id";
-        for (operation, status, links) in [
-            (
-                item.post.as_mut(),
-                201,
-                vec![
-                    link(get, "The record just made", created),
-                    link(revoke, "Revoke the record just made", created),
-                ],
-            ),
-            (
-                item.get.as_mut(),
-                200,
-                vec![link(
-                    get,
-                    "The first record of the page",
-                    "$response.body#/0/id",
-                )],
-            ),
-        ] {
-            let responses = &mut operation.expect("the operation exists").responses.responses;
-            let Some(ReferenceOr::Item(response)) = responses.get_mut(&StatusCode::Code(status))
-            else {
-                panic!("{collection} answers {status}");
-            };
-            response.links = links.into_iter().collect();
-        }
-    }
-}
-
-/// `get_authorization` as a link's name: `GetAuthorization`.
-fn camel(operation_id: &str) -> String {
-    operation_id
-        .split('_')
-        .map(|word| {
-            let mut chars = word.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 fn order_tags(document: &mut openapiv3::OpenAPI) {
@@ -277,8 +201,9 @@ fn document_errors(document: &mut openapiv3::OpenAPI) {
     }
 }
 
-/// The leaked-token operations take no bearer credential (a partner's
-/// report is signed; a token's holder needs none), and a report's signature
+/// The leaked-token operations and the federation exchange take no bearer
+/// credential (a partner's report is signed; a token's holder needs none; a
+/// workload presents its OIDC token in the body), and a report's signature
 /// headers are required: without them it is refused (with 401, not 400,
 /// which is why the types leave them optional).
 fn document_secret_scanning(document: &mut openapiv3::OpenAPI) {
@@ -287,6 +212,7 @@ fn document_secret_scanning(document: &mut openapiv3::OpenAPI) {
         "/v1/public/secret-scanning/github",
         "/v1/public/secret-scanning/gitlab",
         "/v1/public/credentials/revoke",
+        "/v1/public/auth/token",
     ] {
         let Some(ReferenceOr::Item(item)) = document.paths.paths.get_mut(path) else {
             panic!("{path} is in the document");
@@ -301,11 +227,14 @@ fn document_secret_scanning(document: &mut openapiv3::OpenAPI) {
     }
 }
 
-/// Marks every member of schema `name` required: the server always sends
-/// each one, null where it does not apply (contract §8), so clients may read
-/// them without checking for their presence. (schemars leaves an `Option`
+/// Marks every member of schema `name` required but those `except` names:
+/// the server always sends each one, null where it does not apply (contract
+/// §8), so clients may read them without checking for their presence (an
+/// object member that is absent when it does not apply, such as whoami's
+/// `federation`, stays optional: OpenAPI 3.0 cannot say "null or this
+/// object" in a way every generator reads). (schemars leaves an `Option`
 /// out of `required`, and its `required` attribute would drop the null.)
-fn require_every_member(document: &mut openapiv3::OpenAPI, name: &str) {
+fn require_every_member(document: &mut openapiv3::OpenAPI, name: &str, except: &[&str]) {
     use openapiv3::{ReferenceOr, SchemaKind, Type};
     let Some(ReferenceOr::Item(schema)) = document
         .components
@@ -317,127 +246,14 @@ fn require_every_member(document: &mut openapiv3::OpenAPI, name: &str) {
     let SchemaKind::Type(Type::Object(object)) = &mut schema.schema_kind else {
         panic!("{name} is an object");
     };
-    object.required = object.properties.keys().cloned().collect();
+    object.required = object
+        .properties
+        .keys()
+        .filter(|key| !except.contains(&key.as_str()))
+        .cloned()
+        .collect();
 }
 
-/// Response links, so that tools (and readers) can follow a created or
-/// listed service account to the operations on it: create → get, rotate,
-/// revoke; rotate → get, retire the previous token; list → get (the first
-/// item).
-fn add_links(document: &mut openapiv3::OpenAPI) {
-    use openapiv3::{Link, LinkOperation, ReferenceOr, StatusCode};
-    let link = |operation_id: &str, description: &str, id: &str| {
-        ReferenceOr::Item(Link {
-            description: Some(description.to_owned()),
-            operation: LinkOperation::OperationId(operation_id.to_owned()),
-            request_body: None,
-            parameters: [
-                (
-                    "account_id".to_owned(),
-                    serde_json::json!("$request.path.account_id"),
-                ),
-                ("service_account_id".to_owned(), serde_json::json!(id)),
-            ]
-            .into_iter()
-            .collect(),
-            server: None,
-            extensions: Default::default(),
-        })
-    };
-    let collection = "/v1/public/accounts/{account_id}/auth/service-accounts";
-    let rotate =
-        "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}/rotate";
-    let answered = "$response.body#/id";
-    for (path, post, status, links) in [
-        (
-            collection,
-            true,
-            201,
-            vec![
-                (
-                    "GetServiceAccount",
-                    link(
-                        "get_service_account",
-                        "The service account just created.",
-                        answered,
-                    ),
-                ),
-                (
-                    "RotateServiceAccount",
-                    link(
-                        "rotate_service_account",
-                        "Rotate the token of the service account just created.",
-                        answered,
-                    ),
-                ),
-                (
-                    "RevokeServiceAccount",
-                    link(
-                        "revoke_service_account",
-                        "Revoke the service account just created.",
-                        answered,
-                    ),
-                ),
-            ],
-        ),
-        (
-            rotate,
-            true,
-            200,
-            vec![
-                (
-                    "GetServiceAccount",
-                    link(
-                        "get_service_account",
-                        "The service account just rotated.",
-                        answered,
-                    ),
-                ),
-                (
-                    "RetirePreviousToken",
-                    link(
-                        "retire_previous_token",
-                        "End the grace period of the token just replaced.",
-                        answered,
-                    ),
-                ),
-            ],
-        ),
-        (
-            collection,
-            false,
-            200,
-            vec![(
-                "GetFirstServiceAccount",
-                link(
-                    "get_service_account",
-                    "The first service account of the page.",
-                    "$response.body#/0/id",
-                ),
-            )],
-        ),
-    ] {
-        let Some(ReferenceOr::Item(item)) = document.paths.paths.get_mut(path) else {
-            panic!("{path} is in the document");
-        };
-        let operation = if post {
-            item.post.as_mut()
-        } else {
-            item.get.as_mut()
-        };
-        let responses = &mut operation.expect("the operation exists").responses.responses;
-        let Some(ReferenceOr::Item(response)) = responses.get_mut(&StatusCode::Code(status)) else {
-            panic!("{path} answers {status}");
-        };
-        response.links = links
-            .into_iter()
-            .map(|(name, link)| (name.to_owned(), link))
-            .collect();
-    }
-}
-
-/// Introspection is called with an introspection client's Basic credentials,
-/// not with a bearer token, and answers 401 with a Basic challenge.
 fn add_introspection_security(document: &mut openapiv3::OpenAPI) {
     let components = document.components.get_or_insert_with(Default::default);
     components.security_schemes.insert(

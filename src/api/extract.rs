@@ -289,6 +289,24 @@ impl<T: DeserializeOwned, F: BodyFormat> Body<T, F> {
     }
 }
 
+impl<T: DeserializeOwned> Body<T, Form> {
+    /// The body as a form, or as JSON when sent as `application/json` (the
+    /// token endpoint takes both).
+    pub fn decode_form_or_json(&self) -> Result<T, HttpError> {
+        let json = self.content_type.as_ref().is_some_and(|value| {
+            value.to_str().is_ok_and(|text| {
+                let media_type = text.split(';').next().unwrap_or("").trim();
+                media_type.eq_ignore_ascii_case(Json::MEDIA_TYPE)
+            })
+        });
+        if json {
+            Json::decode(&self.bytes)
+        } else {
+            self.decode()
+        }
+    }
+}
+
 fn invalid_body(path: String, error: &serde_json::Error) -> HttpError {
     let path = safe_path(&path);
     let error = without_values(&error.to_string());

@@ -152,6 +152,10 @@ pub struct ServiceAccountFields {
     #[serde(default)]
     #[schemars(schema_with = "nullable_revoked_reason")]
     pub revoked_reason: Option<RevokedReason>,
+    /// When the service account's own token was turned off
+    /// (`disable-static-token`), leaving only tokens minted by federation;
+    /// null while it works. A rotation turns a new one on.
+    pub static_token_disabled_at: Option<DateTime<Utc>>,
     /// The public id of the previous token, which a rotation with a grace
     /// period left working until `previous_token_expires_at`; null when there
     /// is no previous token still working.
@@ -343,6 +347,7 @@ fn fields_example() -> ServiceAccountFields {
         revoked_at: None,
         revoked_by_user_id: None,
         revoked_reason: None,
+        static_token_disabled_at: None,
         previous_token_public_id: None,
         previous_token_last4: None,
         previous_token_expires_at: None,

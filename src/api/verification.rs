@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::examples;
+use super::federation::FederationProvenance;
 
 /// What kind of principal a credential speaks for: `service_account` (by one
 /// of its tokens) or `user` (a person, by an OAuth access token).
@@ -76,9 +77,10 @@ pub struct Whoami {
     /// The public id of the service-account token that was used; null for a
     /// user.
     pub token_public_id: Option<String>,
-    /// Which of the service account's tokens was used: `current`, or
+    /// Which of the service account's own tokens was used: `current`, or
     /// `previous` (still working in a rotation's grace period, until
-    /// `expires_at`); null for a user.
+    /// `expires_at`); null for a user, and for a federated token (see
+    /// `federation`).
     #[schemars(schema_with = "nullable_token_generation")]
     pub token_generation: Option<TokenGeneration>,
     /// When the credential stops working: the service-account token's
@@ -92,6 +94,11 @@ pub struct Whoami {
     /// The groups the user's access token lists (its groups claim); empty
     /// for a service account.
     pub groups: Vec<String>,
+    /// Where a federated token came from (the rule, the identity provider,
+    /// who presented what); absent for any other credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "FederationProvenance")]
+    pub federation: Option<FederationProvenance>,
 }
 
 /// An introspection request (RFC 7662 §2.1), form-encoded.
@@ -170,6 +177,10 @@ pub struct IntrospectionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Vec<AccountGrants>")]
     pub hbx_grants: Option<Vec<AccountGrants>>,
+    /// Where a federated token came from (federated tokens only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "FederationProvenance")]
+    pub hbx_federation: Option<FederationProvenance>,
 }
 
 /// A nullable `TokenGeneration` (see [`super::types::nullable_string_enum`]).
@@ -204,6 +215,7 @@ fn whoami_example() -> Whoami {
         expires_at: Some(examples::at("2027-06-01T00:00:00Z")),
         grants: grants_example(),
         groups: vec![],
+        federation: None,
     }
 }
 
@@ -227,5 +239,6 @@ fn introspection_response_example() -> IntrospectionResponse {
         hbx_user_id: None,
         hbx_token_generation: Some(TokenGeneration::Current),
         hbx_grants: Some(grants_example()),
+        hbx_federation: None,
     }
 }

@@ -260,6 +260,9 @@ pub struct OAuthArgs {
     /// Trust tokens from `hbx-sa dev-token` (the local development key). NOT FOR PRODUCTION
     #[arg(long, env = "HBX_SA_OAUTH_DEV")]
     pub oauth_dev: bool,
+    /// Take federation identity providers on plain http at a loopback address (tests and development). NOT FOR PRODUCTION
+    #[arg(long, env = "HBX_SA_FEDERATION_ALLOW_LOOPBACK_ISSUERS")]
+    pub federation_allow_loopback_issuers: bool,
 }
 
 #[derive(Args)]
@@ -421,6 +424,7 @@ impl ServeArgs {
         settings.oauth.groups_claim = oauth.oauth_groups_claim;
         settings.oauth.key_policy.refetch_interval = oauth.oauth_jwks_refetch_interval.0;
         settings.oauth_dev = oauth.oauth_dev;
+        settings.federation_allow_loopback_issuers = oauth.federation_allow_loopback_issuers;
         settings.secret_scanning = SecretScanningSettings {
             github_keys_url: Some(self.secret_scanning_github_keys_url)
                 .filter(|url| !url.is_empty()),

@@ -43,10 +43,19 @@ pub enum AuditAction {
     /// An exchange naming the service account was refused (the detail says
     /// why, and which conditions failed with the values presented).
     TokenExchangeDenied,
+    /// An identity provider was registered or deleted (the detail says
+    /// which).
+    IdentityProviderCreate,
+    IdentityProviderDelete,
+    /// A federation rule was created or deleted (the detail says which).
+    FederationRuleCreate,
+    FederationRuleDelete,
+    /// The service account's own token was turned off.
+    DisableStaticToken,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::Create,
         AuditAction::Rotate,
         AuditAction::Revoke,
@@ -60,6 +69,11 @@ impl AuditAction {
         AuditAction::IdempotentReplay,
         AuditAction::TokenExchange,
         AuditAction::TokenExchangeDenied,
+        AuditAction::IdentityProviderCreate,
+        AuditAction::IdentityProviderDelete,
+        AuditAction::FederationRuleCreate,
+        AuditAction::FederationRuleDelete,
+        AuditAction::DisableStaticToken,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -77,6 +91,11 @@ impl AuditAction {
             AuditAction::IdempotentReplay => "idempotent_replay",
             AuditAction::TokenExchange => "token_exchange",
             AuditAction::TokenExchangeDenied => "token_exchange_denied",
+            AuditAction::IdentityProviderCreate => "identity_provider_create",
+            AuditAction::IdentityProviderDelete => "identity_provider_delete",
+            AuditAction::FederationRuleCreate => "federation_rule_create",
+            AuditAction::FederationRuleDelete => "federation_rule_delete",
+            AuditAction::DisableStaticToken => "disable_static_token",
         }
     }
 
@@ -137,6 +156,17 @@ pub enum AuditDetail {
         reason: Option<String>,
         failed: Vec<FailedCondition>,
     },
+    /// An identity provider or a federation rule that was made or deleted.
+    Federation(FederationTarget),
+}
+
+/// The identity provider or federation rule an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederationTarget {
+    pub identity_provider_id: Uuid,
+    pub issuer: String,
+    /// The rule, for a rule's events.
+    pub federation_rule_id: Option<Uuid>,
 }
 
 /// A condition of a federation rule that a presented token failed.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::accounts::CapabilityKey;
-use super::audit::{AuditAction, AuditDetail, FailedCondition};
+use super::audit::{AuditAction, AuditDetail, FailedCondition, FederationTarget};
 use super::authorizations::{GrantKind, Grants, Resource, ResourceType, Subject};
 use super::roles::RoleKey;
 
@@ -78,6 +78,12 @@ impl AuditDetail {
                 "source": source,
                 "url": url,
                 "revoked": revoked,
+            }),
+            AuditDetail::Federation(target) => serde_json::json!({
+                "kind": "federation",
+                "identity_provider_id": target.identity_provider_id,
+                "issuer": target.issuer,
+                "federation_rule_id": target.federation_rule_id,
             }),
             AuditDetail::Exchange {
                 identity_provider_id,
@@ -158,6 +164,11 @@ impl AuditDetail {
                     revoked: value["revoked"].as_bool()?,
                 })
             }
+            Some("federation") => Some(AuditDetail::Federation(FederationTarget {
+                identity_provider_id: uuid_at(value, "identity_provider_id")?,
+                issuer: value["issuer"].as_str()?.to_owned(),
+                federation_rule_id: uuid_at(value, "federation_rule_id"),
+            })),
             Some("exchange") => {
                 let text = |key: &str| value[key].as_str().map(str::to_owned);
                 let failed = value["failed_conditions"]

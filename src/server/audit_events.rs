@@ -66,6 +66,13 @@ pub fn action(action: api::AuditAction) -> domain::AuditAction {
         A::LeakReport => D::LeakReport,
         A::PublicRevocation => D::PublicRevocation,
         A::IdempotentReplay => D::IdempotentReplay,
+        A::TokenExchange => D::TokenExchange,
+        A::TokenExchangeDenied => D::TokenExchangeDenied,
+        A::IdentityProviderCreate => D::IdentityProviderCreate,
+        A::IdentityProviderDelete => D::IdentityProviderDelete,
+        A::FederationRuleCreate => D::FederationRuleCreate,
+        A::FederationRuleDelete => D::FederationRuleDelete,
+        A::DisableStaticToken => D::DisableStaticToken,
     }
 }
 
@@ -78,8 +85,8 @@ pub fn actor_type(kind: api::ActorType) -> domain::ActorType {
     }
 }
 
-/// What an event changed: the grant or role assignment it names, else its
-/// service account, else the account.
+/// What an event changed: the grant, role assignment, federation rule or
+/// identity provider it names, else its service account, else the account.
 fn target(event: &domain::AuditEvent) -> AuditTarget {
     let (target_type, id) = match (&event.detail, event.service_account_id) {
         (
@@ -95,6 +102,10 @@ fn target(event: &domain::AuditEvent) -> AuditTarget {
             }),
             _,
         ) => ("role_assignment", *role_assignment_id),
+        (Some(AuditDetail::Federation(federation)), _) => match federation.federation_rule_id {
+            Some(rule) => ("federation_rule", rule),
+            None => ("identity_provider", federation.identity_provider_id),
+        },
         (_, Some(id)) => ("service_account", id),
         (_, None) => ("account", event.account_id),
     };

@@ -21,6 +21,7 @@ use super::metrics::{ActiveCount, Metrics, MetricsSources};
 use super::operations::metrics_response;
 use super::rate_limit::RateLimiter;
 use super::request_log::RequestLines;
+use super::token_exchange;
 use crate::api::REQUEST_BODY_MAX_BYTES;
 use crate::app::App;
 use crate::auth::last_use::LastUseRecorder;
@@ -147,6 +148,20 @@ impl Server {
             ),
             trusted_proxies: app.settings().secret_scanning.trusted_proxies.clone(),
             public_revoke_ipv6_prefix: app.settings().secret_scanning.public_revoke_ipv6_prefix,
+            identity_providers: app.identity_providers(),
+            federation_rules: app.federation_rules(),
+            token_exchange: app.token_exchange(&log),
+            exchanges_by_address: RateLimiter::new(
+                token_exchange::EXCHANGES_PER_ADDRESS,
+                1,
+                app.clock().clone(),
+            ),
+            exchanges_by_service_account: RateLimiter::new(
+                token_exchange::EXCHANGES_PER_SERVICE_ACCOUNT,
+                1,
+                app.clock().clone(),
+            ),
+            federation_allow_loopback_issuers: app.settings().federation_allow_loopback_issuers,
         };
         let start_error = |bind, error: dropshot::BuildError| StartError {
             bind,

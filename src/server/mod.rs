@@ -13,8 +13,10 @@ pub mod client_address;
 pub mod context;
 pub mod docs;
 pub mod error;
+pub mod federation_rules;
 pub mod frame;
 pub mod idempotent;
+pub mod identity_providers;
 pub mod leaks;
 pub mod lifecycle;
 pub mod metrics;
@@ -23,11 +25,12 @@ pub mod rate_limit;
 pub mod request_log;
 pub mod role_assignments;
 pub mod service_accounts;
+pub mod token_exchange;
 pub mod verification;
 
 use dropshot::{
-    ApiDescription, HttpError, HttpResponseAccepted, HttpResponseCreated, HttpResponseHeaders,
-    HttpResponseOk, RequestContext,
+    ApiDescription, HttpError, HttpResponseAccepted, HttpResponseCreated, HttpResponseDeleted,
+    HttpResponseHeaders, HttpResponseOk, RequestContext,
 };
 
 use self::context::ApiContext;
@@ -39,6 +42,11 @@ use crate::api::authorizations::{
     RoleAssignmentPath,
 };
 use crate::api::extract::{FormBody, HeaderParams, JsonBody, PathParams, QueryParams};
+use crate::api::federation::{
+    CreateFederationRuleRequest, CreateIdentityProviderRequest, FederationRule, FederationRulePath,
+    FederationRuleTestRequest, FederationRuleTestResult, IdentityProvider, IdentityProviderPath,
+    OAuthError, TokenExchangeRequest, TokenExchangeResponse,
+};
 use crate::api::leaks::{
     GithubSignatureHeaders, GitlabSignatureHeaders, PublicRevocationReceipt,
     PublicRevocationRequest, ReportedToken, TokenReportFeedback,
@@ -200,6 +208,105 @@ impl ServiceAccountsApi for ApiImpl {
             Box::pin(role_assignments::revoke(rqctx, path))
         })
         .await
+    }
+
+    async fn disable_static_token(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(service_accounts::disable_static_token(rqctx, path))
+        })
+        .await
+    }
+
+    async fn list_identity_providers(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+    ) -> Result<HttpResponseOk<Vec<IdentityProvider>>, HttpError> {
+        observe(&rqctx, identity_providers::list(&rqctx, path)).await
+    }
+
+    async fn create_identity_provider(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+        body: JsonBody<CreateIdentityProviderRequest>,
+    ) -> Result<HttpResponseCreated<IdentityProvider>, HttpError> {
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(identity_providers::create(rqctx, path, body))
+        })
+        .await
+    }
+
+    async fn get_identity_provider(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<IdentityProviderPath>,
+    ) -> Result<HttpResponseOk<IdentityProvider>, HttpError> {
+        observe(&rqctx, identity_providers::get(&rqctx, path)).await
+    }
+
+    async fn delete_identity_provider(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<IdentityProviderPath>,
+    ) -> Result<HttpResponseDeleted, HttpError> {
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(identity_providers::delete(rqctx, path))
+        })
+        .await
+    }
+
+    async fn list_federation_rules(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<ServiceAccountPath>,
+    ) -> Result<HttpResponseOk<Vec<FederationRule>>, HttpError> {
+        observe(&rqctx, federation_rules::list(&rqctx, path)).await
+    }
+
+    async fn create_federation_rule(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<ServiceAccountPath>,
+        body: JsonBody<CreateFederationRuleRequest>,
+    ) -> Result<HttpResponseCreated<FederationRule>, HttpError> {
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(federation_rules::create(rqctx, path, body))
+        })
+        .await
+    }
+
+    async fn delete_federation_rule(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<FederationRulePath>,
+    ) -> Result<HttpResponseDeleted, HttpError> {
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(federation_rules::delete(rqctx, path))
+        })
+        .await
+    }
+
+    async fn test_federation_rule(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<FederationRulePath>,
+        body: JsonBody<FederationRuleTestRequest>,
+    ) -> Result<HttpResponseOk<FederationRuleTestResult>, HttpError> {
+        observe(&rqctx, federation_rules::test(&rqctx, path, body)).await
+    }
+
+    async fn exchange_token(
+        rqctx: RequestContext<ApiContext>,
+        body: FormBody<TokenExchangeRequest>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseOk<TokenExchangeResponse>, CredentialAnswerHeaders>,
+        OAuthError,
+    > {
+        let request_id = rqctx.request_id.clone();
+        observe_detached(rqctx, move |rqctx| {
+            Box::pin(token_exchange::exchange(rqctx, body))
+        })
+        .await
+        .map_err(|error| OAuthError {
+            request_id: Some(request_id),
+            ..OAuthError::from(error)
+        })
     }
 
     async fn list_audit_events(

@@ -1,8 +1,9 @@
-//! A token bucket per client, for endpoints anyone may call (the public
-//! revocation endpoint), on the injected clock. A request takes one unit to
+//! A token bucket per client (an address, or another key), for endpoints
+//! anyone may call (public revocation, the federation exchange), on the injected clock. A request takes one unit to
 //! be let in, and is then charged for the rest of its work (one unit per
 //! token it carries), so that the limit counts tokens, not requests.
 
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -24,10 +25,10 @@ const LIMITER_CAPACITY: u64 = 100_000;
 /// client then waits out. Bounded in memory; a client not seen for longer
 /// than its deepest debt takes to refill is forgotten (its bucket would be
 /// full again).
-pub struct RateLimiter {
+pub struct RateLimiter<K = IpAddr> {
     rate: Rate,
     clock: Arc<dyn Clock>,
-    buckets: moka::sync::Cache<IpAddr, Arc<Mutex<Bucket>>>,
+    buckets: moka::sync::Cache<K, Arc<Mutex<Bucket>>>,
 }
 
 /// One client's bucket.
@@ -40,7 +41,7 @@ struct Bucket {
     seen_at: DateTime<Utc>,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq + Send + Sync + Copy + 'static> RateLimiter<K> {
     /// A limiter refilling by `clock`'s time; one request may be charged at
     /// most `max_charge` units.
     pub fn new(rate: Rate, max_charge: u32, clock: Arc<dyn Clock>) -> Self {
@@ -67,7 +68,7 @@ impl RateLimiter {
     }
 
     /// `client`'s bucket, read at `now` (afresh if the clock went back).
-    fn bucket(&self, client: IpAddr, now: DateTime<Utc>) -> Arc<Mutex<Bucket>> {
+    fn bucket(&self, client: K, now: DateTime<Utc>) -> Arc<Mutex<Bucket>> {
         self.buckets.get_with(client, || {
             Arc::new(Mutex::new(Bucket {
                 full_at: now,
@@ -78,7 +79,7 @@ impl RateLimiter {
 
     /// Takes one unit for `client`, or says how long (in whole seconds,
     /// rounded up) until there is one.
-    pub fn admit(&self, client: IpAddr) -> Result<(), Duration> {
+    pub fn admit(&self, client: K) -> Result<(), Duration> {
         let now = self.clock.now();
         let (interval, burst) = self.interval_and_burst();
         let bucket = self.bucket(client, now);
@@ -102,7 +103,7 @@ impl RateLimiter {
     /// Charges `client` `units` more for a request it was let in for: never
     /// refused (the request is under way), but the client waits for them
     /// before its next one.
-    pub fn charge(&self, client: IpAddr, units: u32) {
+    pub fn charge(&self, client: K, units: u32) {
         if units == 0 {
             return;
         }
@@ -124,7 +125,7 @@ mod tests {
     #[test]
     fn the_limiter_admits_a_burst_then_one_per_interval() {
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let limiter = RateLimiter::new(
+        let limiter: RateLimiter = RateLimiter::new(
             Rate {
                 requests: 3,
                 per: Duration::from_secs(60),
@@ -161,7 +162,7 @@ mod tests {
     #[test]
     fn the_limiter_counts_tokens_not_requests() {
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let limiter = RateLimiter::new(
+        let limiter: RateLimiter = RateLimiter::new(
             Rate {
                 requests: 10,
                 per: Duration::from_secs(60),
@@ -188,7 +189,7 @@ mod tests {
     #[test]
     fn a_clock_that_goes_back_starts_the_client_afresh() {
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let limiter = RateLimiter::new(
+        let limiter: RateLimiter = RateLimiter::new(
             Rate {
                 requests: 1,
                 per: Duration::from_secs(60),

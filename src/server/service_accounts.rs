@@ -251,6 +251,7 @@ impl From<domain::ServiceAccount> for ServiceAccountFields {
                 domain::RevocationReason::Leaked => RevokedReason::Leaked,
                 domain::RevocationReason::Reported => RevokedReason::Reported,
             }),
+            static_token_disabled_at: sa.static_token_disabled_at,
             previous_token_public_id: sa
                 .previous_token
                 .as_ref()
@@ -260,4 +261,24 @@ impl From<domain::ServiceAccount> for ServiceAccountFields {
             previous_token_last_used_at: sa.previous_token.and_then(|p| p.last_used_at),
         }
     }
+}
+
+pub async fn disable_static_token(
+    rqctx: &RequestContext<ApiContext>,
+    path: PathParams<ServiceAccountPath>,
+) -> Result<HttpResponseOk<ServiceAccount>, HttpError> {
+    let path = path.into_inner();
+    let access = authorize(rqctx, path.account_id).await?;
+    let service_accounts = &rqctx.context().service_accounts;
+    let changed = service_accounts
+        .disable_static_token(&access, path.service_account_id)
+        .await
+        .map_err(service_error)?;
+    info!(rqctx.log, "static token turned off";
+        "account_id" => %access.account_id(),
+        "service_account_id" => %changed.id,
+        "principal" => access.principal().log_id());
+    Ok(HttpResponseOk(ServiceAccount {
+        fields: changed.into(),
+    }))
 }

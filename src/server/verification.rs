@@ -12,6 +12,7 @@ use super::error::{auth_error, client_auth_error, service_error};
 use super::frame::{self, count_authentication};
 use super::service_accounts::no_store;
 use crate::api::extract::FormBody;
+use crate::api::federation::FederationProvenance;
 use crate::api::types::{CredentialAnswerHeaders, WhoamiHeaders};
 use crate::api::verification::{
     self, IntrospectedTokenType, IntrospectionRequest, IntrospectionResponse, PrincipalType, Whoami,
@@ -116,6 +117,7 @@ fn whoami_of(identity: Identity) -> Whoami {
         expires_at: verified.credential.expires_at(),
         grants: grants.into_iter().map(api_grants).collect(),
         groups: verified.credential.groups().to_vec(),
+        federation: provenance(&verified.credential),
     }
 }
 
@@ -139,6 +141,7 @@ fn active(identity: Identity) -> IntrospectionResponse {
         hbx_user_id: user_id,
         hbx_token_generation: generation(&verified.credential),
         hbx_grants: Some(grants.into_iter().map(api_grants).collect()),
+        hbx_federation: provenance(&verified.credential),
     }
 }
 
@@ -153,6 +156,18 @@ fn generation(credential: &CredentialFacts) -> Option<verification::TokenGenerat
         },
         CredentialFacts::FederatedToken(_) | CredentialFacts::AccessToken { .. } => None,
     }
+}
+
+/// Where a federated token came from; none for any other credential.
+fn provenance(credential: &CredentialFacts) -> Option<FederationProvenance> {
+    let provenance = &credential.federated()?.token.provenance;
+    Some(FederationProvenance {
+        federation_rule_id: provenance.federation_rule_id,
+        identity_provider_id: provenance.identity_provider_id,
+        issuer: provenance.issuer.clone(),
+        subject: provenance.subject.clone(),
+        claims: provenance.claims.clone(),
+    })
 }
 
 /// (user, service account, the service account's account).

@@ -184,6 +184,19 @@ impl AccountAccess {
             Principal::ServiceAccount { service_account_id, .. } if service_account_id == id)
     }
 
+    /// An event of the caller's about the account itself (no service
+    /// account).
+    pub(super) fn audit_account(&self, action: AuditAction, at: DateTime<Utc>) -> AuditEvent {
+        AuditEvent::new(
+            at,
+            self.account_id,
+            None,
+            action,
+            self.caller.actor(),
+            self.caller.origin.clone(),
+        )
+    }
+
     pub(super) fn audit(
         &self,
         service_account_id: Uuid,

@@ -4,7 +4,7 @@
 //! matches a stored MAC (compared in constant time); then the token that
 //! leaked is put out of use: the current token by revoking the service
 //! account, a previous token in its grace period by retiring it (the current
-//! one did not leak). A report's work is bounded by what in it is distinct
+//! one did not leak), a federated token by revoking it alone. A report's work is bounded by what in it is distinct
 //! and alive: copies are looked up once, a token that no longer works writes
 //! nothing, and each service account is changed and audited at most once per
 //! report, with who reported it and where it was found.
@@ -22,7 +22,10 @@ use crate::clock::Clock;
 use crate::domain::{
     Actor, AuditAction, AuditDetail, AuditEvent, Origin, RevocationReason, TokenGeneration,
 };
-use crate::store::{LeakResponse, Revocation, StoredServiceAccount, TokenLookup, TokenStore};
+use crate::store::{
+    AuditEventStore, FederatedTokenStore, LeakResponse, Revocation, StoredServiceAccount,
+    TokenLookup, TokenStore,
+};
 use crate::token::{self, TokenPrefix, keyring::TokenKeyring};
 
 /// Most tokens one report or one public revocation may carry.
@@ -71,6 +74,9 @@ pub fn token_hash(token: &str) -> String {
 pub struct Leaks {
     lookup: Arc<dyn TokenLookup>,
     tokens: Arc<dyn TokenStore>,
+    /// Federated tokens: a leaked one is revoked on its own.
+    federated: Arc<dyn FederatedTokenStore>,
+    audit: Arc<dyn AuditEventStore>,
     keyring: Arc<TokenKeyring>,
     prefix: TokenPrefix,
     clock: Arc<dyn Clock>,
@@ -80,7 +86,19 @@ pub struct Leaks {
 /// A stored service account a token matched, and which of its tokens.
 struct Match {
     stored: StoredServiceAccount,
-    previous: bool,
+    generation: TokenGeneration,
+}
+
+/// Who says a token leaked, the reason and audit action that go with them,
+/// whether the server acts on it (holding a token is the authority to
+/// revoke it), and where it was found.
+struct Reporting {
+    reporter: String,
+    reason: RevocationReason,
+    action: AuditAction,
+    act: bool,
+    source: Option<String>,
+    url: Option<String>,
 }
 
 /// What one report found of one service account: which of its tokens were
@@ -95,9 +113,12 @@ struct Found {
 impl Leaks {
     /// `lookup` finds the service account a reported token belongs to;
     /// `tokens` puts the token out of use.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         lookup: Arc<dyn TokenLookup>,
         tokens: Arc<dyn TokenStore>,
+        federated: Arc<dyn FederatedTokenStore>,
+        audit: Arc<dyn AuditEventStore>,
         keyring: Arc<TokenKeyring>,
         prefix: TokenPrefix,
         clock: Arc<dyn Clock>,
@@ -106,6 +127,8 @@ impl Leaks {
         Self {
             lookup,
             tokens,
+            federated,
+            audit,
             keyring,
             prefix,
             clock,
@@ -126,10 +149,7 @@ impl Leaks {
         };
         Ok(token_of(&self.keyring, &stored, &parsed)
             .ok()
-            .map(|generation| Match {
-                stored,
-                previous: generation == TokenGeneration::Previous,
-            }))
+            .map(|generation| Match { stored, generation }))
     }
 
     /// The distinct strings among `reported` that have our form and a valid
@@ -176,6 +196,12 @@ impl Leaks {
                 labels[index] = Label::TruePositive;
             }
             let first_sighting = places.first().copied().unwrap_or_default();
+            if matched.generation == TokenGeneration::Federated {
+                // A minted token leaked: it alone is put out of use.
+                self.act_on_federated(&matched.stored, &sightings[first_sighting], by, origin)
+                    .await?;
+                continue;
+            }
             let entry = found
                 .entry(matched.stored.service_account.id)
                 .or_insert_with(|| Found {
@@ -184,7 +210,7 @@ impl Leaks {
                     previous: false,
                     first_sighting,
                 });
-            if matched.previous {
+            if matched.generation == TokenGeneration::Previous {
                 entry.previous = true;
             } else {
                 entry.current = true;
@@ -217,27 +243,14 @@ impl Leaks {
         if !current_works && !previous_works {
             return Ok(());
         }
-        // Who, the reason and audit action that go with them, whether the
-        // server acts on it (holding a token is the authority to revoke
-        // it), and where it was found.
-        let (reporter, reason, action, act, source, url) = match by {
-            Reporter::Partner { name } => (
-                (*name).to_owned(),
-                RevocationReason::Leaked,
-                AuditAction::LeakReport,
-                self.action == LeakAction::Revoke,
-                sighting.source.clone(),
-                sighting.url.clone(),
-            ),
-            Reporter::Holder { address } => (
-                "public".to_owned(),
-                RevocationReason::Reported,
-                AuditAction::PublicRevocation,
-                true,
-                Some(address.to_string()),
-                None,
-            ),
-        };
+        let Reporting {
+            reporter,
+            reason,
+            action,
+            act,
+            source,
+            url,
+        } = self.reporting(by, sighting);
         let response = match (act, current_works) {
             (false, _) => LeakResponse::Record,
             (true, true) => LeakResponse::Revoke(Revocation {
@@ -279,6 +292,84 @@ impl Leaks {
                 &event,
             )
             .await?;
+        Ok(())
+    }
+
+    fn reporting(&self, by: &Reporter, sighting: &Sighting) -> Reporting {
+        match by {
+            Reporter::Partner { name } => Reporting {
+                reporter: (*name).to_owned(),
+                reason: RevocationReason::Leaked,
+                action: AuditAction::LeakReport,
+                act: self.action == LeakAction::Revoke,
+                source: sighting.source.clone(),
+                url: sighting.url.clone(),
+            },
+            Reporter::Holder { address } => Reporting {
+                reporter: "public".to_owned(),
+                reason: RevocationReason::Reported,
+                action: AuditAction::PublicRevocation,
+                act: true,
+                source: Some(address.to_string()),
+                url: None,
+            },
+        }
+    }
+
+    /// Puts a leaked federated token out of use (or only records it), with
+    /// one audit event; nothing if it no longer works. Its service account
+    /// and its own token are left alone: they did not leak.
+    async fn act_on_federated(
+        &self,
+        stored: &StoredServiceAccount,
+        sighting: &Sighting,
+        by: &Reporter,
+        origin: &Origin,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let Some((token, _)) = &stored.federated else {
+            return Ok(());
+        };
+        let works = token.revoked_at.is_none()
+            && now < token.expires_at
+            && stored.service_account.revoked_at.is_none();
+        if !works {
+            return Ok(());
+        }
+        let Reporting {
+            reporter,
+            reason,
+            action,
+            act,
+            source,
+            url,
+        } = self.reporting(by, sighting);
+        let public_id = &token.token.public_id;
+        let event = |revoked| {
+            AuditEvent::new(
+                now,
+                token.account_id,
+                Some(token.service_account_id),
+                action,
+                Actor::Reporter,
+                origin.clone(),
+            )
+            .about_token(public_id)
+            .with_detail(AuditDetail::Leak {
+                reporter: reporter.clone(),
+                token_public_id: public_id.clone(),
+                source: source.clone(),
+                url: url.clone(),
+                revoked,
+            })
+        };
+        if act {
+            self.federated
+                .revoke_federated_token(public_id, now, reason, &event(true))
+                .await?;
+        } else {
+            self.audit.record_audit_event(&event(false)).await?;
+        }
         Ok(())
     }
 }

@@ -4,7 +4,8 @@
 //! the token rules they follow ([`policy`]) and the tokens they mint
 //! ([`minter`]), safe retries ([`idempotency`]), who a verified credential
 //! is ([`verification`]), leaked tokens ([`leaks`]), the federation
-//! exchange ([`token_exchange`]), and the operator's actions ([`admin`]). Input arrives as plain values and is parsed into
+//! exchange ([`token_exchange`]) with the [`identity_providers`] and
+//! [`federation_rules`] it follows, and the operator's actions ([`admin`]). Input arrives as plain values and is parsed into
 //! domain types here, once; errors are typed ([`ServiceError`]) and mapped to
 //! HTTP elsewhere (`server::error`).
 
@@ -14,7 +15,9 @@ pub mod audit_events;
 pub mod authorizations;
 pub mod error;
 pub mod escalation;
+pub mod federation_rules;
 pub mod idempotency;
+pub mod identity_providers;
 pub mod leaks;
 pub mod minter;
 pub mod policy;

@@ -341,6 +341,26 @@ impl ServiceAccounts {
         Ok(service_account.seen_at(now))
     }
 
+    /// Turns the service account's own token (and a previous one) off now,
+    /// leaving only federated tokens; a later rotation turns a new one on.
+    /// Turning it off again changes nothing (and records nothing).
+    pub async fn disable_static_token(
+        &self,
+        access: &AccountAccess,
+        id: Uuid,
+    ) -> Result<ServiceAccount, ServiceError> {
+        access.require_current_token("turn a token off")?;
+        access.require_own_credential("turn a token off")?;
+        let now = self.clock.now();
+        let event = access.audit(id, AuditAction::DisableStaticToken, now);
+        let (service_account, _changed) = self
+            .tokens
+            .disable_static_token(access.account_id(), id, now, &event)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        Ok(service_account.seen_at(now))
+    }
+
     fn parse_grace(
         &self,
         seconds: Option<u64>,

@@ -9,6 +9,7 @@ mod authorizations;
 mod concurrency;
 mod create_round_trip;
 mod create_validation;
+mod federation;
 mod hardening;
 mod idempotency;
 mod leaks;

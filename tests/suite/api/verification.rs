@@ -335,6 +335,7 @@ async fn introspection_of_live_tokens(backend: Backend) {
             hbx_service_account_id: Some(worker.id),
             hbx_user_id: None,
             hbx_token_generation: Some(TokenGeneration::Current),
+            hbx_federation: None,
             hbx_grants: vec![AccountGrants {
                 account_id: server.account_id,
                 capabilities: vec!["auth.manage".into()],
@@ -401,6 +402,7 @@ async fn introspection_of_live_tokens(backend: Backend) {
             hbx_service_account_id: None,
             hbx_user_id: Some(user),
             hbx_token_generation: None,
+            hbx_federation: None,
             hbx_grants: vec![AccountGrants {
                 account_id: server.account_id,
                 capabilities: vec!["auth.manage".into()],

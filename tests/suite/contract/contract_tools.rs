@@ -228,7 +228,25 @@ async fn scenario_server() -> (ScenarioServer, Vec<(&'static str, String)>) {
     })
     .await;
     let (client_id, client_secret) = server.new_introspection_client("scenario").await;
+    // A GitHub Actions token for the scenarios to exchange, signed by a key
+    // they register inline (the issuer is never fetched from).
+    let key = crate::common::issuer::TestKey::p256("scenario");
+    let now = server.now().timestamp();
+    let issuer = "https://token.actions.githubusercontent.com";
+    let subject_token = key.sign(&serde_json::json!({
+        "iss": issuer, "sub": "repo:acme/api:ref:refs/heads/main",
+        "aud": format!("https://api.hybridbox.io/accounts/{}", server.account_id),
+        "jti": uuid::Uuid::new_v4().to_string(), "repository_owner_id": "1001",
+        "repository": "acme/api", "repository_id": "2002", "ref": "refs/heads/main",
+        "iat": now, "nbf": now, "exp": now + 300,
+    }));
     let env = vec![
+        ("HBX_SA_FED_ISSUER", issuer.to_owned()),
+        (
+            "HBX_SA_FED_JWKS",
+            serde_json::json!({ "keys": [key.jwk] }).to_string(),
+        ),
+        ("HBX_SA_FED_TOKEN", subject_token),
         ("HBX_SA_URL", server.base_url.clone()),
         ("HBX_SA_TOKEN", server.owner_token.clone()),
         ("HBX_SA_ACCOUNT_ID", server.account_id.to_string()),
@@ -399,6 +417,11 @@ async fn fuzz_target() -> FuzzTarget {
     // The service account the operations on one name (rotated, revoked and
     // read by the fuzzer; never a grant's subject).
     let target = server.create("schemathesis-target").await;
+    // Federation rules are the owner's (it holds what they give, and the
+    // fuzzer never revokes it): the rule operations name it (per-operation
+    // parameters in the Schemathesis configurations).
+    let (provider_id, rule_id, fed_key, fed_jwks) =
+        federation_fixture(&server, server.owner_id).await;
     let (client_id, client_secret) = server.new_introspection_client("schemathesis").await;
     let peers = tempfile::Builder::new().suffix(".json").tempfile().unwrap();
     let fixed = |name: &str, token: &str| {
@@ -424,6 +447,13 @@ async fn fuzz_target() -> FuzzTarget {
         // bodies meant to be valid): the bootstrapped owner.
         ("HBX_SA_ST_SERVICE_ACCOUNT_ID", server.owner_id.to_string()),
         ("HBX_SA_ST_TARGET_SERVICE_ACCOUNT_ID", target.id.to_string()),
+        ("HBX_SA_ST_IDENTITY_PROVIDER_ID", provider_id.to_string()),
+        ("HBX_SA_ST_FEDERATION_RULE_ID", rule_id.to_string()),
+        // The hooks sign subject tokens as the fixture issuer would, at the
+        // server's (manual) time.
+        ("HBX_SA_ST_FED_KEY", fed_key),
+        ("HBX_SA_ST_FED_JWKS", fed_jwks),
+        ("HBX_SA_ST_NOW", server.now().timestamp().to_string()),
         ("HBX_SA_ST_PEERS", peers.path().display().to_string()),
         // The hooks sign leak reports as the partner would.
         ("HBX_SA_ST_SIGNING_KEY", sender.private_key_pem()),
@@ -455,6 +485,74 @@ struct SchemathesisRun {
 /// Runs Schemathesis with `config` against `target`. The reports go to a
 /// temporary directory, or to `$HBX_SA_ST_REPORTS/<config>/` when that is set
 /// (to read them after a failure).
+/// An identity provider (keys inline: nothing is fetched) and a rule of
+/// `service_account` naming it, that the federation operations can name: the
+/// rule keeps the provider from being deleted.
+async fn federation_fixture(
+    server: &TestServer,
+    service_account: uuid::Uuid,
+) -> (uuid::Uuid, uuid::Uuid, String, String) {
+    use base64::Engine as _;
+    use hbx_service_accounts::domain::{
+        Actor, AuditAction, AuditEvent, CapabilityKey, Condition, FederationRule, IdentityProvider,
+        Issuer, OperatorName, ProviderKeys, ProviderKind,
+    };
+    use p256::pkcs8::{EncodePrivateKey, LineEnding};
+    // The key the hooks sign subject tokens with (ES256), published inline.
+    let signing = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    let point = signing.verifying_key().to_encoded_point(false);
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let jwks = serde_json::json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": "fixture",
+        "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap()),
+    }]})
+    .to_string();
+    let pem = signing.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    let provider = IdentityProvider {
+        id: uuid::Uuid::new_v4(),
+        account_id: server.account_id,
+        name: OperatorName::parse("GitHub Actions".into()).unwrap(),
+        issuer: Issuer::parse("https://token.actions.githubusercontent.com", false).unwrap(),
+        kind: ProviderKind::GithubActions,
+        keys: ProviderKeys::Inline(jwks.clone()),
+        max_subject_token_lifetime_seconds: 3600,
+        created_at: server.now(),
+    };
+    let event = |action| {
+        AuditEvent::new(
+            server.now(),
+            server.account_id,
+            None,
+            action,
+            Actor::Operator,
+            Default::default(),
+        )
+    };
+    let store = server.app.store();
+    let registered = event(AuditAction::IdentityProviderCreate);
+    store
+        .create_identity_provider(&provider, &registered)
+        .await
+        .unwrap();
+    let rule = FederationRule {
+        id: uuid::Uuid::new_v4(),
+        account_id: server.account_id,
+        service_account_id: service_account,
+        identity_provider_id: provider.id,
+        audience: format!("https://api.hybridbox.io/accounts/{}", server.account_id),
+        conditions: vec![
+            Condition::parse("repository_owner_id", "eq", Some("1001".into()), None).unwrap(),
+        ],
+        capabilities: vec![CapabilityKey::parse("auth.manage").unwrap()],
+        token_ttl_seconds: 900,
+        description: None,
+        created_at: server.now(),
+    };
+    let created = event(AuditAction::FederationRuleCreate);
+    store.create_federation_rule(&rule, &created).await.unwrap();
+    (provider.id, rule.id, pem, jwks)
+}
+
 async fn schemathesis(target: &FuzzTarget, config: &str, examples: u32) -> SchemathesisRun {
     let scratch = tempfile::tempdir().unwrap();
     let reports = match std::env::var_os("HBX_SA_ST_REPORTS") {

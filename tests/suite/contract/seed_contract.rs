@@ -199,7 +199,8 @@ fn response_matches_the_seed() {
         "updated_at",
     ]);
     // The seed's nullable fields, the four a rotation's grace period added
-    // (contract §9) and the revocation's reason (§10): optional and nullable,
+    // (contract §9), the revocation's reason (§10) and when the own token was
+    // turned off (§13): optional and nullable,
     // so additive.
     let nullable = set(&[
         "created_by_user_id",
@@ -212,6 +213,7 @@ fn response_matches_the_seed() {
         "previous_token_expires_at",
         "previous_token_last_used_at",
         "revoked_reason",
+        "static_token_disabled_at",
     ]);
     let all: BTreeSet<String> = required.union(&nullable).cloned().collect();
     assert_eq!(
@@ -231,7 +233,8 @@ fn response_matches_the_seed() {
         | "last_used_at"
         | "revoked_at"
         | "previous_token_expires_at"
-        | "previous_token_last_used_at" => Some("date-time"),
+        | "previous_token_last_used_at"
+        | "static_token_disabled_at" => Some("date-time"),
         _ => None,
     };
     for (name, property) in &object.properties {
@@ -290,7 +293,10 @@ fn bearer_security_is_declared_and_applied() {
                     assert!(security[0].contains_key(introspection), "{id}");
                     assert_eq!(security[0].len(), 1, "{id}: Basic alone");
                 }
-                "report_github_leaks" | "report_gitlab_leaks" | "revoke_credentials" => {
+                "report_github_leaks"
+                | "report_gitlab_leaks"
+                | "revoke_credentials"
+                | "exchange_token" => {
                     assert!(security.is_empty(), "{id}: no credential at all");
                 }
                 other => panic!("{method} {path} ({other}) opts out of the bearer credential"),
@@ -302,6 +308,7 @@ fn bearer_security_is_declared_and_applied() {
     assert_eq!(
         opted_out,
         [
+            "exchange_token",
             "introspect_token",
             "report_github_leaks",
             "report_gitlab_leaks",
