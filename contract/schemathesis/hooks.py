@@ -61,6 +61,16 @@ def _headers_meant_to_be_valid(case):
     return _mode(meta.generation) == "positive"
 
 
+def _body_meant_to_be_valid(case):
+    meta = getattr(case, "_meta", None)
+    if meta is None:
+        return True
+    body = meta.components.get(ParameterLocation.BODY)
+    if body is not None:
+        return _mode(body) == "positive"
+    return _mode(meta.generation) == "positive"
+
+
 def _wire_bytes(body):
     # What the requests transport sends for a JSON body: raw bytes as they
     # are, no body as nothing, anything else as json=... would encode it.
@@ -167,7 +177,7 @@ def _meet_the_federation_rules(case):
     path = case.operation.path
     if case.operation.method.upper() != "POST" or not isinstance(case.body, dict):
         return
-    if not _headers_meant_to_be_valid(case):
+    if not _headers_meant_to_be_valid(case) or not _body_meant_to_be_valid(case):
         return
     body = case.body
     if path == "/v1/public/accounts/{account_id}/auth/identity-providers":

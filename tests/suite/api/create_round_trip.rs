@@ -89,9 +89,9 @@ async fn response_carries_nulls_explicitly(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), 201);
     let body: serde_json::Map<String, serde_json::Value> = response.json().await.unwrap();
-    // The seed's 14 fields, the 4 of a rotation's previous token, and why it
-    // was revoked.
-    assert_eq!(body.len(), 19);
+    // The seed's 14 fields, the 4 of a rotation's previous token, why it
+    // was revoked, and when its own token was turned off.
+    assert_eq!(body.len(), 20);
     for field in [
         "created_by_user_id",
         "expires_at",
@@ -99,6 +99,7 @@ async fn response_carries_nulls_explicitly(backend: Backend) {
         "revoked_at",
         "revoked_by_user_id",
         "revoked_reason",
+        "static_token_disabled_at",
         "previous_token_public_id",
         "previous_token_last4",
         "previous_token_expires_at",

@@ -297,6 +297,31 @@ async fn federation_from_registration_to_exchange(backend: Backend) {
     )
     .await;
     assert_eq!(later.status, 200);
+    // A minted token sent to public revocation is revoked alone: its
+    // service account and the other minted tokens go on working.
+    let leaked = later.body["access_token"].as_str().unwrap().to_owned();
+    let revoked = server
+        .raw()
+        .post(format!("{}/v1/public/credentials/revoke", server.base_url))
+        .json(&json!({"credentials": [leaked]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 202);
+    assert!(!server.authenticates(&leaked).await);
+    assert!(server.authenticates(&federated).await);
+    let sa = call(
+        &server,
+        owner,
+        Method::GET,
+        &format!(
+            "/v1/public/accounts/{}/auth/service-accounts/{}",
+            server.account_id, deployer.id
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(sa.body["revoked_at"], Value::Null);
     // The audit log names each step, the refusal with what was presented.
     let log = call(
         &server,
@@ -320,6 +345,7 @@ async fn federation_from_registration_to_exchange(backend: Backend) {
         "token_exchange",
         "token_exchange_denied",
         "disable_static_token",
+        "public_revocation",
     ] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }

@@ -4,7 +4,10 @@
 //! Actions' (every claim, a reusable workflow): each check of the exchange,
 //! and the minted token used over HTTP (limited to its rule's capabilities,
 //! refused after its lifetime, when revoked with its service account, and
-//! never allowed to rotate). The HTTP operation comes with the endpoint.
+//! never allowed to rotate); GitLab CI's tokens (a fork's merge request
+//! refused), a Kubernetes token that lives too long, and an issuer whose keys
+//! are down (503, then the last good keys). The HTTP operation is tested in
+//! `api::federation`.
 
 use chrono::TimeDelta;
 use hbx_service_accounts::domain::{
@@ -341,8 +344,280 @@ async fn a_minted_token_dies_with_its_service_account(backend: Backend) {
     assert_eq!(f.refused(&f.claims("run-21")).await, "service_account");
 }
 
+/// Registers an issuer of `kind` with `keys` and a rule for `sa` with
+/// `conditions` and `auth.manage`, straight in the store.
+async fn provider_and_rule(
+    server: &TestServer,
+    issuer: &str,
+    kind: ProviderKind,
+    keys: ProviderKeys,
+    sa: Uuid,
+    conditions: Vec<Condition>,
+) {
+    let store = server.app.store();
+    let event = |action| {
+        hbx_service_accounts::domain::AuditEvent::new(
+            server.now(),
+            server.account_id,
+            None,
+            action,
+            hbx_service_accounts::domain::Actor::Operator,
+            Default::default(),
+        )
+    };
+    let provider = IdentityProvider {
+        id: Uuid::new_v4(),
+        account_id: server.account_id,
+        name: OperatorName::parse(format!("{kind}")).unwrap(),
+        issuer: Issuer::parse(issuer, true).unwrap(),
+        kind,
+        keys,
+        max_subject_token_lifetime_seconds: 3600,
+        created_at: server.now(),
+    };
+    store
+        .create_identity_provider(&provider, &event(AuditAction::IdentityProviderCreate))
+        .await
+        .unwrap();
+    let rule = FederationRule {
+        id: Uuid::new_v4(),
+        account_id: server.account_id,
+        service_account_id: sa,
+        identity_provider_id: provider.id,
+        audience: format!("https://api.hybridbox.io/accounts/{}", server.account_id),
+        conditions,
+        capabilities: vec![CapabilityKey::parse("auth.manage").unwrap()],
+        token_ttl_seconds: 900,
+        description: None,
+        created_at: server.now(),
+    };
+    store
+        .create_federation_rule(&rule, &event(AuditAction::FederationRuleCreate))
+        .await
+        .unwrap();
+}
+
+fn eq(claim: &str, value: &str) -> Condition {
+    Condition::parse(claim, "eq", Some(value.into()), None).unwrap()
+}
+
+/// Claims exactly as GitLab CI issues them (`id_tokens`), for a pipeline of
+/// acme/api on main.
+fn gitlab_claims(issuer: &str, audience: &str, now: i64, jti: &str) -> Value {
+    json!({
+        "namespace_id": "72", "namespace_path": "acme", "project_id": "20",
+        "project_path": "acme/api", "user_id": "5", "user_login": "ci-bot",
+        "user_email": "ci-bot@acme.example", "user_access_level": "developer",
+        "pipeline_id": "574", "pipeline_source": "push", "job_id": "302",
+        "ref": "main", "ref_type": "branch", "ref_path": "refs/heads/main",
+        "ref_protected": "true", "environment": "production",
+        "environment_protected": "true", "deployment_tier": "production",
+        "runner_id": 1, "runner_environment": "gitlab-hosted", "sha": "714a629c",
+        "project_visibility": "private", "ci_config_ref_uri":
+            "gitlab.example.com/acme/api//.gitlab-ci.yml@refs/heads/main",
+        "ci_config_sha": "714a629c", "jti": jti, "iss": issuer, "iat": now, "nbf": now - 5,
+        "exp": now + 300, "sub": "project_path:acme/api:ref_type:branch:ref:main",
+        "aud": audience,
+    })
+}
+
+async fn gitlab_pipelines_of_the_pinned_project_only(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let key = TestKey::ed25519("gl-1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let deployer = server.create("gitlab-deployer").await.id;
+    server.grant_auth_manage(deployer).await;
+    let conditions = vec![
+        eq("namespace_id", "72"),
+        eq("project_id", "20"),
+        Condition::parse("ref_path", "glob", Some("refs/heads/*".into()), None).unwrap(),
+        eq("pipeline_source", "push"),
+    ];
+    let keys = ProviderKeys::JwksUrl(issuer.jwks_url());
+    provider_and_rule(
+        &server,
+        &issuer.issuer(),
+        ProviderKind::GitlabCi,
+        keys,
+        deployer,
+        conditions,
+    )
+    .await;
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    let exchange = server.app.token_exchange(&log);
+    let audience = format!("https://api.hybridbox.io/accounts/{}", server.account_id);
+    let now = server.now().timestamp();
+    let request = |claims: &Value| ExchangeRequest {
+        account_id: server.account_id,
+        service_account_id: deployer,
+        subject_token: key.sign(claims),
+        scope: None,
+    };
+    let good = gitlab_claims(&issuer.issuer(), &audience, now, "gl-1");
+    let minted = exchange
+        .exchange(&request(&good), &Default::default())
+        .await;
+    let minted = minted.unwrap_or_else(|e| panic!("the project's pipeline: {e:?}"));
+    assert_eq!(minted.minted.provenance.claims["pipeline_id"], "574");
+    assert_eq!(minted.minted.provenance.claims["project_path"], "acme/api");
+    // A fork's merge request pipeline runs in the fork's project and
+    // namespace, from a merge request: refused.
+    let mut fork = gitlab_claims(&issuer.issuer(), &audience, now, "gl-2");
+    fork["namespace_id"] = json!("99");
+    fork["namespace_path"] = json!("mallory");
+    fork["project_id"] = json!("31");
+    fork["project_path"] = json!("mallory/api");
+    fork["pipeline_source"] = json!("merge_request_event");
+    fork["ref_path"] = json!("refs/merge-requests/7/head");
+    let refused = exchange
+        .exchange(&request(&fork), &Default::default())
+        .await;
+    assert!(matches!(
+        refused,
+        Err(ExchangeError::InvalidGrant {
+            reason: "no_matching_rule"
+        })
+    ));
+    // Ids as JSON numbers (other issuers' habit) match the same conditions.
+    let mut numbers = gitlab_claims(&issuer.issuer(), &audience, now, "gl-3");
+    numbers["namespace_id"] = json!(72);
+    numbers["project_id"] = json!(20);
+    assert!(
+        exchange
+            .exchange(&request(&numbers), &Default::default())
+            .await
+            .is_ok()
+    );
+}
+
+async fn a_kubernetes_token_must_be_short_lived(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let key = TestKey::p256("k8s-1");
+    // A cluster the server cannot reach: its keys given inline.
+    let issuer = "https://kubernetes.default.svc.cluster.local";
+    let keys = ProviderKeys::Inline(json!({ "keys": [key.jwk] }).to_string());
+    let worker = server.create("in-cluster").await.id;
+    server.grant_auth_manage(worker).await;
+    let sub = "system:serviceaccount:deploy:releaser";
+    provider_and_rule(
+        &server,
+        issuer,
+        ProviderKind::Kubernetes,
+        keys,
+        worker,
+        vec![eq("sub", sub)],
+    )
+    .await;
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    let exchange = server.app.token_exchange(&log);
+    let now = server.now().timestamp();
+    let claims = |jti: &str, lifetime: i64| {
+        json!({
+            "iss": issuer, "sub": sub, "jti": jti,
+            "aud": [format!("https://api.hybridbox.io/accounts/{}", server.account_id)],
+            "kubernetes.io": {"namespace": "deploy", "serviceaccount": {"name": "releaser"}},
+            "iat": now - 10, "nbf": now - 10, "exp": now - 10 + lifetime,
+        })
+    };
+    let request = |claims: &Value| ExchangeRequest {
+        account_id: server.account_id,
+        service_account_id: worker,
+        subject_token: key.sign(claims),
+        scope: None,
+    };
+    // A projected token of ten minutes: taken.
+    let projected = exchange
+        .exchange(&request(&claims("k-1", 600)), &Default::default())
+        .await;
+    assert!(projected.is_ok(), "{:?}", projected.err());
+    // A legacy token that lives a year: refused, whatever else is right.
+    let legacy = exchange
+        .exchange(&request(&claims("k-2", 365 * 86_400)), &Default::default())
+        .await;
+    assert!(matches!(
+        legacy,
+        Err(ExchangeError::InvalidGrant { reason: "lifetime" })
+    ));
+}
+
+async fn an_issuer_whose_keys_are_down_is_503_then_last_good_keys(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let key = TestKey::rsa("up-1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let deployer = server.create("keys").await.id;
+    server.grant_auth_manage(deployer).await;
+    // The keys from a URL that is refused at first: 503, never a refusal.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/jwks", closed.local_addr().unwrap());
+    drop(closed);
+    let other_issuer = format!("{}/elsewhere", issuer.issuer());
+    let pin = vec![eq("repository_owner_id", OWNER_ID)];
+    provider_and_rule(
+        &server,
+        &other_issuer,
+        ProviderKind::GithubActions,
+        ProviderKeys::JwksUrl(dead),
+        deployer,
+        pin.clone(),
+    )
+    .await;
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    let exchange = server.app.token_exchange(&log);
+    let audience = format!("https://api.hybridbox.io/accounts/{}", server.account_id);
+    let now = server.now().timestamp();
+    let request = |issuer: &str, jti: &str, signer: &TestKey| ExchangeRequest {
+        account_id: server.account_id,
+        service_account_id: deployer,
+        subject_token: signer.sign(&github_claims(issuer, &audience, now, jti)),
+        scope: None,
+    };
+    let down = exchange
+        .exchange(&request(&other_issuer, "d-1", &key), &Default::default())
+        .await;
+    assert!(
+        matches!(down, Err(ExchangeError::Unavailable(_))),
+        "{:?}",
+        down.err().map(|e| e.to_string())
+    );
+    // Keys fetched once, then the issuer goes away: the last good keys
+    // still verify tokens signed with them.
+    provider_and_rule(
+        &server,
+        &issuer.issuer(),
+        ProviderKind::GithubActions,
+        ProviderKeys::JwksUrl(issuer.jwks_url()),
+        deployer,
+        pin,
+    )
+    .await;
+    let up = exchange
+        .exchange(&request(&issuer.issuer(), "u-1", &key), &Default::default())
+        .await;
+    assert!(up.is_ok(), "{:?}", up.err());
+    let issuer_url = issuer.issuer();
+    drop(issuer);
+    let cached = exchange
+        .exchange(&request(&issuer_url, "u-2", &key), &Default::default())
+        .await;
+    assert!(cached.is_ok(), "the last good keys: {:?}", cached.err());
+    // A key it never had cannot be fetched now: 503 again, not a refusal.
+    let rotated = TestKey::rsa("up-2");
+    server.clock.advance(chrono::TimeDelta::seconds(11));
+    let unknown = exchange
+        .exchange(&request(&issuer_url, "u-3", &rotated), &Default::default())
+        .await;
+    assert!(
+        matches!(unknown, Err(ExchangeError::Unavailable(_))),
+        "{:?}",
+        unknown.err().map(|e| e.to_string())
+    );
+}
+
 on_both_stores!(
     a_github_actions_token_becomes_a_short_lived_service_account_token,
     each_check_of_the_exchange_refuses_what_it_should,
     a_minted_token_dies_with_its_service_account,
+    gitlab_pipelines_of_the_pinned_project_only,
+    a_kubernetes_token_must_be_short_lived,
+    an_issuer_whose_keys_are_down_is_503_then_last_good_keys,
 );

@@ -122,7 +122,8 @@ async fn providers_are_one_per_issuer_and_kept_while_rules_name_them(backend: Ba
             .await,
         Err(StoreError::IdentityProviderExists)
     ));
-    let gitlab = provider(acme.id, "https://gitlab.example.com", inline);
+    let mut gitlab = provider(acme.id, "https://gitlab.example.com", inline);
+    gitlab.created_at = at("2030-01-01T00:00:02Z");
     store
         .create_identity_provider(&gitlab, &some_event(sa))
         .await

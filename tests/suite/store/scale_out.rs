@@ -676,3 +676,130 @@ async fn postgres_pages_are_index_range_scans() {
         assert!(!plan.contains("Sort"), "{plan}");
     }
 }
+
+/// A subject token is exchanged once, whichever instance it is presented to:
+/// the `jti` is recorded in the minting transaction, in the shared database.
+/// Presented to both at once, exactly one mints.
+#[tokio::test]
+async fn a_subject_token_is_exchanged_once_across_instances() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("shared-keys");
+    run(
+        dir.path(),
+        &[
+            "keys".into(),
+            "create".into(),
+            "--file".into(),
+            key_file.display().to_string(),
+        ],
+    );
+    let made = run(
+        dir.path(),
+        &with_database(
+            &["bootstrap", "--account-name", "acme"],
+            &database,
+            &key_file,
+        ),
+    );
+    let account_id = made["account_id"].as_str().unwrap().to_owned();
+    let owner_id = made["service_account_id"].as_str().unwrap().to_owned();
+    let owner_token = made["token"].as_str().unwrap().to_owned();
+    let serve_args = with_database(&["--bind", "127.0.0.1:0"], &database, &key_file);
+    let serve_args: Vec<&str> = serve_args.iter().map(String::as_str).collect();
+    let first = ServeProcess::start(dir.path(), &serve_args);
+    let second = ServeProcess::start(dir.path(), &serve_args);
+    // An issuer known by its keys alone (inline), and a rule for the owner.
+    let key = crate::common::issuer::TestKey::p256("ci");
+    let http = reqwest::Client::new();
+    let base = |instance: &ServeProcess| format!("http://{}", instance.address);
+    let provider: serde_json::Value = http
+        .post(format!(
+            "{}/v1/public/accounts/{account_id}/auth/identity-providers",
+            base(&first)
+        ))
+        .bearer_auth(&owner_token)
+        .json(&serde_json::json!({
+            "name": "GitHub Actions", "kind": "github_actions",
+            "issuer": "https://token.actions.githubusercontent.com",
+            "keys": {"source": "inline", "jwks": {"keys": [key.jwk]}},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rule = http
+        .post(format!(
+            "{}/v1/public/accounts/{account_id}/auth/service-accounts/{owner_id}/federation-rules",
+            base(&second)
+        ))
+        .bearer_auth(&owner_token)
+        .json(&serde_json::json!({
+            "identity_provider_id": provider["id"],
+            "conditions": [{"claim": "repository_owner_id", "op": "eq", "value": "1001"}],
+            "capabilities": ["auth.manage"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rule.status(), 201);
+    let now = chrono::Utc::now().timestamp();
+    let token = |jti: &str| {
+        key.sign(&serde_json::json!({
+            "iss": "https://token.actions.githubusercontent.com", "jti": jti,
+            "aud": format!("https://api.hybridbox.io/accounts/{account_id}"),
+            "sub": "repo:acme/api:ref:refs/heads/main", "repository_owner_id": "1001",
+            "iat": now, "exp": now + 300,
+        }))
+    };
+    let exchange = |instance: &ServeProcess, subject_token: String| {
+        let request = http
+            .post(format!("{}/v1/public/auth/token", base(instance)))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                serde_urlencoded::to_string([
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                    ),
+                    ("subject_token", subject_token.as_str()),
+                    ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+                    ("account_id", account_id.as_str()),
+                    ("service_account_id", owner_id.as_str()),
+                ])
+                .unwrap(),
+            );
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    // One after the other: the second instance refuses what the first minted.
+    let once = token("run-1");
+    let (status, minted) = exchange(&first, once.clone()).await;
+    assert_eq!(status, 200, "{minted}");
+    let (status, replayed) = exchange(&second, once).await;
+    assert_eq!(
+        (status, replayed["hbx_reason"].as_str()),
+        (400, Some("replayed"))
+    );
+    // The minted token works on the other instance too.
+    let whoami = http
+        .get(format!("{}/v1/public/auth/whoami", base(&second)))
+        .bearer_auth(minted["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whoami.status(), 200);
+    // At the same time, ten times over: exactly one of each pair mints.
+    for round in 0..10 {
+        let both = token(&format!("race-{round}"));
+        let (a, b) = tokio::join!(exchange(&first, both.clone()), exchange(&second, both));
+        let mut statuses = [a.0, b.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 400], "round {round}: {a:?} {b:?}");
+    }
+}
