@@ -75,3 +75,8 @@ CREATE INDEX federated_tokens_live_by_service_account
     ON federated_tokens (service_account_id) WHERE revoked_at IS NULL;
 
 ALTER TABLE service_accounts ADD COLUMN static_token_disabled_at timestamptz;
+
+-- Where the federated token an actor used came from (JSON: the rule, the
+-- provider, the issuer, the subject, the useful claims), for the audit log's
+-- `actor.federation`.
+ALTER TABLE audit_events ADD COLUMN actor_federation text;

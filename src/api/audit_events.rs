@@ -125,6 +125,11 @@ pub struct AuditActor {
     pub id: Option<Uuid>,
     /// The public id of the service-account token the actor used.
     pub token_public_id: Option<String>,
+    /// When that token was minted by federation: where it came from (the
+    /// rule, the identity provider, who presented what). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "super::federation::FederationProvenance")]
+    pub federation: Option<super::federation::FederationProvenance>,
 }
 
 /// What a change was made to.

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::authorizations::{Grants, Resource, Subject};
+use super::federation_rules::Provenance;
 use super::names::ValidationError;
 use super::roles::RoleKey;
 
@@ -246,6 +247,8 @@ pub struct Origin {
     pub user_agent: Option<String>,
     /// The public id of the service-account token the actor used.
     pub actor_token_public_id: Option<String>,
+    /// Where that token came from, when it was a federated one.
+    pub actor_federation: Option<Provenance>,
 }
 
 impl Origin {

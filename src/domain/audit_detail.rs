@@ -7,7 +7,36 @@ use uuid::Uuid;
 use super::accounts::CapabilityKey;
 use super::audit::{AuditAction, AuditDetail, FailedCondition, FederationTarget};
 use super::authorizations::{GrantKind, Grants, Resource, ResourceType, Subject};
+use super::federation_rules::Provenance;
 use super::roles::RoleKey;
+
+impl Provenance {
+    /// A federated token's provenance as the audit log keeps it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "federation_rule_id": self.federation_rule_id,
+            "identity_provider_id": self.identity_provider_id,
+            "issuer": self.issuer,
+            "subject": self.subject,
+            "claims": self.claims,
+        })
+    }
+
+    /// The provenance [`Self::to_json`] made; none if `value` is not one.
+    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+        Some(Self {
+            federation_rule_id: uuid_at(value, "federation_rule_id")?,
+            identity_provider_id: uuid_at(value, "identity_provider_id")?,
+            issuer: value["issuer"].as_str()?.to_owned(),
+            subject: value["subject"].as_str()?.to_owned(),
+            claims: value["claims"]
+                .as_object()?
+                .iter()
+                .map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect::<Option<_>>()?,
+        })
+    }
+}
 
 impl AuditDetail {
     /// The detail as the audit log keeps it and the API shows it: a JSON

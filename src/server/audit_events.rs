@@ -8,6 +8,7 @@ use super::authentication::authorize;
 use super::context::ApiContext;
 use super::error::service_error;
 use super::frame;
+use super::verification::api_provenance;
 use crate::api::audit_events::{self as api, AuditActor, AuditTarget, ListAuditEventsQuery};
 use crate::api::extract::{PathParams, QueryParams};
 use crate::api::types::{AccountPath, SunsetHeaders};
@@ -129,6 +130,7 @@ impl From<&domain::AuditEvent> for api::AuditEvent {
                 actor_type: event.actor.kind().to_owned(),
                 id: event.actor.id(),
                 token_public_id: event.origin.actor_token_public_id.clone(),
+                federation: event.origin.actor_federation.as_ref().map(api_provenance),
             },
             target: target(event),
             request_id: event.origin.request_id.clone(),

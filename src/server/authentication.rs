@@ -53,6 +53,7 @@ pub fn origin(rqctx: &RequestContext<ApiContext>) -> Origin {
             .get(http::header::USER_AGENT)
             .and_then(|value| Origin::user_agent_of(&String::from_utf8_lossy(value.as_bytes()))),
         actor_token_public_id: None,
+        actor_federation: None,
     }
 }
 

@@ -19,7 +19,7 @@ use crate::api::verification::{
 };
 use crate::auth::introspection_client::KIND as INTROSPECTION_CLIENT;
 use crate::auth::{AuthError, Authentication, CredentialFacts, Principal};
-use crate::domain::TokenGeneration;
+use crate::domain::{Provenance, TokenGeneration};
 use crate::service::verification::{AccountGrants, Identity};
 
 pub async fn whoami(
@@ -160,14 +160,18 @@ fn generation(credential: &CredentialFacts) -> Option<verification::TokenGenerat
 
 /// Where a federated token came from; none for any other credential.
 fn provenance(credential: &CredentialFacts) -> Option<FederationProvenance> {
-    let provenance = &credential.federated()?.token.provenance;
-    Some(FederationProvenance {
+    Some(api_provenance(&credential.federated()?.token.provenance))
+}
+
+/// The API's shape of a federated token's provenance.
+pub(super) fn api_provenance(provenance: &Provenance) -> FederationProvenance {
+    FederationProvenance {
         federation_rule_id: provenance.federation_rule_id,
         identity_provider_id: provenance.identity_provider_id,
         issuer: provenance.issuer.clone(),
         subject: provenance.subject.clone(),
         claims: provenance.claims.clone(),
-    })
+    }
 }
 
 /// (user, service account, the service account's account).

@@ -41,10 +41,12 @@ impl Caller {
         let previous_token = verified.credential.is_previous_token();
         let actor_token_public_id = verified.credential.token_public_id().map(str::to_owned);
         let federated = verified.credential.federated().cloned();
+        let actor_federation = federated.as_ref().map(|f| f.token.provenance.clone());
         Self {
             federated,
             origin: Origin {
                 actor_token_public_id,
+                actor_federation,
                 ..origin
             },
             previous_token,

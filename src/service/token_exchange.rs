@@ -226,6 +226,7 @@ impl TokenExchange {
             Actor::ServiceAccount(request.service_account_id),
             Origin {
                 actor_token_public_id: Some(minted.token.public_id.clone()),
+                actor_federation: Some(minted.provenance.clone()),
                 ..origin.clone()
             },
         )

@@ -12,7 +12,7 @@ use super::columns::{Timestamp, corrupt};
 use super::error::StoreError;
 use super::keyset;
 use super::sql_store::{SqlStore, decode, execute, fetch_all, query};
-use crate::domain::{Actor, ActorType, AuditAction, AuditDetail, AuditEvent, Origin};
+use crate::domain::{Actor, ActorType, AuditAction, AuditDetail, AuditEvent, Origin, Provenance};
 
 /// Which events of an account a page holds: newest first, before the
 /// event `before` (by id) if given, matching every filter given.
@@ -52,8 +52,8 @@ pub trait AuditEventStore: Send + Sync + 'static {
 
 const INSERT: &str = "INSERT INTO audit_events (id, occurred_at, account_id, \
     service_account_id, action, actor_type, actor_id, actor_token_public_id, token_public_id, \
-    request_id, source_ip, user_agent, detail) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    request_id, source_ip, user_agent, detail, actor_federation) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// Every column of an event, for the selects below.
 macro_rules! select_events {
@@ -61,7 +61,7 @@ macro_rules! select_events {
         concat!(
             "SELECT id, occurred_at, account_id, service_account_id, action, \
     actor_type, actor_id, actor_token_public_id, token_public_id, request_id, source_ip, \
-    user_agent, detail FROM audit_events ",
+    user_agent, detail, actor_federation FROM audit_events ",
             $where
         )
     };
@@ -96,6 +96,8 @@ struct AuditEventRow {
     user_agent: Option<String>,
     /// [`AuditDetail`] as JSON.
     detail: Option<String>,
+    /// [`Provenance`] as JSON.
+    actor_federation: Option<String>,
 }
 
 impl FromColumns for AuditEventRow {
@@ -114,6 +116,7 @@ impl FromColumns for AuditEventRow {
             source_ip: columns.get("source_ip")?,
             user_agent: columns.get("user_agent")?,
             detail: columns.get("detail")?,
+            actor_federation: columns.get("actor_federation")?,
         })
     }
 }
@@ -137,6 +140,16 @@ impl AuditEventRow {
                     .map_err(|_| corrupt(format!("invalid audit source address {text:?}")))?,
             ),
         };
+        let actor_federation = match self.actor_federation.as_deref() {
+            None => None,
+            Some(text) => Some(
+                serde_json::from_str(text)
+                    .ok()
+                    .as_ref()
+                    .and_then(Provenance::from_json)
+                    .ok_or_else(|| corrupt(format!("invalid audit actor federation {text:?}")))?,
+            ),
+        };
         Ok(AuditEvent {
             id: self.id,
             occurred_at: self.occurred_at.0,
@@ -151,6 +164,7 @@ impl AuditEventRow {
                 source_ip,
                 user_agent: self.user_agent,
                 actor_token_public_id: self.actor_token_public_id,
+                actor_federation,
             },
             token_public_id: self.token_public_id,
             detail,
@@ -177,7 +191,13 @@ pub(super) async fn insert<D: Backend>(
         .arg(origin.request_id.clone())
         .arg(origin.source_ip.map(|ip| ip.to_string()))
         .arg(origin.user_agent.clone())
-        .arg(event.detail.as_ref().map(|d| d.to_json().to_string()));
+        .arg(event.detail.as_ref().map(|d| d.to_json().to_string()))
+        .arg(
+            origin
+                .actor_federation
+                .as_ref()
+                .map(|p| p.to_json().to_string()),
+        );
     execute(connection, insert).await
 }
 

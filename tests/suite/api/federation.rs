@@ -275,6 +275,36 @@ async fn federation_from_registration_to_exchange(backend: Backend) {
     )
     .await;
     assert_eq!(by_json.status, 200, "{:?}", by_json.body);
+    // It acts with its rule's capabilities: it creates a service account,
+    // and the audit log says where the token that did came from.
+    let made_by_ci = call(
+        &server,
+        &federated,
+        Method::POST,
+        &format!(
+            "/v1/public/accounts/{}/auth/service-accounts",
+            server.account_id
+        ),
+        Some(json!({"name": "made-by-ci"})),
+    )
+    .await;
+    assert_eq!(made_by_ci.status, 201, "{:?}", made_by_ci.body);
+    let created_id = made_by_ci.body["id"].as_str().unwrap().to_owned();
+    let about = call(
+        &server,
+        owner,
+        Method::GET,
+        &format!(
+            "/v1/public/accounts/{}/auth/audit-events?service_account_id={created_id}",
+            server.account_id
+        ),
+        None,
+    )
+    .await;
+    let actor = &about.body[0]["actor"];
+    assert_eq!(actor["type"], "service_account");
+    assert_eq!(actor["federation"]["federation_rule_id"], rule_id.as_str());
+    assert_eq!(actor["federation"]["claims"]["repository"], "acme/api");
     // A federated token makes no rules.
     let own = rule(json!([owner_pin]), json!(["auth.manage"]));
     let answer = call(&server, &federated, Method::POST, &rules, Some(own)).await;
