@@ -72,6 +72,10 @@ pub struct Settings {
     /// Take identity providers whose issuer or key URL is plain http on a
     /// loopback address (tests and development only: never in production).
     pub federation_allow_loopback_issuers: bool,
+    /// Federation exchanges let in per client address.
+    pub exchange_rate_per_address: Rate,
+    /// Federation exchanges let in per service account.
+    pub exchange_rate_per_service_account: Rate,
     /// How leaked tokens are taken in.
     pub secret_scanning: SecretScanningSettings,
     /// The role table (none: the one shipped with the server).
@@ -122,6 +126,20 @@ pub const DEFAULT_PUBLIC_REVOKE_IPV6_PREFIX: u8 = 64;
 /// Public revocation requests per client address when not told otherwise.
 pub const DEFAULT_PUBLIC_REVOKE_RATE: Rate = Rate {
     requests: 10,
+    per: Duration::from_secs(60),
+};
+
+/// Federation exchanges per client address when not told otherwise: a CI
+/// fan-out behind one NAT address fits (1000 a minute, all at once if need
+/// be).
+pub const DEFAULT_EXCHANGE_RATE_PER_ADDRESS: Rate = Rate {
+    requests: 1000,
+    per: Duration::from_secs(60),
+};
+
+/// Federation exchanges per service account when not told otherwise.
+pub const DEFAULT_EXCHANGE_RATE_PER_SERVICE_ACCOUNT: Rate = Rate {
+    requests: 600,
     per: Duration::from_secs(60),
 };
 
@@ -208,6 +226,8 @@ impl Settings {
             oauth: OAuthSettings::default(),
             oauth_dev: false,
             federation_allow_loopback_issuers: false,
+            exchange_rate_per_address: DEFAULT_EXCHANGE_RATE_PER_ADDRESS,
+            exchange_rate_per_service_account: DEFAULT_EXCHANGE_RATE_PER_SERVICE_ACCOUNT,
             secret_scanning: SecretScanningSettings::default(),
             roles_file: None,
         }

@@ -15,6 +15,7 @@ use crate::auth::oauth::keys::{self, JwksLocation};
 use crate::auth::oauth::{self, IssuerSettings};
 use crate::config::{
     DEFAULT_BIND, DEFAULT_CREDENTIAL_CACHE_TTL, DEFAULT_DATA_DIR, DEFAULT_DATABASE_TIMEOUT,
+    DEFAULT_EXCHANGE_RATE_PER_ADDRESS, DEFAULT_EXCHANGE_RATE_PER_SERVICE_ACCOUNT,
     DEFAULT_PUBLIC_REVOKE_IPV6_PREFIX, DEFAULT_PUBLIC_REVOKE_RATE, DEFAULT_SHUTDOWN_TIMEOUT,
     HumanDuration, Rate, SecretScanningSettings, Settings, TrustedProxy, parse_tolerance,
 };
@@ -263,6 +264,12 @@ pub struct OAuthArgs {
     /// Take federation identity providers on plain http at a loopback address (tests and development). NOT FOR PRODUCTION
     #[arg(long, env = "HBX_SA_FEDERATION_ALLOW_LOOPBACK_ISSUERS")]
     pub federation_allow_loopback_issuers: bool,
+    /// Federation exchanges allowed per client address (requests/duration)
+    #[arg(long, env = "HBX_SA_EXCHANGE_RATE_PER_ADDRESS", default_value_t = DEFAULT_EXCHANGE_RATE_PER_ADDRESS)]
+    pub exchange_rate_per_address: Rate,
+    /// Federation exchanges allowed per service account (requests/duration)
+    #[arg(long, env = "HBX_SA_EXCHANGE_RATE_PER_SERVICE_ACCOUNT", default_value_t = DEFAULT_EXCHANGE_RATE_PER_SERVICE_ACCOUNT)]
+    pub exchange_rate_per_service_account: Rate,
 }
 
 #[derive(Args)]
@@ -425,6 +432,8 @@ impl ServeArgs {
         settings.oauth.key_policy.refetch_interval = oauth.oauth_jwks_refetch_interval.0;
         settings.oauth_dev = oauth.oauth_dev;
         settings.federation_allow_loopback_issuers = oauth.federation_allow_loopback_issuers;
+        settings.exchange_rate_per_address = oauth.exchange_rate_per_address;
+        settings.exchange_rate_per_service_account = oauth.exchange_rate_per_service_account;
         settings.secret_scanning = SecretScanningSettings {
             github_keys_url: Some(self.secret_scanning_github_keys_url)
                 .filter(|url| !url.is_empty()),

@@ -21,7 +21,6 @@ use super::metrics::{ActiveCount, Metrics, MetricsSources};
 use super::operations::metrics_response;
 use super::rate_limit::RateLimiter;
 use super::request_log::RequestLines;
-use super::token_exchange;
 use crate::api::REQUEST_BODY_MAX_BYTES;
 use crate::app::App;
 use crate::auth::last_use::LastUseRecorder;
@@ -152,12 +151,12 @@ impl Server {
             federation_rules: app.federation_rules(),
             token_exchange: app.token_exchange(&log),
             exchanges_by_address: RateLimiter::new(
-                token_exchange::EXCHANGES_PER_ADDRESS,
+                app.settings().exchange_rate_per_address,
                 1,
                 app.clock().clone(),
             ),
             exchanges_by_service_account: RateLimiter::new(
-                token_exchange::EXCHANGES_PER_SERVICE_ACCOUNT,
+                app.settings().exchange_rate_per_service_account,
                 1,
                 app.clock().clone(),
             ),

@@ -18,21 +18,8 @@ use super::service_accounts::no_store;
 use crate::api::extract::FormBody;
 use crate::api::federation::{REASON_SEPARATOR, TokenExchangeRequest, TokenExchangeResponse};
 use crate::api::types::CredentialAnswerHeaders;
-use crate::config::Rate;
 use crate::domain::CapabilityKey;
 use crate::service::token_exchange::{ExchangeError, ExchangeRequest};
-
-/// Exchanges let in per client address: a CI fan-out behind one NAT
-/// address fits (1000 a minute, all at once if need be).
-pub const EXCHANGES_PER_ADDRESS: Rate = Rate {
-    requests: 1000,
-    per: std::time::Duration::from_secs(60),
-};
-/// Exchanges let in per service account (600 a minute).
-pub const EXCHANGES_PER_SERVICE_ACCOUNT: Rate = Rate {
-    requests: 600,
-    per: std::time::Duration::from_secs(60),
-};
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const SUBJECT_TOKEN_TYPES: [&str; 2] = [

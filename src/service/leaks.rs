@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -99,6 +100,36 @@ struct Reporting {
     act: bool,
     source: Option<String>,
     url: Option<String>,
+}
+
+impl Reporting {
+    /// The audit event of this report about token `public_id` of service
+    /// account `of` (its account, itself), saying whether it was revoked.
+    fn event(
+        &self,
+        at: DateTime<Utc>,
+        of: (Uuid, Uuid),
+        public_id: &str,
+        origin: &Origin,
+        revoked: bool,
+    ) -> AuditEvent {
+        AuditEvent::new(
+            at,
+            of.0,
+            Some(of.1),
+            self.action,
+            Actor::Reporter,
+            origin.clone(),
+        )
+        .about_token(public_id)
+        .with_detail(AuditDetail::Leak {
+            reporter: self.reporter.clone(),
+            token_public_id: public_id.to_owned(),
+            source: self.source.clone(),
+            url: self.url.clone(),
+            revoked,
+        })
+    }
 }
 
 /// What one report found of one service account: which of its tokens were
@@ -243,20 +274,13 @@ impl Leaks {
         if !current_works && !previous_works {
             return Ok(());
         }
-        let Reporting {
-            reporter,
-            reason,
-            action,
-            act,
-            source,
-            url,
-        } = self.reporting(by, sighting);
-        let response = match (act, current_works) {
+        let reporting = self.reporting(by, sighting);
+        let response = match (reporting.act, current_works) {
             (false, _) => LeakResponse::Record,
             (true, true) => LeakResponse::Revoke(Revocation {
                 at: now,
                 by_user_id: None,
-                reason,
+                reason: reporting.reason,
             }),
             (true, false) => LeakResponse::RetirePrevious(now),
         };
@@ -268,22 +292,13 @@ impl Leaks {
         let leaked_public_id = leaked_token
             .map(|t| t.public_id.clone())
             .unwrap_or_default();
-        let event = AuditEvent::new(
+        let event = reporting.event(
             now,
-            service_account.account_id,
-            Some(service_account.id),
-            action,
-            Actor::Reporter,
-            origin.clone(),
-        )
-        .about_token(&leaked_public_id)
-        .with_detail(AuditDetail::Leak {
-            reporter,
-            token_public_id: leaked_public_id.clone(),
-            source,
-            url,
-            revoked: false,
-        });
+            (service_account.account_id, service_account.id),
+            &leaked_public_id,
+            origin,
+            false,
+        );
         self.tokens
             .record_leak(
                 service_account.account_id,
@@ -336,36 +351,13 @@ impl Leaks {
         if !works {
             return Ok(());
         }
-        let Reporting {
-            reporter,
-            reason,
-            action,
-            act,
-            source,
-            url,
-        } = self.reporting(by, sighting);
+        let reporting = self.reporting(by, sighting);
         let public_id = &token.token.public_id;
-        let event = |revoked| {
-            AuditEvent::new(
-                now,
-                token.account_id,
-                Some(token.service_account_id),
-                action,
-                Actor::Reporter,
-                origin.clone(),
-            )
-            .about_token(public_id)
-            .with_detail(AuditDetail::Leak {
-                reporter: reporter.clone(),
-                token_public_id: public_id.clone(),
-                source: source.clone(),
-                url: url.clone(),
-                revoked,
-            })
-        };
-        if act {
+        let of = (token.account_id, token.service_account_id);
+        let event = |revoked| reporting.event(now, of, public_id, origin, revoked);
+        if reporting.act {
             self.federated
-                .revoke_federated_token(public_id, now, reason, &event(true))
+                .revoke_federated_token(public_id, now, reporting.reason, &event(true))
                 .await?;
         } else {
             self.audit.record_audit_event(&event(false)).await?;

@@ -80,60 +80,26 @@ async fn federation(backend: Backend) -> Federation {
     let issuer = TestIssuer::start(&[&key]).await;
     let deployer = server.create("deployer").await.id;
     server.grant_auth_manage(deployer).await;
-    let store = server.app.store();
-    let provider = IdentityProvider {
-        id: Uuid::new_v4(),
-        account_id: server.account_id,
-        name: OperatorName::parse("GitHub Actions".into()).unwrap(),
-        issuer: Issuer::parse(&issuer.issuer(), true).unwrap(),
-        kind: ProviderKind::GithubActions,
-        keys: ProviderKeys::Discovery,
-        max_subject_token_lifetime_seconds: 3600,
-        created_at: server.now(),
-    };
-    let event = |action| {
-        hbx_service_accounts::domain::AuditEvent::new(
-            server.now(),
-            server.account_id,
-            None,
-            action,
-            hbx_service_accounts::domain::Actor::Operator,
-            Default::default(),
-        )
-    };
-    store
-        .create_identity_provider(&provider, &event(AuditAction::Create))
-        .await
-        .unwrap();
     let audience = format!("https://api.hybridbox.io/accounts/{}", server.account_id);
-    let condition = |claim: &str, op: &str, value: &str| {
-        Condition::parse(claim, op, Some(value.into()), None).unwrap()
-    };
-    let rule = FederationRule {
-        id: Uuid::new_v4(),
-        account_id: server.account_id,
-        service_account_id: deployer,
-        identity_provider_id: provider.id,
-        audience: audience.clone(),
-        conditions: vec![
-            condition("repository_owner_id", "eq", OWNER_ID),
-            condition("repository_id", "eq", REPOSITORY_ID),
-            condition("ref", "glob", "refs/heads/*"),
-            condition(
-                "job_workflow_ref",
-                "eq",
-                "acme/workflows/.github/workflows/release.yml@refs/tags/v3",
-            ),
-        ],
-        capabilities: vec![CapabilityKey::parse("auth.manage").unwrap()],
-        token_ttl_seconds: 900,
-        description: None,
-        created_at: server.now(),
-    };
-    store
-        .create_federation_rule(&rule, &event(AuditAction::Create))
-        .await
-        .unwrap();
+    let conditions = vec![
+        eq("repository_owner_id", OWNER_ID),
+        eq("repository_id", REPOSITORY_ID),
+        Condition::parse("ref", "glob", Some("refs/heads/*".into()), None).unwrap(),
+        eq(
+            "job_workflow_ref",
+            "acme/workflows/.github/workflows/release.yml@refs/tags/v3",
+        ),
+    ];
+    let keys = ProviderKeys::Discovery;
+    provider_and_rule(
+        &server,
+        &issuer.issuer(),
+        ProviderKind::GithubActions,
+        keys,
+        deployer,
+        conditions,
+    )
+    .await;
     let log = slog::Logger::root(slog::Discard, slog::o!());
     Federation {
         exchange: server.app.token_exchange(&log),

@@ -37,37 +37,53 @@ fn run(dir: &Path, args: &[String]) -> serde_json::Value {
     json_stdout(&hbx_sa(dir, &args))
 }
 
+/// A shared key file, an account bootstrapped on `database`, and two
+/// instances serving it.
+struct TwoInstances {
+    dir: tempfile::TempDir,
+    key_file: std::path::PathBuf,
+    /// What `hbx-sa bootstrap` printed: the account, its owner and token.
+    made: serde_json::Value,
+    first: ServeProcess,
+    second: ServeProcess,
+}
+
+impl TwoInstances {
+    async fn start(database: &TestDatabase) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("shared-keys");
+        let create =
+            ["keys", "create", "--file", &key_file.display().to_string()].map(str::to_owned);
+        run(dir.path(), &create);
+        let bootstrap = ["bootstrap", "--account-name", "acme"];
+        let made = run(dir.path(), &with_database(&bootstrap, database, &key_file));
+        let serve_args = with_database(&["--bind", "127.0.0.1:0"], database, &key_file);
+        let serve_args: Vec<&str> = serve_args.iter().map(String::as_str).collect();
+        let first = ServeProcess::start(dir.path(), &serve_args);
+        let second = ServeProcess::start(dir.path(), &serve_args);
+        assert_ne!(first.address, second.address);
+        Self {
+            dir,
+            key_file,
+            made,
+            first,
+            second,
+        }
+    }
+}
+
 #[tokio::test]
 async fn two_instances_share_tokens_and_revocations() {
     let database = TestDatabase::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("shared-keys");
-    run(
-        dir.path(),
-        &[
-            "keys".into(),
-            "create".into(),
-            "--file".into(),
-            key_file.display().to_string(),
-        ],
-    );
-
-    let made = run(
-        dir.path(),
-        &with_database(
-            &["bootstrap", "--account-name", "acme"],
-            &database,
-            &key_file,
-        ),
-    );
+    let TwoInstances {
+        dir,
+        key_file,
+        made,
+        first,
+        second,
+    } = TwoInstances::start(&database).await;
     let account_id: Uuid = made["account_id"].as_str().unwrap().parse().unwrap();
     let owner_token = made["token"].as_str().unwrap().to_owned();
-
-    let serve_args = with_database(&["--bind", "127.0.0.1:0"], &database, &key_file);
-    let serve_args: Vec<&str> = serve_args.iter().map(String::as_str).collect();
-    let first = ServeProcess::start(dir.path(), &serve_args);
-    let second = ServeProcess::start(dir.path(), &serve_args);
-    assert_ne!(first.address, second.address);
 
     // Created through the first instance...
     let created = first
@@ -683,32 +699,17 @@ async fn postgres_pages_are_index_range_scans() {
 #[tokio::test]
 async fn a_subject_token_is_exchanged_once_across_instances() {
     let database = TestDatabase::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("shared-keys");
-    run(
-        dir.path(),
-        &[
-            "keys".into(),
-            "create".into(),
-            "--file".into(),
-            key_file.display().to_string(),
-        ],
-    );
-    let made = run(
-        dir.path(),
-        &with_database(
-            &["bootstrap", "--account-name", "acme"],
-            &database,
-            &key_file,
-        ),
-    );
+    // The directory is bound: it must outlive the instances.
+    let TwoInstances {
+        dir: _dir,
+        made,
+        first,
+        second,
+        ..
+    } = TwoInstances::start(&database).await;
     let account_id = made["account_id"].as_str().unwrap().to_owned();
     let owner_id = made["service_account_id"].as_str().unwrap().to_owned();
     let owner_token = made["token"].as_str().unwrap().to_owned();
-    let serve_args = with_database(&["--bind", "127.0.0.1:0"], &database, &key_file);
-    let serve_args: Vec<&str> = serve_args.iter().map(String::as_str).collect();
-    let first = ServeProcess::start(dir.path(), &serve_args);
-    let second = ServeProcess::start(dir.path(), &serve_args);
     // An issuer known by its keys alone (inline), and a rule for the owner.
     let key = crate::common::issuer::TestKey::p256("ci");
     let http = reqwest::Client::new();
