@@ -28,6 +28,9 @@ use crate::service::leaks::Leaks;
 use crate::service::role_assignments::RoleAssignments;
 use crate::service::token_exchange::{ExchangeStores, TokenExchange};
 use crate::service::verification::Identities;
+use crate::service::webhook_guard::AddressPolicy;
+use crate::service::webhook_secrets::SecretSealer;
+use crate::service::webhooks::Webhooks;
 use crate::service::{Authorizer, ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
 use crate::store::{
@@ -172,6 +175,20 @@ impl App {
                     .to_owned(),
             );
         }
+        if settings.webhooks.allow_loopback_http {
+            warnings.push(
+                "webhooks may be delivered over plain http to loopback addresses \
+                 (--webhook-allow-loopback-http): for tests and development only."
+                    .to_owned(),
+            );
+        }
+        if settings.webhooks.delivery.retry_speedup > 1 {
+            warnings.push(format!(
+                "webhook retries run {} times faster than the Standard Webhooks schedule \
+                 (--webhook-retry-speedup): for tests only.",
+                settings.webhooks.delivery.retry_speedup
+            ));
+        }
         if settings.oauth_dev {
             oauth
                 .issuers
@@ -313,6 +330,29 @@ impl App {
     /// the cache).
     pub fn authorizer(&self) -> Authorizer {
         Authorizer::new(self.credentials.clone(), self.roles.clone())
+    }
+
+    /// Where webhook deliveries may go.
+    pub fn webhook_policy(&self) -> Arc<AddressPolicy> {
+        Arc::new(AddressPolicy {
+            allow_loopback_http: self.settings.webhooks.allow_loopback_http,
+            allow_networks: self.settings.webhooks.allow_networks.clone(),
+        })
+    }
+
+    pub fn webhook_sealer(&self) -> SecretSealer {
+        SecretSealer::new(self.minter.keyring.clone())
+    }
+
+    pub fn webhooks(&self) -> Webhooks {
+        Webhooks::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.webhook_sealer(),
+            self.webhook_policy(),
+            self.clock.clone(),
+        )
     }
 
     pub fn authorizations(&self) -> Authorizations {

@@ -80,7 +80,36 @@ pub struct Settings {
     pub secret_scanning: SecretScanningSettings,
     /// The role table (none: the one shipped with the server).
     pub roles_file: Option<PathBuf>,
+    /// Where webhook deliveries may go, and how they are sent.
+    pub webhooks: WebhookSettings,
 }
+
+/// Lifecycle webhooks: where deliveries may go beyond public addresses, and
+/// how this instance's delivery worker and expiry scan run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSettings {
+    /// Plain http and loopback addresses (tests and development only).
+    pub allow_loopback_http: bool,
+    /// Networks deliveries may reach though they are private.
+    pub allow_networks: Vec<ipnet::IpNet>,
+    pub delivery: crate::service::webhook_delivery::DeliverySettings,
+    /// How often tokens are scanned for expiry warnings.
+    pub expiry_scan_interval: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_loopback_http: false,
+            allow_networks: Vec::new(),
+            delivery: Default::default(),
+            expiry_scan_interval: DEFAULT_WEBHOOK_EXPIRY_SCAN_INTERVAL,
+        }
+    }
+}
+
+/// How often tokens are scanned for expiry warnings when not told otherwise.
+pub const DEFAULT_WEBHOOK_EXPIRY_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How leaked tokens are taken in: whose signed reports, what is done with
 /// them, and how the public revocation endpoint is bounded.
@@ -230,6 +259,7 @@ impl Settings {
             exchange_rate_per_service_account: DEFAULT_EXCHANGE_RATE_PER_SERVICE_ACCOUNT,
             secret_scanning: SecretScanningSettings::default(),
             roles_file: None,
+            webhooks: WebhookSettings::default(),
         }
     }
 }

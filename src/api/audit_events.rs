@@ -39,6 +39,11 @@ pub enum AuditAction {
     FederationRuleCreate,
     FederationRuleDelete,
     DisableStaticToken,
+    WebhookCreate,
+    WebhookDelete,
+    WebhookRotateSecret,
+    WebhookEnable,
+    WebhookDisable,
 }
 
 /// Who acts: a `user` (by access token), a `service_account` (by its token),

@@ -3,6 +3,7 @@
 //! description, then completed with what Dropshot cannot express (servers,
 //! tag descriptions, security schemes, the error codes, response links).
 
+use super::descriptions::OPERATION_DESCRIPTIONS;
 use super::document_links::{add_grant_links, add_links};
 use super::{
     API_VERSION, INTROSPECTION_PATH, INTROSPECTION_SECURITY_SCHEME, SECURITY_SCHEME, errors,
@@ -43,6 +44,8 @@ pub fn openapi_document() -> String {
     add_required_capabilities(&mut document);
     require_every_member(&mut document, "Whoami", &["federation"]);
     document_secret_scanning(&mut document);
+    describe_operations(&mut document);
+    add_webhook_event_schemas(&mut document);
     let mut text = serde_json::to_string_pretty(&document).expect("the document serializes");
     text.push('\n');
     text
@@ -81,10 +84,11 @@ fn add_servers(document: &mut openapiv3::OpenAPI) {
 /// The order of the tags in the document: the main resource first. Their
 /// descriptions are the API trait's (`tag_config`); Dropshot sorts them by
 /// name.
-const TAG_ORDER: [&str; 7] = [
+const TAG_ORDER: [&str; 8] = [
     "service-accounts",
     "authorizations",
     "federation",
+    "webhooks",
     "audit-log",
     "auth",
     "platform",
@@ -99,7 +103,7 @@ pub const REQUIRED_CAPABILITIES_EXTENSION: &str = "x-hbx-required-capabilities";
 /// and reading the audit log, take `auth.manage`; the rest needs none.
 fn required_capabilities(tag: &str) -> Vec<&'static str> {
     match tag {
-        "service-accounts" | "authorizations" | "federation" | "audit-log" => {
+        "service-accounts" | "authorizations" | "federation" | "webhooks" | "audit-log" => {
             vec!["auth.manage"]
         }
         _ => vec![],
@@ -313,4 +317,42 @@ fn add_bearer_security(document: &mut openapiv3::OpenAPI) {
             .into_iter()
             .collect(),
     ]);
+}
+
+/// Gives the operations of [`OPERATION_DESCRIPTIONS`] their descriptions.
+fn describe_operations(document: &mut openapiv3::OpenAPI) {
+    for item in document.paths.paths.values_mut() {
+        let openapiv3::ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        let methods = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+        ];
+        for operation in methods.into_iter().flatten() {
+            let id = operation.operation_id.as_deref().unwrap_or_default();
+            if let Some((_, text)) = OPERATION_DESCRIPTIONS.iter().find(|(op, _)| *op == id) {
+                operation.description = Some((*text).to_owned());
+            }
+        }
+    }
+}
+
+/// The bodies webhook deliveries carry: no operation returns them, so
+/// Dropshot leaves them out; receivers generate their types from these.
+fn add_webhook_event_schemas(document: &mut openapiv3::OpenAPI) {
+    let mut generator = schemars::r#gen::SchemaSettings::openapi3().into_generator();
+    let root = generator.subschema_for::<super::webhooks::WebhookEvent>();
+    let mut schemas = generator.take_definitions();
+    if !schemas.contains_key("WebhookEvent") {
+        schemas.insert("WebhookEvent".to_owned(), root);
+    }
+    let components = document.components.get_or_insert_with(Default::default);
+    for (name, schema) in schemas {
+        let value = serde_json::to_value(&schema).expect("a schema serializes");
+        let schema = serde_json::from_value(value).expect("schemars writes OpenAPI 3.0 schemas");
+        components.schemas.entry(name).or_insert(schema);
+    }
 }

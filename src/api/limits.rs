@@ -3,7 +3,7 @@
 
 /// Version of the API contract (the document's `info.version`). The major
 /// number goes up with every breaking change.
-pub const API_VERSION: semver::Version = semver::Version::new(1, 8, 0);
+pub const API_VERSION: semver::Version = semver::Version::new(1, 9, 0);
 
 /// Largest request body any operation accepts. A create request is at most a
 /// 120-character name and a timestamp; 8 KiB leaves room for generous escaping

@@ -7,6 +7,7 @@
 pub mod audit_events;
 pub mod authorizations;
 pub mod decode_errors;
+pub mod descriptions;
 pub mod document;
 pub mod document_links;
 pub mod errors;
@@ -17,6 +18,7 @@ pub mod leaks;
 pub mod limits;
 pub mod types;
 pub mod verification;
+pub mod webhooks;
 
 use dropshot::{HttpError, HttpResponseAccepted, HttpResponseCreated, HttpResponseDeleted};
 use dropshot::{HttpResponseHeaders, HttpResponseOk, RequestContext};
@@ -28,6 +30,7 @@ use self::federation::*;
 use self::leaks::*;
 use self::types::*;
 use self::verification::*;
+use self::webhooks::*;
 
 pub use self::limits::*;
 
@@ -50,6 +53,11 @@ pub use self::limits::*;
                 description = "No long-lived secret in CI: the OIDC issuers an account trusts, \
                     the rules by which their tokens become short-lived tokens of a service \
                     account, and the exchange (RFC 8693) that mints them.",
+            },
+            "webhooks" = {
+                description = "Lifecycle events of an account (tokens created, rotated, revoked, \
+                    leaked and expiring; grants; federation) as signed webhooks (Standard \
+                    Webhooks 1.0), retried until delivered, with their delivery log.",
             },
             "audit-log" = {
                 description = "What was done in an account, by whom, from where: every \
@@ -74,14 +82,7 @@ pub use self::limits::*;
 pub trait ServiceAccountsApi {
     type Context;
 
-    /// Create a service account
-    ///
-    /// Creates a service account in the account and issues its bearer token. The token is in this
-    /// response and nowhere else: store it now, it is never returned again (rotate to get a new
-    /// one). The new service account holds no capabilities until one is granted. Send an
-    /// `Idempotency-Key` to make the request safe to retry: a retry after a timeout then gets this
-    /// response, token included, instead of a 409. Requires the `auth.manage` capability on the
-    /// account.
+    ///  Create a service account
     #[endpoint { method = POST, tags = ["service-accounts"], request_body_max_bytes = REQUEST_BODY_MAX_BYTES,
         path = "/v1/public/accounts/{account_id}/auth/service-accounts" }]
     async fn create_service_account(
@@ -94,14 +95,7 @@ pub trait ServiceAccountsApi {
         HttpError,
     >;
 
-    /// List service accounts
-    ///
-    /// Lists the account's service accounts as a bare JSON array, oldest first (by `created_at`,
-    /// then `id`). Revoked service accounts are left out unless `include_revoked=true`; expired
-    /// ones are listed. To read a large account in pages, pass `limit` and then, for each next
-    /// page, `after` set to the `id` of the last service account received; a page shorter than
-    /// `limit` is the last. Tokens are never included. Requires the `auth.manage` capability on the
-    /// account.
+    ///  List service accounts
     #[endpoint { method = GET, tags = ["service-accounts"],
         path = "/v1/public/accounts/{account_id}/auth/service-accounts" }]
     async fn list_service_accounts(
@@ -121,20 +115,7 @@ pub trait ServiceAccountsApi {
         path: PathParams<ServiceAccountPath>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError>;
 
-    /// Rotate a service account's token
-    ///
-    /// Issues a new token for the service account and returns it, in this response only. By default
-    /// the replaced token stops working at once. To rotate without an outage, pass
-    /// `grace_period_seconds`: the replaced token then keeps working until
-    /// `previous_token_expires_at` (responses to requests made with it carry a `Sunset` header),
-    /// while its users move to the new one; watch `previous_token_last_used_at`, then end the grace
-    /// early with `retire-previous-token` if you like. There is at most one previous token:
-    /// rotating again ends an earlier grace period at once. The service account keeps its `id`,
-    /// `name`, `created_*` and `expires_at`; `last_used_at` starts over and `updated_at` moves. A
-    /// revoked service account cannot be rotated (409 `service_account_revoked`), nor can an
-    /// expired one (409 `service_account_expired`): create a new one instead. Send an
-    /// `Idempotency-Key` to make the request safe to retry. Takes no request body. Requires the
-    /// `auth.manage` capability on the account.
+    ///  Rotate a service account's token
     #[endpoint { method = POST, tags = ["service-accounts"],
         path = "/v1/public/accounts/{account_id}/auth/service-accounts/{service_account_id}/rotate" }]
     async fn rotate_service_account(
@@ -175,12 +156,7 @@ pub trait ServiceAccountsApi {
         path: PathParams<ServiceAccountPath>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<ServiceAccount>, SunsetHeaders>, HttpError>;
 
-    /// List authorizations
-    ///
-    /// Lists the account's grants as a bare JSON array, oldest first, live ones unless
-    /// `include_revoked=true`, filtered by `subject_type`, `subject_id`, `grant_kind` and
-    /// `capability_key`. Page with `limit` and `after` (the `id` of the last one received).
-    /// Requires `auth.manage`.
+    ///  List authorizations
     #[endpoint { method = GET, tags = ["authorizations"],
         path = "/v1/public/accounts/{account_id}/auth/authorizations" }]
     async fn list_authorizations(
@@ -189,13 +165,7 @@ pub trait ServiceAccountsApi {
         query: QueryParams<ListAuthorizationsQuery>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<Authorization>>, SunsetHeaders>, HttpError>;
 
-    /// Grant a capability or ownership
-    ///
-    /// Grants a capability (account-wide, or on one resource) or ownership to a user, a group or a
-    /// service account of the account; it applies at once. Requires `auth.manage`, and holding what
-    /// is granted (ownership: being an owner); nobody changes their own grants; `super_admin` is
-    /// the operator's alone (403, naming what is missing in `Hbx-Required-Capabilities`). A live
-    /// duplicate is 409 `authorization_exists`. Send an `Idempotency-Key` to retry safely.
+    ///  Grant a capability or ownership
     #[endpoint { method = POST, tags = ["authorizations"], request_body_max_bytes = REQUEST_BODY_MAX_BYTES,
         path = "/v1/public/accounts/{account_id}/auth/authorizations" }]
     async fn create_authorization(
@@ -378,12 +348,7 @@ pub trait ServiceAccountsApi {
         body: JsonBody<FederationRuleTestRequest>,
     ) -> Result<HttpResponseOk<FederationRuleTestResult>, HttpError>;
 
-    /// Exchange a workload's OIDC token
-    ///
-    /// RFC 8693 token exchange, form-encoded (or JSON), with no bearer credential: a CI job's or
-    /// workload's OIDC token becomes a short-lived token of `service_account_id` under its first
-    /// matching federation rule. Errors are RFC 6749 bodies; the audit log says why. See
-    /// docs/federation.md.
+    ///  Exchange a workload's OIDC token
     #[endpoint { method = POST, tags = ["federation"], path = "/v1/public/auth/token",
         content_type = "application/x-www-form-urlencoded" }]
     async fn exchange_token(
@@ -394,14 +359,91 @@ pub trait ServiceAccountsApi {
         OAuthError,
     >;
 
-    /// List audit events
-    ///
-    /// Lists the account's audit log as a bare JSON array, newest first: every create, rotation,
-    /// revocation, grant and role change, leak report and replayed response, with its actor (and
-    /// the token it used), target, request id, source address and user agent. Filter by `action`,
-    /// `actor_type`, `actor_id`, `service_account_id`, `token_public_id` and time (`since`
-    /// inclusive, `until` exclusive); page with `limit` and `before` (the `id` of the last event
-    /// received). Requires `auth.manage`.
+    /// List webhooks
+    #[endpoint { method = GET, tags = ["webhooks"], path = "/v1/public/accounts/{account_id}/webhooks" }]
+    async fn list_webhooks(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<AccountPath>,
+    ) -> Result<HttpResponseOk<Vec<Webhook>>, HttpError>;
+
+    /// Create a webhook
+    #[endpoint { method = POST, tags = ["webhooks"], path = "/v1/public/accounts/{account_id}/webhooks" }]
+    async fn create_webhook(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<AccountPath>,
+        headers: HeaderParams<IdempotencyHeaders>,
+        body: JsonBody<CreateWebhookRequest>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseCreated<WebhookWithSecret>, WebhookCreatedHeaders>,
+        HttpError,
+    >;
+
+    /// Get a webhook
+    #[endpoint { method = GET, tags = ["webhooks"],
+        path = "/v1/public/accounts/{account_id}/webhooks/{webhook_id}" }]
+    async fn get_webhook(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseOk<Webhook>, HttpError>;
+
+    /// Delete a webhook
+    #[endpoint { method = DELETE, tags = ["webhooks"],
+        path = "/v1/public/accounts/{account_id}/webhooks/{webhook_id}" }]
+    async fn delete_webhook(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseDeleted, HttpError>;
+
+    /// Rotate a webhook's signing secret
+    #[endpoint { method = POST, tags = ["webhooks"],
+        path = "/v1/public/accounts/{account_id}/webhooks/{webhook_id}/rotate-secret" }]
+    async fn rotate_webhook_secret(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseOk<WebhookWithSecret>, HttpError>;
+
+    /// Ping a webhook
+    #[endpoint { method = POST, tags = ["webhooks"],
+        path = "/v1/public/accounts/{account_id}/webhooks/{webhook_id}/ping" }]
+    async fn ping_webhook(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseAccepted<QueuedWebhookEvent>, HttpError>;
+
+    /// Enable a webhook
+    #[endpoint { method = POST, tags = ["webhooks"],
+        path = "/v1/public/accounts/{account_id}/webhooks/{webhook_id}/enable" }]
+    async fn enable_webhook(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseOk<Webhook>, HttpError>;
+
+    /// Disable a webhook
+    #[endpoint { method = POST, tags = ["webhooks"],
+        path = "/v1/public/accounts/{account_id}/webhooks/{webhook_id}/disable" }]
+    async fn disable_webhook(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseOk<Webhook>, HttpError>;
+
+    /// List a webhook's deliveries
+    #[endpoint { method = GET, tags = ["webhooks"],
+        path = "/v1/public/accounts/{account_id}/webhooks/{webhook_id}/deliveries" }]
+    async fn list_webhook_deliveries(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<WebhookPath>,
+        query: QueryParams<ListWebhookDeliveriesQuery>,
+    ) -> Result<HttpResponseOk<Vec<WebhookDelivery>>, HttpError>;
+
+    /// Redeliver an event
+    #[endpoint { method = POST, tags = ["webhooks"],
+        path = "/v1/public/accounts/{account_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver" }]
+    async fn redeliver_webhook_event(
+        rqctx: RequestContext<Self::Context>,
+        path: PathParams<WebhookDeliveryPath>,
+    ) -> Result<HttpResponseAccepted<QueuedWebhookEvent>, HttpError>;
+
+    ///  List audit events
     #[endpoint { method = GET, tags = ["audit-log"],
         path = "/v1/public/accounts/{account_id}/auth/audit-events" }]
     async fn list_audit_events(
@@ -410,32 +452,13 @@ pub trait ServiceAccountsApi {
         query: QueryParams<ListAuditEventsQuery>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<Vec<AuditEvent>>, SunsetHeaders>, HttpError>;
 
-    /// Who am I
-    ///
-    /// Describes the caller: a service account (its id, account, name, and the token used: its
-    /// public id, whether it is the current or the previous one, and when it stops working) or a
-    /// user (their id and the access token's expiry), and its grants in every account where it has
-    /// standing. Any valid bearer credential may ask; no capability is needed. Counts as a use of a
-    /// service-account token (`last_used_at`).
+    ///  Who am I
     #[endpoint { method = GET, path = "/v1/public/auth/whoami", tags = ["auth"] }]
     async fn whoami(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<Whoami>, WhoamiHeaders>, HttpError>;
 
-    /// Introspect a token
-    ///
-    /// Tells a Hybridbox platform component (a gateway, a resource server) whether a token is
-    /// active and whom it speaks for (RFC 7662). The caller is an introspection client,
-    /// authenticated with HTTP Basic (`client_id:client_secret`, from `hbx-sa introspection-clients
-    /// create`); bearer tokens are not accepted here. The body is form-encoded: `token`, and
-    /// optionally `token_type_hint` (ignored). An inactive token (malformed, unknown, expired,
-    /// revoked, rotated away, or a failing access token) is exactly `{"active": false}` whatever
-    /// the reason. An active one carries `token_type`, `sub`, `exp`, `iat` and the `hbx_` members,
-    /// grants included; a service-account token that a rotation replaced is active until its grace
-    /// period ends (`exp`), with `hbx_token_generation` `previous`. Counts as a use of a
-    /// service-account token. Callers may cache an answer for at most 1 second (the revocation
-    /// bound). If the authorization server's keys cannot be fetched, an access token gets 503
-    /// `unavailable`: it may be fine, ask again later.
+    ///  Introspect a token
     #[endpoint { method = POST, tags = ["platform"], content_type = "application/x-www-form-urlencoded", request_body_max_bytes = INTROSPECTION_BODY_MAX_BYTES,
         path = "/v1/internal/auth/introspect" }]
     async fn introspect_token(
@@ -446,18 +469,7 @@ pub trait ServiceAccountsApi {
         HttpError,
     >;
 
-    /// Report leaked tokens (GitHub)
-    ///
-    /// For GitHub's secret scanning partner program: GitHub sends the strings of our token form it
-    /// found in public, signed with one of its published keys (ECDSA P-256/SHA-256 over the raw
-    /// body, base64 DER, in `Github-Public-Key-Signature`, the key named in
-    /// `Github-Public-Key-Identifier`). A bad or missing signature is 401 and changes nothing. Each
-    /// reported token that is ours (form, checksum and a stored MAC) is a `true_positive`, even if
-    /// it no longer works; a live one is put out of use at once (the service account is revoked
-    /// with `revoked_reason` `leaked`; a previous token in its grace period is retired), unless the
-    /// server only records (`--secret-scanning-action notify`); each is audited with its source and
-    /// URL. Anything else is a `false_positive`. At most 1000 tokens per report. No bearer
-    /// credential: the signature is the authority.
+    ///  Report leaked tokens (GitHub)
     #[endpoint { method = POST, tags = ["secret-scanning"], request_body_max_bytes = LEAK_REPORT_BODY_MAX_BYTES,
         path = "/v1/public/secret-scanning/github" }]
     async fn report_github_leaks(
@@ -466,12 +478,7 @@ pub trait ServiceAccountsApi {
         body: JsonBody<Vec<ReportedToken>>,
     ) -> Result<HttpResponseOk<Vec<TokenReportFeedback>>, HttpError>;
 
-    /// Report leaked tokens (GitLab)
-    ///
-    /// The same as the GitHub operation, for GitLab's token revocation: the report is signed the
-    /// same way, with the key and signature in `Gitlab-Public-Key-Identifier` and
-    /// `Gitlab-Public-Key-Signature`, and checked against the keys at
-    /// `--secret-scanning-gitlab-keys-url` (without one, every report is 401).
+    ///  Report leaked tokens (GitLab)
     #[endpoint { method = POST, tags = ["secret-scanning"], request_body_max_bytes = LEAK_REPORT_BODY_MAX_BYTES,
         path = "/v1/public/secret-scanning/gitlab" }]
     async fn report_gitlab_leaks(
@@ -480,16 +487,7 @@ pub trait ServiceAccountsApi {
         body: JsonBody<Vec<ReportedToken>>,
     ) -> Result<HttpResponseOk<Vec<TokenReportFeedback>>, HttpError>;
 
-    /// Revoke tokens you hold
-    ///
-    /// For anyone who holds a token of this server and wants it dead (found in a log, pasted in a
-    /// chat): holding it is the authority to revoke it, so no credential is needed. Always 202 with
-    /// the same body, whatever the tokens are (live, revoked, unknown or not tokens at all): the
-    /// answer tells nobody whether a token was valid. Each live token among them is put out of use
-    /// (its service account is revoked with `revoked_reason` `reported`; a previous token in its
-    /// grace period is retired) and audited with the client's address. At most 1000 tokens per
-    /// request; requests are rate-limited per client address (429 `rate_limited`, with
-    /// `Retry-After`).
+    ///  Revoke tokens you hold
     #[endpoint { method = POST, tags = ["secret-scanning"], request_body_max_bytes = PUBLIC_REVOCATION_BODY_MAX_BYTES,
         path = "/v1/public/credentials/revoke" }]
     async fn revoke_credentials(

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use uuid::Uuid;
 
+use super::webhook_args::WebhookArgs;
 use crate::auth::last_use;
 use crate::auth::leaks::{DEFAULT_REFETCH_INTERVAL, GITHUB_KEYS_URL};
 use crate::auth::oauth::keys::{self, JwksLocation};
@@ -111,6 +112,8 @@ pub struct ServeArgs {
     pub public_revoke_ipv6_prefix: u8,
     #[command(flatten)]
     pub oauth: OAuthArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
 }
@@ -434,6 +437,7 @@ impl ServeArgs {
         settings.federation_allow_loopback_issuers = oauth.federation_allow_loopback_issuers;
         settings.exchange_rate_per_address = oauth.exchange_rate_per_address;
         settings.exchange_rate_per_service_account = oauth.exchange_rate_per_service_account;
+        settings.webhooks = self.webhooks.settings();
         settings.secret_scanning = SecretScanningSettings {
             github_keys_url: Some(self.secret_scanning_github_keys_url)
                 .filter(|url| !url.is_empty()),

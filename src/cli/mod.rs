@@ -23,6 +23,7 @@ pub mod scan;
 pub mod serve;
 pub mod storage;
 pub mod text_log;
+pub mod webhook_args;
 
 use std::process::ExitCode;
 

@@ -202,7 +202,12 @@ fn effective_configuration(invocation: Invocation<'_>) -> EffectiveConfiguration
 }
 
 fn is_list(id: &str) -> bool {
-    ["oauth_audience", "trusted_proxies"].contains(&id)
+    [
+        "oauth_audience",
+        "trusted_proxies",
+        "webhook_allow_networks",
+    ]
+    .contains(&id)
 }
 
 impl From<LogLevel> for slog::Level {

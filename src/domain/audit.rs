@@ -53,10 +53,17 @@ pub enum AuditAction {
     FederationRuleDelete,
     /// The service account's own token was turned off.
     DisableStaticToken,
+    /// A webhook subscription was created, deleted, given a new signing
+    /// secret, enabled or disabled (the detail says which, and why).
+    WebhookCreate,
+    WebhookDelete,
+    WebhookRotateSecret,
+    WebhookEnable,
+    WebhookDisable,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 23] = [
         AuditAction::Create,
         AuditAction::Rotate,
         AuditAction::Revoke,
@@ -75,6 +82,11 @@ impl AuditAction {
         AuditAction::FederationRuleCreate,
         AuditAction::FederationRuleDelete,
         AuditAction::DisableStaticToken,
+        AuditAction::WebhookCreate,
+        AuditAction::WebhookDelete,
+        AuditAction::WebhookRotateSecret,
+        AuditAction::WebhookEnable,
+        AuditAction::WebhookDisable,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -97,6 +109,11 @@ impl AuditAction {
             AuditAction::FederationRuleCreate => "federation_rule_create",
             AuditAction::FederationRuleDelete => "federation_rule_delete",
             AuditAction::DisableStaticToken => "disable_static_token",
+            AuditAction::WebhookCreate => "webhook_create",
+            AuditAction::WebhookDelete => "webhook_delete",
+            AuditAction::WebhookRotateSecret => "webhook_rotate_secret",
+            AuditAction::WebhookEnable => "webhook_enable",
+            AuditAction::WebhookDisable => "webhook_disable",
         }
     }
 
@@ -159,6 +176,12 @@ pub enum AuditDetail {
     },
     /// An identity provider or a federation rule that was made or deleted.
     Federation(FederationTarget),
+    /// The webhook subscription changed, and why it was disabled.
+    Webhook {
+        webhook_id: Uuid,
+        url: String,
+        reason: Option<String>,
+    },
 }
 
 /// The identity provider or federation rule an event is about.

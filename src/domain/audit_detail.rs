@@ -108,6 +108,16 @@ impl AuditDetail {
                 "url": url,
                 "revoked": revoked,
             }),
+            AuditDetail::Webhook {
+                webhook_id,
+                url,
+                reason,
+            } => serde_json::json!({
+                "kind": "webhook",
+                "webhook_id": webhook_id,
+                "url": url,
+                "reason": reason,
+            }),
             AuditDetail::Federation(target) => serde_json::json!({
                 "kind": "federation",
                 "identity_provider_id": target.identity_provider_id,
@@ -193,6 +203,11 @@ impl AuditDetail {
                     revoked: value["revoked"].as_bool()?,
                 })
             }
+            Some("webhook") => Some(AuditDetail::Webhook {
+                webhook_id: uuid_at(value, "webhook_id")?,
+                url: value["url"].as_str()?.to_owned(),
+                reason: value["reason"].as_str().map(str::to_owned),
+            }),
             Some("federation") => Some(AuditDetail::Federation(FederationTarget {
                 identity_provider_id: uuid_at(value, "identity_provider_id")?,
                 issuer: value["issuer"].as_str()?.to_owned(),

@@ -18,6 +18,8 @@ pub mod identity_providers;
 pub mod names;
 pub mod roles;
 pub mod service_accounts;
+pub mod webhook_events;
+pub mod webhooks;
 
 pub use accounts::{Account, Capability, CapabilityKey};
 pub use audit::{Actor, ActorType, AuditAction, AuditDetail, AuditEvent, Origin};
@@ -34,4 +36,8 @@ pub use roles::{RoleAssignment, RoleKey, RoleTable};
 pub use service_accounts::{
     FederatedToken, IntrospectionClient, PreviousToken, RevocationReason, ServiceAccount,
     TokenFacts, TokenGeneration,
+};
+pub use webhook_events::{LifecycleEvent, lifecycle_events};
+pub use webhooks::{
+    DisabledReason, EventTypeFilter, ExpiryWarning, SigningSecret, Webhook, WebhookEventType,
 };

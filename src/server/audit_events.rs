@@ -74,6 +74,11 @@ pub fn action(action: api::AuditAction) -> domain::AuditAction {
         A::FederationRuleCreate => D::FederationRuleCreate,
         A::FederationRuleDelete => D::FederationRuleDelete,
         A::DisableStaticToken => D::DisableStaticToken,
+        A::WebhookCreate => D::WebhookCreate,
+        A::WebhookDelete => D::WebhookDelete,
+        A::WebhookRotateSecret => D::WebhookRotateSecret,
+        A::WebhookEnable => D::WebhookEnable,
+        A::WebhookDisable => D::WebhookDisable,
     }
 }
 
@@ -103,6 +108,7 @@ fn target(event: &domain::AuditEvent) -> AuditTarget {
             }),
             _,
         ) => ("role_assignment", *role_assignment_id),
+        (Some(AuditDetail::Webhook { webhook_id, .. }), _) => ("webhook", *webhook_id),
         (Some(AuditDetail::Federation(federation)), _) => match federation.federation_rule_id {
             Some(rule) => ("federation_rule", rule),
             None => ("identity_provider", federation.identity_provider_id),

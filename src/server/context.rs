@@ -20,6 +20,7 @@ use crate::service::leaks::Leaks;
 use crate::service::role_assignments::RoleAssignments;
 use crate::service::token_exchange::TokenExchange;
 use crate::service::verification::Identities;
+use crate::service::webhooks::Webhooks;
 use crate::service::{Authorizer, ServiceAccounts};
 use crate::store::StoreHealth;
 
@@ -52,6 +53,7 @@ pub struct ApiContext {
     /// Whether identity providers on plain http at a loopback address are
     /// taken (tests and development).
     pub federation_allow_loopback_issuers: bool,
+    pub webhooks: Webhooks,
 }
 
 impl Observed for ApiContext {

@@ -21,6 +21,7 @@ use super::metrics::{ActiveCount, Metrics, MetricsSources};
 use super::operations::metrics_response;
 use super::rate_limit::RateLimiter;
 use super::request_log::RequestLines;
+use super::webhook_workers::WebhookWorkers;
 use crate::api::REQUEST_BODY_MAX_BYTES;
 use crate::app::App;
 use crate::auth::last_use::LastUseRecorder;
@@ -92,6 +93,8 @@ pub struct Server {
     watcher: Option<tokio::task::JoinHandle<()>>,
     /// Deletes expired idempotency records.
     cleanup: tokio::task::JoinHandle<()>,
+    /// Delivers webhooks, scans for expiring tokens.
+    webhook_workers: WebhookWorkers,
     log: Logger,
 }
 
@@ -114,10 +117,12 @@ impl Server {
             detached: Arc::default(),
         };
         let log = frame.request_lines.wrap(log);
+        let webhook_workers = WebhookWorkers::start(app, &log);
         let metrics_sources = MetricsSources {
             health: app.store().clone(),
             active_count: Arc::new(ActiveCount::new(app.store().clone(), app.clock().clone())),
             cache: app.credential_cache(),
+            deliveries: Some(webhook_workers.stats.clone()),
         };
         let last_use = app.start_last_use_recorder(log.new(slog::o!("component" => "last_use")));
         let idempotency = Arc::new(app.idempotency());
@@ -161,6 +166,7 @@ impl Server {
                 app.clock().clone(),
             ),
             federation_allow_loopback_issuers: app.settings().federation_allow_loopback_issuers,
+            webhooks: app.webhooks(),
         };
         let start_error = |bind, error: dropshot::BuildError| StartError {
             bind,
@@ -199,6 +205,7 @@ impl Server {
             detached: frame.detached.clone(),
             watcher,
             cleanup,
+            webhook_workers,
             log,
         })
     }
@@ -251,6 +258,7 @@ impl Server {
                 Ok(())
             }
         };
+        self.webhook_workers.stop().await;
         self.last_use.close().await.map_err(StopError::LastUse)?;
         closed
     }

@@ -13,6 +13,9 @@
 //! | `hbx_sa_store_up` | gauge | (1 while the database answers, 0 while it is known to be down) |
 //! | `hbx_sa_credential_cache_misses_total` | counter | |
 //! | `hbx_sa_active_service_accounts` | gauge | (not revoked, all accounts; counted in the background, at most once a minute, a scrape never waits for it) |
+//! | `hbx_sa_webhook_deliveries_total` | counter | `outcome` (`succeeded`, `failed`: every failed attempt, `gave_up`: events given up) |
+//! | `hbx_sa_webhook_pending_events` | gauge | (in every instance's outbox; read every 5 s) |
+//! | `hbx_sa_webhook_oldest_pending_seconds` | gauge | (age of the oldest pending event; 0 when none) |
 //!
 //! Label values are fixed strings chosen by the code, never request data.
 
@@ -30,6 +33,7 @@ use prometheus_client::registry::Registry;
 
 use crate::auth::cache::CredentialCache;
 use crate::clock::Clock;
+use crate::service::webhook_delivery::DeliveryStats;
 use crate::store::{ServiceAccountStore, StoreHealth};
 
 /// What a scrape reads besides the counters: the store's health and pools,
@@ -39,6 +43,8 @@ pub struct MetricsSources {
     pub health: Arc<dyn StoreHealth>,
     pub active_count: Arc<ActiveCount>,
     pub cache: Option<Arc<CredentialCache>>,
+    /// The webhook delivery worker's counts.
+    pub deliveries: Option<Arc<DeliveryStats>>,
 }
 
 /// The count of active service accounts, read from the store in the
@@ -145,6 +151,14 @@ pub struct Metrics {
     store_up: Gauge,
     cache_misses: Counter,
     active_service_accounts: Gauge,
+    webhook_deliveries: Family<OutcomeLabels, Counter>,
+    webhook_pending: Gauge,
+    webhook_oldest_pending: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
 impl Default for Metrics {
@@ -200,6 +214,24 @@ impl Default for Metrics {
             "Service accounts that are not revoked, in every account",
             active_service_accounts.clone(),
         );
+        let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
+        let webhook_pending = Gauge::default();
+        let webhook_oldest_pending = Gauge::default();
+        registry.register(
+            "hbx_sa_webhook_deliveries",
+            "Webhook delivery attempts by outcome, and events given up",
+            webhook_deliveries.clone(),
+        );
+        registry.register(
+            "hbx_sa_webhook_pending_events",
+            "Webhook events not yet delivered nor given up",
+            webhook_pending.clone(),
+        );
+        registry.register(
+            "hbx_sa_webhook_oldest_pending_seconds",
+            "Age of the oldest pending webhook event (0: none)",
+            webhook_oldest_pending.clone(),
+        );
         Self {
             registry,
             requests,
@@ -210,11 +242,32 @@ impl Default for Metrics {
             store_up,
             cache_misses,
             active_service_accounts,
+            webhook_deliveries,
+            webhook_pending,
+            webhook_oldest_pending,
         }
     }
 }
 
 impl Metrics {
+    fn webhook_figures(&self, stats: &DeliveryStats) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (outcome, total) in [
+            ("succeeded", &stats.succeeded),
+            ("failed", &stats.failed),
+            ("gave_up", &stats.gave_up),
+        ] {
+            let counter = self
+                .webhook_deliveries
+                .get_or_create(&OutcomeLabels { outcome })
+                .clone();
+            counter.inc_by(total.load(Relaxed).saturating_sub(counter.get()));
+        }
+        self.webhook_pending.set(stats.pending.load(Relaxed));
+        self.webhook_oldest_pending
+            .set(stats.oldest_pending_age.load(Relaxed).max(0));
+    }
+
     pub fn request(&self, operation: &'static str, status: u16, took: Duration) {
         self.requests
             .get_or_create(&RequestLabels { operation, status })
@@ -277,6 +330,9 @@ impl Metrics {
         sources
             .active_count
             .refresh_if_due(&self.active_service_accounts);
+        if let Some(deliveries) = &sources.deliveries {
+            self.webhook_figures(deliveries);
+        }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a string cannot fail");

@@ -27,6 +27,8 @@ pub mod role_assignments;
 pub mod service_accounts;
 pub mod token_exchange;
 pub mod verification;
+pub mod webhook_workers;
+pub mod webhooks;
 
 use dropshot::{
     ApiDescription, HttpError, HttpResponseAccepted, HttpResponseCreated, HttpResponseDeleted,
@@ -57,6 +59,10 @@ use crate::api::types::{
     ServiceAccount, ServiceAccountPath, ServiceAccountWithToken, SunsetHeaders, WhoamiHeaders,
 };
 use crate::api::verification::{IntrospectionRequest, IntrospectionResponse, Whoami};
+use crate::api::webhooks::{
+    CreateWebhookRequest, ListWebhookDeliveriesQuery, QueuedWebhookEvent, Webhook,
+    WebhookCreatedHeaders, WebhookDelivery, WebhookDeliveryPath, WebhookPath, WebhookWithSecret,
+};
 use crate::api::{ServiceAccountsApi, service_accounts_api_mod};
 use crate::auth::leaks::Sender;
 
@@ -307,6 +313,82 @@ impl ServiceAccountsApi for ApiImpl {
             request_id: Some(request_id),
             ..OAuthError::from(error)
         })
+    }
+
+    async fn list_webhooks(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+    ) -> Result<HttpResponseOk<Vec<Webhook>>, HttpError> {
+        observe(&rqctx, webhooks::list(&rqctx, path)).await
+    }
+
+    async fn create_webhook(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<AccountPath>,
+        headers: HeaderParams<IdempotencyHeaders>,
+        body: JsonBody<CreateWebhookRequest>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseCreated<WebhookWithSecret>, WebhookCreatedHeaders>,
+        HttpError,
+    > {
+        observe(&rqctx, webhooks::create(&rqctx, path, headers, body)).await
+    }
+
+    async fn get_webhook(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseOk<Webhook>, HttpError> {
+        observe(&rqctx, webhooks::get(&rqctx, path)).await
+    }
+
+    async fn delete_webhook(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseDeleted, HttpError> {
+        observe(&rqctx, webhooks::delete(&rqctx, path)).await
+    }
+
+    async fn rotate_webhook_secret(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseOk<WebhookWithSecret>, HttpError> {
+        observe(&rqctx, webhooks::rotate_secret(&rqctx, path)).await
+    }
+
+    async fn ping_webhook(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseAccepted<QueuedWebhookEvent>, HttpError> {
+        observe(&rqctx, webhooks::ping(&rqctx, path)).await
+    }
+
+    async fn enable_webhook(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseOk<Webhook>, HttpError> {
+        observe(&rqctx, webhooks::set_enabled(&rqctx, path, true)).await
+    }
+
+    async fn disable_webhook(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<WebhookPath>,
+    ) -> Result<HttpResponseOk<Webhook>, HttpError> {
+        observe(&rqctx, webhooks::set_enabled(&rqctx, path, false)).await
+    }
+
+    async fn list_webhook_deliveries(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<WebhookPath>,
+        query: QueryParams<ListWebhookDeliveriesQuery>,
+    ) -> Result<HttpResponseOk<Vec<WebhookDelivery>>, HttpError> {
+        observe(&rqctx, webhooks::deliveries(&rqctx, path, query)).await
+    }
+
+    async fn redeliver_webhook_event(
+        rqctx: RequestContext<ApiContext>,
+        path: PathParams<WebhookDeliveryPath>,
+    ) -> Result<HttpResponseAccepted<QueuedWebhookEvent>, HttpError> {
+        observe(&rqctx, webhooks::redeliver(&rqctx, path)).await
     }
 
     async fn list_audit_events(

@@ -5,7 +5,10 @@
 //! ([`minter`]), safe retries ([`idempotency`]), who a verified credential
 //! is ([`verification`]), leaked tokens ([`leaks`]), the federation
 //! exchange ([`token_exchange`]) with the [`identity_providers`] and
-//! [`federation_rules`] it follows, and the operator's actions ([`admin`]). Input arrives as plain values and is parsed into
+//! [`federation_rules`] it follows, lifecycle [`webhooks`] (checked by
+//! [`webhook_guard`], signed with secrets sealed by [`webhook_secrets`],
+//! sent by [`webhook_delivery`], with the expiry warnings of
+//! [`webhook_expiry`]), and the operator's actions ([`admin`]). Input arrives as plain values and is parsed into
 //! domain types here, once; errors are typed ([`ServiceError`]) and mapped to
 //! HTTP elsewhere (`server::error`).
 
@@ -25,6 +28,11 @@ pub mod role_assignments;
 pub mod service_accounts;
 pub mod token_exchange;
 pub mod verification;
+pub mod webhook_delivery;
+pub mod webhook_expiry;
+pub mod webhook_guard;
+pub mod webhook_secrets;
+pub mod webhooks;
 
 pub use access::{AccountAccess, Authorizer, Caller};
 pub use error::ServiceError;

@@ -1,7 +1,8 @@
 //! The audit log: one event per change to an account's credentials and
 //! grants, written in the same transaction as the change it records, so a
 //! change without its event (or an event without its change) cannot happen.
-//! The detail of an event is kept as JSON.
+//! The detail of an event is kept as JSON. The lifecycle events a change
+//! makes are queued for webhooks by the same insert.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,6 +13,7 @@ use super::columns::{Timestamp, corrupt};
 use super::error::StoreError;
 use super::keyset;
 use super::sql_store::{SqlStore, decode, execute, fetch_all, query};
+use super::webhook_outbox;
 use crate::domain::{Actor, ActorType, AuditAction, AuditDetail, AuditEvent, Origin, Provenance};
 
 /// Which events of an account a page holds: newest first, before the
@@ -198,7 +200,8 @@ pub(super) async fn insert<D: Backend>(
                 .as_ref()
                 .map(|p| p.to_json().to_string()),
         );
-    execute(connection, insert).await
+    execute(connection, insert).await?;
+    webhook_outbox::enqueue_audited::<D>(connection, event).await
 }
 
 fn decode_events<D: Backend>(rows: &[D::Row]) -> Result<Vec<AuditEvent>, StoreError> {

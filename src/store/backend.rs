@@ -168,6 +168,7 @@ pub trait Backend:
     + Binds<Timestamp>
     + Binds<Option<Timestamp>>
     + Binds<i32>
+    + Binds<Option<i32>>
     + Binds<i64>
     + for<'a> Binds<&'a [u8]>
     + Reads<Uuid>
@@ -194,6 +195,12 @@ pub trait Backend:
     /// write lock at once (`BEGIN IMMEDIATE`), so that a transaction never
     /// fails halfway on a lock upgrade.
     const BEGIN_WRITE: &'static str;
+
+    /// Leases due outbox rows to one worker (`$1` owner, `$2` until, `$3`
+    /// now, `$4` how many), returning them. PostgreSQL skips rows another
+    /// instance is claiming (`FOR UPDATE SKIP LOCKED`); SQLite has one
+    /// writer, so the update itself is the lease.
+    const CLAIM_WEBHOOK_EVENTS: &'static str;
 
     fn classify(error: &sqlx::Error) -> ErrorClass;
 

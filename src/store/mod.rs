@@ -2,8 +2,9 @@
 //! (and their tokens), [`authorizations`] and [`role_assignments`] (read
 //! together as a subject's [`holdings`]), [`idempotency`] records,
 //! [`introspection_clients`], [`audit_events`], federation's
-//! [`identity_providers`], [`federation_rules`] and [`federated_tokens`], and
-//! the store's [`health`].
+//! [`identity_providers`], [`federation_rules`] and [`federated_tokens`],
+//! lifecycle [`webhooks`] with their outbox ([`webhook_events`]) and
+//! delivery log ([`webhook_deliveries`]), and the store's [`health`].
 //! Each module holds its resource's rows, SQL and a narrow trait, implemented
 //! once for every SQL database by [`SqlStore`] ([`sql_store`]); a database
 //! module ([`sqlite`], [`postgres`]) holds only what really differs, and
@@ -40,6 +41,10 @@ pub mod role_assignments;
 pub mod service_accounts;
 pub mod sql_store;
 pub mod sqlite;
+pub mod webhook_deliveries;
+pub mod webhook_events;
+mod webhook_outbox;
+pub mod webhooks;
 
 pub use accounts::AccountStore;
 pub use audit_events::{AuditEventStore, AuditFilter};
@@ -67,6 +72,11 @@ pub use service_accounts::{
 };
 pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;
+pub use webhook_deliveries::{DeliveryFilter, WebhookDeliveryLog};
+pub use webhook_events::{
+    Attempt, AttemptOutcome, Backlog, DueEvent, EndingToken, NextStep, WebhookQueue,
+};
+pub use webhooks::{SealedSecret, StoredWebhook, WebhookStore};
 
 /// Every question verifying a credential asks: what a cache of verified
 /// credentials stands in front of.
@@ -89,6 +99,9 @@ pub trait Store:
     + IdentityProviderStore
     + FederationRuleStore
     + FederatedTokenStore
+    + WebhookStore
+    + WebhookQueue
+    + WebhookDeliveryLog
     + StoreHealth
     + CredentialChanges
     + CredentialLookup
@@ -108,9 +121,9 @@ impl<T> Store for T where
         + IdentityProviderStore
         + FederationRuleStore
         + FederatedTokenStore
-        + IdentityProviderStore
-        + FederationRuleStore
-        + FederatedTokenStore
+        + WebhookStore
+        + WebhookQueue
+        + WebhookDeliveryLog
         + StoreHealth
         + CredentialChanges
         + CredentialLookup

@@ -1,7 +1,7 @@
 //! The HTTP API, driven through the generated client and raw HTTP against
 //! real servers: each operation's round trip and validation, rotation grace,
 //! idempotent retries, verification (whoami, introspection), leaked tokens,
-//! races, the review's hardening, and property tests of the parsers that read
+//! races, lifecycle webhooks, the review's hardening, and property tests of the parsers that read
 //! untrusted input.
 
 mod audit_events;
@@ -18,3 +18,5 @@ mod properties;
 mod role_assignments;
 mod rotation_grace;
 mod verification;
+mod webhook_validation;
+pub mod webhooks;

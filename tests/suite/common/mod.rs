@@ -8,6 +8,7 @@ pub mod issuer;
 pub mod json_server;
 pub mod postgres;
 pub mod process;
+pub mod receiver;
 pub mod sender;
 pub mod stores;
 

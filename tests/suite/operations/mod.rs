@@ -9,3 +9,4 @@ mod lifecycle;
 mod metrics;
 mod request_lines;
 mod scan;
+mod webhook_retries;
