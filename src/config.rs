@@ -95,6 +95,8 @@ pub struct WebhookSettings {
     pub delivery: crate::service::webhook_delivery::DeliverySettings,
     /// How often tokens are scanned for expiry warnings.
     pub expiry_scan_interval: Duration,
+    /// Whether this instance delivers (and scans, and purges the log).
+    pub run_workers: bool,
 }
 
 impl Default for WebhookSettings {
@@ -104,6 +106,7 @@ impl Default for WebhookSettings {
             allow_networks: Vec::new(),
             delivery: Default::default(),
             expiry_scan_interval: DEFAULT_WEBHOOK_EXPIRY_SCAN_INTERVAL,
+            run_workers: true,
         }
     }
 }

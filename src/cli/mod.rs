@@ -24,6 +24,7 @@ pub mod serve;
 pub mod storage;
 pub mod text_log;
 pub mod webhook_args;
+pub mod webhooks;
 
 use std::process::ExitCode;
 
@@ -90,6 +91,11 @@ enum Command {
     /// Print an account's audit log as JSON lines, newest first, in the
     /// API's shape (GET .../auth/audit-events), with the same filters
     Audit(AuditArgs),
+    /// Read webhook subscriptions' delivery logs
+    Webhooks {
+        #[command(subcommand)]
+        command: webhooks::WebhooksCommand,
+    },
     /// Print the OpenAPI document (identical to openapi/hbx-service-accounts.json)
     Openapi,
     /// Find leaked tokens (valid checksum) in files, directories or stdin (-);
@@ -187,6 +193,7 @@ async fn run(command: Command, invocation: Invocation<'_>) -> Result<(), CliErro
             command: KeysCommand::Create(args),
         } => print_object(&operator::create_key_file(args)?),
         Command::Audit(args) => print_lines(&audit::audit(args).await?),
+        Command::Webhooks { command } => print_lines(&webhooks::run(command).await?),
         Command::Openapi => {
             print!("{}", crate::api::document::openapi_document());
             Ok(())

@@ -31,6 +31,9 @@ pub struct WebhookArgs {
     #[arg(long, env = "HBX_SA_WEBHOOK_RETRY_SPEEDUP", default_value_t = 1,
         value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub webhook_retry_speedup: u32,
+    /// Run no webhook delivery worker or expiry scan in this instance (others on the same database deliver)
+    #[arg(long, env = "HBX_SA_WEBHOOK_DELIVERY_DISABLED")]
+    pub webhook_delivery_disabled: bool,
 }
 
 /// An address (a network of one) or a network.
@@ -53,6 +56,7 @@ impl WebhookArgs {
                 retry_speedup: self.webhook_retry_speedup,
                 ..DeliverySettings::default()
             },
+            run_workers: !self.webhook_delivery_disabled,
             expiry_scan_interval: self
                 .webhook_expiry_scan_interval
                 .to_std()

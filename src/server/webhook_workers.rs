@@ -44,6 +44,17 @@ impl WebhookWorkers {
         let (stop, stopped) = watch::channel(false);
         let stats = Arc::new(DeliveryStats::default());
         let settings = &app.settings().webhooks;
+        if !settings.run_workers {
+            slog::info!(
+                log,
+                "webhook deliveries are left to other instances (--webhook-delivery-disabled)"
+            );
+            return Self {
+                stop,
+                tasks: Vec::new(),
+                stats,
+            };
+        }
         let queue: Arc<dyn WebhookQueue> = app.store().clone();
         let worker = Arc::new(DeliveryWorker::new(
             queue.clone(),
@@ -55,6 +66,7 @@ impl WebhookWorkers {
             log.new(slog::o!("component" => "webhook_delivery")),
         ));
         let scan = ExpiryScan::new(
+            app.store().clone(),
             queue.clone(),
             app.clock().clone(),
             log.new(slog::o!("component" => "webhook_expiry")),
@@ -76,7 +88,7 @@ impl WebhookWorkers {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let mut tasks = self.tasks;
-        // The purge loops forever: it is cut.
+        // The purge (last) loops forever: it is cut.
         if let Some(purge) = tasks.pop() {
             purge.abort();
         }

@@ -62,7 +62,8 @@ fn with_secret(issued: &IssuedWebhook) -> api::WebhookWithSecret {
     }
 }
 
-fn delivery(attempt: Attempt) -> api::WebhookDelivery {
+/// The API's shape of a delivery attempt.
+pub fn delivery(attempt: Attempt) -> api::WebhookDelivery {
     api::WebhookDelivery {
         id: attempt.id,
         message_id: attempt.message_id,
@@ -228,7 +229,10 @@ pub async fn set_enabled(
 const MAX_PAGE: u32 = 1000;
 const DEFAULT_PAGE: u32 = 100;
 
-fn delivery_filter(query: ListWebhookDeliveriesQuery) -> Result<DeliveryFilter, ValidationError> {
+/// The delivery log's query, checked.
+pub fn delivery_filter(
+    query: ListWebhookDeliveriesQuery,
+) -> Result<DeliveryFilter, ValidationError> {
     let limit = match query.limit {
         None => DEFAULT_PAGE,
         Some(limit @ 1..=MAX_PAGE) => limit,

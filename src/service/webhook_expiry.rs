@@ -16,13 +16,14 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::domain::{LifecycleEvent, Webhook, WebhookEventType};
-use crate::store::{EndingToken, StoreError, WebhookQueue};
+use crate::store::{EndingToken, StoreError, WebhookQueue, WebhookScanSource};
 
 /// How far back a scan looks for ends it has not reported (a server down
 /// for less than this misses none).
 pub const CATCH_UP: TimeDelta = TimeDelta::days(7);
 
 pub struct ExpiryScan {
+    source: Arc<dyn WebhookScanSource>,
     queue: Arc<dyn WebhookQueue>,
     clock: Arc<dyn Clock>,
     log: Logger,
@@ -78,15 +79,25 @@ pub fn ending_event(
 }
 
 impl ExpiryScan {
-    pub fn new(queue: Arc<dyn WebhookQueue>, clock: Arc<dyn Clock>, log: Logger) -> Self {
-        Self { queue, clock, log }
+    pub fn new(
+        source: Arc<dyn WebhookScanSource>,
+        queue: Arc<dyn WebhookQueue>,
+        clock: Arc<dyn Clock>,
+        log: Logger,
+    ) -> Self {
+        Self {
+            source,
+            queue,
+            clock,
+            log,
+        }
     }
 
     /// One pass over every enabled subscription; how many events it queued.
     pub async fn scan(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let mut queued = 0;
-        for stored in self.queue.enabled_webhooks().await? {
+        for stored in self.source.enabled_webhooks().await? {
             let webhook = &stored.webhook;
             let wants_any = [
                 WebhookEventType::TokenExpiring,
@@ -106,7 +117,7 @@ impl ExpiryScan {
             let from = webhook.created_at.max(now - CATCH_UP);
             let until = now + TimeDelta::seconds(i64::from(longest));
             for token in self
-                .queue
+                .source
                 .tokens_ending(webhook.account_id, from, until)
                 .await?
             {

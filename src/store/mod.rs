@@ -4,7 +4,8 @@
 //! [`introspection_clients`], [`audit_events`], federation's
 //! [`identity_providers`], [`federation_rules`] and [`federated_tokens`],
 //! lifecycle [`webhooks`] with their outbox ([`webhook_events`]) and
-//! delivery log ([`webhook_deliveries`]), and the store's [`health`].
+//! delivery log ([`webhook_deliveries`]) and expiry scan ([`webhook_scan`]),
+//! and the store's [`health`].
 //! Each module holds its resource's rows, SQL and a narrow trait, implemented
 //! once for every SQL database by [`SqlStore`] ([`sql_store`]); a database
 //! module ([`sqlite`], [`postgres`]) holds only what really differs, and
@@ -44,6 +45,7 @@ pub mod sqlite;
 pub mod webhook_deliveries;
 pub mod webhook_events;
 mod webhook_outbox;
+pub mod webhook_scan;
 pub mod webhooks;
 
 pub use accounts::AccountStore;
@@ -73,9 +75,8 @@ pub use service_accounts::{
 pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;
 pub use webhook_deliveries::{DeliveryFilter, WebhookDeliveryLog};
-pub use webhook_events::{
-    Attempt, AttemptOutcome, Backlog, DueEvent, EndingToken, NextStep, WebhookQueue,
-};
+pub use webhook_events::{Attempt, AttemptOutcome, Backlog, DueEvent, NextStep, WebhookQueue};
+pub use webhook_scan::{EndingToken, WebhookScanSource};
 pub use webhooks::{SealedSecret, StoredWebhook, WebhookStore};
 
 /// Every question verifying a credential asks: what a cache of verified
@@ -102,6 +103,7 @@ pub trait Store:
     + WebhookStore
     + WebhookQueue
     + WebhookDeliveryLog
+    + WebhookScanSource
     + StoreHealth
     + CredentialChanges
     + CredentialLookup
@@ -124,6 +126,7 @@ impl<T> Store for T where
         + WebhookStore
         + WebhookQueue
         + WebhookDeliveryLog
+        + WebhookScanSource
         + StoreHealth
         + CredentialChanges
         + CredentialLookup

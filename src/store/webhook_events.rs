@@ -4,7 +4,7 @@
 //! attempt (the event's next state and a row of the delivery log, together),
 //! subscriptions disabled for failing (announced to the account's others in
 //! the same transaction), pings, redeliveries, expiry notices, and what the
-//! metrics and the expiry scan read.
+//! metrics read.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use super::columns::{Timestamp, corrupt};
 use super::error::StoreError;
 use super::sql_store::{SqlStore, decode, execute, fetch_all, fetch_optional, query};
 use super::webhook_outbox::enqueue;
-use super::webhooks::{ENABLED, StoredWebhook, WebhookRow, decode_webhooks, disable_in};
+use super::webhooks::{StoredWebhook, WebhookRow, decode_webhooks, disable_in};
 use crate::domain::{AuditEvent, DisabledReason, LifecycleEvent, Webhook};
 
 /// An event leased to a worker, with where it goes.
@@ -69,16 +69,6 @@ pub struct AttemptOutcome {
     pub next: NextStep,
     /// The audit event of the subscription's disabling, for `GiveUp`.
     pub disabling: Option<AuditEvent>,
-}
-
-/// A token whose end an expiry scan looks at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndingToken {
-    pub service_account_id: Uuid,
-    pub token_public_id: String,
-    pub expires_at: DateTime<Utc>,
-    /// The previous token of a rotation (its grace period's end).
-    pub previous: bool,
 }
 
 /// The outbox's backlog: events not yet delivered nor given up.
@@ -134,18 +124,6 @@ pub trait WebhookQueue: Send + Sync + 'static {
         delivery_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError>;
-
-    /// Every enabled subscription, for the expiry scan.
-    async fn enabled_webhooks(&self) -> Result<Vec<StoredWebhook>, StoreError>;
-
-    /// Live tokens of `account_id`'s service accounts (and previous tokens in
-    /// their grace period) that end between `from` and `until`.
-    async fn tokens_ending(
-        &self,
-        account_id: Uuid,
-        from: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<EndingToken>, StoreError>;
 }
 
 const BY_ID: &str = "SELECT id, account_id, url, event_types, description, expiry_warnings, \
@@ -186,15 +164,6 @@ const REQUEUE: &str = "INSERT INTO webhook_events (id, message_id, webhook_id, a
     event_type, payload, created_at, status, attempts, next_attempt_at) \
     SELECT $1, message_id, webhook_id, account_id, event_type, payload, $2, 'pending', 0, $2 \
     FROM webhook_events WHERE id = $3";
-
-const ENDING: &str = "SELECT id AS service_account_id, token_public_id, expires_at \
-    FROM service_accounts WHERE account_id = $1 AND revoked_at IS NULL \
-    AND expires_at IS NOT NULL AND expires_at >= $2 AND expires_at <= $3";
-const PREVIOUS_ENDING: &str = "SELECT id AS service_account_id, \
-    previous_token_public_id AS token_public_id, previous_token_expires_at AS expires_at \
-    FROM service_accounts WHERE account_id = $1 AND revoked_at IS NULL \
-    AND previous_token_public_id IS NOT NULL \
-    AND previous_token_expires_at >= $2 AND previous_token_expires_at <= $3";
 
 /// A claimed row of `webhook_events`.
 struct ClaimedRow {
@@ -246,22 +215,6 @@ impl FromColumns for AttemptOf {
         Ok(Self {
             id: columns.get("id")?,
             message_id: columns.get("message_id")?,
-        })
-    }
-}
-
-struct EndingRow {
-    service_account_id: Uuid,
-    token_public_id: String,
-    expires_at: Timestamp,
-}
-
-impl FromColumns for EndingRow {
-    fn from_columns<D: Backend>(columns: Columns<'_, D>) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            service_account_id: columns.get("service_account_id")?,
-            token_public_id: columns.get("token_public_id")?,
-            expires_at: columns.get("expires_at")?,
         })
     }
 }
@@ -475,41 +428,6 @@ impl<D: Backend> WebhookQueue for SqlStore<D> {
                 .arg(of.id);
             execute(tx, requeue).await?;
             Ok(Some(of.message_id))
-        })
-        .await
-    }
-
-    async fn enabled_webhooks(&self) -> Result<Vec<StoredWebhook>, StoreError> {
-        self.reading(async |connection| {
-            decode_webhooks::<D>(&fetch_all(connection, query::<D>(ENABLED)).await?)
-        })
-        .await
-    }
-
-    async fn tokens_ending(
-        &self,
-        account_id: Uuid,
-        from: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<EndingToken>, StoreError> {
-        self.reading(async |connection| {
-            let mut ending = Vec::new();
-            for (sql, previous) in [(ENDING, false), (PREVIOUS_ENDING, true)] {
-                let select = query::<D>(sql)
-                    .arg(account_id)
-                    .arg(Timestamp(from))
-                    .arg(Timestamp(until));
-                for row in fetch_all(connection, select).await? {
-                    let row = decode::<D, EndingRow>(&row)?;
-                    ending.push(EndingToken {
-                        service_account_id: row.service_account_id,
-                        token_public_id: row.token_public_id,
-                        expires_at: row.expires_at.0,
-                        previous,
-                    });
-                }
-            }
-            Ok(ending)
         })
         .await
     }

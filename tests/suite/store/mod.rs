@@ -13,6 +13,8 @@ mod idempotency;
 mod scale_out;
 mod service_accounts;
 mod tokens;
+mod webhook_crash_safety;
+mod webhooks;
 
 use std::sync::Arc;
 

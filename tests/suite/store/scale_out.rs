@@ -459,7 +459,11 @@ async fn recovered(owner: &Client, account_id: &Uuid, name: &str) -> Uuid {
 /// database dropped while nobody used them are replaced, not failed.
 #[tokio::test]
 async fn connections_dropped_while_idle_are_replaced_without_an_error() {
-    let server = TestServer::start_on(Backend::Postgres).await;
+    // Idle means idle: no webhook worker polling the pool meanwhile.
+    let server = TestServer::start_with_on(Backend::Postgres, |settings| {
+        settings.webhooks.run_workers = false;
+    })
+    .await;
     let created = server.create("survives its connections").await;
     let owner = server.owner();
     let account_id = server.account_id;
