@@ -345,4 +345,65 @@ me_federated = whoami.sync(client=client(minted["access_token"]))
 check(me_federated.service_account_id == deployer.id, "the minted token is the service account's")
 check(me_federated.federation.federation_rule_id == rule.parsed.id, "whoami shows the rule")
 
+# Webhooks: a receiver on loopback (the scenario's server allows it), a
+# subscription through the generated client, a ping delivered and verified
+# with the Standard Webhooks library from PyPI, and the delivery log.
+import http.server
+import threading
+import time
+
+from standardwebhooks.webhooks import Webhook
+from hybridbox_service_accounts_api_client.api.webhooks import (
+    create_webhook,
+    list_webhook_deliveries,
+    ping_webhook,
+)
+from hybridbox_service_accounts_api_client.models import CreateWebhookRequest, WebhookEventTypeFilter
+
+received = []
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"]))
+        received.append((body, {k.lower(): v for k, v in self.headers.items()}))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+receiver = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+threading.Thread(target=receiver.serve_forever, daemon=True).start()
+hook = create_webhook.sync_detailed(
+    account_id,
+    client=owner,
+    body=CreateWebhookRequest(
+        url=f"http://127.0.0.1:{receiver.server_port}/hbx",
+        event_types=[WebhookEventTypeFilter("webhook.*"), WebhookEventTypeFilter("service_account.*")],
+        expiry_warnings=["7d", "1d"],
+    ),
+)
+check(hook.status_code == 201, f"create webhook answered {hook.status_code}")
+check(hook.parsed.secret.startswith("whsec_"), "the secret is shown once")
+ping = ping_webhook.sync(account_id, hook.parsed.id, client=owner)
+deadline = time.time() + 20
+while not any(json.loads(body)["type"] == "webhook.ping" for body, _ in received):
+    check(time.time() < deadline, "no ping delivered")
+    time.sleep(0.05)
+body, headers = next((b, h) for b, h in received if json.loads(b)["type"] == "webhook.ping")
+event = Webhook(hook.parsed.secret).verify(body, headers)
+check(headers["webhook-id"] == ping.message_id, "the ping's webhook-id")
+check(event["data"]["webhook_id"] == str(hook.parsed.id), f"the ping names its subscription: {event}")
+deadline = time.time() + 20
+while True:
+    log = list_webhook_deliveries.sync(account_id, hook.parsed.id, client=owner)
+    if log:
+        break
+    check(time.time() < deadline, "no delivery logged")
+    time.sleep(0.05)
+check(str(log[0].status) == "succeeded" and log[0].response_status == 204, f"the log: {log[0]}")
+receiver.shutdown()
+
 print("python scenario passed")

@@ -20,6 +20,7 @@ malformed signatures are still tried and must be refused.
 
 import base64
 import json
+import re
 import os
 import uuid
 
@@ -218,10 +219,44 @@ def _meet_the_federation_rules(case):
             body["requested_token_type"] = "urn:ietf:params:oauth:token-type:access_token"
 
 
+_WARNING = re.compile(r"^([1-9][0-9]{0,8})([smhd])$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _meet_the_webhook_rules(case):
+    """A subscription meant to be valid gets an https URL on a public name
+    (never resolved here: it is not a real one) and expiry warnings of at
+    most 365 days, none twice in other words; a description with control
+    characters is dropped. Every other field stays as generated."""
+    if case.operation.method.upper() != "POST" or not isinstance(case.body, dict):
+        return
+    if case.operation.path != "/v1/public/accounts/{account_id}/webhooks":
+        return
+    if not _headers_meant_to_be_valid(case) or not _body_meant_to_be_valid(case):
+        return
+    body = case.body
+    body["url"] = f"https://hooks-{uuid.uuid4().hex}.example.com/hbx"
+    warnings = body.get("expiry_warnings")
+    if isinstance(warnings, list):
+        kept, seen = [], set()
+        for warning in warnings:
+            match = _WARNING.match(warning) if isinstance(warning, str) else None
+            if not match:
+                continue
+            seconds = int(match.group(1)) * _SECONDS[match.group(2)]
+            if seconds <= 365 * 86400 and seconds not in seen:
+                seen.add(seconds)
+                kept.append(warning)
+        body["expiry_warnings"] = kept
+    if "description" in body and not _printable(body["description"]):
+        body.pop("description")
+
+
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
     _meet_the_rules_the_schema_cannot_say(case)
     _meet_the_federation_rules(case)
+    _meet_the_webhook_rules(case)
     sender = SIGNED.get(case.operation.path)
     if sender is None or not _headers_meant_to_be_valid(case):
         return

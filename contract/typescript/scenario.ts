@@ -6,11 +6,15 @@
 // and HBX_SA_SIGNING_KEY_ID, and for federation an issuer HBX_SA_FED_ISSUER,
 // its keys HBX_SA_FED_JWKS and a token it signed, HBX_SA_FED_TOKEN.
 import { createHash, sign } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import createClient from "openapi-fetch";
+import { Webhook } from "standardwebhooks";
 import type { components, paths } from "./generated/schema.js";
 
 type ServiceAccount = components["schemas"]["ServiceAccount"];
 type ApiError = components["schemas"]["Error"];
+type WebhookEvent = components["schemas"]["WebhookEvent"];
 
 function env(name: string): string {
   const value = process.env[name];
@@ -356,5 +360,57 @@ const replayed = await createClient<paths>({ baseUrl }).POST("/v1/public/auth/to
 });
 check(replayed.response.status === 400 && replayed.error?.error === "invalid_grant", "replay refused");
 check(replayed.error?.hbx_reason === "replayed", `hbx_reason ${replayed.error?.hbx_reason}`);
+
+// Webhooks: a receiver on loopback (the scenario's server allows it), a
+// subscription, a ping delivered and verified with the Standard Webhooks
+// library from npm, typed with the document's WebhookEvent, and the log.
+const deliveries: { body: string; headers: Record<string, string> }[] = [];
+const receiver = createServer((request, response) => {
+  const chunks: Buffer[] = [];
+  request.on("data", (chunk: Buffer) => chunks.push(chunk));
+  request.on("end", () => {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (typeof value === "string") headers[name] = value;
+    }
+    deliveries.push({ body: Buffer.concat(chunks).toString("utf8"), headers });
+    response.writeHead(204).end();
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+const port = (receiver.address() as AddressInfo).port;
+const hooks = "/v1/public/accounts/{account_id}/webhooks" as const;
+const hook = await owner.POST(hooks, {
+  params: { path: { account_id: accountId }, header: {} },
+  body: { url: `http://127.0.0.1:${port}/hbx`, event_types: ["webhook.*"] },
+});
+check(hook.response.status === 201, `create webhook answered ${hook.response.status}`);
+const secret = hook.data!.secret;
+check(secret.startsWith("whsec_"), "the secret is shown once");
+const hookPath = { account_id: accountId, webhook_id: hook.data!.id };
+const pinged = await owner.POST(`${hooks}/{webhook_id}/ping`, { params: { path: hookPath } });
+check(pinged.response.status === 202, `ping answered ${pinged.response.status}`);
+const waitFor = async (what: string, done: () => boolean) => {
+  const deadline = Date.now() + 20_000;
+  while (!done()) {
+    check(Date.now() < deadline, `no ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+await waitFor("ping delivered", () => deliveries.length > 0);
+const delivered = deliveries[0];
+const event = new Webhook(secret).verify(delivered.body, delivered.headers) as WebhookEvent;
+check(event.type === "webhook.ping", `event type ${event.type}`);
+check(delivered.headers["webhook-id"] === pinged.data!.message_id, "the ping's webhook-id");
+let log: components["schemas"]["WebhookDelivery"][] = [];
+const logDeadline = Date.now() + 20_000;
+while (log.length === 0) {
+  check(Date.now() < logDeadline, "no delivery logged");
+  const answer = await owner.GET(`${hooks}/{webhook_id}/deliveries`, { params: { path: hookPath } });
+  log = answer.data ?? [];
+  if (log.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+check(log[0]?.status === "succeeded" && log[0].response_status === 204, "the delivery log");
+receiver.close();
 
 console.log("typescript scenario passed");

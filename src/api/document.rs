@@ -46,6 +46,7 @@ pub fn openapi_document() -> String {
     document_secret_scanning(&mut document);
     describe_operations(&mut document);
     add_webhook_event_schemas(&mut document);
+    add_webhook_callback(&mut document);
     let mut text = serde_json::to_string_pretty(&document).expect("the document serializes");
     text.push('\n');
     text
@@ -354,5 +355,62 @@ fn add_webhook_event_schemas(document: &mut openapiv3::OpenAPI) {
         let value = serde_json::to_value(&schema).expect("a schema serializes");
         let schema = serde_json::from_value(value).expect("schemars writes OpenAPI 3.0 schemas");
         components.schemas.entry(name).or_insert(schema);
+    }
+}
+
+/// The deliveries a subscription receives, as OpenAPI 3.0 says a request
+/// the server makes to a URL the client gave: a callback of the operation
+/// that creates the subscription.
+fn add_webhook_callback(document: &mut openapiv3::OpenAPI) {
+    let callback = serde_json::json!({
+        "{$request.body#/url}": {
+            "post": {
+                "operationId": "receive_webhook_event",
+                "summary": "Receive a lifecycle event",
+                "description": "What a subscription's URL receives (Standard Webhooks 1.0): \
+                    verify `webhook-signature` over `{webhook-id}.{webhook-timestamp}.{body}` \
+                    with the subscription's secret, deduplicate on `webhook-id`, and answer 2xx. \
+                    Other answers are retried; 410 disables the subscription.",
+                "tags": ["webhooks"],
+                "parameters": [
+                    {"name": "webhook-id", "in": "header", "required": true,
+                     "description": "The event's id: the same for every attempt.",
+                     "schema": {"type": "string"}},
+                    {"name": "webhook-timestamp", "in": "header", "required": true,
+                     "description": "When this attempt was signed, in Unix seconds.",
+                     "schema": {"type": "string"}},
+                    {"name": "webhook-signature", "in": "header", "required": true,
+                     "description": "`v1,` and the base64 HMAC-SHA-256; two, space-separated, \
+                        while a rotated secret still signs.",
+                     "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": true,
+                    "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/WebhookEvent"}
+                    }}
+                },
+                "responses": {
+                    "2XX": {"description": "Taken: the event is delivered."},
+                    "410": {"description": "Gone: the subscription is disabled."}
+                }
+            }
+        }
+    });
+    let callback = serde_json::from_value(callback).expect("a valid callback");
+    for item in document.paths.paths.values_mut() {
+        let openapiv3::ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        if let Some(create) = item
+            .post
+            .as_mut()
+            .filter(|op| op.operation_id.as_deref() == Some("create_webhook"))
+        {
+            create
+                .callbacks
+                .insert("lifecycle_event".to_owned(), callback);
+            return;
+        }
     }
 }

@@ -15,15 +15,104 @@ use uuid::Uuid;
 pub struct CreateWebhookRequest {
     /// Where deliveries are POSTed: an https URL on a public address (at most 2048 characters; no
     /// credentials, no fragment).
+    #[schemars(length(min = 1, max = 2048))]
     pub url: String,
     /// The events wanted: names (`token.revoked`) or every event of a kind (`token.*`); 1 to 32.
-    pub event_types: Vec<String>,
+    #[schemars(length(min = 1, max = 32))]
+    pub event_types: Vec<WebhookEventTypeFilter>,
     /// What the subscription is for (at most 1000 characters).
+    #[schemars(length(max = 1000))]
     pub description: Option<String>,
     /// When `token.expiring` fires, before a token's `expires_at`: durations such as `30d`, `12h`,
     /// `15m`, `90s` (1s to 365d, at most 10). Default: `30d`, `7d`, `1d`; `[]`: none.
-    pub expiry_warnings: Option<Vec<String>>,
+    #[schemars(length(max = 10))]
+    pub expiry_warnings: Option<Vec<ExpiryWarningText>>,
 }
+
+/// Every event type's name.
+pub const EVENT_TYPES: [&str; 14] = [
+    "service_account.created",
+    "token.rotated",
+    "token.revoked",
+    "token.leaked",
+    "token.expiring",
+    "token.expired",
+    "token.previous_expired",
+    "authorization.created",
+    "authorization.revoked",
+    "federation_rule.created",
+    "federation_rule.deleted",
+    "federation.exchange_denied",
+    "webhook.disabled",
+    "webhook.ping",
+];
+
+/// Every kind of event, as `event_types` names it.
+pub const EVENT_KINDS: [&str; 6] = [
+    "service_account.*",
+    "token.*",
+    "authorization.*",
+    "federation_rule.*",
+    "federation.*",
+    "webhook.*",
+];
+
+fn string_enum(values: impl Iterator<Item = &'static str>) -> schemars::schema::SchemaObject {
+    schemars::schema::SchemaObject {
+        instance_type: Some(schemars::schema::InstanceType::String.into()),
+        enum_values: Some(values.map(serde_json::Value::from).collect()),
+        ..Default::default()
+    }
+}
+
+/// A string whose schema is its own (a list of names, a pattern), kept as
+/// text so that the server says what is wrong with one in its own words.
+macro_rules! text_type {
+    ($name:ident, $description:literal, $schema:expr) => {
+        #[doc = $description]
+        #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl JsonSchema for $name {
+            fn schema_name() -> String {
+                stringify!($name).to_owned()
+            }
+
+            fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+                let mut schema = $schema;
+                schema.metadata().description = Some($description.to_owned());
+                schema.into()
+            }
+        }
+    };
+}
+
+text_type!(
+    WebhookEventTypeName,
+    "An event type's name.",
+    string_enum(EVENT_TYPES.into_iter())
+);
+
+text_type!(
+    WebhookEventTypeFilter,
+    "An event type's name, or every event of a kind (`token.*`).",
+    string_enum(EVENT_TYPES.into_iter().chain(EVENT_KINDS))
+);
+
+text_type!(
+    ExpiryWarningText,
+    "A duration before a token's `expires_at`: a whole number and a unit (`30d`, `12h`, \
+     `15m`, `90s`), 1s to 365d.",
+    schemars::schema::SchemaObject {
+        instance_type: Some(schemars::schema::InstanceType::String.into()),
+        string: Some(Box::new(schemars::schema::StringValidation {
+            pattern: Some("^[1-9][0-9]{0,8}[smhd]$".to_owned()),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+);
 
 /// Why a subscription receives nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -44,16 +133,24 @@ fn nullable_disabled_reason(_: &mut schemars::r#gen::SchemaGenerator) -> schemar
 /// A subscription to the account's lifecycle events (never its secret).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub struct Webhook {
+    /// The subscription's id.
     pub id: Uuid,
+    /// Where deliveries are POSTed.
     pub url: String,
+    /// The events it receives: names, or `prefix.*`.
     pub event_types: Vec<String>,
+    /// What it is for.
     pub description: Option<String>,
-    /// Longest first.
+    /// When `token.expiring` fires, before `expires_at`; longest first.
     pub expiry_warnings: Vec<String>,
+    /// Whether it receives events.
     pub enabled: bool,
+    /// Since when it receives nothing (null while enabled).
     pub disabled_at: Option<DateTime<Utc>>,
+    /// Why it receives nothing (null while enabled).
     #[schemars(schema_with = "nullable_disabled_reason")]
     pub disabled_reason: Option<WebhookDisabledReason>,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
 }
 
@@ -128,8 +225,7 @@ pub struct ListWebhookDeliveriesQuery {
     /// Only attempts that ended so.
     pub status: Option<DeliveryStatus>,
     /// Only attempts of events of this type.
-    #[schemars(length(min = 1, max = 64))]
-    pub event_type: Option<String>,
+    pub event_type: Option<WebhookEventTypeName>,
     /// Only attempts at or after this time (RFC 3339).
     pub since: Option<DateTime<Utc>>,
     /// Most attempts to return, from 1 to 1000. Default: 100.
@@ -146,13 +242,17 @@ pub struct WebhookDelivery {
     pub id: Uuid,
     /// The `webhook-id` header: the same for every attempt of an event.
     pub message_id: String,
+    /// The event's type.
     pub event_type: String,
     /// 1 for the first attempt of an event.
     pub attempt: u32,
+    /// When the attempt started.
     pub attempted_at: DateTime<Utc>,
+    /// How it ended.
     pub status: DeliveryStatus,
     /// The endpoint's HTTP status; none if it gave no answer.
     pub response_status: Option<u16>,
+    /// How long the attempt took, in milliseconds.
     pub duration_ms: u32,
     /// The first kilobyte of the answer.
     pub response_body: Option<String>,
@@ -173,56 +273,81 @@ pub struct WebhookEventActor {
     /// `user`, `service_account`, `operator` or `reporter`.
     #[serde(rename = "type")]
     pub actor_type: String,
+    /// The user or service account (none for the operator and reporters).
     pub id: Option<Uuid>,
+}
+
+fn described_actor(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+    let mut schema = WebhookEventActor::json_schema(generator).into_object();
+    schema.metadata().description = Some("Who made the change.".to_owned());
+    schema.into()
 }
 
 /// The `data` of an event about a change to a service account or its token.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub struct ChangeEventData {
+    /// The account.
     pub account_id: Uuid,
     /// The audit event of the change.
     pub audit_event_id: Uuid,
+    /// The service account changed (or whose grants changed).
     pub service_account_id: Option<Uuid>,
     /// The token's public id (never the token).
     pub token_public_id: Option<String>,
+    /// Who made the change.
+    #[schemars(schema_with = "described_actor")]
     pub actor: WebhookEventActor,
+    /// The request that made it.
     pub request_id: Option<String>,
     /// `token.rotated`: the token replaced, while its grace period lasts.
     pub previous_token_public_id: Option<String>,
+    /// `token.rotated`: when the replaced token stops working.
     pub previous_token_expires_at: Option<DateTime<Utc>>,
     /// `token.revoked`: `requested`, `leaked` or `reported`.
     pub revoked_reason: Option<String>,
-    /// `token.leaked`: who reported it, where it was found, whether it was revoked.
+    /// `token.leaked`: who reported it.
     pub reporter: Option<String>,
+    /// `token.leaked`: where it was found, as the reporter says.
     pub source: Option<String>,
+    /// `token.leaked`: the URL it was found at.
     pub url: Option<String>,
+    /// `token.leaked`: whether the report revoked it.
     pub revoked: Option<bool>,
     /// `authorization.*`: the grant or role assignment (as in the audit log's `detail`).
-    pub authorization: Option<serde_json::Value>,
-    /// `federation_rule.*` and `federation.exchange_denied`: the rule and its provider.
+    pub authorization: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `federation_rule.*` and `federation.exchange_denied`: the rule.
     pub federation_rule_id: Option<Uuid>,
+    /// `federation_rule.*` and `federation.exchange_denied`: the rule's identity provider.
     pub identity_provider_id: Option<Uuid>,
+    /// `federation_rule.*` and `federation.exchange_denied`: the provider's issuer.
     pub issuer: Option<String>,
     /// `federation.exchange_denied`: why (one event per rule and reason per `window_seconds`).
     pub reason: Option<String>,
+    /// `federation.exchange_denied`: the window of aggregation, in seconds.
     pub window_seconds: Option<u32>,
 }
 
 /// The `data` of `token.expiring`, `token.expired` and `token.previous_expired`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub struct TokenEndingEventData {
+    /// The account.
     pub account_id: Uuid,
+    /// The service account whose token it is.
     pub service_account_id: Uuid,
+    /// The token's public id (never the token).
     pub token_public_id: String,
+    /// When it stops (or stopped) working.
     pub expires_at: DateTime<Utc>,
-    /// `token.expiring`: the warning reached (`7d`), and in seconds.
+    /// `token.expiring`: the warning reached (`7d`).
     pub warning: Option<String>,
+    /// `token.expiring`: the warning reached, in seconds.
     pub warning_seconds: Option<u32>,
 }
 
 /// The `data` of `webhook.disabled` and `webhook.ping`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub struct WebhookEventData {
+    /// The account.
     pub account_id: Uuid,
     /// The subscription disabled, or pinged.
     pub webhook_id: Uuid,
@@ -306,4 +431,22 @@ pub enum WebhookEvent {
         timestamp: DateTime<Utc>,
         data: WebhookEventData,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::WebhookEventType;
+
+    #[test]
+    fn the_documents_event_names_are_the_domains() {
+        let names: Vec<&str> = WebhookEventType::ALL.iter().map(|t| t.as_str()).collect();
+        assert_eq!(names, EVENT_TYPES);
+        let mut kinds: Vec<String> = WebhookEventType::ALL
+            .iter()
+            .map(|t| format!("{}.*", t.prefix()))
+            .collect();
+        kinds.dedup();
+        assert_eq!(kinds, EVENT_KINDS);
+    }
 }

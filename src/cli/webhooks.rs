@@ -9,7 +9,9 @@ use uuid::Uuid;
 use super::args::StorageArgs;
 use super::error::CliError;
 use super::storage::open;
-use crate::api::webhooks::{DeliveryStatus, ListWebhookDeliveriesQuery, WebhookDelivery};
+use crate::api::webhooks::{
+    DeliveryStatus, ListWebhookDeliveriesQuery, WebhookDelivery, WebhookEventTypeName,
+};
 use crate::server::webhooks::{delivery, delivery_filter};
 use crate::service::ServiceError;
 
@@ -66,7 +68,7 @@ pub async fn run(command: WebhooksCommand) -> Result<Vec<WebhookDelivery>, CliEr
         .ok_or(ServiceError::NotFound)?;
     let filter = delivery_filter(ListWebhookDeliveriesQuery {
         status: args.status,
-        event_type: args.event_type,
+        event_type: args.event_type.map(WebhookEventTypeName),
         since: args.since,
         limit: args.limit,
         before: args.before,

@@ -109,11 +109,16 @@ pub async fn create(
     let access = authorize(rqctx, account_id, NEEDED).await?;
     let request = body.decode()?;
     let webhooks = &rqctx.context().webhooks;
+    let event_types: Vec<String> = request.event_types.iter().map(|t| t.0.clone()).collect();
+    let warnings: Option<Vec<String>> = request
+        .expiry_warnings
+        .as_ref()
+        .map(|all| all.iter().map(|w| w.0.clone()).collect());
     let parsed = WebhookRequest::parse(
         &request.url,
-        &request.event_types,
+        &event_types,
         request.description.clone(),
-        request.expiry_warnings.as_deref(),
+        warnings.as_deref(),
         webhooks.policy(),
     )
     .map_err(|e| service_error(e.into()))?;
@@ -242,7 +247,7 @@ pub fn delivery_filter(
     };
     let event_type = match query.event_type {
         None => None,
-        Some(text) => Some(WebhookEventType::parse(&text)?.as_str().to_owned()),
+        Some(name) => Some(WebhookEventType::parse(&name.0)?.as_str().to_owned()),
     };
     let since: Option<DateTime<Utc>> = query.since;
     Ok(DeliveryFilter {

@@ -225,6 +225,9 @@ async fn scenario_server() -> (ScenarioServer, Vec<(&'static str, String)>) {
     let keys_url = sender.keys_url();
     let server = TestServer::start_with(|settings| {
         settings.secret_scanning.github_keys_url = Some(keys_url);
+        // The scenarios' webhook receivers are on loopback, over http.
+        settings.webhooks.allow_loopback_http = true;
+        settings.webhooks.delivery.poll_interval = std::time::Duration::from_millis(20);
     })
     .await;
     let (client_id, client_secret) = server.new_introspection_client("scenario").await;
@@ -349,6 +352,8 @@ struct FuzzTarget {
     peers: tempfile::NamedTempFile,
     /// The secret-scanning partner whose key the hooks sign reports with.
     _sender: crate::common::sender::TestSender,
+    /// The receiver of the fixture webhook subscription.
+    _receiver: crate::common::receiver::Receiver,
 }
 
 async fn fuzz_target() -> FuzzTarget {
@@ -363,6 +368,9 @@ async fn fuzz_target() -> FuzzTarget {
         // A fuzzer sends thousands of requests from one address: the
         // public revocation limit would leave its logic untested.
         settings.secret_scanning.public_revoke_rate = "1000000/1m".parse().unwrap();
+        // The fixture subscription's receiver is on loopback.
+        settings.webhooks.allow_loopback_http = true;
+        settings.webhooks.delivery.poll_interval = std::time::Duration::from_millis(20);
     })
     .await;
     let dev_key = DevKey::load_or_create(server.data_dir()).unwrap();
@@ -422,6 +430,10 @@ async fn fuzz_target() -> FuzzTarget {
     // parameters in the Schemathesis configurations).
     let (provider_id, rule_id, fed_key, fed_jwks) =
         federation_fixture(&server, server.owner_id).await;
+    // A webhook subscription, with one delivery in its log, that the webhook
+    // operations name.
+    let receiver = crate::common::receiver::Receiver::start().await;
+    let (webhook_id, delivery_id) = webhook_fixture(&server, &receiver).await;
     let (client_id, client_secret) = server.new_introspection_client("schemathesis").await;
     let peers = tempfile::Builder::new().suffix(".json").tempfile().unwrap();
     let fixed = |name: &str, token: &str| {
@@ -449,6 +461,8 @@ async fn fuzz_target() -> FuzzTarget {
         ("HBX_SA_ST_TARGET_SERVICE_ACCOUNT_ID", target.id.to_string()),
         ("HBX_SA_ST_IDENTITY_PROVIDER_ID", provider_id.to_string()),
         ("HBX_SA_ST_FEDERATION_RULE_ID", rule_id.to_string()),
+        ("HBX_SA_ST_WEBHOOK_ID", webhook_id.to_string()),
+        ("HBX_SA_ST_DELIVERY_ID", delivery_id.to_string()),
         // The hooks sign subject tokens as the fixture issuer would, at the
         // server's (manual) time.
         ("HBX_SA_ST_FED_KEY", fed_key),
@@ -469,6 +483,7 @@ async fn fuzz_target() -> FuzzTarget {
         env,
         peers,
         _sender: sender,
+        _receiver: receiver,
     }
 }
 
@@ -488,6 +503,26 @@ struct SchemathesisRun {
 /// An identity provider (keys inline: nothing is fetched) and a rule of
 /// `service_account` naming it, that the federation operations can name: the
 /// rule keeps the provider from being deleted.
+/// A subscription to `receiver`, pinged once: its id and its delivery's.
+async fn webhook_fixture(
+    server: &TestServer,
+    receiver: &crate::common::receiver::Receiver,
+) -> (uuid::Uuid, uuid::Uuid) {
+    let (id, _) =
+        crate::api::webhooks::subscribe(server, &receiver.url("/st"), &["webhook.*"], None).await;
+    let path = format!("{}/{id}", crate::api::webhooks::webhooks_path(server));
+    let pinged = server
+        .raw()
+        .post(format!("{}{path}/ping", server.base_url))
+        .bearer_auth(&server.owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pinged.status().as_u16(), 202);
+    let log = crate::api::webhooks::delivery_log(server, &path, 1).await;
+    (id, log[0]["id"].as_str().unwrap().parse().unwrap())
+}
+
 async fn federation_fixture(
     server: &TestServer,
     service_account: uuid::Uuid,

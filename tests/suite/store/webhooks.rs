@@ -11,7 +11,7 @@ use hbx_service_accounts::domain::{
     Actor, AuditAction, AuditEvent, EventTypeFilter, ExpiryWarning, SigningSecret, Webhook,
 };
 use hbx_service_accounts::service::webhook_expiry::ExpiryScan;
-use hbx_service_accounts::store::{Store, WebhookQueue};
+use hbx_service_accounts::store::Store;
 use uuid::Uuid;
 
 use crate::common::{Backend, TestServer, quiet_log};
