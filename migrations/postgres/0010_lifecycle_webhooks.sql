@@ -25,9 +25,9 @@ CREATE TABLE webhooks (
 
 CREATE INDEX webhooks_by_account ON webhooks (account_id, created_at, id);
 
+-- Keyed by the event (its `webhook-id`) and the subscription: one row each,
+-- with no other index than the due one, since every change writes here.
 CREATE TABLE webhook_events (
-    seq              bigserial PRIMARY KEY,
-    id               uuid    NOT NULL UNIQUE,
     -- The `webhook-id` header: the same for every attempt and redelivery.
     message_id       text    NOT NULL,
     webhook_id       uuid    NOT NULL,
@@ -40,17 +40,16 @@ CREATE TABLE webhook_events (
     next_attempt_at  timestamptz NOT NULL,
     lease_owner      uuid,
     lease_until      timestamptz,
-    finished_at      timestamptz
+    finished_at      timestamptz,
+    PRIMARY KEY (message_id, webhook_id)
 );
 
 CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX webhook_events_by_webhook ON webhook_events (webhook_id, status);
 
 CREATE TABLE webhook_deliveries (
     seq              bigserial PRIMARY KEY,
     id               uuid    NOT NULL UNIQUE,
     webhook_id       uuid    NOT NULL,
-    event_id         uuid    NOT NULL,
     message_id       text    NOT NULL,
     event_type       text    NOT NULL,
     attempt          integer NOT NULL,

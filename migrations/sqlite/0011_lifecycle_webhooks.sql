@@ -25,9 +25,9 @@ CREATE TABLE webhooks (
 
 CREATE INDEX webhooks_by_account ON webhooks (account_id, created_at, id);
 
+-- Keyed by the event (its `webhook-id`) and the subscription: one row each,
+-- with no other index than the due one, since every change writes here.
 CREATE TABLE webhook_events (
-    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
-    id               BLOB    NOT NULL UNIQUE,
     -- The `webhook-id` header: the same for every attempt and redelivery.
     message_id       TEXT    NOT NULL,
     webhook_id       BLOB    NOT NULL,
@@ -40,17 +40,16 @@ CREATE TABLE webhook_events (
     next_attempt_at  INTEGER NOT NULL,
     lease_owner      BLOB,
     lease_until      INTEGER,
-    finished_at      INTEGER
-) STRICT;
+    finished_at      INTEGER,
+    PRIMARY KEY (message_id, webhook_id)
+) STRICT, WITHOUT ROWID;
 
 CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX webhook_events_by_webhook ON webhook_events (webhook_id, status);
 
 CREATE TABLE webhook_deliveries (
     seq              INTEGER PRIMARY KEY AUTOINCREMENT,
     id               BLOB    NOT NULL UNIQUE,
     webhook_id       BLOB    NOT NULL,
-    event_id         BLOB    NOT NULL,
     message_id       TEXT    NOT NULL,
     event_type       TEXT    NOT NULL,
     attempt          INTEGER NOT NULL,

@@ -111,30 +111,39 @@ fn required_capabilities(tag: &str) -> Vec<&'static str> {
     }
 }
 
-fn add_required_capabilities(document: &mut openapiv3::OpenAPI) {
-    for item in document.paths.paths.values_mut() {
+/// Every operation of the document's paths.
+fn operations_mut(
+    document: &mut openapiv3::OpenAPI,
+) -> impl Iterator<Item = &mut openapiv3::Operation> {
+    document.paths.paths.values_mut().flat_map(|item| {
         let openapiv3::ReferenceOr::Item(item) = item else {
-            continue;
+            return Vec::new();
         };
-        let methods = [
+        [
             &mut item.get,
             &mut item.post,
             &mut item.put,
             &mut item.delete,
-        ];
-        for operation in methods.into_iter().flatten() {
-            let tag = operation.tags.first().expect("every operation has a tag");
-            // The exchange takes no credential: the presented token is it.
-            let required = if operation.operation_id.as_deref() == Some("exchange_token") {
-                vec![]
-            } else {
-                required_capabilities(tag)
-            };
-            operation.extensions.insert(
-                REQUIRED_CAPABILITIES_EXTENSION.to_owned(),
-                serde_json::json!(required),
-            );
-        }
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    })
+}
+
+fn add_required_capabilities(document: &mut openapiv3::OpenAPI) {
+    for operation in operations_mut(document) {
+        let tag = operation.tags.first().expect("every operation has a tag");
+        // The exchange takes no credential: the presented token is it.
+        let required = if operation.operation_id.as_deref() == Some("exchange_token") {
+            vec![]
+        } else {
+            required_capabilities(tag)
+        };
+        operation.extensions.insert(
+            REQUIRED_CAPABILITIES_EXTENSION.to_owned(),
+            serde_json::json!(required),
+        );
     }
 }
 
@@ -322,21 +331,10 @@ fn add_bearer_security(document: &mut openapiv3::OpenAPI) {
 
 /// Gives the operations of [`OPERATION_DESCRIPTIONS`] their descriptions.
 fn describe_operations(document: &mut openapiv3::OpenAPI) {
-    for item in document.paths.paths.values_mut() {
-        let openapiv3::ReferenceOr::Item(item) = item else {
-            continue;
-        };
-        let methods = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.delete,
-        ];
-        for operation in methods.into_iter().flatten() {
-            let id = operation.operation_id.as_deref().unwrap_or_default();
-            if let Some((_, text)) = OPERATION_DESCRIPTIONS.iter().find(|(op, _)| *op == id) {
-                operation.description = Some((*text).to_owned());
-            }
+    for operation in operations_mut(document) {
+        let id = operation.operation_id.as_deref().unwrap_or_default();
+        if let Some((_, text)) = OPERATION_DESCRIPTIONS.iter().find(|(op, _)| *op == id) {
+            operation.description = Some((*text).to_owned());
         }
     }
 }
@@ -398,19 +396,10 @@ fn add_webhook_callback(document: &mut openapiv3::OpenAPI) {
         }
     });
     let callback = serde_json::from_value(callback).expect("a valid callback");
-    for item in document.paths.paths.values_mut() {
-        let openapiv3::ReferenceOr::Item(item) = item else {
-            continue;
-        };
-        if let Some(create) = item
-            .post
-            .as_mut()
-            .filter(|op| op.operation_id.as_deref() == Some("create_webhook"))
-        {
-            create
-                .callbacks
-                .insert("lifecycle_event".to_owned(), callback);
-            return;
-        }
-    }
+    let create = operations_mut(document)
+        .find(|op| op.operation_id.as_deref() == Some("create_webhook"))
+        .expect("the API creates webhooks");
+    create
+        .callbacks
+        .insert("lifecycle_event".to_owned(), callback);
 }

@@ -438,6 +438,46 @@ mod tests {
     }
 
     #[test]
+    fn claims_and_values_are_bounded_exactly() {
+        let value = |v: String| Condition::parse("sub", "eq", Some(v), None);
+        let claim = |c: String| Condition::parse(&c, "eq", Some("x".into()), None);
+        assert!(claim("c".repeat(MAX_CLAIM_CHARS)).is_ok());
+        assert!(claim("c".repeat(MAX_CLAIM_CHARS + 1)).is_err());
+        assert!(
+            claim("é".repeat(MAX_CLAIM_CHARS)).is_ok(),
+            "counted in characters"
+        );
+        assert!(claim("a\u{7}b".into()).is_err());
+        assert!(claim(String::new()).is_err());
+        assert!(value("v".repeat(MAX_VALUE_CHARS)).is_ok());
+        assert!(value("v".repeat(MAX_VALUE_CHARS + 1)).is_err());
+        assert!(
+            value("é".repeat(MAX_VALUE_CHARS)).is_ok(),
+            "counted in characters"
+        );
+        assert!(value("a\u{7}b".into()).is_err());
+        let values = |n: usize| Condition::parse("env", "in", None, Some(vec!["x".into(); n]));
+        assert!(values(MAX_VALUES).is_ok());
+        assert!(values(MAX_VALUES + 1).is_err());
+        assert!(values(0).is_err());
+    }
+
+    #[test]
+    fn a_condition_of_the_wrong_shape_says_which_field_to_send() {
+        let message = |op: &str, value: Option<&str>, values: Option<Vec<String>>| {
+            Condition::parse("sub", op, value.map(str::to_owned), values)
+                .unwrap_err()
+                .message
+        };
+        let list = Some(vec!["a".to_owned()]);
+        assert!(message("eq", None, list.clone()).contains("takes `value`"));
+        assert!(message("glob", None, None).contains("takes `value`"));
+        assert!(message("in", Some("a"), None).contains("takes `values`"));
+        assert!(message("in", None, None).contains("takes `values`"));
+        assert!(message("like", Some("a"), None).contains("is not one of eq, in, glob"));
+    }
+
+    #[test]
     fn a_star_stays_within_its_segment() {
         assert!(glob_matches(
             "refs/heads/release-*",

@@ -34,6 +34,9 @@ use crate::store::{Attempt, AttemptOutcome, DueEvent, NextStep, WebhookQueue};
 /// The most of an answer kept in the delivery log.
 pub const RESPONSE_EXCERPT_BYTES: usize = 1024;
 
+/// How often the backlog's size and age are read for the metrics.
+const BACKLOG_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The longest `Retry-After` honoured.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
 
@@ -176,11 +179,11 @@ impl DeliveryWorker {
                 }
             })
         };
-        let mut last_backlog = Instant::now() - Duration::from_secs(60);
+        let mut last_backlog: Option<Instant> = None;
         while !*shutdown.borrow() {
-            if last_backlog.elapsed() >= Duration::from_secs(5) {
+            if last_backlog.is_none_or(|at| at.elapsed() >= BACKLOG_INTERVAL) {
                 self.refresh_backlog().await;
-                last_backlog = Instant::now();
+                last_backlog = Some(Instant::now());
             }
             let free = permits.available_permits();
             let claimed = if free == 0 {
@@ -344,7 +347,6 @@ impl DeliveryWorker {
         AttemptOutcome {
             attempt: Attempt {
                 id: Uuid::new_v4(),
-                event_id: event.id,
                 webhook_id: event.webhook.webhook.id,
                 message_id: event.message_id.clone(),
                 event_type: event.event_type.clone(),

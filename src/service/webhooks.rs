@@ -148,6 +148,19 @@ impl Webhooks {
             .ok_or(ServiceError::NotFound)
     }
 
+    /// Subscription `id`, which must be enabled to be sent anything.
+    async fn enabled(&self, access: &AccountAccess, id: Uuid) -> Result<Webhook, ServiceError> {
+        let found = self.get(access, id).await?;
+        if found.disabled.is_some() {
+            return Err(ValidationError::new(
+                "webhook_id",
+                "names a disabled webhook: enable it first",
+            )
+            .into());
+        }
+        Ok(found)
+    }
+
     pub async fn delete(&self, access: &AccountAccess, id: Uuid) -> Result<(), ServiceError> {
         let found = self.get(access, id).await?;
         let event = access
@@ -225,14 +238,7 @@ impl Webhooks {
 
     /// Queues a `webhook.ping` for the subscription alone; its `webhook-id`.
     pub async fn ping(&self, access: &AccountAccess, id: Uuid) -> Result<String, ServiceError> {
-        let found = self.get(access, id).await?;
-        if found.disabled.is_some() {
-            return Err(ValidationError::new(
-                "webhook_id",
-                "names a disabled webhook: enable it first",
-            )
-            .into());
-        }
+        let found = self.enabled(access, id).await?;
         let ping = LifecycleEvent::new(
             WebhookEventType::WebhookPing,
             self.clock.now(),
@@ -265,14 +271,7 @@ impl Webhooks {
         webhook_id: Uuid,
         delivery_id: Uuid,
     ) -> Result<String, ServiceError> {
-        let found = self.get(access, webhook_id).await?;
-        if found.disabled.is_some() {
-            return Err(ValidationError::new(
-                "webhook_id",
-                "names a disabled webhook: enable it first",
-            )
-            .into());
-        }
+        self.enabled(access, webhook_id).await?;
         self.queue
             .redeliver(
                 access.account_id(),

@@ -99,10 +99,11 @@ impl Backend for Postgres {
     const TIMEOUT_MEANS_UNREACHABLE: bool = true;
 
     const CLAIM_WEBHOOK_EVENTS: &'static str = "UPDATE webhook_events SET lease_owner = $1, lease_until = $2 \
-        WHERE id IN (SELECT id FROM webhook_events WHERE status = 'pending' \
+        WHERE (message_id, webhook_id) IN (SELECT message_id, webhook_id FROM webhook_events \
+        WHERE status = 'pending' \
         AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
         ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-        RETURNING id, message_id, webhook_id, account_id, event_type, payload, created_at, attempts";
+        RETURNING message_id, webhook_id, account_id, event_type, payload, created_at, attempts";
 
     fn migrator() -> &'static sqlx::migrate::Migrator {
         &MIGRATOR

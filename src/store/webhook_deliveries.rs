@@ -38,7 +38,7 @@ pub trait WebhookDeliveryLog: Send + Sync + 'static {
 
 const SELECT_CURSOR: &str = "SELECT seq FROM webhook_deliveries WHERE id = $1 AND webhook_id = $2";
 
-const PAGE: &str = "SELECT id, webhook_id, event_id, message_id, event_type, attempt, \
+const PAGE: &str = "SELECT id, webhook_id, message_id, event_type, attempt, \
     attempted_at, outcome, response_status, duration_ms, response_body, error \
     FROM webhook_deliveries WHERE webhook_id = $1 AND seq < $2 \
     AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR event_type = $4) \
@@ -48,7 +48,6 @@ const PAGE: &str = "SELECT id, webhook_id, event_id, message_id, event_type, att
 struct AttemptRow {
     id: Uuid,
     webhook_id: Uuid,
-    event_id: Uuid,
     message_id: String,
     event_type: String,
     attempt: i32,
@@ -65,7 +64,6 @@ impl FromColumns for AttemptRow {
         Ok(Self {
             id: columns.get("id")?,
             webhook_id: columns.get("webhook_id")?,
-            event_id: columns.get("event_id")?,
             message_id: columns.get("message_id")?,
             event_type: columns.get("event_type")?,
             attempt: columns.get("attempt")?,
@@ -85,7 +83,6 @@ impl AttemptRow {
         let invalid = |what: &str| corrupt(format!("webhook delivery {id}: invalid {what}"));
         Ok(Attempt {
             id,
-            event_id: self.event_id,
             webhook_id: self.webhook_id,
             message_id: self.message_id,
             event_type: self.event_type,

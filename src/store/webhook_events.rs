@@ -22,7 +22,7 @@ use crate::domain::{AuditEvent, DisabledReason, LifecycleEvent, Webhook};
 /// An event leased to a worker, with where it goes.
 #[derive(Debug, Clone)]
 pub struct DueEvent {
-    pub id: Uuid,
+    /// The `webhook-id`: with the subscription, what names the event's row.
     pub message_id: String,
     pub webhook: StoredWebhook,
     pub event_type: String,
@@ -46,7 +46,6 @@ pub enum NextStep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
     pub id: Uuid,
-    pub event_id: Uuid,
     pub webhook_id: Uuid,
     pub message_id: String,
     pub event_type: String,
@@ -114,9 +113,9 @@ pub trait WebhookQueue: Send + Sync + 'static {
         event: &LifecycleEvent,
     ) -> Result<bool, StoreError>;
 
-    /// Queues the event of delivery attempt `delivery_id` of subscription
-    /// `webhook_id` again, with the same `webhook-id` (returned); none if
-    /// there is no such attempt.
+    /// Makes the event of delivery attempt `delivery_id` of subscription
+    /// `webhook_id` due again now, with the same `webhook-id` (returned) and a
+    /// fresh retry period; none if there is no such attempt.
     async fn redeliver(
         &self,
         account_id: Uuid,
@@ -131,13 +130,16 @@ const BY_ID: &str = "SELECT id, account_id, url, event_types, description, expir
     previous_secret_expires_at, disabled_at, disabled_reason, created_at FROM webhooks \
     WHERE id = $1";
 
+const ANY_DUE: &str = "SELECT message_id FROM webhook_events WHERE status = 'pending' \
+    AND next_attempt_at <= $1 LIMIT 1";
+
 const FINISH: &str = "UPDATE webhook_events SET status = $1, attempts = attempts + 1, \
     next_attempt_at = $2, finished_at = $3, lease_owner = NULL, lease_until = NULL \
-    WHERE id = $4 AND lease_owner = $5";
+    WHERE message_id = $4 AND webhook_id = $5 AND lease_owner = $6";
 
-const LOG_ATTEMPT: &str = "INSERT INTO webhook_deliveries (id, webhook_id, event_id, \
-    message_id, event_type, attempt, attempted_at, outcome, response_status, duration_ms, \
-    response_body, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+const LOG_ATTEMPT: &str = "INSERT INTO webhook_deliveries (id, webhook_id, message_id, \
+    event_type, attempt, attempted_at, outcome, response_status, duration_ms, response_body, \
+    error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 const RELEASE: &str = "UPDATE webhook_events SET lease_owner = NULL, lease_until = NULL \
     WHERE lease_owner = $1 AND status = 'pending'";
@@ -157,17 +159,17 @@ const OTHER_SUBSCRIBERS: &str = "SELECT id, account_id, url, event_types, descri
     previous_secret_key_version, previous_secret_expires_at, disabled_at, disabled_reason, \
     created_at FROM webhooks WHERE account_id = $1 AND id <> $2 AND disabled_at IS NULL";
 
-const ATTEMPT_OF: &str = "SELECT d.event_id AS id, d.message_id FROM webhook_deliveries d \
+const ATTEMPT_OF: &str = "SELECT d.message_id FROM webhook_deliveries d \
     JOIN webhooks w ON w.id = d.webhook_id \
     WHERE d.id = $1 AND d.webhook_id = $2 AND w.account_id = $3";
-const REQUEUE: &str = "INSERT INTO webhook_events (id, message_id, webhook_id, account_id, \
-    event_type, payload, created_at, status, attempts, next_attempt_at) \
-    SELECT $1, message_id, webhook_id, account_id, event_type, payload, $2, 'pending', 0, $2 \
-    FROM webhook_events WHERE id = $3";
+/// Due again now, with a fresh retry period; an attempt under way keeps its
+/// lease (it is not sent twice at once).
+const REQUEUE: &str = "UPDATE webhook_events SET status = 'pending', attempts = 0, \
+    created_at = $1, next_attempt_at = $1, finished_at = NULL \
+    WHERE message_id = $2 AND webhook_id = $3";
 
 /// A claimed row of `webhook_events`.
 struct ClaimedRow {
-    id: Uuid,
     message_id: String,
     webhook_id: Uuid,
     event_type: String,
@@ -179,7 +181,6 @@ struct ClaimedRow {
 impl FromColumns for ClaimedRow {
     fn from_columns<D: Backend>(columns: Columns<'_, D>) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            id: columns.get("id")?,
             message_id: columns.get("message_id")?,
             webhook_id: columns.get("webhook_id")?,
             event_type: columns.get("event_type")?,
@@ -206,14 +207,12 @@ impl FromColumns for BacklogRow {
 
 /// The event of a delivery attempt.
 struct AttemptOf {
-    id: Uuid,
     message_id: String,
 }
 
 impl FromColumns for AttemptOf {
     fn from_columns<D: Backend>(columns: Columns<'_, D>) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            id: columns.get("id")?,
             message_id: columns.get("message_id")?,
         })
     }
@@ -263,7 +262,6 @@ async fn log_attempt<D: Backend>(
     let log = query::<D>(LOG_ATTEMPT)
         .arg(attempt.id)
         .arg(attempt.webhook_id)
-        .arg(attempt.event_id)
         .arg(attempt.message_id.as_str())
         .arg(attempt.event_type.as_str())
         .arg(i32::try_from(attempt.attempt).unwrap_or(i32::MAX))
@@ -289,6 +287,15 @@ impl<D: Backend> WebhookQueue for SqlStore<D> {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DueEvent>, StoreError> {
+        // Most polls find nothing: a read says so without the write lock.
+        let due = self
+            .reading(async |connection| {
+                fetch_optional(connection, query::<D>(ANY_DUE).arg(Timestamp(now))).await
+            })
+            .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         self.write(async |tx| {
             let claim = query::<D>(D::CLAIM_WEBHOOK_EVENTS)
                 .arg(owner)
@@ -312,15 +319,15 @@ impl<D: Backend> WebhookQueue for SqlStore<D> {
                         found
                     }
                 };
+                let attempts = u32::try_from(row.attempts)
+                    .map_err(|_| corrupt(format!("webhook event {}: attempts", row.message_id)))?;
                 due.push(DueEvent {
-                    id: row.id,
                     message_id: row.message_id,
                     webhook,
                     event_type: row.event_type,
                     payload: row.payload,
                     created_at: row.created_at.0,
-                    attempts: u32::try_from(row.attempts)
-                        .map_err(|_| corrupt(format!("webhook event {}: attempts", row.id)))?,
+                    attempts,
                 });
             }
             Ok(due)
@@ -346,7 +353,8 @@ impl<D: Backend> WebhookQueue for SqlStore<D> {
                     .arg(status)
                     .arg(Timestamp(next))
                     .arg(finished)
-                    .arg(attempt.event_id)
+                    .arg(attempt.message_id.as_str())
+                    .arg(attempt.webhook_id)
                     .arg(owner);
                 execute(tx, finish).await?;
                 log_attempt::<D>(tx, attempt).await?;
@@ -423,9 +431,9 @@ impl<D: Backend> WebhookQueue for SqlStore<D> {
             };
             let of = decode::<D, AttemptOf>(&row)?;
             let requeue = query::<D>(REQUEUE)
-                .arg(Uuid::new_v4())
                 .arg(Timestamp(now))
-                .arg(of.id);
+                .arg(of.message_id.as_str())
+                .arg(webhook_id);
             execute(tx, requeue).await?;
             Ok(Some(of.message_id))
         })

@@ -4,6 +4,10 @@
 //! [`enqueue_audited`]), so that a change without its events, or an event
 //! without its change, cannot happen. An event sent once under a key (an
 //! aggregated denial, an expiry warning) is noted in the same transaction.
+//!
+//! Every change passes here, so the common case is one statement: the rows
+//! for every subscriber, chosen in SQL (a subscription's `event_types` are
+//! space-separated names and `prefix.*`; see [`EventTypeFilter`]).
 
 use uuid::Uuid;
 
@@ -16,9 +20,19 @@ use crate::domain::{AuditEvent, EventTypeFilter, LifecycleEvent, lifecycle_event
 const SUBSCRIBERS: &str =
     "SELECT id, event_types FROM webhooks WHERE account_id = $1 AND disabled_at IS NULL";
 
-const INSERT: &str = "INSERT INTO webhook_events (id, message_id, webhook_id, account_id, \
+const INSERT: &str = "INSERT INTO webhook_events (message_id, webhook_id, account_id, \
     event_type, payload, created_at, status, attempts, next_attempt_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $7)";
+    VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $6)";
+
+/// The rows for every enabled subscription of account `$5` whose
+/// `event_types` hold the event's name (`$6`) or its kind (`$7`), as LIKE
+/// patterns of a space-padded list.
+const INSERT_FOR_SUBSCRIBERS: &str = "INSERT INTO webhook_events (message_id, webhook_id, \
+    account_id, event_type, payload, created_at, status, attempts, next_attempt_at) \
+    SELECT $1, id, account_id, $2, $3, $4, 'pending', 0, $4 FROM webhooks \
+    WHERE account_id = $5 AND disabled_at IS NULL \
+    AND ((' ' || event_types || ' ') LIKE $6 ESCAPE '\\' \
+    OR (' ' || event_types || ' ') LIKE $7 ESCAPE '\\')";
 
 const NOTE_ONCE: &str = "INSERT INTO webhook_notices (webhook_id, notice_key, created_at) \
     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING webhook_id";
@@ -55,20 +69,45 @@ pub(super) async fn enqueue_audited<D: Backend>(
     tx: &mut D::Connection,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let events = lifecycle_events(event);
-    if events.is_empty() {
-        return Ok(());
+    for lifecycle in lifecycle_events(event) {
+        if lifecycle.once_key.is_some() {
+            enqueue_once_each::<D>(tx, event.account_id, &lifecycle).await?;
+            continue;
+        }
+        let name = lifecycle.event_type.as_str();
+        let kind = lifecycle.event_type.prefix();
+        let insert = query::<D>(INSERT_FOR_SUBSCRIBERS)
+            .arg(lifecycle.message_id.as_str())
+            .arg(name)
+            .arg(lifecycle.body().as_str())
+            .arg(Timestamp(lifecycle.occurred_at))
+            .arg(event.account_id)
+            .arg(format!("% {} %", like_literal(name)).as_str())
+            .arg(format!("% {}.* %", like_literal(kind)).as_str());
+        execute(tx, insert).await?;
     }
-    let subscribers = fetch_all(tx, query::<D>(SUBSCRIBERS).arg(event.account_id)).await?;
-    let subscribers = subscribers
-        .iter()
-        .map(decode::<D, Subscriber>)
-        .collect::<Result<Vec<_>, _>>()?;
-    for lifecycle in &events {
-        for subscriber in &subscribers {
-            if subscriber.wants(lifecycle)? {
-                enqueue::<D>(tx, subscriber.id, event.account_id, lifecycle).await?;
-            }
+    Ok(())
+}
+
+/// `text` matched literally by LIKE with a backslash as the escape.
+fn like_literal(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// An event sent once per subscription under its key: each subscriber
+/// that wants it, one by one.
+async fn enqueue_once_each<D: Backend>(
+    tx: &mut D::Connection,
+    account_id: Uuid,
+    event: &LifecycleEvent,
+) -> Result<(), StoreError> {
+    let subscribers = fetch_all(tx, query::<D>(SUBSCRIBERS).arg(account_id)).await?;
+    for row in &subscribers {
+        let subscriber = decode::<D, Subscriber>(row)?;
+        if subscriber.wants(event)? {
+            enqueue::<D>(tx, subscriber.id, account_id, event).await?;
         }
     }
     Ok(())
@@ -93,7 +132,6 @@ pub(super) async fn enqueue<D: Backend>(
         }
     }
     let insert = query::<D>(INSERT)
-        .arg(Uuid::new_v4())
         .arg(event.message_id.as_str())
         .arg(webhook_id)
         .arg(account_id)

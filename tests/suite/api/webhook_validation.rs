@@ -17,10 +17,9 @@ use uuid::Uuid;
 use super::authorizations::call;
 use super::webhooks::{subscribe, webhook_server, webhooks_path};
 use crate::common::receiver::{Receiver, Reply};
+use crate::common::webhooks::stored_subscription;
 use crate::common::{Backend, TestServer};
-use hbx_service_accounts::domain::{
-    Actor, AuditAction, AuditEvent, EventTypeFilter, ExpiryWarning, SigningSecret, Webhook,
-};
+use hbx_service_accounts::domain::AuditAction;
 
 /// A name other than `localhost` that this machine resolves to a loopback
 /// address (from /etc/hosts).
@@ -156,40 +155,6 @@ async fn bad_subscriptions_are_refused_with_what_to_fix() {
     );
 }
 
-/// A subscription written straight to the store, as one made before the
-/// name it uses was pointed at a loopback address (DNS rebinding).
-async fn stored_subscription(server: &TestServer, url: &str) -> Uuid {
-    let webhook = Webhook {
-        id: Uuid::new_v4(),
-        account_id: server.account_id,
-        url: url.to_owned(),
-        event_types: vec![EventTypeFilter::parse("webhook.*").unwrap()],
-        description: None,
-        expiry_warnings: vec![ExpiryWarning::from_seconds(60).unwrap()],
-        disabled: None,
-        created_at: server.now(),
-    };
-    let sealed = server
-        .app
-        .webhook_sealer()
-        .seal(webhook.id, &SigningSecret::generate());
-    let event = AuditEvent::new(
-        server.now(),
-        server.account_id,
-        None,
-        AuditAction::WebhookCreate,
-        Actor::Operator,
-        Default::default(),
-    );
-    server
-        .app
-        .store()
-        .create_webhook(&webhook, &sealed, &event, None)
-        .await
-        .unwrap();
-    webhook.id
-}
-
 async fn inside_addresses_are_refused_at_connect_time() {
     let server = webhook_server(Backend::Sqlite, |settings| {
         settings.webhooks.allow_loopback_http = false;
@@ -203,7 +168,9 @@ async fn inside_addresses_are_refused_at_connect_time() {
         (format!("https://127.0.0.1:{port}/hook"), "loopback"),
         (format!("http://127.0.0.1:{port}/hook"), "https"),
     ] {
-        let id = stored_subscription(&server, &url).await;
+        let id = stored_subscription(&server, &url, &["webhook.*"], &[60])
+            .await
+            .id;
         let path = format!("{}/{id}", webhooks_path(&server));
         let ping = call(
             &server,

@@ -11,6 +11,7 @@ pub mod process;
 pub mod receiver;
 pub mod sender;
 pub mod stores;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -237,4 +237,67 @@ async fn two_instances_never_deliver_one_event_at_once() {
     assert_eq!(receiver.deliveries().len(), 120, "and no more");
 }
 
+/// SIGTERM while deliveries are under way: the attempts finish and are
+/// recorded, the unused leases are given back, and after a restart every
+/// event arrives exactly once. (Two threads: the wait for the process
+/// blocks one, the receiver answers on the other.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_finishes_its_deliveries_and_sends_none_twice() {
+    let deployment = Deployment::new(Backend::Sqlite).await;
+    let made = deployment.bootstrap("acme");
+    let receiver = Receiver::scripted(
+        Arc::new(|_, _| crate::common::receiver::Reply::status(200)),
+        Duration::from_millis(300),
+    )
+    .await;
+    let mut server = deployment.serve(&FLAGS);
+    subscribe(&server, &made.owner_token, made.account_id, &receiver).await;
+    let base = format!(
+        "/v1/public/accounts/{}/auth/service-accounts",
+        made.account_id
+    );
+    for n in 0..40 {
+        let (status, _) = send(
+            &server.url(),
+            &made.owner_token,
+            &base,
+            Some(json!({"name": format!("s{n}")})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 201);
+    }
+    receiver
+        .wait_for(Duration::from_secs(30), "deliveries under way", |d| {
+            !d.is_empty()
+        })
+        .await;
+    server.signal("TERM");
+    assert!(
+        server.wait(Duration::from_secs(60)).success(),
+        "a clean stop"
+    );
+    let during = receiver.deliveries().len();
+    drop(server);
+    let _restarted = deployment.serve(&FLAGS);
+    let deliveries = receiver
+        .wait_for(Duration::from_secs(60), "40 events", |d| {
+            d.iter()
+                .map(|d| &d.message_id)
+                .collect::<HashSet<_>>()
+                .len()
+                >= 40
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let all = receiver.deliveries();
+    let ids: HashSet<&str> = all.iter().map(|d| d.message_id.as_str()).collect();
+    println!(
+        "{during} delivered before the stop, {} in all",
+        deliveries.len()
+    );
+    assert_eq!(ids.len(), 40);
+    assert_eq!(all.len(), 40, "none sent twice");
+}
+
 on_both_stores!(a_killed_server_loses_no_event);

@@ -7,13 +7,12 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use hbx_service_accounts::clock::{Clock, ManualClock};
-use hbx_service_accounts::domain::{
-    Actor, AuditAction, AuditEvent, EventTypeFilter, ExpiryWarning, SigningSecret, Webhook,
-};
+use hbx_service_accounts::domain::Webhook;
 use hbx_service_accounts::service::webhook_expiry::ExpiryScan;
 use hbx_service_accounts::store::Store;
 use uuid::Uuid;
 
+use crate::common::webhooks::stored_subscription;
 use crate::common::{Backend, TestServer, quiet_log};
 
 /// A second handle on the server's database, as another instance has.
@@ -40,38 +39,8 @@ async fn another_instance(server: &TestServer) -> Arc<dyn Store> {
 }
 
 async fn subscription(server: &TestServer, warnings: &[u32]) -> Webhook {
-    let webhook = Webhook {
-        id: Uuid::new_v4(),
-        account_id: server.account_id,
-        url: "https://hooks.example.com/hbx".to_owned(),
-        event_types: vec![EventTypeFilter::parse("token.*").unwrap()],
-        description: None,
-        expiry_warnings: warnings
-            .iter()
-            .map(|s| ExpiryWarning::from_seconds(*s).unwrap())
-            .collect(),
-        disabled: None,
-        created_at: server.now(),
-    };
-    let sealed = server
-        .app
-        .webhook_sealer()
-        .seal(webhook.id, &SigningSecret::generate());
-    let event = AuditEvent::new(
-        server.now(),
-        server.account_id,
-        None,
-        AuditAction::WebhookCreate,
-        Actor::Operator,
-        Default::default(),
-    );
-    server
-        .app
-        .store()
-        .create_webhook(&webhook, &sealed, &event, None)
-        .await
-        .unwrap();
-    webhook
+    let url = "https://hooks.example.com/hbx";
+    stored_subscription(server, url, &["token.*"], warnings).await
 }
 
 /// The events queued so far, by type (claimed by a worker that never sends).
@@ -169,7 +138,7 @@ async fn one_worker_holds_an_event_at_a_time(backend: Backend) {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.len() + b.len(), 50, "every event leased once");
     assert!(
-        a.iter().all(|x| b.iter().all(|y| x.id != y.id)),
+        a.iter().all(|x| b.iter().all(|y| x.message_id != y.message_id)),
         "none twice"
     );
     // Until the leases run out (a worker killed), nobody else gets them.
