@@ -70,3 +70,35 @@ CREATE TABLE webhook_notices (
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (webhook_id, notice_key)
 ) STRICT, WITHOUT ROWID;
+
+-- An audit event and the lifecycle events it makes, written by one
+-- statement (the store inserts here, not into audit_events): `lifecycle` is
+-- a JSON array of {message_id, type, body, name_pattern, kind_pattern}, one
+-- row queued per event and enabled subscription of the account whose
+-- space-padded event_types match a pattern. One statement, because every
+-- change of the service passes here and each statement costs a round trip.
+CREATE VIEW audit_events_with_lifecycle AS
+    SELECT id, occurred_at, account_id, service_account_id, action, actor_type, actor_id,
+        actor_token_public_id, token_public_id, request_id, source_ip, user_agent, detail,
+        actor_federation, NULL AS lifecycle
+    FROM audit_events;
+
+CREATE TRIGGER audit_events_with_lifecycle_insert
+    INSTEAD OF INSERT ON audit_events_with_lifecycle
+BEGIN
+    INSERT INTO audit_events (id, occurred_at, account_id, service_account_id, action,
+        actor_type, actor_id, actor_token_public_id, token_public_id, request_id, source_ip,
+        user_agent, detail, actor_federation)
+    VALUES (NEW.id, NEW.occurred_at, NEW.account_id, NEW.service_account_id, NEW.action,
+        NEW.actor_type, NEW.actor_id, NEW.actor_token_public_id, NEW.token_public_id,
+        NEW.request_id, NEW.source_ip, NEW.user_agent, NEW.detail, NEW.actor_federation);
+    INSERT INTO webhook_events (message_id, webhook_id, account_id, event_type, payload,
+        created_at, status, attempts, next_attempt_at)
+    SELECT json_extract(e.value, '$.message_id'), w.id, w.account_id,
+        json_extract(e.value, '$.type'), json_extract(e.value, '$.body'),
+        NEW.occurred_at, 'pending', 0, NEW.occurred_at
+    FROM json_each(coalesce(NEW.lifecycle, '[]')) AS e, webhooks AS w
+    WHERE w.account_id = NEW.account_id AND w.disabled_at IS NULL
+        AND ((' ' || w.event_types || ' ') LIKE json_extract(e.value, '$.name_pattern') ESCAPE '\'
+            OR (' ' || w.event_types || ' ') LIKE json_extract(e.value, '$.kind_pattern') ESCAPE '\');
+END;

@@ -470,7 +470,7 @@ mod tests {
                 .message
         };
         let list = Some(vec!["a".to_owned()]);
-        assert!(message("eq", None, list.clone()).contains("takes `value`"));
+        assert!(message("eq", None, list).contains("takes `value`"));
         assert!(message("glob", None, None).contains("takes `value`"));
         assert!(message("in", Some("a"), None).contains("takes `values`"));
         assert!(message("in", None, None).contains("takes `values`"));

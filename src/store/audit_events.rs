@@ -52,11 +52,6 @@ pub trait AuditEventStore: Send + Sync + 'static {
     async fn record_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
 }
 
-const INSERT: &str = "INSERT INTO audit_events (id, occurred_at, account_id, \
-    service_account_id, action, actor_type, actor_id, actor_token_public_id, token_public_id, \
-    request_id, source_ip, user_agent, detail, actor_federation) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-
 /// Every column of an event, for the selects below.
 macro_rules! select_events {
     ($where:literal) => {
@@ -180,7 +175,8 @@ pub(super) async fn insert<D: Backend>(
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
     let origin = &event.origin;
-    let insert = query::<D>(INSERT)
+    let (lifecycle, keyed) = webhook_outbox::lifecycle_of(event);
+    let insert = query::<D>(D::INSERT_AUDIT_EVENT)
         .arg(event.id)
         .arg(Timestamp(event.occurred_at))
         .arg(event.account_id)
@@ -199,9 +195,10 @@ pub(super) async fn insert<D: Backend>(
                 .actor_federation
                 .as_ref()
                 .map(|p| p.to_json().to_string()),
-        );
+        )
+        .arg(lifecycle);
     execute(connection, insert).await?;
-    webhook_outbox::enqueue_audited::<D>(connection, event).await
+    webhook_outbox::enqueue_keyed::<D>(connection, event.account_id, &keyed).await
 }
 
 fn decode_events<D: Backend>(rows: &[D::Row]) -> Result<Vec<AuditEvent>, StoreError> {

@@ -196,6 +196,14 @@ pub trait Backend:
     /// fails halfway on a lock upgrade.
     const BEGIN_WRITE: &'static str;
 
+    /// Records an audit event (`$1` to `$14`, as `audit_events` has them)
+    /// and queues the lifecycle events it makes (`$15`: a JSON array of
+    /// `{message_id, type, body, name_pattern, kind_pattern}`, or null) for
+    /// every enabled subscription of its account that wants them: one
+    /// statement, since every change passes here (SQLite through a view's
+    /// trigger, PostgreSQL a data-modifying `WITH`).
+    const INSERT_AUDIT_EVENT: &'static str;
+
     /// Leases due outbox rows to one worker (`$1` owner, `$2` until, `$3`
     /// now, `$4` how many), returning them. PostgreSQL skips rows another
     /// instance is claiming (`FOR UPDATE SKIP LOCKED`); SQLite has one

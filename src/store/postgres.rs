@@ -98,6 +98,20 @@ impl Backend for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const TIMEOUT_MEANS_UNREACHABLE: bool = true;
 
+    const INSERT_AUDIT_EVENT: &'static str = "WITH audit AS (INSERT INTO audit_events (id, \
+        occurred_at, account_id, service_account_id, action, actor_type, actor_id, \
+        actor_token_public_id, token_public_id, request_id, source_ip, user_agent, detail, \
+        actor_federation) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)) \
+        INSERT INTO webhook_events (message_id, webhook_id, account_id, event_type, payload, \
+        created_at, status, attempts, next_attempt_at) \
+        SELECT e->>'message_id', w.id, w.account_id, e->>'type', e->>'body', $2, 'pending', 0, $2 \
+        FROM jsonb_array_elements(coalesce(CAST($15 AS text)::jsonb, '[]'::jsonb)) AS e, \
+        webhooks AS w \
+        WHERE w.account_id = $3 AND w.disabled_at IS NULL \
+        AND ((' ' || w.event_types || ' ') LIKE e->>'name_pattern' ESCAPE '\\' \
+        OR (' ' || w.event_types || ' ') LIKE e->>'kind_pattern' ESCAPE '\\')";
+
     const CLAIM_WEBHOOK_EVENTS: &'static str = "UPDATE webhook_events SET lease_owner = $1, lease_until = $2 \
         WHERE (message_id, webhook_id) IN (SELECT message_id, webhook_id FROM webhook_events \
         WHERE status = 'pending' \

@@ -89,6 +89,12 @@ impl Backend for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const TIMEOUT_MEANS_UNREACHABLE: bool = false;
 
+    const INSERT_AUDIT_EVENT: &'static str = "INSERT INTO audit_events_with_lifecycle (id, \
+        occurred_at, account_id, service_account_id, action, actor_type, actor_id, \
+        actor_token_public_id, token_public_id, request_id, source_ip, user_agent, detail, \
+        actor_federation, lifecycle) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+
     const CLAIM_WEBHOOK_EVENTS: &'static str = "UPDATE webhook_events SET lease_owner = $1, lease_until = $2 \
         WHERE (message_id, webhook_id) IN (SELECT message_id, webhook_id FROM webhook_events \
         WHERE status = 'pending' \

@@ -1,13 +1,14 @@
 //! The outbox's writing side: an event goes to every enabled subscription of
 //! its account that wants its type, as one queued row each, in the
-//! transaction of the change it reports (the audit log's insert calls
-//! [`enqueue_audited`]), so that a change without its events, or an event
+//! transaction of the change it reports (the audit log's insert, with what
+//! [`lifecycle_of`] gives it), so that a change without its events, or an event
 //! without its change, cannot happen. An event sent once under a key (an
 //! aggregated denial, an expiry warning) is noted in the same transaction.
 //!
-//! Every change passes here, so the common case is one statement: the rows
-//! for every subscriber, chosen in SQL (a subscription's `event_types` are
-//! space-separated names and `prefix.*`; see [`EventTypeFilter`]).
+//! Every change passes here, so the common case costs no statement of its
+//! own: the audit log's insert queues the rows for every subscriber, chosen
+//! in SQL (a subscription's `event_types` are space-separated names and
+//! `prefix.*`, matched as LIKE patterns; see [`EventTypeFilter`]).
 
 use uuid::Uuid;
 
@@ -23,16 +24,6 @@ const SUBSCRIBERS: &str =
 const INSERT: &str = "INSERT INTO webhook_events (message_id, webhook_id, account_id, \
     event_type, payload, created_at, status, attempts, next_attempt_at) \
     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $6)";
-
-/// The rows for every enabled subscription of account `$5` whose
-/// `event_types` hold the event's name (`$6`) or its kind (`$7`), as LIKE
-/// patterns of a space-padded list.
-const INSERT_FOR_SUBSCRIBERS: &str = "INSERT INTO webhook_events (message_id, webhook_id, \
-    account_id, event_type, payload, created_at, status, attempts, next_attempt_at) \
-    SELECT $1, id, account_id, $2, $3, $4, 'pending', 0, $4 FROM webhooks \
-    WHERE account_id = $5 AND disabled_at IS NULL \
-    AND ((' ' || event_types || ' ') LIKE $6 ESCAPE '\\' \
-    OR (' ' || event_types || ' ') LIKE $7 ESCAPE '\\')";
 
 const NOTE_ONCE: &str = "INSERT INTO webhook_notices (webhook_id, notice_key, created_at) \
     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING webhook_id";
@@ -64,29 +55,29 @@ impl Subscriber {
     }
 }
 
-/// Queues the lifecycle events `event` reports, in the transaction on `tx`.
-pub(super) async fn enqueue_audited<D: Backend>(
-    tx: &mut D::Connection,
-    event: &AuditEvent,
-) -> Result<(), StoreError> {
-    for lifecycle in lifecycle_events(event) {
-        if lifecycle.once_key.is_some() {
-            enqueue_once_each::<D>(tx, event.account_id, &lifecycle).await?;
-            continue;
-        }
-        let name = lifecycle.event_type.as_str();
-        let kind = lifecycle.event_type.prefix();
-        let insert = query::<D>(INSERT_FOR_SUBSCRIBERS)
-            .arg(lifecycle.message_id.as_str())
-            .arg(name)
-            .arg(lifecycle.body().as_str())
-            .arg(Timestamp(lifecycle.occurred_at))
-            .arg(event.account_id)
-            .arg(format!("% {} %", like_literal(name)).as_str())
-            .arg(format!("% {}.* %", like_literal(kind)).as_str());
-        execute(tx, insert).await?;
-    }
-    Ok(())
+/// The lifecycle events `event` makes: those the audit log's insert queues
+/// itself, as the JSON it takes (`Backend::INSERT_AUDIT_EVENT`; none if
+/// there are none), and those sent once per key, for [`enqueue_keyed`].
+pub(super) fn lifecycle_of(event: &AuditEvent) -> (Option<String>, Vec<LifecycleEvent>) {
+    let (keyed, plain): (Vec<_>, Vec<_>) = lifecycle_events(event)
+        .into_iter()
+        .partition(|e| e.once_key.is_some());
+    let json = (!plain.is_empty()).then(|| {
+        let rows: Vec<serde_json::Value> = plain
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "message_id": e.message_id,
+                    "type": e.event_type.as_str(),
+                    "body": e.body(),
+                    "name_pattern": format!("% {} %", like_literal(e.event_type.as_str())),
+                    "kind_pattern": format!("% {}.* %", like_literal(e.event_type.prefix())),
+                })
+            })
+            .collect();
+        serde_json::Value::from(rows).to_string()
+    });
+    (json, keyed)
 }
 
 /// `text` matched literally by LIKE with a backslash as the escape.
@@ -94,6 +85,19 @@ fn like_literal(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+/// Queues events sent once per subscription under their key (aggregated
+/// denials), in the transaction on `tx`.
+pub(super) async fn enqueue_keyed<D: Backend>(
+    tx: &mut D::Connection,
+    account_id: Uuid,
+    events: &[LifecycleEvent],
+) -> Result<(), StoreError> {
+    for event in events {
+        enqueue_once_each::<D>(tx, account_id, event).await?;
+    }
+    Ok(())
 }
 
 /// An event sent once per subscription under its key: each subscriber
