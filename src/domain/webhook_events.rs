@@ -30,7 +30,9 @@ pub struct LifecycleEvent {
 impl LifecycleEvent {
     pub fn new(event_type: WebhookEventType, occurred_at: DateTime<Utc>, data: Value) -> Self {
         Self {
-            message_id: format!("msg_{}", Uuid::new_v4().simple()),
+            // Time-ordered (UUIDv7): the outbox's key grows at its end, so a
+            // change's insert touches the last pages, not a random one.
+            message_id: format!("msg_{}", Uuid::now_v7().simple()),
             event_type,
             occurred_at,
             data,
