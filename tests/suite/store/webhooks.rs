@@ -138,7 +138,8 @@ async fn one_worker_holds_an_event_at_a_time(backend: Backend) {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.len() + b.len(), 50, "every event leased once");
     assert!(
-        a.iter().all(|x| b.iter().all(|y| x.message_id != y.message_id)),
+        a.iter()
+            .all(|x| b.iter().all(|y| x.message_id != y.message_id)),
         "none twice"
     );
     // Until the leases run out (a worker killed), nobody else gets them.
