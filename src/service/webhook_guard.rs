@@ -258,6 +258,14 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2002:7f00:1::",
             "::127.0.0.1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.255",
+            "192.0.2.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "2001:db8::1",
+            "100::1",
         ] {
             assert!(refused(&strict, inside), "{inside} taken");
         }
@@ -286,6 +294,40 @@ mod tests {
     }
 
     #[test]
+    fn each_refusal_names_its_range() {
+        let strict = AddressPolicy::default();
+        let why = |ip: &str| strict.refusal(ip.parse().unwrap());
+        for (ip, reason) in [
+            ("169.254.169.254", "a cloud metadata address"),
+            ("100.100.100.200", "a cloud metadata address"),
+            ("192.0.0.192", "a cloud metadata address"),
+            ("fd00:ec2::254", "a cloud metadata address"),
+            ("169.254.1.1", "a link-local address"),
+            ("fe80::1", "a link-local address"),
+            ("127.0.0.1", "a loopback address"),
+            ("::1", "a loopback address"),
+            ("::ffff:127.0.0.1", "a loopback address"),
+            ("0.0.0.0", "an unspecified address"),
+            ("::", "an unspecified address"),
+            ("10.0.0.1", "a private address"),
+            ("fd12::1", "a private (unique local) address"),
+            ("100.64.0.1", "a shared (CGNAT) address"),
+            ("224.0.0.1", "a multicast address"),
+            ("ff02::1", "a multicast address"),
+            ("240.0.0.1", "a reserved address"),
+            ("198.18.0.1", "a reserved address"),
+            ("192.0.0.8", "a reserved address"),
+            ("::127.0.0.1", "a reserved address"),
+            ("192.0.2.1", "a documentation address"),
+            ("2001:db8::1", "a documentation address"),
+        ] {
+            assert_eq!(why(ip), Some(reason), "{ip}");
+        }
+        assert_eq!(why("198.20.0.1"), None);
+        assert_eq!(why("2001:db9::1"), None);
+    }
+
+    #[test]
     fn urls_are_https_to_public_hosts() {
         let strict = AddressPolicy::default();
         assert!(strict.check_url("https://hooks.example.com/x?y=1").is_ok());
@@ -294,6 +336,8 @@ mod tests {
             "http://hooks.example.com/",
             "ftp://hooks.example.com/",
             "https://user:pass@hooks.example.com/",
+            "https://user@hooks.example.com/",
+            "https://:pass@hooks.example.com/",
             "https://hooks.example.com/#frag",
             "https://127.0.0.1/",
             "https://[::1]/",
@@ -307,6 +351,13 @@ mod tests {
         }
         let long = format!("https://h.example/{}", "a".repeat(MAX_URL_CHARS));
         assert!(strict.check_url(&long).is_err());
+        let base = "https://h.example/";
+        let exact = format!("{base}{}", "é".repeat(MAX_URL_CHARS - base.len()));
+        assert!(strict.check_url(&exact).is_ok(), "2048 characters");
+        assert!(
+            strict.check_url(&format!("{exact}a")).is_err(),
+            "2049 characters"
+        );
         let loopback = AddressPolicy {
             allow_loopback_http: true,
             ..AddressPolicy::default()
