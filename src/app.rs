@@ -33,6 +33,7 @@ use crate::service::webhook_secrets::SecretSealer;
 use crate::service::webhooks::Webhooks;
 use crate::service::{Authorizer, ServiceAccounts, TokenMinter};
 use crate::store::sqlite::DATABASE_FILE;
+use crate::store::transaction_pooler::Route;
 use crate::store::{
     CredentialLookup, LastUseLog, PostgresOptions, PostgresStore, SqliteStore, Store, StoreError,
 };
@@ -55,6 +56,11 @@ pub enum OpenError {
          `hbx-sa keys create --file PATH` and give every instance a copy"
     )]
     SharedKeyFileRequired,
+    #[error(
+        "--database-direct-url (database_direct_url) is set but --database-url is not: the \
+         direct URL is the way around the pooler the database URL goes through; set both"
+    )]
+    DirectUrlWithoutDatabaseUrl,
     #[error(transparent)]
     Keyring(#[from] KeyringError),
     #[error(transparent)]
@@ -110,6 +116,8 @@ pub struct App {
     github_keys: Arc<SenderKeys>,
     gitlab_keys: Arc<SenderKeys>,
     warnings: Vec<String>,
+    /// Where the PostgreSQL URL was found to lead.
+    route: Option<Route>,
 }
 
 impl App {
@@ -124,6 +132,10 @@ impl App {
         clock: Arc<dyn Clock>,
         log: &Logger,
     ) -> Result<Self, OpenError> {
+        let mut route = None;
+        if settings.database_direct_url.is_some() && settings.database_url.is_none() {
+            return Err(OpenError::DirectUrlWithoutDatabaseUrl);
+        }
         let (store, keyring, key_path): (Arc<dyn Store>, _, _) = match &settings.database_url {
             Some(url) => {
                 let key_path = settings
@@ -134,8 +146,10 @@ impl App {
                 let options = PostgresOptions {
                     max_connections: settings.database_max_connections,
                     timeout: settings.database_timeout,
+                    direct_url: settings.database_direct_url.clone(),
                 };
-                let store = PostgresStore::open(url, &options).await?;
+                let (store, found) = PostgresStore::open_routed(url, &options).await?;
+                route = Some(found);
                 (Arc::new(store), keyring, key_path)
             }
             None => {
@@ -240,12 +254,20 @@ impl App {
             github_keys,
             gitlab_keys,
             warnings,
+            route,
         })
     }
 
     /// Problems worth telling the operator about that do not stop the start.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Where the PostgreSQL URL was found to lead (a transaction pooler, a
+    /// direct connection beside it), for a server to tell at start; none
+    /// with SQLite.
+    pub fn route(&self) -> Option<Route> {
+        self.route
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -45,6 +45,9 @@ pub struct Settings {
     /// A PostgreSQL database to use instead of SQLite in the data directory.
     /// Every instance sharing it must share the token key file too.
     pub database_url: Option<String>,
+    /// A URL beside `database_url` that bypasses the transaction pooler it
+    /// goes through: migrations and hearing other instances' changes.
+    pub database_direct_url: Option<String>,
     /// Connections each process keeps to PostgreSQL at most.
     pub database_max_connections: u32,
     /// How long an operation waits for the database (a connection, SQLite's
@@ -248,6 +251,7 @@ impl Settings {
             token_key_file: None,
             token_prefix: TokenPrefix::default(),
             database_url: None,
+            database_direct_url: None,
             database_max_connections: crate::store::postgres::DEFAULT_MAX_CONNECTIONS,
             database_timeout: DEFAULT_DATABASE_TIMEOUT,
             credential_cache_ttl: DEFAULT_CREDENTIAL_CACHE_TTL,

@@ -284,6 +284,11 @@ pub struct StorageArgs {
     /// needs --token-key-file
     #[arg(long, env = "HBX_SA_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// A PostgreSQL URL that bypasses the transaction pooler (PgBouncer) the
+    /// database URL goes through: one connection per process, for migrations
+    /// and for hearing other instances' credential changes at once
+    #[arg(long, env = "HBX_SA_DATABASE_DIRECT_URL", hide_env_values = true)]
+    pub database_direct_url: Option<String>,
     /// Most connections to PostgreSQL per process
     #[arg(long, env = "HBX_SA_DATABASE_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub database_max_connections: u32,
@@ -323,6 +328,7 @@ impl StorageArgs {
     pub fn settings(self) -> Settings {
         Settings {
             database_url: self.database_url,
+            database_direct_url: self.database_direct_url,
             database_max_connections: self.database_max_connections,
             token_key_file: self.token_key_file,
             token_prefix: self.token_prefix,

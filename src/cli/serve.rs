@@ -48,6 +48,11 @@ pub async fn serve(args: ServeArgs, invocation: Invocation<'_>) -> Result<(), Cl
     for warning in app.warnings() {
         warn!(log, "{warning}");
     }
+    match app.route().and_then(|route| route.notice()) {
+        Some((true, warning)) => warn!(log, "{warning}"),
+        Some((false, notice)) => info!(log, "{notice}"),
+        None => {}
+    }
     if plain_beyond_loopback {
         warn!(
             log,
@@ -173,7 +178,9 @@ fn effective_configuration(invocation: Invocation<'_>) -> EffectiveConfiguration
             .map(|values| values.map(|v| v.to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
         let raw: Vec<String> = match id {
-            "database_url" => raw.iter().map(|url| redact::database_url(url)).collect(),
+            "database_url" | "database_direct_url" => {
+                raw.iter().map(|url| redact::database_url(url)).collect()
+            }
             _ if id.ends_with("_url") => raw.iter().map(|url| redact::fetched_url(url)).collect(),
             _ => raw,
         };

@@ -108,6 +108,13 @@ pub trait Runs: Database {
         connection: &mut Self::Connection,
         query: SqlQuery<Self>,
     ) -> BoxFuture<'_, Result<(), sqlx::Error>>;
+
+    /// Runs `sql` unprepared (PostgreSQL's simple query protocol: one
+    /// message, nothing left on the connection).
+    fn execute_unprepared<'c>(
+        connection: &'c mut Self::Connection,
+        sql: &'static str,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 }
 
 impl<D: Database> Runs for D
@@ -135,6 +142,13 @@ where
     ) -> BoxFuture<'_, Result<(), sqlx::Error>> {
         Box::pin(async move { connection.execute(query).await.map(|_| ()) })
     }
+
+    fn execute_unprepared<'c>(
+        connection: &'c mut D::Connection,
+        sql: &'static str,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move { sqlx::raw_sql(sql).execute(connection).await.map(|_| ()) })
+    }
 }
 
 /// How a database error is to be understood. Databases say it differently
@@ -161,6 +175,7 @@ pub enum ErrorClass {
 /// and reads, plus the few things that really differ between databases.
 pub trait Backend:
     Runs
+    + sqlx::database::HasStatementCache
     + Binds<Uuid>
     + Binds<Option<Uuid>>
     + for<'a> Binds<&'a str>
@@ -220,10 +235,14 @@ pub trait Backend:
     ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 
     /// Tells `hub` of the changes other processes make to this database,
-    /// until `readers` is closed. When it may have missed some, it says
+    /// heard on a connection of `feed` (named `feed_name` in the log), until
+    /// `feed` is closed; `writers` may be used to check that what is sent is
+    /// heard. When it may have missed some, it says
     /// [`CredentialChange::Everything`].
     fn watch_other_writers(
-        readers: Pool<Self>,
+        feed: Pool<Self>,
+        feed_name: &'static str,
+        writers: Pool<Self>,
         hub: Arc<ChangeHub>,
         log: Logger,
     ) -> BoxFuture<'static, ()>;

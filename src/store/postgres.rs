@@ -7,6 +7,12 @@
 //! errors. The pool reconnects by itself when the database comes back.
 //! Migrations run at start under sqlx's advisory lock, so instances starting
 //! together do not race.
+//!
+//! Through a transaction pooler (PgBouncer) the store keeps nothing on a
+//! connection between transactions ([`super::sessions`]); where the URL
+//! leads is found as the store opens ([`super::transaction_pooler`]). A
+//! direct URL beside it carries what a pooler cannot: migrations under
+//! sqlx's session lock, and the `LISTEN` for other instances' changes.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,15 +26,18 @@ use sqlx::postgres::{
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use slog::{Logger, warn};
-use sqlx::postgres::{PgConnection, PgListener};
+use slog::Logger;
+use sqlx::postgres::PgConnection;
 use sqlx::{Decode, Encode, Pool, Type};
 
 use super::backend::{Backend, ErrorClass};
+use super::change_listener;
 use super::changes::{ChangeHub, CredentialChange};
 use super::columns::Timestamp;
 use super::error::StoreError;
+use super::sessions::{Sessions, prepared};
 use super::sql_store::{SqlStore, store_error};
+use super::transaction_pooler::{Route, check_direct, find_route, migrate_in_one_transaction};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -49,6 +58,10 @@ pub struct PostgresOptions {
     pub max_connections: u32,
     /// Bounds every operation: waiting for a connection, and running.
     pub timeout: Duration,
+    /// A URL that bypasses a transaction pooler the main URL goes through:
+    /// one connection, for migrations and for hearing other instances'
+    /// changes. Given, the main URL is taken to lead to a pooler.
+    pub direct_url: Option<String>,
 }
 
 pub type PostgresStore = SqlStore<Postgres>;
@@ -59,39 +72,110 @@ pub type PostgresStore = SqlStore<Postgres>;
 #[error("the database URL is invalid (expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE)")]
 pub struct InvalidDatabaseUrl;
 
+/// The direct URL could not be understood (its text is never repeated).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the direct database URL is invalid (expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE)"
+)]
+pub struct InvalidDirectUrl;
+
+/// How long opening waits for a statement a pooler may hold back while
+/// finding where the URL leads.
+const ROUTE_WAIT: Duration = Duration::from_secs(2);
+
 impl SqlStore<Postgres> {
     /// Connects to `url`, waiting at most `options.timeout` for the database,
     /// and brings the schema up to date.
     pub async fn open(url: &str, options: &PostgresOptions) -> Result<Self, StoreError> {
+        Ok(Self::open_routed(url, options).await?.0)
+    }
+
+    /// [`Self::open`], also saying where the URL was found to lead (a
+    /// transaction pooler, a direct connection beside it), which the
+    /// operator is to be told ([`Route::notice`]).
+    pub async fn open_routed(
+        url: &str,
+        options: &PostgresOptions,
+    ) -> Result<(Self, Route), StoreError> {
         let timeout = options.timeout;
-        let statement_timeout = format!("{}ms", timeout.as_millis());
-        let connect = PgConnectOptions::from_str(url)
+        let timeout_ms = timeout.as_millis();
+        let statement_timeout = format!("{timeout_ms}ms");
+        let base = PgConnectOptions::from_str(url)
             .map_err(|_| StoreError::Internal(Box::new(InvalidDatabaseUrl)))?
-            .application_name("hbx-sa")
+            .application_name("hbx-sa");
+        let with_settings = base
+            .clone()
             .options([("statement_timeout", statement_timeout.as_str())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(timeout)
-            .test_before_acquire(false)
-            .before_acquire(|connection, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= IDLE_BEFORE_PING {
-                        sqlx::Connection::ping(connection).await?;
-                    }
-                    Ok(true)
-                })
-            })
+        // Nothing a pooler refuses or keeps: no startup parameters beyond
+        // those PgBouncer tracks, no statement kept under a name.
+        let pooled = base.extra_float_digits(None).statement_cache_capacity(0);
+        let direct = match &options.direct_url {
+            Some(direct_url) => Some(
+                PgConnectOptions::from_str(direct_url)
+                    .map_err(|_| StoreError::Internal(Box::new(InvalidDirectUrl)))?
+                    .application_name("hbx-sa")
+                    .options([("statement_timeout", statement_timeout.as_str())]),
+            ),
+            None => None,
+        };
+        let route = match direct {
+            Some(_) => Route::WITH_DIRECT_CONNECTION,
+            None => {
+                find_route(&with_settings, &pooled, timeout_ms, timeout.min(ROUTE_WAIT)).await?
+            }
+        };
+        let (sessions, connect) = if route.sessions_kept() {
+            (Sessions::Kept, with_settings)
+        } else {
+            let setting = format!("SET LOCAL statement_timeout = {timeout_ms}");
+            (Sessions::per_transaction(&[setting]), pooled.clone())
+        };
+        let pool = pool_options(options.max_connections, timeout)
             .connect_with(connect)
             .await
             .map_err(store_error::<Postgres>)?;
+        // One connection: migrations, then the listener.
+        let direct = direct.map(|direct| pool_options(1, timeout).connect_lazy_with(direct));
         // Migrations may wait for another instance's; they are not bounded by
         // the request timeout.
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Internal(Box::new(e)))?;
-        Ok(Self::with_one_pool(pool, timeout))
+        let migrate_error = |e: sqlx::migrate::MigrateError| StoreError::Internal(Box::new(e));
+        match (&direct, &sessions) {
+            (Some(direct), _) => {
+                check_direct(direct, timeout_ms).await?;
+                MIGRATOR.run(direct).await.map_err(migrate_error)?;
+            }
+            (None, Sessions::Kept) => MIGRATOR.run(&pool).await.map_err(migrate_error)?,
+            (None, Sessions::PerTransaction { .. }) => {
+                let mut migrator = sqlx::migrate!("migrations/postgres");
+                migrate_in_one_transaction(&mut migrator, &pooled).await?;
+            }
+        }
+        let change_feed = match direct {
+            Some(direct) => Some((direct, "the direct connection (--database-direct-url)")),
+            None if route.hears_other_writers() => Some((pool.clone(), "the database connection")),
+            None => None,
+        };
+        let store = Self::with_one_pool(pool, timeout)
+            .with_sessions(sessions)
+            .with_change_feed(change_feed);
+        Ok((store, route))
     }
+}
+
+/// A pool of at most `max_connections`, each bounded by `timeout`.
+fn pool_options(max_connections: u32, timeout: Duration) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(timeout)
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_BEFORE_PING {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 impl Backend for Postgres {
@@ -164,8 +248,8 @@ impl Backend for Postgres {
         Box::pin(async move {
             for change in changes {
                 // Sent when (and if) the transaction commits.
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(CHANNEL)
+                prepared(sqlx::query("SELECT pg_notify($1, $2)"))
+                    .bind(change_listener::CHANNEL)
                     .bind(change.encode())
                     .execute(&mut *connection)
                     .await?;
@@ -175,59 +259,13 @@ impl Backend for Postgres {
     }
 
     fn watch_other_writers(
-        readers: Pool<Postgres>,
+        feed: Pool<Postgres>,
+        feed_name: &'static str,
+        writers: Pool<Postgres>,
         hub: Arc<ChangeHub>,
         log: Logger,
     ) -> BoxFuture<'static, ()> {
-        Box::pin(listen(readers, hub, log))
-    }
-}
-
-/// The NOTIFY channel of credential changes.
-const CHANNEL: &str = "hbx_sa_credential_changes";
-
-/// LISTENs for the changes every process sends (this one's included). While
-/// the listening connection is down, notifications are lost: each time it is
-/// (re)established the subscribers forget everything, and the cache's
-/// lifetime bounds what is lost in between.
-async fn listen(pool: Pool<Postgres>, hub: Arc<ChangeHub>, log: Logger) {
-    loop {
-        if pool.is_closed() {
-            return;
-        }
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                if !pool.is_closed() {
-                    warn!(log, "cannot listen for credential changes yet"; "error" => %error);
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if let Err(error) = listener.listen(CHANNEL).await {
-            warn!(log, "cannot listen for credential changes yet"; "error" => %error);
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        }
-        hub.publish(&[CredentialChange::Everything]);
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(notification)) => {
-                    hub.publish(&[CredentialChange::decode(notification.payload())]);
-                }
-                // The connection was lost and is being re-established.
-                Ok(None) => hub.publish(&[CredentialChange::Everything]),
-                Err(error) => {
-                    if !pool.is_closed() {
-                        warn!(log, "lost the credential-change listener; forgetting cached \
-                                    credentials"; "error" => %error);
-                    }
-                    hub.publish(&[CredentialChange::Everything]);
-                    break;
-                }
-            }
-        }
+        Box::pin(change_listener::listen(feed, feed_name, writers, hub, log))
     }
 }
 

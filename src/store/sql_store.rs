@@ -19,6 +19,7 @@ use super::breaker::{Breaker, Probe, Unreachable};
 use super::changes::{ChangeHub, CredentialChange, CredentialChanges};
 use super::error::StoreError;
 use super::refusal::RefusalCheck;
+use super::sessions::{Sessions, prepared, unnamed_within};
 
 /// A store on one SQL database. Writes go through `writer`, reads through
 /// `readers` (the same pool on PostgreSQL; on SQLite one writer connection and
@@ -34,6 +35,12 @@ pub struct SqlStore<D: Backend> {
     pub(super) breaker: Arc<Breaker>,
     /// Fails an acquire at once when the database refuses connections.
     refusals: Arc<RefusalCheck>,
+    /// What connections keep between transactions.
+    sessions: Sessions,
+    /// Where other writers' changes are heard; none when no connection can
+    /// hear them (behind a transaction pooler without a direct connection),
+    /// which leaves the credential cache's lifetime as the bound.
+    change_feed: Option<(Pool<D>, &'static str)>,
 }
 
 impl<D: Backend> Clone for SqlStore<D> {
@@ -46,6 +53,8 @@ impl<D: Backend> Clone for SqlStore<D> {
             changes: self.changes.clone(),
             breaker: self.breaker.clone(),
             refusals: self.refusals.clone(),
+            sessions: self.sessions.clone(),
+            change_feed: self.change_feed.clone(),
         }
     }
 }
@@ -75,7 +84,7 @@ pub async fn fetch_optional<D: Backend>(
     connection: &mut D::Connection,
     query: SqlQuery<D>,
 ) -> Result<Option<D::Row>, StoreError> {
-    D::fetch_optional(connection, query)
+    D::fetch_optional(connection, prepared(query))
         .await
         .map_err(store_error::<D>)
 }
@@ -84,7 +93,7 @@ pub async fn fetch_all<D: Backend>(
     connection: &mut D::Connection,
     query: SqlQuery<D>,
 ) -> Result<Vec<D::Row>, StoreError> {
-    D::fetch_all(connection, query)
+    D::fetch_all(connection, prepared(query))
         .await
         .map_err(store_error::<D>)
 }
@@ -93,7 +102,7 @@ pub async fn execute<D: Backend>(
     connection: &mut D::Connection,
     query: SqlQuery<D>,
 ) -> Result<(), StoreError> {
-    D::execute(connection, query)
+    D::execute(connection, prepared(query))
         .await
         .map_err(store_error::<D>)
 }
@@ -118,13 +127,34 @@ impl<D: Backend> SqlStore<D> {
     pub(super) fn new(writer: Pool<D>, readers: Pool<D>, timeout: Duration) -> Self {
         Self {
             shared_pool: false,
+            change_feed: Some((readers.clone(), "the database connection")),
             writer,
             readers,
             timeout,
             changes: Arc::default(),
             breaker: Arc::default(),
             refusals: Arc::default(),
+            sessions: Sessions::Kept,
         }
+    }
+
+    /// The store with `sessions` kept between transactions.
+    pub(super) fn with_sessions(self, sessions: Sessions) -> Self {
+        Self { sessions, ..self }
+    }
+
+    /// The store hearing other writers' changes on `change_feed` (a pool
+    /// and its name for the log; none: not at all).
+    pub(super) fn with_change_feed(self, change_feed: Option<(Pool<D>, &'static str)>) -> Self {
+        Self {
+            change_feed,
+            ..self
+        }
+    }
+
+    /// What connections keep between transactions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
 
     /// One pool for reads and writes.
@@ -164,7 +194,9 @@ impl<D: Backend> SqlStore<D> {
                 }
                 let answered = async {
                     let mut connection = writer.connect_options().connect().await?;
-                    D::execute(&mut connection, query::<D>(PROBE)).await
+                    // Unprepared: a statement prepared under a name would
+                    // stay on a pooler's server connection.
+                    D::execute_unprepared(&mut connection, PROBE).await
                 };
                 Some(answered.await.is_ok())
             })
@@ -177,23 +209,50 @@ impl<D: Backend> SqlStore<D> {
         self.refusals.acquire(&self.readers, acquiring).await
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'static, D>, StoreError> {
-        let beginning = async {
-            self.writer
-                .begin_with(D::BEGIN_WRITE)
-                .await
-                .map_err(store_error::<D>)
-        };
-        self.refusals.acquire(&self.writer, beginning).await
+    /// Begins a transaction on `pool` with `begin`.
+    async fn begin(
+        &self,
+        pool: &Pool<D>,
+        begin: sqlx::SqlStr,
+    ) -> Result<Transaction<'static, D>, StoreError> {
+        let beginning = async { pool.begin_with(begin).await.map_err(store_error::<D>) };
+        self.refusals.acquire(pool, beginning).await
     }
 
-    /// Runs `work` on a read connection; bounded.
+    /// Runs `work` in a transaction begun on `pool` with `begin`, and
+    /// commits it.
+    async fn in_transaction<T>(
+        &self,
+        pool: &Pool<D>,
+        begin: sqlx::SqlStr,
+        work: impl AsyncFnOnce(&mut D::Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.begin(pool, begin).await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await.map_err(store_error::<D>)?;
+        Ok(value)
+    }
+
+    /// Runs `work` on a read connection (in a transaction of its own where
+    /// sessions last a transaction); bounded.
     pub(super) async fn reading<T>(
         &self,
         work: impl AsyncFnOnce(&mut D::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.bounded(async { work(&mut *self.read().await?).await })
-            .await
+        match self.sessions.begin() {
+            None => {
+                self.bounded(async { work(&mut *self.read().await?).await })
+                    .await
+            }
+            Some(begin) => {
+                self.bounded(unnamed_within(self.in_transaction(
+                    &self.readers,
+                    begin,
+                    work,
+                )))
+                .await
+            }
+        }
     }
 
     /// Runs `work` in a write transaction and commits it; bounded.
@@ -201,13 +260,21 @@ impl<D: Backend> SqlStore<D> {
         &self,
         work: impl AsyncFnOnce(&mut D::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.bounded(async {
-            let mut tx = self.begin_write().await?;
-            let value = work(&mut tx).await?;
-            tx.commit().await.map_err(store_error::<D>)?;
-            Ok(value)
-        })
-        .await
+        match self.sessions.begin() {
+            None => {
+                let begin = sqlx::SqlSafeStr::into_sql_str(D::BEGIN_WRITE);
+                self.bounded(self.in_transaction(&self.writer, begin, work))
+                    .await
+            }
+            Some(begin) => {
+                self.bounded(unnamed_within(self.in_transaction(
+                    &self.writer,
+                    begin,
+                    work,
+                )))
+                .await
+            }
+        }
     }
 
     /// Runs `work` in a write transaction that changes credentials: the changes
@@ -267,6 +334,16 @@ impl<D: Backend> CredentialChanges for SqlStore<D> {
     }
 
     fn watch_other_writers(&self, log: Logger) -> BoxFuture<'static, ()> {
-        D::watch_other_writers(self.readers.clone(), self.changes.clone(), log)
+        match &self.change_feed {
+            Some((feed, name)) => D::watch_other_writers(
+                feed.clone(),
+                name,
+                self.writer.clone(),
+                self.changes.clone(),
+                log,
+            ),
+            // Said once when the store opened (see `PostgresStore::route`).
+            None => Box::pin(std::future::ready(())),
+        }
     }
 }

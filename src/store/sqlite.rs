@@ -164,6 +164,8 @@ impl Backend for Sqlite {
 
     fn watch_other_writers(
         readers: Pool<Sqlite>,
+        _: &'static str,
+        _: Pool<Sqlite>,
         hub: Arc<ChangeHub>,
         log: Logger,
     ) -> BoxFuture<'static, ()> {

@@ -85,7 +85,7 @@ async fn rotation_racing_revocation_never_leaves_a_usable_token(backend: Backend
     }
 }
 
-on_both_stores!(
+on_every_store!(
     parallel_rotations_leave_exactly_one_valid_token,
     parallel_creates_with_one_name_make_one_service_account,
     rotation_racing_revocation_never_leaves_a_usable_token,

@@ -475,7 +475,7 @@ async fn a_database_that_cannot_be_written_is_503_then_recovers() {
         .expect("the lock is gone");
 }
 
-on_both_stores!(
+on_every_store!(
     create_returns_every_seed_field_and_a_working_token,
     response_carries_nulls_explicitly,
     grants_decide_403_and_standing_decides_404,

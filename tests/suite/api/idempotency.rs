@@ -392,7 +392,7 @@ async fn keys_expire_after_the_retention(backend: Backend) {
     assert_eq!(idempotency.delete_expired().await.unwrap(), 0);
 }
 
-on_both_stores!(
+on_every_store!(
     a_retried_create_gets_the_first_answer,
     keys_are_scoped_to_caller_operation_and_path,
     a_retried_rotation_gets_the_same_token,

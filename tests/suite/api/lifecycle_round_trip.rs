@@ -553,7 +553,7 @@ async fn rotation_never_hands_over_more_than_the_caller_holds(backend: Backend) 
     assert!(!server.authenticates(&senior.token).await);
 }
 
-on_both_stores!(
+on_every_store!(
     rotation_never_hands_over_more_than_the_caller_holds,
     rotation_issues_a_new_token_and_kills_the_old_one,
     revocation_kills_the_token_hides_it_and_happens_once,

@@ -428,7 +428,7 @@ async fn a_grace_over_the_maximum_is_refused(backend: Backend) {
     );
 }
 
-on_both_stores!(
+on_every_store!(
     during_the_grace_both_tokens_work,
     retirement_ends_the_grace_at_once,
     a_second_rotation_ends_the_first_grace,

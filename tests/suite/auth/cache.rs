@@ -181,7 +181,7 @@ async fn an_unreported_change_is_seen_within_the_bound(backend: Backend) {
     assert_eq!(status_with(&server, &worker_client).await, 403, "warm");
     let revoked_at = match backend {
         Backend::Sqlite => "updated_at",
-        Backend::Postgres => "now()",
+        Backend::Postgres | Backend::PgBouncer => "now()",
     };
     server
         .run_sql(

@@ -6,6 +6,7 @@
 
 pub mod issuer;
 pub mod json_server;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod process;
 pub mod receiver;
@@ -41,6 +42,9 @@ pub enum Backend {
     Sqlite,
     /// A fresh PostgreSQL database of its own (the scale-out deployment).
     Postgres,
+    /// The same, through a PgBouncer of its own in transaction pooling, with
+    /// no direct URL (scale-out behind a connection pooler).
+    PgBouncer,
 }
 
 /// Runs each named `async fn(Backend)` as two tests, `sqlite::NAME` and
@@ -66,6 +70,23 @@ macro_rules! on_both_stores {
     };
 }
 
+/// [`on_both_stores!`], and a third time through PgBouncer in transaction
+/// pooling (`pgbouncer::NAME`): for the behaviour a pooler could break
+/// (statements, transactions, migrations, idempotency, concurrency).
+macro_rules! on_every_store {
+    ($($test:ident),+ $(,)?) => {
+        on_both_stores!($($test),+);
+        mod pgbouncer {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::common::Backend::PgBouncer).await;
+                }
+            )+
+        }
+    };
+}
+
 pub struct TestServer {
     pub app: App,
     pub clock: Arc<ManualClock>,
@@ -78,6 +99,8 @@ pub struct TestServer {
     pub owner_id: Uuid,
     pub owner_token: String,
     server: Option<Server>,
+    /// The PgBouncer in front of the database (stopped before it is dropped).
+    pooler: Option<pgbouncer::PgBouncer>,
     database: Option<postgres::TestDatabase>,
     // Last, so the directory outlives everything that writes into it.
     data_dir: tempfile::TempDir,
@@ -116,15 +139,19 @@ impl TestServer {
     ) -> Self {
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let mut settings = Settings::in_dir(data_dir.path());
-        let database = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => {
+        let (database, pooler) = match backend {
+            Backend::Sqlite => (None, None),
+            Backend::Postgres | Backend::PgBouncer => {
                 let database = postgres::TestDatabase::create().await;
                 let key_file = data_dir.path().join("shared-token-keys");
                 hbx_service_accounts::token::keyring::create_key_file(&key_file).expect("key file");
-                settings.database_url = Some(database.url.clone());
+                let pooler = (backend == Backend::PgBouncer).then(pgbouncer::PgBouncer::start);
+                settings.database_url = Some(match &pooler {
+                    Some(pooler) => pooler.url_for(&database.url),
+                    None => database.url.clone(),
+                });
                 settings.token_key_file = Some(key_file);
-                Some(database)
+                (Some(database), pooler)
             }
         };
         adjust(&mut settings);
@@ -155,6 +182,7 @@ impl TestServer {
             owner_token: made.owner.token.expose().to_owned(),
             app,
             server: Some(server),
+            pooler,
             database,
             data_dir,
         }

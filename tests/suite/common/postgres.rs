@@ -11,7 +11,7 @@ use uuid::Uuid;
 pub const ADMIN_URL_VARIABLE: &str = "HBX_SA_TEST_DATABASE_URL";
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-fn admin_url() -> String {
+pub fn admin_url() -> String {
     std::env::var(ADMIN_URL_VARIABLE).unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
 }
 
@@ -144,4 +144,57 @@ pub async fn every_row(url: &str) -> String {
         }
     }
     dump
+}
+
+/// Logs every table, index, function and trigger created in the database of
+/// `connection` from now on (an event trigger: the test server's user must
+/// be a superuser), for [`assert_each_migration_ran_once`].
+pub async fn log_created_objects(connection: &mut PgConnection) {
+    sqlx::raw_sql(
+        "CREATE TABLE created_objects (command_tag text NOT NULL, object_identity text NOT NULL);
+         CREATE FUNCTION log_created_objects() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         DECLARE created record;
+         BEGIN
+             FOR created IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+                 INSERT INTO created_objects VALUES (created.command_tag, created.object_identity);
+             END LOOP;
+         END $$;
+         CREATE EVENT TRIGGER log_created_objects ON ddl_command_end
+             WHEN TAG IN ('CREATE TABLE', 'CREATE INDEX', 'CREATE FUNCTION', 'CREATE TRIGGER')
+             EXECUTE FUNCTION log_created_objects();",
+    )
+    .execute(connection)
+    .await
+    .expect("an event trigger (the test database's user must be a superuser)");
+}
+
+/// Every migration is applied, and every object the migrations made (as
+/// [`log_created_objects`] saw them) was created exactly once. (The
+/// migrations table alone could not say: its `version` is a primary key,
+/// so it never holds a version twice whatever ran.)
+pub async fn assert_each_migration_ran_once(connection: &mut PgConnection) {
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(&mut *connection)
+        .await
+        .unwrap();
+    let files = std::fs::read_dir("migrations/postgres").unwrap().count();
+    assert_eq!(applied.len(), files, "every migration applied: {applied:?}");
+    let created: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT command_tag, object_identity, count(*) FROM created_objects \
+         WHERE object_identity NOT LIKE '%_sqlx_migrations%' \
+         GROUP BY command_tag, object_identity ORDER BY object_identity",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    .unwrap();
+    let tables = created
+        .iter()
+        .filter(|(tag, _, _)| tag == "CREATE TABLE")
+        .count();
+    assert!(
+        tables >= 6,
+        "the migrations' tables were logged: {created:#?}"
+    );
+    let twice: Vec<_> = created.iter().filter(|(_, _, times)| *times != 1).collect();
+    assert!(twice.is_empty(), "created more than once: {twice:#?}");
 }

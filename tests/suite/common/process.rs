@@ -191,6 +191,8 @@ impl Drop for ServeProcess {
 /// key file. Commands and servers started through it all use the same.
 pub struct Deployment {
     pub dir: tempfile::TempDir,
+    /// The PgBouncer the database URL goes through (stopped first).
+    pub pooler: Option<super::pgbouncer::PgBouncer>,
     pub database: Option<super::postgres::TestDatabase>,
     storage: Vec<String>,
 }
@@ -205,9 +207,11 @@ pub struct Bootstrapped {
 impl Deployment {
     pub async fn new(backend: super::Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (database, storage) = match backend {
-            super::Backend::Postgres => {
+        let (database, pooler, storage) = match backend {
+            super::Backend::Postgres | super::Backend::PgBouncer => {
                 let database = super::postgres::TestDatabase::create().await;
+                let pooler =
+                    (backend == super::Backend::PgBouncer).then(super::pgbouncer::PgBouncer::start);
                 let key_file = dir.path().join("shared-keys");
                 json_stdout(&hbx_sa(
                     dir.path(),
@@ -215,15 +219,19 @@ impl Deployment {
                 ));
                 let storage = vec![
                     "--database-url".to_owned(),
-                    database.url.clone(),
+                    match &pooler {
+                        Some(pooler) => pooler.url_for(&database.url),
+                        None => database.url.clone(),
+                    },
                     "--token-key-file".to_owned(),
                     key_file.display().to_string(),
                 ];
-                (Some(database), storage)
+                (Some(database), pooler, storage)
             }
             super::Backend::Sqlite => {
                 let data_dir = dir.path().join("data");
                 (
+                    None,
                     None,
                     vec!["--data-dir".to_owned(), data_dir.display().to_string()],
                 )
@@ -231,6 +239,7 @@ impl Deployment {
         };
         Self {
             dir,
+            pooler,
             database,
             storage,
         }

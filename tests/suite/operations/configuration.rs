@@ -49,6 +49,10 @@ oauth_audience = ["one", "two"]
             ("HBX_SA_BIND", "127.0.0.1:7002"),
             ("HBX_SA_DATA_DIR", "from-environment"),
             ("HBX_SA_OAUTH_LEEWAY", "20s"),
+            (
+                "HBX_SA_DATABASE_DIRECT_URL",
+                "postgres://app:direct-s3cret@db-primary.example:5432/hbx?password=again-s3cret",
+            ),
         ],
     );
     let shown = json_stdout(&output);
@@ -73,10 +77,17 @@ oauth_audience = ["one", "two"]
     // The password never shows.
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(!text.contains("s3cret-password"), "{text}");
+    assert!(!text.contains("direct-s3cret"), "{text}");
+    assert!(!text.contains("again-s3cret"), "{text}");
     assert_eq!(
         settings["database_url"],
         "postgres://app:REDACTED@db.example:5432/hbx"
     );
+    assert_eq!(
+        settings["database_direct_url"],
+        "postgres://app:REDACTED@db-primary.example:5432/hbx?password=REDACTED"
+    );
+    assert_eq!(sources["database_direct_url"], "environment");
 
     // The variable names the file too, and the file serves storage commands.
     let output = hbx_sa_env(

@@ -62,6 +62,7 @@ async fn store_with_old_events(backend: Backend, account: Uuid) -> (Box<dyn Stor
             let store = SqliteStore::open(&file, TIMEOUT).await.expect("migrated");
             (Box::new(store), Box::new(dir))
         }
+        Backend::PgBouncer => unreachable!("the upgrade runs on SQLite and PostgreSQL"),
         Backend::Postgres => {
             let database = TestDatabase::create().await;
             let pool = PgPool::connect(&database.url).await.unwrap();
@@ -81,6 +82,7 @@ async fn store_with_old_events(backend: Backend, account: Uuid) -> (Box<dyn Stor
             let options = PostgresOptions {
                 max_connections: 2,
                 timeout: TIMEOUT,
+                direct_url: None,
             };
             let store = PostgresStore::open(&database.url, &options)
                 .await

@@ -47,6 +47,7 @@ async fn storage(backend: Backend, dir: &Path) -> Storage {
             flags: vec!["--data-dir".into(), data_dir],
             _database: None,
         },
+        Backend::PgBouncer => unreachable!("crash safety runs on SQLite and PostgreSQL"),
         Backend::Postgres => {
             let database = TestDatabase::create().await;
             let key_file = dir.join("keys").display().to_string();

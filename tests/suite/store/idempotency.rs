@@ -206,7 +206,7 @@ async fn an_idempotency_record_survives_a_key_rotation(backend: Backend) {
     );
 }
 
-on_both_stores!(
+on_every_store!(
     idempotency_records_run_once,
     an_idempotency_record_survives_a_key_rotation,
 );

@@ -7,12 +7,14 @@
 mod accounts;
 mod audit_events;
 mod authorizations;
+mod behind_pgbouncer;
 mod crash_safety;
 mod federation;
 mod idempotency;
 mod scale_out;
 mod service_accounts;
 mod tokens;
+mod transaction_pooler;
 mod webhook_crash_safety;
 mod webhooks;
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::postgres::TestDatabase;
+use crate::common::postgres::{TestDatabase, assert_each_migration_ran_once, log_created_objects};
 use crate::common::process::{ServeProcess, hbx_sa, json_stdout};
 use crate::common::{Backend, TestServer, create_request, expect_error, secret_of};
 use hbx_service_accounts::client::Client;
@@ -206,25 +206,11 @@ async fn two_instances_share_tokens_and_revocations() {
 async fn instances_starting_together_run_each_migration_once() {
     let database = TestDatabase::create().await;
     let mut connection = PgConnection::connect(&database.url).await.unwrap();
-    sqlx::raw_sql(
-        "CREATE TABLE created_objects (command_tag text NOT NULL, object_identity text NOT NULL);
-         CREATE FUNCTION log_created_objects() RETURNS event_trigger LANGUAGE plpgsql AS $$
-         DECLARE created record;
-         BEGIN
-             FOR created IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
-                 INSERT INTO created_objects VALUES (created.command_tag, created.object_identity);
-             END LOOP;
-         END $$;
-         CREATE EVENT TRIGGER log_created_objects ON ddl_command_end
-             WHEN TAG IN ('CREATE TABLE', 'CREATE INDEX', 'CREATE FUNCTION', 'CREATE TRIGGER')
-             EXECUTE FUNCTION log_created_objects();",
-    )
-    .execute(&mut connection)
-    .await
-    .expect("an event trigger (the test database's user must be a superuser)");
+    log_created_objects(&mut connection).await;
     let options = PostgresOptions {
         max_connections: 2,
         timeout: Duration::from_secs(10),
+        direct_url: None,
     };
     let opened =
         futures::future::join_all((0..4).map(|_| PostgresStore::open(&database.url, &options)))
@@ -232,30 +218,7 @@ async fn instances_starting_together_run_each_migration_once() {
     for store in &opened {
         assert!(store.is_ok(), "{store:?}");
     }
-    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
-        .fetch_all(&mut connection)
-        .await
-        .unwrap();
-    let files = std::fs::read_dir("migrations/postgres").unwrap().count();
-    assert_eq!(applied.len(), files, "every migration applied: {applied:?}");
-    let created: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT command_tag, object_identity, count(*) FROM created_objects \
-         WHERE object_identity NOT LIKE '%_sqlx_migrations%' \
-         GROUP BY command_tag, object_identity ORDER BY object_identity",
-    )
-    .fetch_all(&mut connection)
-    .await
-    .unwrap();
-    let tables = created
-        .iter()
-        .filter(|(tag, _, _)| tag == "CREATE TABLE")
-        .count();
-    assert!(
-        tables >= 6,
-        "the migrations' tables were logged: {created:#?}"
-    );
-    let twice: Vec<_> = created.iter().filter(|(_, _, times)| *times != 1).collect();
-    assert!(twice.is_empty(), "created more than once: {twice:#?}");
+    assert_each_migration_ran_once(&mut connection).await;
 }
 
 #[tokio::test]
@@ -659,6 +622,7 @@ async fn postgres_pages_are_index_range_scans() {
     let options = PostgresOptions {
         max_connections: 1,
         timeout: Duration::from_secs(5),
+        direct_url: None,
     };
     PostgresStore::open(&database.url, &options)
         .await

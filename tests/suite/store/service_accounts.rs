@@ -421,7 +421,7 @@ async fn pages_follow_creation_order(backend: Backend) {
     }
 }
 
-on_both_stores!(
+on_every_store!(
     service_accounts_round_trip_every_field,
     service_accounts_are_only_visible_in_their_account,
     names_are_unique_among_active_service_accounts,

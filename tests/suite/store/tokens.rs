@@ -410,7 +410,7 @@ async fn retiring_the_previous_token_happens_once(backend: Backend) {
     );
 }
 
-on_both_stores!(
+on_every_store!(
     rotation_replaces_the_token_and_keeps_the_rest,
     revoked_and_expired_service_accounts_are_not_rotated,
     last_use_is_throttled_and_follows_the_current_token,

@@ -25,6 +25,7 @@ async fn another_instance(server: &TestServer) -> Arc<dyn Store> {
                 &PostgresOptions {
                     max_connections: 4,
                     timeout: std::time::Duration::from_secs(10),
+                    direct_url: None,
                 },
             )
             .await
