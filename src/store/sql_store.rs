@@ -233,25 +233,40 @@ impl<D: Backend> SqlStore<D> {
         Ok(value)
     }
 
+    /// Runs `work` in a transaction on `pool`, begun with `usual_begin`
+    /// where connections keep sessions, and otherwise with the sessions' own
+    /// begin (which makes their settings) and every statement unnamed;
+    /// bounded.
+    async fn transaction<T>(
+        &self,
+        pool: &Pool<D>,
+        usual_begin: &'static str,
+        work: impl AsyncFnOnce(&mut D::Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self.sessions.begin() {
+            None => {
+                let begin = sqlx::SqlSafeStr::into_sql_str(usual_begin);
+                self.bounded(self.in_transaction(pool, begin, work)).await
+            }
+            Some(begin) => {
+                self.bounded(unnamed_within(self.in_transaction(pool, begin, work)))
+                    .await
+            }
+        }
+    }
+
     /// Runs `work` on a read connection (in a transaction of its own where
     /// sessions last a transaction); bounded.
     pub(super) async fn reading<T>(
         &self,
         work: impl AsyncFnOnce(&mut D::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        match self.sessions.begin() {
-            None => {
+        match self.sessions {
+            Sessions::Kept => {
                 self.bounded(async { work(&mut *self.read().await?).await })
                     .await
             }
-            Some(begin) => {
-                self.bounded(unnamed_within(self.in_transaction(
-                    &self.readers,
-                    begin,
-                    work,
-                )))
-                .await
-            }
+            Sessions::PerTransaction { .. } => self.transaction(&self.readers, "BEGIN", work).await,
         }
     }
 
@@ -260,21 +275,7 @@ impl<D: Backend> SqlStore<D> {
         &self,
         work: impl AsyncFnOnce(&mut D::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        match self.sessions.begin() {
-            None => {
-                let begin = sqlx::SqlSafeStr::into_sql_str(D::BEGIN_WRITE);
-                self.bounded(self.in_transaction(&self.writer, begin, work))
-                    .await
-            }
-            Some(begin) => {
-                self.bounded(unnamed_within(self.in_transaction(
-                    &self.writer,
-                    begin,
-                    work,
-                )))
-                .await
-            }
-        }
+        self.transaction(&self.writer, D::BEGIN_WRITE, work).await
     }
 
     /// Runs `work` in a write transaction that changes credentials: the changes

@@ -30,6 +30,18 @@ async fn server_connections(admin: &mut PgConnection) -> i64 {
     .unwrap()
 }
 
+/// Two instances on `deployment` with `flags` and a direct URL each, once
+/// both hear other instances' changes over it.
+fn two_instances_with_direct_urls(deployment: &Deployment, flags: &[&str]) -> [ServeProcess; 2] {
+    let database_url = &deployment.database.as_ref().unwrap().url;
+    let mut all = vec!["--database-direct-url", database_url];
+    all.extend_from_slice(flags);
+    [deployment.serve(&all), deployment.serve(&all)].map(|instance| {
+        instance.wait_for_log(&[HEARING, "the direct connection"], Duration::from_secs(10));
+        instance
+    })
+}
+
 /// Two instances behind PgBouncer, each with its direct URL; 400 creates at
 /// once, spread over both, all succeed; all the while (start included) the
 /// database sees no more server connections than the pooler's pool plus one
@@ -59,17 +71,8 @@ async fn two_instances_behind_pgbouncer_take_400_concurrent_creates() {
 
     // A generous database timeout: the point is that every create succeeds
     // through four server connections, not how fast.
-    let flags = [
-        "--database-direct-url",
-        &database_url,
-        "--database-timeout-ms",
-        "60000",
-    ];
-    let first = deployment.serve(&flags);
-    let second = deployment.serve(&flags);
-    for instance in [&first, &second] {
-        instance.wait_for_log(&[HEARING, "the direct connection"], Duration::from_secs(10));
-    }
+    let [first, second] =
+        two_instances_with_direct_urls(&deployment, &["--database-timeout-ms", "60000"]);
     let clients: [Client; 2] = [
         first.client(&made.owner_token),
         second.client(&made.owner_token),
@@ -179,22 +182,14 @@ async fn refused_within(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_direct_url_a_revocation_reaches_the_other_instance_at_once() {
     let deployment = Deployment::new(Backend::PgBouncer).await;
-    let database_url = deployment.database.as_ref().unwrap().url.clone();
     let made = deployment.bootstrap("acme");
-    let flags = [
-        "--database-direct-url",
-        &database_url,
-        "--credential-cache-ttl",
-        "60s",
-    ];
-    let first = deployment.serve(&flags);
-    let second = deployment.serve(&flags);
+    let [first, second] =
+        two_instances_with_direct_urls(&deployment, &["--credential-cache-ttl", "60s"]);
     for instance in [&first, &second] {
         instance.wait_for_log(
             &["with a direct connection (--database-direct-url)"],
             Duration::from_secs(1),
         );
-        instance.wait_for_log(&[HEARING, "the direct connection"], Duration::from_secs(10));
         assert!(!instance.log().contains(NO_DIRECT_URL));
     }
     let (id, token) = warmed_token(&first, &second, &made.owner_token, &made.account_id).await;
