@@ -25,13 +25,22 @@ const FLAGS: [&str; 3] = [
     "20",
 ];
 
+thread_local! {
+    /// One HTTP client per test (each runs on a thread of its own, as does
+    /// its runtime): making one reads the system's root certificates, tens
+    /// of milliseconds in a debug build, which 120 requests at once on one
+    /// thread turned into seconds.
+    static CLIENT: reqwest::Client = reqwest::Client::new();
+}
+
 async fn send(
     url: &str,
     token: &str,
     path: &str,
     body: Option<Value>,
 ) -> Result<(u16, Value), reqwest::Error> {
-    let mut request = reqwest::Client::new()
+    let mut request = CLIENT
+        .with(reqwest::Client::clone)
         .post(format!("{url}{path}"))
         .bearer_auth(token)
         .timeout(Duration::from_secs(10));
