@@ -166,16 +166,22 @@ async fn keeps_its_session(
         });
     }
     let lent = text(&mut second, "SELECT pg_backend_pid()::text").await?;
-    let after = tokio::time::timeout(wait, text(first, "SELECT pg_backend_pid()::text")).await;
+    // Given `first`'s server process: `first` had none of its own (and
+    // asking it again would wait for `second`, through a pool of one).
+    let after = if lent == before {
+        None
+    } else {
+        Some(tokio::time::timeout(wait, text(first, "SELECT pg_backend_pid()::text")).await)
+    };
     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut second).await;
     let _ = second.close().await;
-    let after = match after {
+    match after {
+        None => Ok(false),
         // Waiting for a server process while another client holds one:
         // `first` had none of its own.
-        Err(_) => return Ok(false),
-        Ok(after) => after?,
-    };
-    Ok(lent != before && after == before)
+        Some(Err(_)) => Ok(false),
+        Some(Ok(after)) => Ok(after? == before),
+    }
 }
 
 async fn connect(options: &PgConnectOptions) -> Result<PgConnection, StoreError> {

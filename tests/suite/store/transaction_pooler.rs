@@ -96,6 +96,47 @@ async fn through_pgbouncer_sessions_last_a_transaction() {
     }
 }
 
+/// Through a pooler of one server connection, every statement the store
+/// sends (migrations, probe, reads and writes) runs on that one: afterwards
+/// it holds no prepared statement, no setting and no advisory lock of ours,
+/// so whichever client it serves next finds it clean.
+#[tokio::test]
+async fn nothing_is_left_on_the_pooled_server_connection() {
+    let database = TestDatabase::create().await;
+    let pooler = PgBouncer::start_with(PoolerSettings {
+        pool_size: 1,
+        ..PoolerSettings::default()
+    });
+    let pooled_url = pooler.url_for(&database.url);
+    let (store, route) = PostgresStore::open_routed(&pooled_url, &options(None))
+        .await
+        .unwrap();
+    assert!(route.transaction_pooler, "{route:?}");
+    let acme = account("acme");
+    store.create_account(&acme).await.unwrap();
+    assert_eq!(store.get_account(acme.id).await.unwrap(), Some(acme));
+    // As PgBouncer takes a client: no startup parameter it does not track.
+    let plain = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&pooled_url)
+        .unwrap()
+        .extra_float_digits(None);
+    let mut client = PgConnection::connect_with(&plain).await.unwrap();
+    let left = sqlx::raw_sql(
+        "SELECT (SELECT count(*) FROM pg_prepared_statements)::text, \
+         current_setting('statement_timeout'), \
+         (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())::text",
+    )
+    .fetch_one(&mut client)
+    .await
+    .unwrap();
+    use sqlx::Row;
+    let left: (String, String, String) = (left.get(0), left.get(1), left.get(2));
+    assert_eq!(
+        left,
+        ("0".into(), "0".into(), "0".into()),
+        "(prepared statements, statement_timeout, advisory locks)"
+    );
+}
+
 /// Four instances starting together on an empty database, two through the
 /// pooler alone (one transaction, a transaction-level lock) and two with a
 /// direct URL (sqlx's migrator and its session lock): every object the
