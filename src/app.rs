@@ -132,10 +132,10 @@ impl App {
         clock: Arc<dyn Clock>,
         log: &Logger,
     ) -> Result<Self, OpenError> {
-        let mut route = None;
         if settings.database_direct_url.is_some() && settings.database_url.is_none() {
             return Err(OpenError::DirectUrlWithoutDatabaseUrl);
         }
+        let mut route = None;
         let (store, keyring, key_path): (Arc<dyn Store>, _, _) = match &settings.database_url {
             Some(url) => {
                 let key_path = settings

@@ -18,6 +18,7 @@ use crate::app::App;
 use crate::clock::SystemClock;
 use crate::redact;
 use crate::server::lifecycle::{Server, ServerOptions, TlsFiles};
+use crate::store::transaction_pooler::RouteNotice;
 
 pub async fn serve(args: ServeArgs, invocation: Invocation<'_>) -> Result<(), CliError> {
     if args.check_config {
@@ -49,8 +50,8 @@ pub async fn serve(args: ServeArgs, invocation: Invocation<'_>) -> Result<(), Cl
         warn!(log, "{warning}");
     }
     match app.route().and_then(|route| route.notice()) {
-        Some((true, warning)) => warn!(log, "{warning}"),
-        Some((false, notice)) => info!(log, "{notice}"),
+        Some(RouteNotice::Warning(warning)) => warn!(log, "{warning}"),
+        Some(RouteNotice::Info(notice)) => info!(log, "{notice}"),
         None => {}
     }
     if plain_beyond_loopback {

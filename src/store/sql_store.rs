@@ -233,26 +233,18 @@ impl<D: Backend> SqlStore<D> {
         Ok(value)
     }
 
-    /// Runs `work` in a transaction on `pool`, begun with `usual_begin`
-    /// where connections keep sessions, and otherwise with the sessions' own
-    /// begin (which makes their settings) and every statement unnamed;
+    /// Runs `work` in a transaction on `pool` begun with `begin` (the
+    /// sessions' own, which makes their settings), every statement unnamed:
+    /// how both reads and writes run where sessions last a transaction;
     /// bounded.
-    async fn transaction<T>(
+    async fn in_transaction_session<T>(
         &self,
         pool: &Pool<D>,
-        usual_begin: &'static str,
+        begin: sqlx::SqlStr,
         work: impl AsyncFnOnce(&mut D::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        match self.sessions.begin() {
-            None => {
-                let begin = sqlx::SqlSafeStr::into_sql_str(usual_begin);
-                self.bounded(self.in_transaction(pool, begin, work)).await
-            }
-            Some(begin) => {
-                self.bounded(unnamed_within(self.in_transaction(pool, begin, work)))
-                    .await
-            }
-        }
+        self.bounded(unnamed_within(self.in_transaction(pool, begin, work)))
+            .await
     }
 
     /// Runs `work` on a read connection (in a transaction of its own where
@@ -261,12 +253,15 @@ impl<D: Backend> SqlStore<D> {
         &self,
         work: impl AsyncFnOnce(&mut D::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        match self.sessions {
-            Sessions::Kept => {
+        match self.sessions.begin() {
+            None => {
                 self.bounded(async { work(&mut *self.read().await?).await })
                     .await
             }
-            Sessions::PerTransaction { .. } => self.transaction(&self.readers, "BEGIN", work).await,
+            Some(begin) => {
+                self.in_transaction_session(&self.readers, begin, work)
+                    .await
+            }
         }
     }
 
@@ -275,7 +270,14 @@ impl<D: Backend> SqlStore<D> {
         &self,
         work: impl AsyncFnOnce(&mut D::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.transaction(&self.writer, D::BEGIN_WRITE, work).await
+        match self.sessions.begin() {
+            None => {
+                let begin = sqlx::SqlSafeStr::into_sql_str(D::BEGIN_WRITE);
+                self.bounded(self.in_transaction(&self.writer, begin, work))
+                    .await
+            }
+            Some(begin) => self.in_transaction_session(&self.writer, begin, work).await,
+        }
     }
 
     /// Runs `work` in a write transaction that changes credentials: the changes

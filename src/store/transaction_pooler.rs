@@ -62,13 +62,11 @@ impl Route {
         self.direct || !self.transaction_pooler
     }
 
-    /// What the operator is told when the store opens, and whether it is a
-    /// warning (a weaker revocation bound); nothing when the URL leads
-    /// straight to the database.
-    pub fn notice(&self) -> Option<(bool, String)> {
+    /// What the operator is told when the store opens; nothing when the URL
+    /// leads straight to the database.
+    pub fn notice(&self) -> Option<RouteNotice> {
         if self.direct {
-            return Some((
-                false,
+            return Some(RouteNotice::Info(
                 "PostgreSQL through a pooler, with a direct connection \
                  (--database-direct-url): statements are unnamed and settings made in each \
                  transaction; migrations and notifications of other instances' credential \
@@ -77,8 +75,7 @@ impl Route {
             ));
         }
         if self.transaction_pooler {
-            return Some((
-                true,
+            return Some(RouteNotice::Warning(
                 "the database URL leads to a transaction pooler (such as PgBouncer in \
                  transaction pooling) and no --database-direct-url is set: statements are \
                  unnamed and settings made in each transaction, migrations run in one \
@@ -91,14 +88,22 @@ impl Route {
             ));
         }
         (!self.settings_kept).then(|| {
-            (
-                false,
+            RouteNotice::Info(
                 "settings given when connecting do not reach PostgreSQL (a pooler refuses or \
                  drops them): they are made in each transaction instead"
                     .to_owned(),
             )
         })
     }
+}
+
+/// What the operator is told about a [`Route`] when the store opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteNotice {
+    /// How the store connects.
+    Info(String),
+    /// A fallback with a weaker guarantee (the revocation bound).
+    Warning(String),
 }
 
 /// The URL leads to a pooler in statement pooling, where no transaction
@@ -320,15 +325,17 @@ mod tests {
             direct: false,
         };
         assert!(!pooled.sessions_kept() && !pooled.hears_other_writers());
-        let (warning, text) = pooled.notice().unwrap();
-        assert!(warning);
+        let Some(RouteNotice::Warning(text)) = pooled.notice() else {
+            panic!("a warning: {:?}", pooled.notice());
+        };
         assert!(text.contains("--credential-cache-ttl"), "{text}");
         assert!(text.contains("--database-direct-url"), "{text}");
 
         let direct = Route::WITH_DIRECT_CONNECTION;
         assert!(!direct.sessions_kept() && direct.hears_other_writers());
-        let (warning, text) = direct.notice().unwrap();
-        assert!(!warning);
+        let Some(RouteNotice::Info(text)) = direct.notice() else {
+            panic!("not a warning: {:?}", direct.notice());
+        };
         assert!(text.contains("direct connection"), "{text}");
 
         let settings_dropped = Route {
@@ -336,6 +343,9 @@ mod tests {
             ..straight
         };
         assert!(!settings_dropped.sessions_kept() && settings_dropped.hears_other_writers());
-        assert!(!settings_dropped.notice().unwrap().0);
+        assert!(matches!(
+            settings_dropped.notice(),
+            Some(RouteNotice::Info(_))
+        ));
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use hbx_service_accounts::client::Client;
 use sqlx::{Connection, PgConnection};
 
-use crate::common::process::{Deployment, ServeProcess};
+use crate::common::process::{Bootstrapped, Deployment, ServeProcess};
 use crate::common::{Backend, create_request};
 
 /// The notice a server logs at start when its URL leads to a transaction
@@ -148,6 +148,18 @@ async fn warmed_token(
     (created.id, created.token)
 }
 
+/// Revokes service account `id` through `instance` as the owner; when the
+/// revocation was asked for.
+async fn revoke(instance: &ServeProcess, made: &Bootstrapped, id: &uuid::Uuid) -> Instant {
+    let asked = Instant::now();
+    instance
+        .client(&made.owner_token)
+        .revoke_service_account(&made.account_id, id)
+        .await
+        .unwrap();
+    asked
+}
+
 /// Polls `instance` until it refuses `token`; how long that took from
 /// `since`, failing beyond `bound`.
 async fn refused_within(
@@ -193,12 +205,7 @@ async fn with_a_direct_url_a_revocation_reaches_the_other_instance_at_once() {
         assert!(!instance.log().contains(NO_DIRECT_URL));
     }
     let (id, token) = warmed_token(&first, &second, &made.owner_token, &made.account_id).await;
-    let revoked = Instant::now();
-    first
-        .client(&made.owner_token)
-        .revoke_service_account(&made.account_id, &id)
-        .await
-        .unwrap();
+    let revoked = revoke(&first, &made, &id).await;
     let took = refused_within(&second, &token, revoked, Duration::from_secs(5)).await;
     println!(
         "refused by the other instance {} ms after the revocation",
@@ -225,12 +232,7 @@ async fn without_a_direct_url_a_revocation_reaches_the_other_instance_within_the
     }
     let warmed = Instant::now();
     let (id, token) = warmed_token(&first, &second, &made.owner_token, &made.account_id).await;
-    let revoked = Instant::now();
-    first
-        .client(&made.owner_token)
-        .revoke_service_account(&made.account_id, &id)
-        .await
-        .unwrap();
+    let revoked = revoke(&first, &made, &id).await;
     // The instance that revoked refuses at once; the other still has the
     // token cached (nothing told it), unless the machine stalled past the
     // lifetime.
